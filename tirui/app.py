@@ -1,0 +1,187 @@
+"""The Textual application: five main screens (modes), the ``:`` bar, ``?`` help, the palette."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import ClassVar
+
+from textual import events
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from tirui import locations
+from tirui.commands import TiruiCommands
+from tirui.config import Profile, ProfileError, ProfileSet, load_profiles, local_profile
+from tirui.screens.base import MainScreen
+from tirui.screens.command_bar import SCREEN_COMMANDS, CommandBar
+from tirui.screens.help import HelpScreen
+from tirui.screens.placeholders import BucketsScreen, DeploymentsScreen, MetricsScreen, PlaygroundScreen
+from tirui.screens.tokens import TokensScreen
+from tirui.secrets import SecretStoreError, TokenStore
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+class TiruiApp(App[None]):
+    """tirui's TUI. Services are created lazily (in workers) so the first frame comes fast."""
+
+    TITLE = "tirui"
+    CSS_PATH: ClassVar = [locations.styles_dir() / "app.tcss"]
+    MODE_SCREENS: ClassVar[dict[str, type[MainScreen]]] = {
+        "buckets": BucketsScreen,
+        "deploy": DeploymentsScreen,
+        "metrics": MetricsScreen,
+        "play": PlaygroundScreen,
+        "tokens": TokensScreen,
+    }
+    MODES: ClassVar = dict(MODE_SCREENS)
+    DEFAULT_MODE = "buckets"
+    COMMANDS: ClassVar = App.COMMANDS | {TiruiCommands}
+    BINDINGS: ClassVar = [
+        Binding("1", "switch_mode('buckets')", "Buckets", show=False),
+        Binding("2", "switch_mode('deploy')", "Deployments", show=False),
+        Binding("3", "switch_mode('metrics')", "Metrics", show=False),
+        Binding("4", "switch_mode('play')", "Playground", show=False),
+        Binding("5", "switch_mode('tokens')", "Tokens & profiles", show=False),
+        Binding("colon", "command_bar", "Command"),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+q", "quit", "Quit"),
+    ]
+
+    profile_name: reactive[str] = reactive("")
+    location: reactive[str] = reactive("")
+    connection: reactive[str] = reactive("checking")
+    size_warning: reactive[str] = reactive("")
+
+    def __init__(
+        self,
+        profile: str | None = None,
+        *,
+        secrets_backend: str | None = None,
+        start_mode: str = "buckets",
+        hint: str = "",
+    ) -> None:
+        self.DEFAULT_MODE = start_mode if start_mode in self.MODE_SCREENS else "buckets"
+        super().__init__()
+        self.main_screens: dict[str, MainScreen] = {}
+        self.startup_errors: list[str] = []
+        try:
+            self.profile_set = load_profiles()
+        except ProfileError as exc:
+            self.startup_errors.append(f"{exc}\nUsing the built-in 'local' profile.")
+            self.profile_set = ProfileSet({"local": local_profile()}, "local", locations.profiles_file())
+        requested = profile or os.environ.get("TIRUI_PROFILE") or self.profile_set.default
+        try:
+            self.profile: Profile = self.profile_set.get(requested)
+        except ProfileError as exc:
+            self.startup_errors.append(f"{exc}\nUsing the built-in 'local' profile.")
+            self.profile = self.profile_set.get("local")
+        self._secrets_backend = secrets_backend
+        self._passphrase: str | None = None
+        self.token_store: TokenStore | None = None
+        self._token_store_lock = asyncio.Lock()
+        self._hint = hint
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._apply_profile()
+        for error in self.startup_errors:
+            self.notify(error, title="Profile error", severity="error", timeout=15)
+        if self._hint:
+            self.notify(self._hint, title="tirui", timeout=12)
+        self._check_size(self.size.width, self.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        warning = f"terminal {width}x{height} is smaller than {MIN_WIDTH}x{MIN_HEIGHT}" if small else ""
+        if warning and not self.size_warning:
+            self.notify(f"The {warning}: some panes are cut off.", severity="warning")
+        self.size_warning = warning
+
+    # -- profile -----------------------------------------------------------------------------
+    def _apply_profile(self) -> None:
+        self.profile_name = self.profile.name
+        self.location = self.profile.location
+        self.connection = "local" if self.profile.storage.kind == "local" else "checking"
+
+    def switch_profile(self, name: str) -> None:
+        """Make ``name`` the active profile; every open main screen reloads."""
+        try:
+            self.profile = self.profile_set.get(name)
+        except ProfileError as exc:
+            self.notify(str(exc), title="Profile", severity="error")
+            return
+        self._apply_profile()
+        for screen in self.main_screens.values():
+            screen.on_profile_changed()
+        self.notify(f"Profile {name} ({self.profile.location})", title="Profile")
+
+    # -- secrets -----------------------------------------------------------------------------
+    async def get_token_store(self) -> TokenStore:
+        """The token store, created off the event loop on first use (it probes D-Bus)."""
+        async with self._token_store_lock:
+            if self.token_store is None:
+                try:
+                    self.token_store = await asyncio.to_thread(
+                        TokenStore.from_env, self._secrets_backend, self._passphrase
+                    )
+                except SecretStoreError as exc:
+                    self.notify(str(exc), title="Keyring", severity="error")
+                    self.token_store = await asyncio.to_thread(TokenStore, "env")
+            return self.token_store
+
+    def set_token_backend(self, backend: str, passphrase: str | None) -> None:
+        """Switch to another backend for this session (the explicit opt-in of the Tokens screen)."""
+        self._secrets_backend = backend
+        self._passphrase = passphrase
+        self.token_store = None
+
+    # -- actions -----------------------------------------------------------------------------
+    def action_command_bar(self) -> None:
+        self.push_screen(CommandBar(), self.run_command)
+
+    def run_command(self, command: str | None) -> None:
+        """Run a ``:`` command; unknown ones are reported, never fatal."""
+        if not command:
+            return
+        word, _, arg = command.partition(" ")
+        word = word.lower()
+        if word in SCREEN_COMMANDS:
+            self.switch_mode(SCREEN_COMMANDS[word])
+        elif word in {"q", "quit"}:
+            self.exit()
+        elif word == "help":
+            self.action_help()
+        elif word == "profile" and arg.strip():
+            self.switch_profile(arg.strip())
+        else:
+            known = "buckets, deploy, metrics, play, tokens, profile NAME, help, quit"
+            self.notify(f"Unknown command ':{command}'. Known: {known}", title="Command", severity="error")
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        rows: list[tuple[int, str, str, str]] = []
+        seen: set[str] = set()
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            node = active.node
+            rank = 0 if isinstance(node, Screen) else 1 if node is self else 2
+            scope = "global" if node is self else type(node).__name__.removesuffix("Screen")
+            rows.append((rank, binding.key if "," in binding.key else key, binding.description, scope))
+        rows.sort(key=lambda r: r[0])
+        self.push_screen(HelpScreen([r[1:] for r in rows], getattr(self.screen, "TITLE", "") or "tirui"))
+
+    async def run_screen_action(self, mode: str, action: str) -> None:
+        """Palette entry for a screen's action: show that screen, then run the action there."""
+        await self.switch_mode(mode)
+        await self.screen.run_action(action)

@@ -1,0 +1,166 @@
+"""``tirui`` command line: the TUI by default, and headless subcommands over the same services.
+
+Every failure is one line on stderr and a non-zero exit: 2 for usage errors, 1 for everything else.
+Secrets are never taken from argv (shell history): ``tokens set`` reads stdin or prompts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+
+from tirui import __version__
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tirui",
+        description="Keyboard-driven terminal UI for TorchServe deployments. Without a command: the TUI.",
+    )
+    p.add_argument("--version", action="version", version=f"tirui {__version__}")
+    p.add_argument("--profile", help="profile to use (default: $TIRUI_PROFILE or the file's default)")
+    p.add_argument(
+        "--secrets",
+        choices=["system", "encrypted-file", "env"],
+        help="token backend (default: $TIRUI_SECRETS or system)",
+    )
+    p.add_argument(
+        "--screen",
+        choices=["buckets", "deploy", "metrics", "play", "tokens"],
+        default="buckets",
+        help="screen to open the TUI on",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("tui", help="open the TUI (the default)")
+    sub.add_parser("demo", help="set up the local demo and open the TUI on it")
+
+    profiles = sub.add_parser("profiles", help="list profiles").add_subparsers(dest="action", required=True)
+    profiles.add_parser("list", help="list the known profiles")
+
+    tokens = sub.add_parser("tokens", help="manage API tokens in the keyring").add_subparsers(
+        dest="action", required=True
+    )
+    t_list = tokens.add_parser("list", help="list tokens (values masked)")
+    t_list.add_argument("--all", action="store_true", help="every profile, not just the active one")
+    for name, text in (
+        ("set", "add or rotate a token (value from stdin or prompt)"),
+        ("get", "print a token (masked unless --reveal)"),
+        ("delete", "delete a token"),
+    ):
+        t = tokens.add_parser(name, help=text)
+        t.add_argument("name", help="token name, e.g. api")
+        t.add_argument("--scope", default="default", help="endpoint URL or kind (default: default)")
+        if name == "get":
+            t.add_argument("--reveal", action="store_true", help="print the value itself")
+    return p
+
+
+def _store(args: argparse.Namespace) -> object:
+    from tirui.secrets import TokenStore
+
+    passphrase = None
+    if (args.secrets or "") == "encrypted-file":
+        import os
+
+        passphrase = os.environ.get("TIRUI_KEYRING_PASSPHRASE")
+        if passphrase is None and sys.stdin.isatty():
+            passphrase = getpass.getpass("Passphrase for the encrypted token file: ")
+    store = TokenStore.from_env(args.secrets, passphrase)
+    if not store.available:
+        raise CliError(f"keyring {store.describe()}")
+    return store
+
+
+def _profile(args: argparse.Namespace) -> object:
+    from tirui.config import resolve_profile
+
+    return resolve_profile(args.profile)
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from tirui.config import load_profiles
+
+    profiles = load_profiles()
+    active = _profile(args).name  # type: ignore[attr-defined]
+    print(f"{'':2}{'PROFILE':16}{'STORE':36}{'RUNTIME'}")
+    for p in profiles.profiles.values():
+        store = "local folders" if p.storage.kind == "local" else (p.storage.endpoint_url or "AWS S3")
+        print(f"{'*' if p.name == active else '':2}{p.name:16}{store:36}{p.location}")
+    return 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from tirui.secrets import TokenRef, mask
+
+    store = _store(args)
+    profile = _profile(args).name  # type: ignore[attr-defined]
+    if args.action == "list":
+        rows = store.entries(None if args.all else profile)  # type: ignore[attr-defined]
+        print(f"{'PROFILE':14}{'SCOPE':36}{'NAME':16}VALUE")
+        for m in rows:
+            print(f"{m.profile:14}{m.scope:36}{m.name:16}••••••••")
+        return 0
+    ref = TokenRef(profile, args.scope, args.name)
+    if args.action == "set":
+        value = getpass.getpass(f"Value for {ref.key}: ") if sys.stdin.isatty() else sys.stdin.read().strip()
+        store.set(ref, value)  # type: ignore[attr-defined]
+        print(f"saved {ref.key} ({mask(value)})")
+    elif args.action == "get":
+        value = store.get(ref)  # type: ignore[attr-defined]
+        if value is None:
+            raise CliError(f"no token {ref.key}")
+        print(value if args.reveal else mask(value))
+    elif args.action == "delete":
+        if not store.delete(ref):  # type: ignore[attr-defined]
+            raise CliError(f"no token {ref.key}")
+        print(f"deleted {ref.key}")
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace, hint: str = "") -> int:
+    from tirui.app import TiruiApp
+
+    TiruiApp(args.profile, secrets_backend=args.secrets, start_mode=args.screen, hint=hint).run()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tirui.demo.setup import prepare_demo
+
+    hint = prepare_demo()
+    args.profile = "local"
+    return cmd_tui(args, hint=hint)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "profiles": cmd_profiles,
+    "tokens": cmd_tokens,
+    "demo": cmd_demo,
+    "tui": cmd_tui,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from tirui.config import ProfileError
+    from tirui.secrets import SecretStoreError
+
+    try:
+        return COMMANDS[args.command or "tui"](args)
+    except (CliError, ProfileError, SecretStoreError, OSError) as exc:
+        print(f"tirui: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tirui: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Command palette (ctrl+p): every action of the app and of every main screen, by its description.
+
+The list is generated from the bindings, so a new binding with a description appears in the footer,
+the ``?`` help screen and the palette at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from tirui.app import TiruiApp
+
+
+class TiruiCommands(Provider):
+    """Palette entries "Screen: action" for every binding with a description."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        app: TiruiApp = self.app  # type: ignore[assignment]
+        out: list[tuple[str, str, Callable[[], object]]] = []
+        for binding in app.BINDINGS:
+            if binding.description:  # type: ignore[union-attr]
+                out.append(
+                    (f"tirui: {binding.description}", binding.key, partial(app.run_action, binding.action))
+                )  # type: ignore[union-attr]
+        for mode, screen_cls in app.MODE_SCREENS.items():
+            for binding in screen_cls.BINDINGS:
+                if getattr(binding, "description", "") and getattr(binding, "show", True):
+                    out.append(
+                        (
+                            f"{screen_cls.TITLE}: {binding.description}",  # type: ignore[union-attr]
+                            binding.key,  # type: ignore[union-attr]
+                            partial(app.run_screen_action, mode, binding.action),  # type: ignore[union-attr]
+                        )
+                    )
+        for name in app.profile_set.profiles:
+            out.append((f"Profile: use {name}", "", partial(app.switch_profile, name)))
+        return out
+
+    async def discover(self) -> Hits:
+        for text, key, callback in self._commands():
+            yield DiscoveryHit(text, callback, help=f"key: {key}" if key else None)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, key, callback in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), callback, help=f"key: {key}" if key else None)

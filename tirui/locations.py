@@ -1,0 +1,65 @@
+"""Where tirui keeps things on disk: one place, following the platform's conventions (XDG on Linux).
+
+Every path is computed on call, so tests (and users) can redirect everything by setting
+``XDG_CONFIG_HOME`` / ``XDG_DATA_HOME`` / ``XDG_CACHE_HOME`` or ``TIRUI_CONFIG_DIR`` /
+``TIRUI_DATA_DIR``, without tirui caching a stale answer at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "tirui"
+
+
+def _platformdirs_path(kind: str) -> Path:
+    import platformdirs
+
+    getter = {
+        "config": platformdirs.user_config_dir,
+        "data": platformdirs.user_data_dir,
+        "cache": platformdirs.user_cache_dir,
+    }[kind]
+    return Path(getter(APP_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    """Directory of ``profiles.toml`` (``$TIRUI_CONFIG_DIR`` overrides)."""
+    override = os.environ.get("TIRUI_CONFIG_DIR")
+    return Path(override) if override else _platformdirs_path("config")
+
+
+def data_dir() -> Path:
+    """Directory of local buckets, local deployments, request history (``$TIRUI_DATA_DIR``)."""
+    override = os.environ.get("TIRUI_DATA_DIR")
+    return Path(override) if override else _platformdirs_path("data")
+
+
+def cache_dir() -> Path:
+    """Directory for disposable files."""
+    return _platformdirs_path("cache")
+
+
+def profiles_file() -> Path:
+    """The TOML file holding the user's profiles."""
+    return config_dir() / "profiles.toml"
+
+
+def local_buckets_dir() -> Path:
+    """Root of the ``local`` profile's object store: one folder per bucket."""
+    return data_dir() / "buckets"
+
+
+def history_dir() -> Path:
+    """Per-profile request history of the Playground (never holds tokens)."""
+    return data_dir() / "history"
+
+
+def styles_dir() -> Path:
+    """The ``.tcss`` files: inside the wheel (``tirui/styles``) or at the top of a checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "styles"
+    if (packaged / "app.tcss").is_file():
+        return packaged
+    return here.parent / "styles"

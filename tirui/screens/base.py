@@ -1,0 +1,31 @@
+"""The frame shared by the five main screens: status header, body, footer of key bindings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from tirui.widgets.status_header import StatusHeader
+
+
+class MainScreen(Screen[None]):
+    """A main screen: subclasses set ``TITLE``/``MODE`` and implement :meth:`compose_body`."""
+
+    MODE = ""
+    """The app mode (and ``:`` command) that shows this screen."""
+
+    def compose(self) -> ComposeResult:
+        self.app.main_screens[self.MODE] = self  # type: ignore[attr-defined]
+        yield StatusHeader(self.TITLE or self.MODE)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> Iterable[Widget]:
+        raise NotImplementedError
+
+    def on_profile_changed(self) -> None:
+        """Called by the app after the active profile changed; reload what depends on it."""

@@ -1,0 +1,149 @@
+"""Small modal dialogs: confirm, a form of text fields, an information/error panel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Yes/no question; ``y``/``enter`` confirm, ``n``/``escape`` cancel."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, *, danger: bool = True) -> None:
+        super().__init__(classes="dialog")
+        self.question = question
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Static(self.question, classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Yes (y)", id="yes", variant="error" if self.danger else "primary")
+                yield Button("No (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+@dataclass
+class Field:
+    """One text field of a :class:`FormDialog`."""
+
+    name: str
+    label: str
+    value: str = ""
+    password: bool = False
+    placeholder: str = ""
+    disabled: bool = False
+    required: bool = True
+
+
+class FormDialog(ModalScreen[dict[str, str] | None]):
+    """A titled list of inputs; enter on the last field (or ctrl+s) submits, escape cancels."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Submit"),
+    ]
+
+    def __init__(self, title: str, fields: list[Field], *, note: str = "") -> None:
+        super().__init__(classes="dialog")
+        self.title_text = title
+        self.fields = fields
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Label(self.title_text, classes="dialog-title")
+            for f in self.fields:
+                yield Label(f.label)
+                yield Input(
+                    f.value,
+                    placeholder=f.placeholder,
+                    password=f.password,
+                    id=f"field-{f.name}",
+                    disabled=f.disabled,
+                )
+            if self.note:
+                yield Static(self.note, classes="dialog-note")
+            yield Static("", id="form-error", classes="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("OK", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        enabled = [i for i in self.query(Input) if not i.disabled]
+        if enabled:
+            enabled[0].focus()
+
+    def values(self) -> dict[str, str]:
+        return {f.name: self.query_one(f"#field-{f.name}", Input).value for f in self.fields}
+
+    def show_error(self, message: str) -> None:
+        """Keep the dialog open and say what is wrong."""
+        self.query_one("#form-error", Static).update(message)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = [i for i in self.query(Input) if not i.disabled]
+        if event.input is inputs[-1]:
+            self.action_submit()
+        else:
+            inputs[inputs.index(event.input) + 1].focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+    def action_submit(self) -> None:
+        values = self.values()
+        missing = [
+            f.label for f in self.fields if f.required and not f.disabled and not values[f.name].strip()
+        ]
+        if missing:
+            self.show_error(f"Required: {', '.join(missing)}")
+            return
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class MessageDialog(ModalScreen[None]):
+    """A message the user must acknowledge (errors that need more than a toast)."""
+
+    BINDINGS = [Binding("escape,enter,q", "close", "Close")]
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__(classes="dialog")
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.body, classes="dialog-text", markup=False)
+            yield Button("Close (esc)", id="close")
+
+    def on_button_pressed(self) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

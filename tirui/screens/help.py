@@ -1,0 +1,45 @@
+"""The ``?`` screen: every key that works where the user pressed ``?``, generated from bindings."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label, Static
+
+COMMANDS_HELP = "Command bar (:) — " + ", ".join(
+    ["buckets", "deploy", "metrics", "play", "tokens", "help", "quit", "profile NAME"]
+)
+
+
+def format_key(key: str) -> str:
+    """``ctrl+d`` → ``^d``; comma-separated alternatives joined with ``/``."""
+    return "/".join(k.replace("ctrl+", "^") for k in key.split(","))
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists (key, what it does, where it applies) rows; escape closes."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close help")]
+
+    def __init__(self, rows: list[tuple[str, str, str]], screen_name: str) -> None:
+        super().__init__(classes="dialog")
+        self.rows = rows
+        self.screen_name = screen_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box help-box"):
+            yield Label(f"Keys — {self.screen_name}", classes="dialog-title")
+            table: DataTable[str] = DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            table.add_columns("Key", "Action", "Scope")
+            for key, description, scope in self.rows:
+                table.add_row(format_key(key), description, scope)
+            yield table
+            yield Static(COMMANDS_HELP + "   ·   ctrl+p: command palette   ·   /: filter tables")
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,67 @@
+"""Main screens whose features are not built yet: each says so instead of pretending."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.widget import Widget
+
+from tirui.screens.base import MainScreen
+from tirui.widgets.empty_state import EmptyState
+
+
+class DeploymentsScreen(MainScreen):
+    """TorchServe deployments on the profile's runtime (Kubernetes or local)."""
+
+    TITLE = "Deployments"
+    MODE = "deploy"
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield EmptyState(
+            "Deployments — not built yet",
+            "Launching .mar archives as TorchServe deployments, scaling, autoscaling, restarts,\n"
+            "logs and YAML arrive with the Kubernetes and local runtimes.\n\n"
+            "Press 1 for Buckets or 5 for Tokens & profiles.",
+        )
+
+
+class MetricsScreen(MainScreen):
+    """Live latency / throughput / hardware charts."""
+
+    TITLE = "Metrics"
+    MODE = "metrics"
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield EmptyState(
+            "Metrics — not built yet",
+            "Live charts of requests/s, average and p50/p90/p99 latency, errors and CPU/GPU use,\n"
+            "scraped from TorchServe's metrics endpoint, arrive with the metrics pipeline.",
+        )
+
+
+class PlaygroundScreen(MainScreen):
+    """HTTP and gRPC requests and load tests against a deployment."""
+
+    TITLE = "Playground"
+    MODE = "play"
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield EmptyState(
+            "Playground — not built yet",
+            "Sending HTTP and gRPC requests to TorchServe (inference and management APIs),\n"
+            "copy as curl/grpcurl and load tests arrive with the TorchServe clients.",
+        )
+
+
+class BucketsScreen(MainScreen):
+    """Buckets and objects of the profile's object store."""
+
+    TITLE = "Buckets"
+    MODE = "buckets"
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield EmptyState(
+            "Buckets — not built yet",
+            "Browsing S3-compatible buckets (and the local profile's folders), uploads, downloads\n"
+            "and peeking into .mar archives arrive with the storage layer.",
+        )
