@@ -177,8 +177,8 @@ def _key_line(text: str, table: tuple[str, ...], key: str | None) -> int | None:
     for number, line in enumerate(text.splitlines(), start=1):
         m = header.match(line)
         if m:
-            current = tuple(p.strip().strip('"') for p in m.group(1).split("."))
-            if key is None and current == table:
+            current = tuple(p.strip().strip("\"'") for p in m.group(1).split("."))
+            if key is None and current[: len(table)] == table:
                 return number
             continue
         if key is not None and current == table and re.match(rf'^\s*"?{re.escape(key)}"?\s*=', line):

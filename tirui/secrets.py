@@ -96,16 +96,21 @@ def _system_backend() -> tuple[Any | None, str]:
     import keyring.backend
     from keyring.backends import chainer, fail
 
+    keyring.backend.get_all_keyring()  # loads the plugins once (its answer is cached: not used)
     candidates = []
-    for backend in keyring.backend.get_all_keyring():
-        module = type(backend).__module__
-        if isinstance(backend, fail.Keyring | chainer.ChainerBackend):
+    # Re-evaluated on each call: whether a Secret Service answers depends on the current D-Bus.
+    for cls in keyring.backend.KeyringBackend.get_viable_backends():
+        module = cls.__module__
+        if issubclass(cls, fail.Keyring | chainer.ChainerBackend):
             continue
         if module.startswith("keyrings.alt") or "null" in module:
             continue
-        if backend.priority <= 0:
+        if cls.priority <= 0:
             continue
-        candidates.append(backend)
+        try:
+            candidates.append(cls())
+        except TypeError:
+            continue
     if not candidates:
         return None, (
             "no OS keyring is available (no Secret Service on this session's D-Bus; "
@@ -123,6 +128,15 @@ def _encrypted_backend(passphrase: str, path: Path) -> Any:
 
         def _get_new_password(self) -> str:
             return passphrase
+
+        def _create_cipher(self, password: str, salt: bytes, IV: bytes) -> Any:
+            # keyrings.alt's default KDF is 1,000 rounds of PBKDF2-SHA1; use a current strength.
+            from Crypto.Cipher import AES
+            from Crypto.Hash import SHA256
+            from Crypto.Protocol.KDF import PBKDF2
+
+            key = PBKDF2(password, salt, dkLen=self.block_size, count=200_000, hmac_hash_module=SHA256)
+            return AES.new(key[: self.block_size], AES.MODE_CFB, IV)
 
         def _unlock(self) -> None:
             self.keyring_key = passphrase

@@ -1,0 +1,107 @@
+"""Real servers for tests, started on 127.0.0.1 and ended by PID: D-Bus + gnome-keyring, ..."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Terminate a process we started (its whole group when it leads one), then kill if needed."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(5)
+
+
+@contextmanager
+def secret_service(root: Path, password: str = "tirui-test") -> Iterator[dict[str, str]]:
+    """A private session bus with an unlocked throwaway gnome-keyring; yields the env to use.
+
+    Nothing touches the user's own keyring: HOME and the XDG dirs point into ``root``.
+    """
+    for tool in ("dbus-daemon", "gnome-keyring-daemon"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} is not installed (apt-get install gnome-keyring dbus-daemon)")
+    env = dict(os.environ)
+    env.update(
+        HOME=str(root),
+        XDG_DATA_HOME=str(root / "data"),
+        XDG_CONFIG_HOME=str(root / "config"),
+        XDG_CACHE_HOME=str(root / "cache"),
+        XDG_RUNTIME_DIR=str(root / "run"),
+    )
+    for d in ("data", "config", "cache", "run"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    os.chmod(root / "run", 0o700)
+    bus = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1", "--nopidfile"],
+        stdout=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    assert bus.stdout is not None
+    address = bus.stdout.readline().decode().strip()
+    env["DBUS_SESSION_BUS_ADDRESS"] = address
+    keyring = subprocess.Popen(
+        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    assert keyring.stdin is not None
+    keyring.stdin.write(password.encode())
+    keyring.stdin.close()
+    try:
+        _wait_for_secret_service(env)
+        yield {"DBUS_SESSION_BUS_ADDRESS": address}
+    finally:
+        stop_process(keyring)
+        stop_process(bus)
+
+
+def _wait_for_secret_service(env: dict[str, str], timeout: float = 20) -> None:
+    import secretstorage
+
+    old = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = env["DBUS_SESSION_BUS_ADDRESS"]
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                conn = secretstorage.dbus_init()
+                try:
+                    if secretstorage.check_service_availability(conn):
+                        collection = secretstorage.get_default_collection(conn)
+                        if not collection.is_locked():
+                            return
+                finally:
+                    conn.close()
+            except secretstorage.exceptions.SecretStorageException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gnome-keyring did not come up on the private bus")
+            time.sleep(0.1)
+    finally:
+        if old is None:
+            os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        else:
+            os.environ["DBUS_SESSION_BUS_ADDRESS"] = old

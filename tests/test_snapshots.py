@@ -1,0 +1,22 @@
+"""SVG snapshots of each main screen's empty state at 80x24 (pytest-textual-snapshot)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tirui.app import TiruiApp
+
+
+@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5"])
+def test_screen_snapshot(snap_compare, key: str) -> None:  # type: ignore[no-untyped-def]
+    async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press(key)
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(TiruiApp(), terminal_size=(80, 24), run_before=settle)
+
+
+def test_help_snapshot(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(TiruiApp(), terminal_size=(80, 24), press=["question_mark"])
