@@ -28,8 +28,13 @@ def notifications(app: TiruiApp) -> list[str]:
 async def test_number_keys_switch_screens() -> None:
     app = TiruiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        expected = {"1": "BucketsScreen", "2": "DeploymentsScreen", "3": "MetricsScreen",
-                    "4": "PlaygroundScreen", "5": "TokensScreen"}
+        expected = {
+            "1": "BucketsScreen",
+            "2": "DeploymentsScreen",
+            "3": "MetricsScreen",
+            "4": "PlaygroundScreen",
+            "5": "TokensScreen",
+        }
         for key, name in expected.items():
             await pilot.press(key)
             await pilot.pause()

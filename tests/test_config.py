@@ -105,7 +105,9 @@ def test_cli_profiles(isolated: Path) -> None:
     assert r.returncode == 0 and "prod" in r.stdout and "minio" in r.stdout
     assert "* prod" in r.stdout
     r = subprocess.run(
-        [sys.executable, "-m", "tirui", "--profile", "nope", "profiles", "list"], capture_output=True, text=True
+        [sys.executable, "-m", "tirui", "--profile", "nope", "profiles", "list"],
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 1 and r.stderr.startswith("tirui: error:") and "Traceback" not in r.stderr
 

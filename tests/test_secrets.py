@@ -85,10 +85,17 @@ def test_rejects_blank_tokens(keyring_bus: str) -> None:
         TokenStore("system").set(REF, "  padded  ")
 
 
-def _cli(*args: str, env_extra: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, env_extra: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run(
-        [sys.executable, "-m", "tirui", *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "tirui", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 

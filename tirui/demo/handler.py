@@ -1,0 +1,26 @@
+"""TorchServe handler of tirui's demo model: JSON lists of 4 floats in, 2 floats out per request."""
+
+import json
+
+import torch
+from ts.torch_handler.base_handler import BaseHandler
+
+
+class TinyHandler(BaseHandler):
+    """Accepts ``[a, b, c, d]`` or ``{"data": [a, b, c, d]}`` bodies; batches them."""
+
+    def preprocess(self, data):
+        rows = []
+        for request in data:
+            body = request.get("body") if request.get("body") is not None else request.get("data")
+            if isinstance(body, bytes | bytearray):
+                body = body.decode("utf-8")
+            if isinstance(body, str):
+                body = json.loads(body)
+            if isinstance(body, dict):
+                body = body.get("data", body.get("input"))
+            rows.append([float(x) for x in body])
+        return torch.tensor(rows, dtype=torch.float32)
+
+    def postprocess(self, data):
+        return [[round(v, 6) for v in row] for row in data.tolist()]
