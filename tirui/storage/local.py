@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,7 +179,6 @@ class LocalStore:
                     fout.write(chunk)
                     if progress:
                         progress(len(chunk))
-            shutil.copystat(src, part)
             os.replace(part, dst)
         except FileNotFoundError as exc:
             raise NotFound(f"{what}: {exc.filename} not found.") from None
