@@ -17,7 +17,8 @@ from tirui.locations import profiles_file
 def profile(isolated: Path, s3_endpoint: str) -> dict[str, str]:
     profiles_file().parent.mkdir(parents=True, exist_ok=True)
     profiles_file().write_text(
-        f'default_profile = "moto"\n[profiles.moto.storage]\nendpoint_url = "{s3_endpoint}"\ncredentials = "env"\n'
+        'default_profile = "moto"\n[profiles.moto.storage]\n'
+        f'endpoint_url = "{s3_endpoint}"\ncredentials = "env"\n'
     )
     return {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
