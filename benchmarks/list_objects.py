@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import boto3  # noqa: E402
+import boto3
 
-from tests.servers import moto_server  # noqa: E402
-from tirui.storage.s3 import S3Store  # noqa: E402
+from tests.servers import moto_server
+from tirui.storage.s3 import S3Store
 
 KEYS = int(os.environ.get("TIRUI_BENCH_KEYS", "10000"))
 ROUNDS = int(os.environ.get("TIRUI_BENCH_ROUNDS", "5"))
@@ -61,7 +61,8 @@ def main() -> None:
         assert tirui_listing(store) == boto3_listing(client) == KEYS  # warm-up and check
         times: dict[str, list[float]] = {"tirui": [], "boto3": []}
         for _ in range(ROUNDS):
-            for name, fn in (("tirui", lambda: tirui_listing(store)), ("boto3", lambda: boto3_listing(client))):
+            runs = (("tirui", lambda: tirui_listing(store)), ("boto3", lambda: boto3_listing(client)))
+            for name, fn in runs:
                 start = time.perf_counter()
                 assert fn() == KEYS
                 times[name].append(time.perf_counter() - start)
