@@ -76,7 +76,7 @@ def secret_service(root: Path, password: str = "tirui-test") -> Iterator[dict[st
         stop_process(bus)
 
 
-def _wait_for_secret_service(env: dict[str, str], timeout: float = 20) -> None:
+def _wait_for_secret_service(env: dict[str, str], timeout: float = 60) -> None:
     import secretstorage
 
     old = os.environ.get("DBUS_SESSION_BUS_ADDRESS")

@@ -13,6 +13,12 @@ def test_screen_snapshot(snap_compare, key: str) -> None:  # type: ignore[no-unt
         await pilot.press(key)
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
+        if key == "5":  # wait until the keyring probe has reported (it runs in a worker)
+            for _ in range(100):
+                line = pilot.app.screen.query_one("#backend-line")
+                if "checking" not in str(line.render()):
+                    break
+                await pilot.pause(0.05)
         await pilot.pause()
 
     assert snap_compare(TiruiApp(), terminal_size=(80, 24), run_before=settle)
