@@ -63,6 +63,9 @@ def test_encrypted_file_backend(isolated: Path) -> None:
     with pytest.raises(KeyringLocked):
         TokenStore("encrypted-file", passphrase="wrong").get(REF)
     assert not TokenStore("encrypted-file").available  # no passphrase given
+    # keyring registers tirui's encrypted-file wrapper class as a backend; without a Secret
+    # Service the system backend must still say "unavailable", not pick the wrapper up.
+    assert not TokenStore("system").available
 
 
 def test_env_backend_is_read_only(monkeypatch: pytest.MonkeyPatch) -> None:

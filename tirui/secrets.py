@@ -103,7 +103,9 @@ def _system_backend() -> tuple[Any | None, str]:
         module = cls.__module__
         if issubclass(cls, fail.Keyring | chainer.ChainerBackend):
             continue
-        if module.startswith("keyrings.alt") or "null" in module:
+        # keyring registers every subclass it sees, including tirui's own encrypted-file
+        # wrapper below: none of those is an OS keyring.
+        if module.startswith(("keyrings.alt", "tirui.")) or "null" in module:
             continue
         if cls.priority <= 0:
             continue
