@@ -42,7 +42,7 @@ def test_storage_cli_flow(profile: dict[str, str], tiny_mar: Path, tmp_path: Pat
     assert "tiny.mar" in r.stdout and "KiB" in r.stdout
     r = tirui(profile, "peek", "eos://cli-flow/models/tiny.mar")
     assert "Model name:       tiny" in r.stdout and "handler.py" in r.stdout
-    r = tirui(profile, "presign", "eos://cli-flow/models/tiny.mar", "--expires", "60")
+    r = tirui(profile, "presign", "eos://cli-flow/models/tiny.mar", "--expires", "2m")
     assert httpx.get(r.stdout.strip()).content == tiny_mar.read_bytes()
     out = tmp_path / "dl"
     out.mkdir()

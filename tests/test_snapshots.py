@@ -13,6 +13,11 @@ def test_screen_snapshot(snap_compare, key: str) -> None:  # type: ignore[no-unt
         await pilot.press(key)
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
+        if key == "1":  # wait until the (empty) bucket list has been loaded by its workers
+            for _ in range(100):
+                if "No buckets" in str(pilot.app.screen.query_one("#buckets-message").render()):
+                    break
+                await pilot.pause(0.05)
         if key == "5":  # wait until the keyring probe has reported (it runs in a worker)
             for _ in range(100):
                 line = pilot.app.screen.query_one("#backend-line")

@@ -15,10 +15,13 @@ from textual.screen import Screen
 from tirui import locations
 from tirui.commands import TiruiCommands
 from tirui.config import Profile, ProfileError, ProfileSet, load_profiles, local_profile
+from tirui.messages import DeployRequested
 from tirui.screens.base import MainScreen
+from tirui.screens.buckets import BucketsScreen
 from tirui.screens.command_bar import SCREEN_COMMANDS, CommandBar
+from tirui.screens.dialogs import MessageDialog
 from tirui.screens.help import HelpScreen
-from tirui.screens.placeholders import BucketsScreen, DeploymentsScreen, MetricsScreen, PlaygroundScreen
+from tirui.screens.placeholders import DeploymentsScreen, MetricsScreen, PlaygroundScreen
 from tirui.screens.tokens import TokensScreen
 from tirui.secrets import SecretStoreError, TokenStore
 
@@ -180,6 +183,16 @@ class TiruiApp(App[None]):
             rows.append((rank, binding.key if "," in binding.key else key, binding.description, scope))
         rows.sort(key=lambda r: r[0])
         self.push_screen(HelpScreen([r[1:] for r in rows], getattr(self.screen, "TITLE", "") or "tirui"))
+
+    def on_deploy_requested(self, message: DeployRequested) -> None:
+        """``d`` on a ``.mar``: the deploy form (a stub until a runtime is built)."""
+        self.push_screen(
+            MessageDialog(
+                "Deploy",
+                f"Model source: {message.source}\n\nThe deploy form arrives with the deployments "
+                "runtime; nothing was deployed.",
+            )
+        )
 
     async def run_screen_action(self, mode: str, action: str) -> None:
         """Palette entry for a screen's action: show that screen, then run the action there."""

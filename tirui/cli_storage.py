@@ -27,11 +27,22 @@ def add_parsers(sub: Any) -> None:
     rm.add_argument("-r", "--recursive", action="store_true", help="delete every key under each prefix")
     pre = sub.add_parser("presign", help="print a presigned GET URL")
     pre.add_argument("uri")
-    pre.add_argument("--expires", type=int, default=3600, help="seconds (1 to 604800; default 3600)")
+    pre.add_argument(
+        "--expires", type=_expiry, default=3600, help="seconds or 15m, 1h, 7d (1 s to 7 days; default 1h)"
+    )
     mb = sub.add_parser("mb", help="create a bucket")
     mb.add_argument("uri", help="eos://bucket")
     peek = sub.add_parser("peek", help="show a .mar archive's manifest without downloading it")
     peek.add_argument("uri")
+
+
+def _expiry(text: str) -> int:
+    from tirui.core.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _store(args: argparse.Namespace) -> ObjectStore:

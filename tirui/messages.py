@@ -20,3 +20,11 @@ class ConnectionStateChanged(Message):
         super().__init__()
         self.state = state
         self.detail = detail
+
+
+class DeployRequested(Message):
+    """The user asked to deploy a model archive (``d`` on a ``.mar`` in Buckets)."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -62,11 +63,20 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
         Binding("ctrl+s", "submit", "Submit"),
     ]
 
-    def __init__(self, title: str, fields: list[Field], *, note: str = "") -> None:
+    def __init__(
+        self,
+        title: str,
+        fields: list[Field],
+        *,
+        note: str = "",
+        validate: Callable[[dict[str, str]], str | None] | None = None,
+    ) -> None:
         super().__init__(classes="dialog")
         self.title_text = title
         self.fields = fields
         self.note = note
+        self.validate = validate
+        """Called with the values on submit; a returned sentence keeps the dialog open and shows it."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
@@ -119,6 +129,10 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
         ]
         if missing:
             self.show_error(f"Required: {', '.join(missing)}")
+            return
+        problem = self.validate(values) if self.validate else None
+        if problem:
+            self.show_error(problem)
             return
         self.dismiss(values)
 

@@ -51,17 +51,3 @@ class PlaygroundScreen(MainScreen):
             "Sending HTTP and gRPC requests to TorchServe (inference and management APIs),\n"
             "copy as curl/grpcurl and load tests arrive with the TorchServe clients.",
         )
-
-
-class BucketsScreen(MainScreen):
-    """Buckets and objects of the profile's object store."""
-
-    TITLE = "Buckets"
-    MODE = "buckets"
-
-    def compose_body(self) -> Iterable[Widget]:
-        yield EmptyState(
-            "Buckets — not built yet",
-            "Browsing S3-compatible buckets (and the local profile's folders), uploads, downloads\n"
-            "and peeking into .mar archives arrive with the storage layer.",
-        )

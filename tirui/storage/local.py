@@ -45,6 +45,10 @@ class LocalStore:
 
     @property
     def description(self) -> str:
+        """The root folder, with the home directory shown as ``~``."""
+        home = Path.home()
+        if self.root.is_relative_to(home):
+            return f"~/{self.root.relative_to(home)}"
         return str(self.root)
 
     def _bucket(self, bucket: str, *, must_exist: bool = True) -> Path:

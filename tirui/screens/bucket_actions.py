@@ -1,0 +1,333 @@
+"""What the Buckets screen does to objects: upload, download, delete, presign, details, deploy.
+
+A mixin of :class:`~tirui.screens.buckets.BucketsScreen`; every store call runs in a thread
+worker and reports back with ``call_from_thread``. Nothing here leaves half-done state: transfers
+write to a part file or abort their multipart upload when cancelled, and a delete reports exactly
+which keys failed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from tirui.core.durations import format_duration, parse_duration
+from tirui.messages import DeployRequested
+from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
+from tirui.screens.transfer import TransferDialog
+from tirui.storage.base import (
+    Cancelled,
+    CancelToken,
+    Conflict,
+    ObjectInfo,
+    StorageError,
+    human_size,
+    validate_bucket_name,
+)
+
+if TYPE_CHECKING:
+    from tirui.screens.buckets import BucketsScreen as _Base
+else:
+    _Base = object
+
+MAX_CONFIRM_LIST = 8
+
+
+class BucketActions(_Base):
+    """Actions on the selected bucket/object(s)."""
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _need_object(self) -> ObjectInfo | None:
+        entry = self.cursor_entry()
+        if entry is None or entry.is_prefix:
+            self.notify("Select an object first", severity="warning")
+            return None
+        return entry
+
+    def _uri(self, key: str, scheme: str = "eos") -> str:
+        return f"{scheme}://{self.bucket}/{key}"
+
+    def _error(self, text: str) -> None:
+        self.app.push_screen(MessageDialog("Buckets", text))
+
+    # -- create bucket -----------------------------------------------------------------------
+    def action_create_bucket(self) -> None:
+        def check(values: dict[str, str]) -> str | None:
+            try:
+                validate_bucket_name(values["name"].strip())
+            except StorageError as exc:
+                return str(exc)
+            return None
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values:
+                self._create_bucket(values["name"].strip())
+
+        fields = [Field("name", "Bucket name", placeholder="models")]
+        self.app.push_screen(FormDialog("Create bucket", fields, validate=check), chosen)
+
+    @work(group="bucket-op", thread=True)
+    def _create_bucket(self, name: str) -> None:
+        assert self.store is not None
+        try:
+            self.store.create_bucket(name)
+        except StorageError as exc:
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        self.app.call_from_thread(self.notify, f"Created bucket {name}", title="Buckets")
+        if self.bucket is None:
+            self.app.call_from_thread(self.load)
+
+    # -- upload / download -------------------------------------------------------------------
+    def action_upload(self) -> None:
+        if self.bucket is None or self.store is None:
+            self.notify("Open a bucket first (enter on a bucket)", severity="warning")
+            return
+        prefix = self.listing.prefix
+
+        def check(values: dict[str, str]) -> str | None:
+            path = Path(values["path"]).expanduser()
+            if not path.is_file():
+                return f"{path} is not a readable file."
+            return None
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values:
+                path = Path(values["path"]).expanduser()
+                key = values["key"].strip() or prefix + path.name
+                self._transfer("upload", path, key, overwrite=False)
+
+        fields = [
+            Field("path", "Local file", f"{os.getcwd()}/"),
+            Field("key", "Object key (empty: folder + file name)", required=False, placeholder=prefix + "…"),
+        ]
+        self.app.push_screen(
+            FormDialog(f"Upload to eos://{self.bucket}/{prefix}", fields, validate=check), chosen
+        )
+
+    def action_download(self) -> None:
+        entry = self._need_object()
+        if entry is None:
+            return
+
+        def check(values: dict[str, str]) -> str | None:
+            parent = Path(values["path"]).expanduser().parent
+            return None if parent.is_dir() else f"Folder {parent} does not exist."
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values:
+                self._transfer("download", Path(values["path"]).expanduser(), entry.key, overwrite=False)
+
+        default = str(Path.cwd() / entry.key.rsplit("/", 1)[-1])
+        fields = [Field("path", "Save as", default)]
+        title = f"Download {self._uri(entry.key)} ({human_size(entry.size)})"
+        self.app.push_screen(FormDialog(title, fields, validate=check), chosen)
+
+    @work(group="transfer", thread=True)
+    def _transfer(self, kind: str, path: Path, key: str, *, overwrite: bool) -> None:
+        """Run one upload or download behind a :class:`TransferDialog`."""
+        assert self.store is not None and self.bucket is not None
+        store, bucket = self.store, self.bucket
+        try:
+            total = path.stat().st_size if kind == "upload" else store.head(bucket, key).size
+        except (OSError, StorageError) as exc:
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        cancel = CancelToken()
+        verb = "Uploading" if kind == "upload" else "Downloading"
+        dialog = TransferDialog(f"{verb} {path.name} ↔ eos://{bucket}/{key}", total, cancel)
+        self.app.call_from_thread(self.app.push_screen, dialog)
+        try:
+            if kind == "upload":
+                store.upload(path, bucket, key, progress=dialog.add, cancel=cancel, overwrite=overwrite)
+            else:
+                store.download(bucket, key, path, progress=dialog.add, cancel=cancel, overwrite=overwrite)
+        except Conflict as exc:
+            self.app.call_from_thread(dialog.dismiss)
+            self.app.call_from_thread(self._ask_overwrite, kind, path, key, str(exc))
+            return
+        except Cancelled:
+            self.app.call_from_thread(dialog.dismiss)
+            left = "no parts were left behind" if kind == "upload" else "no partial file was left"
+            self.app.call_from_thread(
+                self.notify, f"{verb} cancelled: {left}.", title="Transfer", severity="warning"
+            )
+            return
+        except StorageError as exc:
+            self.app.call_from_thread(dialog.dismiss)
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        self.app.call_from_thread(dialog.dismiss)
+        done = f"Uploaded {self._uri(key)}" if kind == "upload" else f"Saved {path}"
+        self.app.call_from_thread(self.notify, f"{done} ({human_size(total)})", title="Transfer")
+        if kind == "upload":
+            self.app.call_from_thread(self.load)
+
+    def _ask_overwrite(self, kind: str, path: Path, key: str, reason: str) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._transfer(kind, path, key, overwrite=True)
+
+        self.app.push_screen(ConfirmDialog(f"{reason}\nOverwrite it?"), answered)
+
+    # -- delete ------------------------------------------------------------------------------
+    def _targets(self) -> list[ObjectInfo]:
+        if self.listing.selected:
+            return [e for e in self.listing.entries if e.key in self.listing.selected]
+        entry = self.cursor_entry()
+        return [entry] if entry is not None else []
+
+    def action_delete(self) -> None:
+        if self.bucket is None:
+            self.notify(
+                "Buckets are deleted with the provider's console; open a bucket to delete objects.",
+                severity="warning",
+            )
+            return
+        targets = self._targets()
+        if not targets:
+            self.notify("Nothing selected", severity="warning")
+            return
+        self._expand_and_confirm(targets)
+
+    @work(group="bucket-op", thread=True)
+    def _expand_and_confirm(self, targets: list[ObjectInfo]) -> None:
+        """Folders are deleted through every key below them: list those first, then ask."""
+        assert self.store is not None and self.bucket is not None
+        keys = [t.key for t in targets if not t.is_prefix]
+        try:
+            for folder in (t for t in targets if t.is_prefix):
+                for page in self.store.iter_pages(self.bucket, folder.key, delimiter=""):
+                    keys.extend(o.key for o in page.objects)
+        except StorageError as exc:
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        if not keys:
+            self.app.call_from_thread(self.notify, "Nothing to delete", severity="warning")
+            return
+        shown = "\n".join(f"  {k}" for k in keys[:MAX_CONFIRM_LIST])
+        more = f"\n  … and {len(keys) - MAX_CONFIRM_LIST} more" if len(keys) > MAX_CONFIRM_LIST else ""
+        question = f"Delete {len(keys)} object(s) from eos://{self.bucket}?\n{shown}{more}"
+        removed = [t.key for t in targets]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(keys, removed)
+
+        self.app.call_from_thread(self.app.push_screen, ConfirmDialog(question), answered)
+
+    @work(group="bucket-op", thread=True)
+    def _delete(self, keys: list[str], rows: list[str]) -> None:
+        assert self.store is not None and self.bucket is not None
+        try:
+            failed = self.store.delete(self.bucket, keys)
+        except StorageError as exc:
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        if failed:
+            listed = "\n".join(failed[:MAX_CONFIRM_LIST])
+            self.app.call_from_thread(
+                self._error, f"{len(failed)} of {len(keys)} object(s) could not be deleted:\n{listed}"
+            )
+        else:
+            self.app.call_from_thread(self.notify, f"Deleted {len(keys)} object(s)", title="Buckets")
+        self.app.call_from_thread(self._after_delete, [r for r in rows if r not in failed])
+
+    def _after_delete(self, keys: list[str]) -> None:
+        self.listing.remove(keys)
+        self.refresh_table()
+
+    # -- links and details -------------------------------------------------------------------
+    def action_copy_uri(self) -> None:
+        entry = self.cursor_entry()
+        if self.bucket is None:
+            key = self.cursor_key()
+            uri = f"s3://{key}" if key else ""
+        else:
+            uri = self._uri(entry.key, "s3") if entry else f"s3://{self.bucket}/{self.listing.prefix}"
+        if uri:
+            self.app.copy_to_clipboard(uri)
+            self.notify(f"Copied {uri}", title="Clipboard (OSC 52)")
+
+    def action_presign(self) -> None:
+        entry = self._need_object()
+        if entry is None:
+            return
+
+        def check(values: dict[str, str]) -> str | None:
+            try:
+                seconds = parse_duration(values["expires"])
+            except ValueError as exc:
+                return str(exc)
+            return None if 1 <= seconds <= 7 * 86400 else "A presigned URL expires after 1 second to 7 days."
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values:
+                self._presign(entry.key, parse_duration(values["expires"]))
+
+        fields = [Field("expires", "Expires in (e.g. 900, 15m, 1h, 7d)", "1h")]
+        self.app.push_screen(
+            FormDialog(f"Presigned GET for {self._uri(entry.key)}", fields, validate=check), chosen
+        )
+
+    @work(group="bucket-op", thread=True)
+    def _presign(self, key: str, seconds: int) -> None:
+        assert self.store is not None and self.bucket is not None
+        try:
+            url = self.store.presign(self.bucket, key, seconds)
+        except StorageError as exc:
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        self.app.call_from_thread(self.app.copy_to_clipboard, url)
+        body = f"{url}\n\nValid for {format_duration(seconds)}. Copied to the clipboard (OSC 52)."
+        self.app.call_from_thread(self.app.push_screen, MessageDialog("Presigned URL", body))
+
+    def action_details(self) -> None:
+        entry = self._need_object()
+        if entry is not None:
+            self._details(entry.key)
+
+    @work(group="bucket-op", thread=True)
+    def _details(self, key: str) -> None:
+        from tirui.storage.mar import peek_manifest
+
+        assert self.store is not None and self.bucket is not None
+        try:
+            d = self.store.head(self.bucket, key)
+        except StorageError as exc:
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        rows: list[tuple[str, Any]] = [
+            ("Key", d.key),
+            ("Size", f"{human_size(d.size)} ({d.size:,} bytes)"),
+            ("ETag", d.etag),
+            ("Content type", d.content_type),
+            (
+                "Last modified",
+                d.last_modified.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if d.last_modified else "-",
+            ),
+            ("Storage class", d.storage_class or "-"),
+        ]
+        rows += [(f"meta {k}", v) for k, v in sorted(d.metadata.items())]
+        if key.endswith(".mar"):
+            try:
+                manifest = peek_manifest(self.store, self.bucket, key)
+                rows.append(("", ""))
+                rows += list(manifest.rows())
+                rows.append(("", "Close this and press d to deploy the model."))
+            except StorageError as exc:
+                rows.append(("mar", f"cannot read the manifest: {exc}"))
+        body = "\n".join(f"{k:<16} {v}" if k else str(v) for k, v in rows)
+        self.app.call_from_thread(self.app.push_screen, MessageDialog(self._uri(key), body))
+
+    def action_deploy(self) -> None:
+        entry = self._need_object()
+        if entry is None:
+            return
+        if not entry.key.endswith(".mar"):
+            self.notify("Only TorchServe model archives (.mar) can be deployed", severity="warning")
+            return
+        self.post_message(DeployRequested(self._uri(entry.key)))
