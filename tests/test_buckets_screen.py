@@ -241,3 +241,31 @@ async def test_s3_unreachable_endpoint_is_a_message(monkeypatch: pytest.MonkeyPa
         await until(pilot, lambda: "retry" in text(app, "#buckets-message"), timeout=60)
         assert "127.0.0.1:9" in text(app, "#buckets-message")
         assert app.connection == "error"
+
+
+async def test_100k_object_prefix_stays_responsive(isolated: Path) -> None:
+    """A 100,000-object folder streams in while keys still work; the table holds one page."""
+    import time
+
+    folder = local_buckets_dir() / "huge" / "many"
+    folder.mkdir(parents=True)
+    for i in range(100_000):
+        (folder / f"{i:06d}").write_bytes(b"x")
+    app = TiruiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: rows(app) == ["huge"])
+        await pilot.press("enter")
+        await until(pilot, lambda: rows(app) == ["many/"])
+        await pilot.press("enter")
+        await until(pilot, lambda: "objects" in text(app, "#listing-summary") and len(rows(app)) > 0)
+        streaming = "loaded so far" in text(app, "#listing-summary")
+        started = time.monotonic()
+        await pilot.press("S")  # reverse the sort while pages are still arriving
+        await until(pilot, lambda: "sort name↓" in text(app, "#listing-summary"))
+        assert time.monotonic() - started < 2.0
+        await until(pilot, lambda: "all loaded" in text(app, "#listing-summary"), timeout=120)
+        assert "100,000 objects" in text(app, "#listing-summary") and "page 1/200" in text(
+            app, "#listing-summary"
+        )
+        assert len(rows(app)) == 500 and rows(app)[0] == "099999"
+        assert streaming  # the first rows were on screen before the listing finished
