@@ -112,3 +112,13 @@ def big_mar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     blob = tmp / "weights.bin"
     blob.write_bytes(_os.urandom(6 * 1024 * 1024))
     return build_mar(tmp / "out", name="big", extra_files=[blob])
+
+
+# -- TorchServe ------------------------------------------------------------------------------------
+from tests.torchserve_fixture import RunningTorchServe, torchserve_session  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTorchServe]:
+    """One real TorchServe (Java + torch CPU) for the session, token auth ON."""
+    yield from torchserve_session(tmp_path_factory.mktemp("torchserve"))

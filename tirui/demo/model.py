@@ -38,7 +38,12 @@ def _archiver() -> list[str]:
 
 
 def build_mar(
-    export_dir: Path, *, name: str = "tiny", version: str = "1.0", extra_files: list[Path] | None = None
+    export_dir: Path,
+    *,
+    name: str = "tiny",
+    version: str = "1.0",
+    extra_files: list[Path] | None = None,
+    handler: Path = HANDLER,
 ) -> Path:
     """Write ``<export_dir>/<name>.mar`` and return its path."""
     try:
@@ -65,7 +70,7 @@ def build_mar(
             "--serialized-file",
             str(serialized),
             "--handler",
-            str(HANDLER),
+            str(handler),
             "--export-path",
             str(export_dir),
             "--force",
