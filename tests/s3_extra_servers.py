@@ -88,3 +88,48 @@ def self_signed_https(tmp: Path) -> Iterator[str]:
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     with _serve(server) as port:
         yield f"https://127.0.0.1:{port}"
+
+
+class _SlowProxy(http.server.BaseHTTPRequestHandler):
+    """Forwards every request to ``upstream`` after ``delay`` seconds (a slow link to a real store)."""
+
+    upstream = ""
+    delay = 0.0
+    protocol_version = "HTTP/1.1"
+
+    def _forward(self) -> None:
+        import http.client
+        import time
+        from urllib.parse import urlsplit
+
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        time.sleep(self.delay)
+        target = urlsplit(self.upstream)
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        self.send_response(r.status, r.reason)
+        for k, v in r.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def slow_proxy(upstream: str, delay: float) -> Iterator[str]:
+    """A real HTTP proxy in front of ``upstream`` that holds each request for ``delay`` seconds."""
+    handler = type("SlowProxyHandler", (_SlowProxy,), {"upstream": upstream, "delay": delay})
+    with _serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as port:
+        yield f"http://127.0.0.1:{port}"

@@ -28,6 +28,21 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
         proc.wait(5)
 
 
+_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={run}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
 @contextmanager
 def secret_service(root: Path, password: str = "tirui-test") -> Iterator[dict[str, str]]:
     """A private session bus with an unlocked throwaway gnome-keyring; yields the env to use.
@@ -48,9 +63,15 @@ def secret_service(root: Path, password: str = "tirui-test") -> Iterator[dict[st
     for d in ("data", "config", "cache", "run"):
         (root / d).mkdir(parents=True, exist_ok=True)
     os.chmod(root / "run", 0o700)
+    # A session bus without service directories: D-Bus activation would otherwise race our
+    # unlocked daemon with a second, locked gnome-keyring started by the bus (seen here as an
+    # intermittent "did not come up").
+    config = root / "bus.conf"
+    config.write_text(_BUS_CONFIG.format(run=root / "run"))
     bus = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--print-address=1", "--nopidfile"],
+        ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1", "--nopidfile"],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         env=env,
         start_new_session=True,
     )

@@ -205,27 +205,42 @@ async def test_s3_paged_listing_streams(s3_profile: str, s3_store: Any, tmp_path
         assert app.connection == "connected"
 
 
-async def test_s3_cancel_upload_leaves_no_parts(s3_profile: str, s3_store: Any, isolated: Path) -> None:
+async def test_s3_cancel_upload_leaves_no_parts(
+    s3_endpoint: str, s3_store: Any, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """esc in the progress dialog aborts the multipart upload: no object and no parts remain.
+
+    The store is reached through a proxy that holds each request 0.5 s, so the upload is still
+    running when the key lands (straight to moto, 64 MB go through before the first frame).
+    """
+    from tests.s3_extra_servers import slow_proxy
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     bucket = "cancel-ui"
     s3_store.create_bucket(bucket)
     big = isolated / "big.bin"
-    big.write_bytes(os.urandom(48 * 1024 * 1024))
-    app = TiruiApp(profile=s3_profile)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: bucket in rows(app))
-        app.screen.query_one("#objects", DataTable).move_cursor(row=rows(app).index(bucket))
-        await pilot.press("enter")
-        await until(pilot, lambda: "empty" in text(app, "#buckets-message"))
-        await pilot.press("u")
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
-        app.screen.query_one("#field-path", Input).value = str(big)
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, TransferDialog))
-        dialog = app.screen
-        await until(pilot, lambda: dialog.done > 0, timeout=30)
-        await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, TransferDialog), timeout=30)
-        await until(pilot, lambda: any("cancelled" in n.message for n in app._notifications))
+    big.write_bytes(os.urandom(64 * 1024 * 1024))
+    with slow_proxy(s3_endpoint, 0.5) as proxy:
+        profiles_file().parent.mkdir(parents=True, exist_ok=True)
+        profiles_file().write_text(f'[profiles.slow.storage]\nendpoint_url = "{proxy}"\n')
+        app = TiruiApp(profile="slow")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: bucket in rows(app))
+            app.screen.query_one("#objects", DataTable).move_cursor(row=rows(app).index(bucket))
+            await pilot.press("enter")
+            await until(pilot, lambda: "empty" in text(app, "#buckets-message"))
+            await pilot.press("u")
+            await until(pilot, lambda: isinstance(app.screen, FormDialog))
+            app.screen.query_one("#field-path", Input).value = str(big)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: isinstance(app.screen, TransferDialog))
+            dialog = app.screen
+            await until(pilot, lambda: dialog.done > 0, timeout=30)  # parts are on their way
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, TransferDialog), timeout=60)
+            assert app.screen.last_transfer == "cancelled"
+            assert dialog.done < big.stat().st_size
     assert s3_store.client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert s3_store.client.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
 

@@ -39,6 +39,9 @@ MAX_CONFIRM_LIST = 8
 class BucketActions(_Base):
     """Actions on the selected bucket/object(s)."""
 
+    last_transfer = ""
+    """Outcome of the latest transfer: done, cancelled, conflict or failed (shown by notifications)."""
+
     # -- helpers -----------------------------------------------------------------------------
     def _need_object(self) -> ObjectInfo | None:
         entry = self.cursor_entry()
@@ -146,10 +149,12 @@ class BucketActions(_Base):
             else:
                 store.download(bucket, key, path, progress=dialog.add, cancel=cancel, overwrite=overwrite)
         except Conflict as exc:
+            self.last_transfer = "conflict"
             self.app.call_from_thread(dialog.dismiss)
             self.app.call_from_thread(self._ask_overwrite, kind, path, key, str(exc))
             return
         except Cancelled:
+            self.last_transfer = "cancelled"
             self.app.call_from_thread(dialog.dismiss)
             left = "no parts were left behind" if kind == "upload" else "no partial file was left"
             self.app.call_from_thread(
@@ -157,9 +162,11 @@ class BucketActions(_Base):
             )
             return
         except StorageError as exc:
+            self.last_transfer = "failed"
             self.app.call_from_thread(dialog.dismiss)
             self.app.call_from_thread(self._error, str(exc))
             return
+        self.last_transfer = "done"
         self.app.call_from_thread(dialog.dismiss)
         done = f"Uploaded {self._uri(key)}" if kind == "upload" else f"Saved {path}"
         self.app.call_from_thread(self.notify, f"{done} ({human_size(total)})", title="Transfer")
