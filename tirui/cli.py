@@ -59,9 +59,10 @@ def _parser() -> argparse.ArgumentParser:
         t.add_argument("--scope", default="default", help="endpoint URL or kind (default: default)")
         if name == "get":
             t.add_argument("--reveal", action="store_true", help="print the value itself")
-    from tirui import cli_storage
+    from tirui import cli_serve, cli_storage
 
     cli_storage.add_parsers(sub)
+    cli_serve.add_parsers(sub)
     return p
 
 
@@ -152,15 +153,15 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from tirui import cli_storage
+    from tirui import cli_serve, cli_storage
     from tirui.config import ProfileError
     from tirui.secrets import SecretStoreError
     from tirui.storage.base import StorageError
 
-    commands = {**COMMANDS, **cli_storage.COMMANDS}
+    commands = {**COMMANDS, **cli_storage.COMMANDS, **cli_serve.COMMANDS}
     try:
         return commands[args.command or "tui"](args)
-    except (CliError, ProfileError, SecretStoreError, StorageError, OSError) as exc:
+    except (CliError, ProfileError, SecretStoreError, StorageError, OSError, cli_serve.ServeCliError) as exc:
         print(f"tirui: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,0 +1,106 @@
+"""Where requests go: a URL typed in, or a deployment of the profile's runtime, with its tokens.
+
+Shared by the Playground, ``tirui predict`` and ``tirui bench``. Tokens come from the token store
+(``<profile>/<scope>/<name>``, scope = the endpoint URL, else ``default``) or, for local
+deployments, from the runtime, which keeps TorchServe's generated keys in the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from tirui.config import Profile
+from tirui.secrets import SecretStoreError, TokenRef, TokenStore
+from tirui.torchserve.grpc import GrpcEndpoint
+from tirui.torchserve.http import Endpoint
+
+DEFAULT_GRPC_PORT = 7070
+
+
+class TargetError(Exception):
+    """The target cannot be resolved; the message says why and what to type instead."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything needed to reach one TorchServe over HTTP and gRPC."""
+
+    name: str
+    http: Endpoint
+    grpc: GrpcEndpoint
+    token_source: str = ""
+    """Where the token came from (for display; never the token itself)."""
+
+    def redacted(self) -> str:
+        return f"{self.name} ({self.http.inference_url}, gRPC {self.grpc.inference_target})"
+
+
+def _lookup(store: TokenStore | None, profile: str, scopes: list[str], name: str) -> tuple[str | None, str]:
+    if store is None or not store.available:
+        return None, ""
+    for scope in scopes:
+        ref = TokenRef(profile, scope, name)
+        try:
+            value = store.get(ref)
+        except SecretStoreError:
+            return None, ""
+        if value:
+            return value, ref.key
+    return None, ""
+
+
+def url_target(
+    url: str,
+    *,
+    profile: str,
+    store: TokenStore | None = None,
+    token_name: str | None = None,
+    management_url: str = "",
+    grpc_target: str = "",
+    verify: bool | str = True,
+) -> Target:
+    """A target typed as ``http(s)://host:port``; the gRPC port defaults to 7070 on the same host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(f"{url!r} is not an http:// or https:// URL")
+    base = f"{parts.scheme}://{parts.netloc}"
+    token, source = _lookup(store, profile, [base, url.rstrip("/"), "default"], token_name or "api")
+    if token_name and token is None:
+        raise TargetError(
+            f"no token {profile}/{base}/{token_name} (or {profile}/default/{token_name}) in the token store; "
+            f"add it with: tirui tokens set {token_name} --scope {base}"
+        )
+    grpc = grpc_target or f"{parts.hostname}:{DEFAULT_GRPC_PORT}"
+    return Target(
+        name=base,
+        http=Endpoint(base, management_url or base, token, token, verify=verify),
+        grpc=GrpcEndpoint(grpc, grpc, token, token, tls=parts.scheme == "https"),
+        token_source=source,
+    )
+
+
+def resolve_target(
+    text: str,
+    *,
+    profile: Profile,
+    store: TokenStore | None = None,
+    token_name: str | None = None,
+    management_url: str = "",
+    grpc_target: str = "",
+    verify: bool | str = True,
+) -> Target:
+    """A URL, or the name of a deployment on the profile's runtime."""
+    if "://" in text:
+        return url_target(
+            text,
+            profile=profile.name,
+            store=store,
+            token_name=token_name,
+            management_url=management_url,
+            grpc_target=grpc_target,
+            verify=verify,
+        )
+    from tirui.cluster.targets import deployment_target
+
+    return deployment_target(text, profile=profile, store=store)
