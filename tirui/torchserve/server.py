@@ -141,9 +141,13 @@ def torchserve_command() -> list[str]:
     return [found]
 
 
-def server_env(workdir: Path) -> dict[str, str]:
-    """Environment that keeps this instance's temp files, pid file and logs inside ``workdir``."""
-    tmp = workdir / "tmp"
+def server_env(workdir: Path, tmp_dir: Path | None = None) -> dict[str, str]:
+    """Environment that keeps this instance's temp files, pid file and logs apart from others.
+
+    ``tmp_dir`` (default ``workdir/tmp``) holds the worker sockets, whose paths must stay under
+    the 108-byte limit of Unix socket names: pass a short one when ``workdir`` is deep.
+    """
+    tmp = tmp_dir or workdir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(
@@ -156,7 +160,9 @@ def server_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def start_server(workdir: Path, config: ServerConfig) -> subprocess.Popen[bytes]:
+def start_server(
+    workdir: Path, config: ServerConfig, *, tmp_dir: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Write the config and start ``torchserve --foreground`` as a new process group."""
     command = torchserve_command()
     busy = config.ports.taken()
@@ -182,7 +188,7 @@ def start_server(workdir: Path, config: ServerConfig) -> subprocess.Popen[bytes]
                 str(config.model_store),
             ],
             cwd=workdir,
-            env=server_env(workdir),
+            env=server_env(workdir, tmp_dir),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -238,10 +244,10 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def java_pid(workdir: Path) -> int | None:
+def java_pid(tmp_dir: Path) -> int | None:
     """The TorchServe (Java) frontend's pid, from the pid file in this instance's TEMP."""
     try:
-        return int((workdir / "tmp" / ".model_server.pid").read_text().split()[0])
+        return int((tmp_dir / ".model_server.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
 

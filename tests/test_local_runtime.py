@@ -1,0 +1,153 @@
+"""The local runtime against real TorchServe processes: deploy, ready, predict, restart, scale, stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tirui.cluster.local import LocalRuntime
+from tirui.cluster.runtime import DeploymentExists, RuntimeError_
+from tirui.cluster.spec import DeploymentSpec, SpecError
+from tirui.demo.model import build_mar, expected_output
+from tirui.secrets import TokenRef, TokenStore
+from tirui.storage.local import LocalStore
+from tirui.torchserve.server import group_alive, java_pid
+
+BROKEN_HANDLER = Path(__file__).with_name("models") / "broken_handler.py"
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 120, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def models(tmp_path: Path, tiny_mar: Path) -> LocalStore:
+    store = LocalStore(tmp_path / "buckets")
+    store.create_bucket("models")
+    store.upload(tiny_mar, "models", "tiny.mar")
+    return store
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[LocalRuntime]:
+    rt = LocalRuntime(tmp_path / "deployments", startup_timeout=60, backoff_max=1, poll=0.2)
+    yield rt
+    rt.shutdown()
+
+
+def predict(rt: LocalRuntime, name: str) -> list[float]:
+    target = rt.target(name)
+    assert target is not None
+    r = httpx.post(
+        f"{target.http.inference_url}/predictions/tiny",
+        json=[1, 1, 1, 1],
+        headers={"Authorization": f"Bearer {target.http.inference_token}"},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_deploy_ready_predict_restart_scale_delete(models: LocalStore, runtime: LocalRuntime) -> None:
+    status = runtime.deploy(DeploymentSpec("demo", "eos://models/tiny.mar"), models)
+    assert status.status == "Starting" and status.model == "tiny"
+    wait_for(lambda: runtime.get("demo").status == "Ready", what="Ready")
+    assert predict(runtime, "demo") == expected_output([1, 1, 1, 1])
+    with pytest.raises(DeploymentExists):
+        runtime.deploy(DeploymentSpec("demo", "eos://models/tiny.mar"), models)
+
+    # Kill the TorchServe (Java) process by PID: the runtime restarts it and counts the restart.
+    state = runtime._deps["demo"].state
+    pid = java_pid(Path(state.tmp_dir))
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: runtime.get("demo").restarts == 1, timeout=30, what="restart counted")
+    assert "exit code" in runtime.get("demo").reason or runtime.get("demo").status != "Ready"
+    wait_for(lambda: runtime.get("demo").status == "Ready", what="Ready again")
+    assert predict(runtime, "demo") == expected_output([1, 1, 1, 1])  # new keys picked up
+
+    runtime.scale("demo", 2)
+    wait_for(lambda: runtime.get("demo").ready == 2, timeout=60, what="2 READY workers")
+
+    pgid = runtime._deps["demo"].state.pgid
+    folder = runtime.root / "demo"
+    runtime.delete("demo")
+    assert not group_alive(pgid) and not folder.exists()
+    assert runtime.list() == []
+
+
+def test_keys_go_to_the_token_store(models: LocalStore, tmp_path: Path, keyring_bus: str) -> None:
+    store = TokenStore("system")
+    rt = LocalRuntime(tmp_path / "deployments", tokens=store, startup_timeout=60, poll=0.2)
+    try:
+        rt.deploy(DeploymentSpec("keyed", "eos://models/tiny.mar"), models)
+        wait_for(lambda: rt.get("keyed").status == "Ready", what="Ready")
+        keys = rt.keys("keyed")
+        assert keys is not None
+        assert store.get(TokenRef("local", "local/keyed", "inference")) == keys.inference
+        text = json.dumps(json.loads((rt.root / "keyed" / "state.json").read_text()))
+        assert keys.inference not in text and keys.management not in text  # state holds no tokens
+        rt.delete("keyed")
+        assert store.get(TokenRef("local", "local/keyed", "inference")) is None
+    finally:
+        rt.shutdown()
+
+
+def test_adopts_running_deployments_instead_of_duplicating(models: LocalStore, tmp_path: Path) -> None:
+    first = LocalRuntime(tmp_path / "deployments", poll=0.2)
+    first.deploy(DeploymentSpec("kept", "eos://models/tiny.mar"), models)
+    wait_for(lambda: first.get("kept").status == "Ready", what="Ready")
+    pgid = first._deps["kept"].state.pgid
+    first.shutdown(keep_running=True)
+    assert group_alive(pgid)
+    second = LocalRuntime(tmp_path / "deployments", poll=0.2)
+    try:
+        wait_for(lambda: second.get("kept").status == "Ready", timeout=10, what="adopted")
+        assert second._deps["kept"].state.pgid == pgid and second.get("kept").restarts == 0
+        assert predict(second, "kept") == expected_output([1, 1, 1, 1])
+    finally:
+        second.shutdown()  # not kept this time: stops it
+    assert not group_alive(pgid)
+
+
+def test_bad_archives_fail_cleanly(tmp_path: Path, runtime: LocalRuntime) -> None:
+    corrupt = tmp_path / "corrupt.mar"
+    corrupt.write_bytes(b"this is not a zip file at all" * 10)
+    with pytest.raises(RuntimeError_, match="not a usable model archive"):
+        runtime.deploy(DeploymentSpec("corrupt", str(corrupt)))
+    assert runtime.list() == [] and not (runtime.root / "corrupt").exists()
+    with pytest.raises(SpecError) as info:
+        runtime.deploy(DeploymentSpec("Bad_Name", "x.txt", workers=-1))
+    assert set(info.value.problems) == {"name", "source", "workers"}
+
+
+def test_handler_that_raises_at_load_is_failed_with_the_reason(tmp_path: Path) -> None:
+    broken = build_mar(tmp_path / "mar", name="broken", handler=BROKEN_HANDLER)
+    rt = LocalRuntime(tmp_path / "deployments", startup_timeout=20, poll=0.2)
+    try:
+        rt.deploy(DeploymentSpec("broken", str(broken)))
+        wait_for(lambda: rt.get("broken").status == "Failed", timeout=90, what="Failed")
+        status = rt.get("broken")
+        assert "broken on purpose" in status.reason, status.reason
+        assert rt._deps["broken"].state.pgid == 0  # its processes were stopped
+    finally:
+        rt.shutdown()
+
+
+def test_java_missing_is_failed(
+    models: LocalStore, runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    status = runtime.deploy(DeploymentSpec("nojava", "eos://models/tiny.mar"), models)
+    assert status.status == "Failed" and "Java" in status.reason

@@ -1,0 +1,514 @@
+"""The local runtime: each deployment is one TorchServe process group on loopback ports.
+
+Lifecycle, like a pod's: Starting (process up, no READY worker yet) → Ready (a worker is READY
+per the management API; ``/ping`` is not readiness, DESIGN.md §4) → on process death Restarting
+with exponential backoff (restart count and last exit reason kept) → back to Starting. A model
+that never gets a READY worker within ``startup_timeout`` is Failed (its process group is stopped,
+the reason comes from TorchServe's log); workers that stay down after having been Ready for
+``startup_timeout`` get the process restarted. Scale = TorchServe workers.
+
+A supervisor thread does the polling while a TUI (or a test) holds the runtime; the CLI uses it
+without the thread (``supervise=False``) and leaves deployments running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from tirui.cluster.local_state import LocalState
+from tirui.cluster.runtime import (
+    DeploymentExists,
+    DeploymentNotFound,
+    DeploymentStatus,
+    ReplicaStatus,
+    RuntimeError_,
+)
+from tirui.cluster.spec import DeploymentSpec
+from tirui.torchserve.server import (
+    Ports,
+    ServerConfig,
+    ServerError,
+    ServerKeys,
+    group_alive,
+    start_server,
+    stop_group,
+)
+
+if TYPE_CHECKING:
+    from tirui.config import Profile
+    from tirui.secrets import TokenStore
+    from tirui.storage.base import ObjectStore
+    from tirui.targets import Target
+
+
+_GENERIC = ("Unknown exception", "Traceback", "raise ", "Backend worker error", "Load model failed")
+
+
+def failure_reason(workdir: Path) -> str:
+    """The most telling recent error line of TorchServe's logs (the handler's own exception first).
+
+    TorchServe wraps a failed load in ``RuntimeError: 500 - Unknown exception`` after the real
+    traceback; skip such generic lines and log prefixes.
+    """
+    for name in ("model_log.log", "ts_log.log", "stdout.log"):
+        lines = _tail(workdir / "logs" / name, 400)
+        for line in reversed(lines):
+            text = line.split(" - ", 1)[1].strip() if " - " in line else line.strip()
+            if any(g in text for g in _GENERIC) or text.startswith("File "):
+                continue
+            if any(w in text for w in ("Error", "Exception", "error:", "No module")):
+                return text[-300:]
+    return ""
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            return f.read().decode("utf-8", "replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+class _Dep:
+    """Runtime-side bookkeeping of one deployment (the state file holds what must persist)."""
+
+    def __init__(self, state: LocalState, folder: Path) -> None:
+        self.state = state
+        self.folder = folder
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.next_restart = 0.0
+        self.down_since = 0.0
+        self.ready_workers = 0
+        self.workers_seen = 0
+        self.keys_mtime = 0.0
+
+    @property
+    def workdir(self) -> Path:
+        return self.folder / "run"
+
+
+class LocalRuntime:
+    """Deploy ``.mar`` archives as local TorchServe processes; thread-safe."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        tokens: TokenStore | None = None,
+        profile: str = "local",
+        startup_timeout: float = 120.0,
+        backoff_max: float = 30.0,
+        supervise: bool = True,
+        poll: float = 0.5,
+    ) -> None:
+        self.root = root
+        self.tokens = tokens
+        self.profile = profile
+        self.startup_timeout = startup_timeout
+        self.backoff_max = backoff_max
+        self.poll = poll
+        self._lock = threading.RLock()
+        self._deps: dict[str, _Dep] = {}
+        self._stop = threading.Event()
+        self._http = httpx.Client(timeout=3.0)
+        self._adopt()
+        self._thread: threading.Thread | None = None
+        if supervise:
+            self._thread = threading.Thread(target=self._supervise, name="tirui-local-runtime", daemon=True)
+            self._thread.start()
+
+    @classmethod
+    def for_profile(cls, profile: Profile, tokens: TokenStore | None = None, **kw: object) -> LocalRuntime:
+        from tirui import locations
+
+        kw.setdefault("supervise", False)
+        return cls(locations.data_dir() / "deployments", tokens=tokens, profile=profile.name, **kw)  # type: ignore[arg-type]
+
+    # -- state -------------------------------------------------------------------------------
+    def _adopt(self) -> None:
+        """Load every state file; deployments whose processes still run are adopted, not restarted."""
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            state = LocalState.load(folder)
+            if state is None:
+                continue
+            dep = _Dep(state, folder)
+            self._deps[state.name] = dep
+            if state.phase in ("Starting", "Ready", "NotReady") and not (
+                state.pgid and group_alive(state.pgid)
+            ):
+                state.phase = "Restarting"
+                state.last_exit = "exited while tirui was not running"
+                dep.next_restart = time.monotonic()
+
+    def _dep(self, name: str) -> _Dep:
+        dep = self._deps.get(name)
+        if dep is None:
+            raise DeploymentNotFound(f"no local deployment named {name!r}")
+        return dep
+
+    # -- queries -----------------------------------------------------------------------------
+    def list(self) -> list[DeploymentStatus]:
+        with self._lock:
+            return [self._status(d) for d in sorted(self._deps.values(), key=lambda d: d.state.name)]
+
+    def get(self, name: str) -> DeploymentStatus:
+        with self._lock:
+            return self._status(self._dep(name))
+
+    def _status(self, dep: _Dep) -> DeploymentStatus:
+        s = dep.state
+        if self._thread is None and s.phase in ("Starting", "Ready", "NotReady"):
+            self._probe(dep)  # no supervisor: look now
+        running = s.phase in ("Starting", "Ready", "NotReady")
+        replica = ReplicaStatus(
+            name=f"{s.name}-0 (pgid {s.pgid})" if s.pgid else f"{s.name}-0",
+            ready=s.phase == "Ready",
+            phase=s.phase,
+            restarts=s.restarts,
+            reason=s.reason or s.last_exit,
+            ready_workers=dep.ready_workers,
+            workers=dep.workers_seen,
+        )
+        return DeploymentStatus(
+            name=s.name,
+            model=s.model,
+            source=s.source,
+            desired=s.workers,
+            ready=dep.ready_workers if running else 0,
+            restarts=s.restarts,
+            status=s.phase,
+            reason=s.reason or (f"last exit: {s.last_exit}" if s.last_exit else ""),
+            endpoint=f"http://127.0.0.1:{s.ports['inference']}",
+            created=s.created,
+            replicas=[replica],
+            image="local torchserve",
+        )
+
+    def keys(self, name: str) -> ServerKeys | None:
+        return ServerKeys.read(self._dep(name).workdir)
+
+    def target(self, name: str) -> Target | None:
+        from tirui.targets import Target
+        from tirui.torchserve.grpc import GrpcEndpoint
+        from tirui.torchserve.http import Endpoint
+
+        with self._lock:
+            dep = self._deps.get(name)
+            if dep is None:
+                return None
+            p = dep.state.port_set
+        keys = ServerKeys.read(dep.workdir)
+        inf, mgmt = (keys.inference, keys.management) if keys else (None, None)
+        return Target(
+            name=name,
+            http=Endpoint(f"http://127.0.0.1:{p.inference}", f"http://127.0.0.1:{p.management}", inf, mgmt),
+            grpc=GrpcEndpoint(f"127.0.0.1:{p.grpc_inference}", f"127.0.0.1:{p.grpc_management}", inf, mgmt),
+            token_source=f"TorchServe key_file.json of {name}",
+        )
+
+    def metrics_url(self, name: str) -> str:
+        with self._lock:
+            return f"http://127.0.0.1:{self._dep(name).state.ports['metrics']}/metrics"
+
+    def access_log(self, name: str) -> Path:
+        return self._dep(name).workdir / "logs" / "access_log.log"
+
+    def logs(self, name: str, lines: int = 200) -> list[str]:
+        dep = self._dep(name)
+        out: list[str] = []
+        for file in ("ts_log.log", "model_log.log"):
+            out += [f"[{file}] {line}" for line in _tail(dep.workdir / "logs" / file, lines)]
+        return out[-lines:]
+
+    # -- deploy ------------------------------------------------------------------------------
+    def _fetch(self, spec: DeploymentSpec, store: ObjectStore | None, folder: Path) -> tuple[Path, str, str]:
+        """Put the archive in the model store; returns (path, model name, etag). Skips a cached copy."""
+        from tirui.storage.mar import read_manifest
+        from tirui.storage.uri import is_remote, parse_uri
+
+        models = folder / "model-store"
+        models.mkdir(parents=True, exist_ok=True)
+        etag = ""
+        if is_remote(spec.source):
+            if store is None:
+                raise RuntimeError_("no object store to download the model from")
+            uri = parse_uri(spec.source)
+            target = models / Path(uri.key).name
+            etag = store.head(uri.bucket, uri.key).etag
+            old = LocalState.load(folder)
+            if not (target.exists() and old is not None and old.etag == etag):
+                store.download(uri.bucket, uri.key, target, overwrite=True)
+        else:
+            src = Path(spec.source).expanduser()
+            if not src.is_file():
+                raise RuntimeError_(f"{src} is not a file")
+            target = models / src.name
+            shutil.copyfile(src, target)
+        size = target.stat().st_size
+        with target.open("rb") as f:
+
+            def read(start: int, end: int) -> bytes:
+                f.seek(start)
+                return f.read(end - start + 1)
+
+            try:
+                manifest = read_manifest(read, size)
+            except Exception as exc:
+                raise RuntimeError_(f"{spec.source} is not a usable model archive: {exc}") from None
+        return target, spec.model_name or manifest.model_name or target.stem, etag
+
+    def deploy(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
+        """Download the archive and start TorchServe; returns at once (status Starting)."""
+        spec.validate()
+        with self._lock:
+            if spec.name in self._deps:
+                raise DeploymentExists(f"a local deployment named {spec.name!r} already exists")
+        folder = self.root / spec.name
+        try:
+            mar, model, etag = self._fetch(spec, store, folder)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        state = LocalState(
+            name=spec.name,
+            source=spec.source,
+            model=model,
+            mar_file=str(mar),
+            ports=Ports.free().__dict__,
+            tmp_dir=tempfile.mkdtemp(prefix="tirui-ts-"),
+            workers=spec.workers,
+            batch_size=spec.batch_size,
+            max_batch_delay_ms=spec.max_batch_delay_ms,
+            etag=etag,
+            created=time.time(),
+        )
+        dep = _Dep(state, folder)
+        with self._lock:
+            self._deps[spec.name] = dep
+            self._start(dep)
+            return self._status(dep)
+
+    def _start(self, dep: _Dep) -> None:
+        s = dep.state
+        if s.port_set.taken():
+            s.ports = Ports.free().__dict__
+        mar = Path(s.mar_file)
+        config = ServerConfig(
+            s.port_set,
+            mar.parent,
+            [f"{s.model}={mar.name}"],
+            workers=s.workers,
+            batch_size=s.batch_size,
+            max_batch_delay_ms=s.max_batch_delay_ms,
+        )
+        try:
+            Path(s.tmp_dir).mkdir(parents=True, exist_ok=True)
+            dep.proc = start_server(dep.workdir, config, tmp_dir=Path(s.tmp_dir))
+        except (ServerError, OSError) as exc:
+            s.phase, s.reason, s.pgid = "Failed", str(exc), 0
+            dep.proc = None
+            s.save(dep.folder)
+            return
+        s.pgid = dep.proc.pid
+        s.phase, s.reason = "Starting", ""
+        s.started = time.time()
+        dep.down_since = time.monotonic()
+        dep.ready_workers = dep.workers_seen = 0
+        s.save(dep.folder)
+
+    # -- operations --------------------------------------------------------------------------
+    def scale(self, name: str, count: int) -> None:
+        """Set the TorchServe worker count (synchronously)."""
+        if count < 0:
+            raise RuntimeError_("workers must be 0 or more")
+        with self._lock:
+            dep = self._dep(name)
+            keys = ServerKeys.read(dep.workdir)
+            port = dep.state.ports["management"]
+            model = dep.state.model
+        if keys is None:
+            raise RuntimeError_(f"{name} is not running (no TorchServe keys yet)")
+        try:
+            r = self._http.put(
+                f"http://127.0.0.1:{port}/models/{model}",
+                params={"min_worker": count, "max_worker": count, "synchronous": "true"},
+                headers={"Authorization": f"Bearer {keys.management}"},
+                timeout=120,
+            )
+        except httpx.HTTPError as exc:
+            raise RuntimeError_(f"{name}: cannot reach TorchServe's management API ({exc})") from None
+        if r.status_code >= 300:
+            raise RuntimeError_(f"{name}: scaling failed ({r.status_code}): {r.text.strip()[:200]}")
+        with self._lock:
+            dep.state.workers = count
+            dep.state.save(dep.folder)
+
+    def restart(self, name: str) -> None:
+        with self._lock:
+            dep = self._dep(name)
+            self._kill(dep)
+            dep.state.restarts += 1
+            dep.state.last_exit = "restarted by the user"
+            self._start(dep)
+
+    def stop(self, name: str) -> None:
+        with self._lock:
+            dep = self._dep(name)
+            self._kill(dep)
+            dep.state.phase, dep.state.reason = "Stopped", "stopped by the user"
+            dep.state.save(dep.folder)
+
+    def delete(self, name: str) -> None:
+        """Stop the process group and remove everything of the deployment."""
+        with self._lock:
+            dep = self._dep(name)
+            self._kill(dep)
+            del self._deps[name]
+        self._forget_keys(name)
+        shutil.rmtree(dep.state.tmp_dir, ignore_errors=True)
+        shutil.rmtree(dep.folder, ignore_errors=True)
+
+    def _kill(self, dep: _Dep) -> None:
+        if dep.state.pgid:
+            stop_group(dep.state.pgid, proc=dep.proc)
+        dep.proc = None
+        dep.state.pgid = 0
+        dep.ready_workers = 0
+
+    def shutdown(self, *, keep_running: bool = False) -> None:
+        """Stop the supervisor; stop every deployment too unless ``keep_running``."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        if not keep_running:
+            with self._lock:
+                for dep in self._deps.values():
+                    if dep.state.pgid:
+                        self._kill(dep)
+                        dep.state.phase, dep.state.reason = "Stopped", "stopped when tirui exited"
+                        dep.state.save(dep.folder)
+        self._http.close()
+
+    # -- supervision -------------------------------------------------------------------------
+    def _supervise(self) -> None:
+        while not self._stop.wait(self.poll):
+            with contextlib.suppress(Exception):
+                self.tick()
+
+    def tick(self) -> None:
+        """One supervision round over every deployment."""
+        with self._lock:
+            deps = list(self._deps.values())
+        for dep in deps:
+            with self._lock:
+                if dep.state.name in self._deps:
+                    self._check(dep)
+
+    def _alive(self, dep: _Dep) -> bool:
+        if dep.proc is not None:
+            return dep.proc.poll() is None
+        return bool(dep.state.pgid) and group_alive(dep.state.pgid)
+
+    def _check(self, dep: _Dep) -> None:
+        s = dep.state
+        now = time.monotonic()
+        if s.phase == "Restarting":
+            if now >= dep.next_restart:
+                self._start(dep)
+            return
+        if s.phase not in ("Starting", "Ready", "NotReady"):
+            return
+        if not self._alive(dep):
+            code = dep.proc.returncode if dep.proc is not None else None
+            reason = failure_reason(dep.workdir)
+            self._kill(dep)
+            s.restarts += 1
+            s.last_exit = (f"exit code {code}" if code is not None else "process ended") + (
+                f": {reason}" if reason else ""
+            )
+            delay = min(self.backoff_max, 2.0 ** min(s.restarts - 1, 10))
+            dep.next_restart = now + delay
+            s.phase, s.reason = "Restarting", f"back-off {delay:.0f}s after {s.last_exit}"
+            s.save(dep.folder)
+            return
+        self._probe(dep)
+        if s.phase == "Ready":
+            return
+        if now - dep.down_since > self.startup_timeout:
+            reason = failure_reason(dep.workdir) or "no READY worker"
+            if not s.ever_ready:
+                self._kill(dep)
+                s.phase = "Failed"
+                s.reason = f"the model never got a READY worker in {self.startup_timeout:.0f}s: {reason}"
+                s.save(dep.folder)
+            else:
+                self._kill(dep)
+                s.restarts += 1
+                s.last_exit = f"workers stayed down for {self.startup_timeout:.0f}s: {reason}"
+                self._start(dep)
+
+    def _probe(self, dep: _Dep) -> None:
+        """Ask the management API for READY workers; copy fresh keys into the token store."""
+        s = dep.state
+        keys_file = dep.workdir / "key_file.json"
+        keys = ServerKeys.read(dep.workdir)
+        if keys is None:
+            return
+        with contextlib.suppress(OSError):
+            mtime = keys_file.stat().st_mtime
+            if mtime != dep.keys_mtime:
+                dep.keys_mtime = mtime
+                self._remember_keys(s.name, keys)
+        try:
+            r = self._http.get(
+                f"http://127.0.0.1:{s.ports['management']}/models/{s.model}",
+                headers={"Authorization": f"Bearer {keys.management}"},
+            )
+            workers = r.json()[0].get("workers", []) if r.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, IndexError, KeyError, AttributeError):
+            workers = []
+        dep.workers_seen = len(workers)
+        dep.ready_workers = sum(1 for w in workers if w.get("status") == "READY")
+        before = s.phase
+        if dep.ready_workers:
+            s.phase, s.reason, s.ever_ready = "Ready", "", True
+            dep.down_since = time.monotonic()
+        elif s.phase == "Ready":
+            s.phase, s.reason = "NotReady", "no READY worker"
+            dep.down_since = time.monotonic()
+        if s.phase != before:
+            s.save(dep.folder)
+
+    # -- keys --------------------------------------------------------------------------------
+    def _remember_keys(self, name: str, keys: ServerKeys) -> None:
+        from tirui.secrets import SecretStoreError, TokenRef
+
+        store = self.tokens
+        if store is None or not store.available or store.read_only:
+            return
+        with contextlib.suppress(SecretStoreError):
+            store.set(TokenRef(self.profile, f"local/{name}", "inference"), keys.inference)
+            store.set(TokenRef(self.profile, f"local/{name}", "management"), keys.management)
+
+    def _forget_keys(self, name: str) -> None:
+        from tirui.secrets import SecretStoreError, TokenRef
+
+        store = self.tokens
+        if store is None or not store.available or store.read_only:
+            return
+        for kind in ("inference", "management"):
+            with contextlib.suppress(SecretStoreError):
+                store.delete(TokenRef(self.profile, f"local/{name}", kind))

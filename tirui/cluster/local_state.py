@@ -1,0 +1,61 @@
+"""On-disk state of local deployments: one ``state.json`` per deployment under the data dir.
+
+The state file is how a later tirui finds deployments still running (instead of starting them
+twice) and what ``tirui status`` reads. It never holds tokens: TorchServe's keys stay in its own
+``key_file.json`` in the working directory and, copied by the runtime, in the token store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tirui.torchserve.server import Ports
+
+STATE_FILE = "state.json"
+
+
+@dataclass
+class LocalState:
+    name: str
+    source: str
+    model: str
+    mar_file: str
+    ports: dict[str, int]
+    tmp_dir: str
+    workers: int = 1
+    batch_size: int = 1
+    max_batch_delay_ms: int = 100
+    etag: str = ""
+    pgid: int = 0
+    created: float = 0.0
+    started: float = 0.0
+    restarts: int = 0
+    last_exit: str = ""
+    phase: str = "Starting"
+    """Starting, Ready, NotReady, Restarting, Failed or Stopped."""
+    reason: str = ""
+    ever_ready: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def port_set(self) -> Ports:
+        return Ports(**self.ports)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        os.replace(tmp, folder / STATE_FILE)
+
+    @classmethod
+    def load(cls, folder: Path) -> LocalState | None:
+        try:
+            doc = json.loads((folder / STATE_FILE).read_text())
+            known = {k: doc[k] for k in cls.__dataclass_fields__ if k in doc}
+            return cls(**known)
+        except (OSError, ValueError, TypeError):
+            return None
