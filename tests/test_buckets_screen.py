@@ -160,9 +160,9 @@ async def test_details_peeks_into_a_mar(isolated: Path, tiny_mar: Path) -> None:
         body = app.screen.body
         assert "Model name       tiny" in body and "Handler" in body and "ETag" in body
         await pilot.press("escape")
-        await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, MessageDialog))
-        assert "eos://models/tiny.mar" in app.screen.body
+        await pilot.press("d")  # the deploy form, with the archive filled in
+        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        assert app.screen.query_one("#field-source", Input).value == "eos://models/tiny.mar"
 
 
 # -- S3 (moto) -------------------------------------------------------------------------------------

@@ -18,6 +18,11 @@ def test_screen_snapshot(snap_compare, key: str) -> None:  # type: ignore[no-unt
                 if "No buckets" in str(pilot.app.screen.query_one("#buckets-message").render()):
                     break
                 await pilot.pause(0.05)
+        if key == "2":  # wait until the (empty) deployment list has been loaded
+            for _ in range(100):
+                if "No deployments" in str(pilot.app.screen.query_one("#deploy-message").render()):
+                    break
+                await pilot.pause(0.05)
         if key == "5":  # wait until the keyring probe has reported (it runs in a worker)
             for _ in range(100):
                 line = pilot.app.screen.query_one("#backend-line")

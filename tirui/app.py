@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import events
 from textual.app import App
@@ -19,9 +19,9 @@ from tirui.messages import DeployRequested
 from tirui.screens.base import MainScreen
 from tirui.screens.buckets import BucketsScreen
 from tirui.screens.command_bar import SCREEN_COMMANDS, CommandBar
-from tirui.screens.dialogs import MessageDialog
+from tirui.screens.deployments import DeploymentsScreen
 from tirui.screens.help import HelpScreen
-from tirui.screens.placeholders import DeploymentsScreen, MetricsScreen, PlaygroundScreen
+from tirui.screens.placeholders import MetricsScreen, PlaygroundScreen
 from tirui.screens.tokens import TokensScreen
 from tirui.secrets import SecretStoreError, TokenStore
 
@@ -66,6 +66,7 @@ class TiruiApp(App[None]):
         secrets_backend: str | None = None,
         start_mode: str = "buckets",
         hint: str = "",
+        keep_deployments: bool = False,
     ) -> None:
         self.DEFAULT_MODE = start_mode if start_mode in self.MODE_SCREENS else "buckets"
         super().__init__()
@@ -87,6 +88,10 @@ class TiruiApp(App[None]):
         self.token_store: TokenStore | None = None
         self._token_store_lock = asyncio.Lock()
         self._hint = hint
+        self.keep_deployments = keep_deployments
+        """Leave local deployments running when tirui exits (``--keep-running`` or ``k``)."""
+        self.runtime: Any = None
+        self._runtime_lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -139,6 +144,29 @@ class TiruiApp(App[None]):
                     self.token_store = await asyncio.to_thread(TokenStore, "env")
             return self.token_store
 
+    async def get_runtime(self) -> Any:
+        """The profile's runtime, created off the event loop on first use.
+
+        Local profile: a supervised :class:`~tirui.cluster.local.LocalRuntime`. Kubernetes
+        profiles: None until the Kubernetes runtime exists (the Deployments screen says so).
+        """
+        async with self._runtime_lock:
+            if self.runtime is None and self.profile.is_local:
+                from tirui import locations
+                from tirui.cluster.local import LocalRuntime
+
+                tokens = await self.get_token_store()
+                root = locations.data_dir() / "deployments"
+                self.runtime = await asyncio.to_thread(
+                    LocalRuntime, root, tokens=tokens, profile=self.profile.name
+                )
+            return self.runtime
+
+    async def on_unmount(self) -> None:
+        """Stop the supervisor, and the local deployments unless the user chose to keep them."""
+        if self.runtime is not None and hasattr(self.runtime, "shutdown"):
+            await asyncio.to_thread(self.runtime.shutdown, keep_running=self.keep_deployments)
+
     def set_token_backend(self, backend: str, passphrase: str | None) -> None:
         """Switch to another backend for this session (the explicit opt-in of the Tokens screen)."""
         self._secrets_backend = backend
@@ -184,15 +212,17 @@ class TiruiApp(App[None]):
         rows.sort(key=lambda r: r[0])
         self.push_screen(HelpScreen([r[1:] for r in rows], getattr(self.screen, "TITLE", "") or "tirui"))
 
-    def on_deploy_requested(self, message: DeployRequested) -> None:
-        """``d`` on a ``.mar``: the deploy form (a stub until a runtime is built)."""
-        self.push_screen(
-            MessageDialog(
-                "Deploy",
-                f"Model source: {message.source}\n\nThe deploy form arrives with the deployments "
-                "runtime; nothing was deployed.",
-            )
-        )
+    async def on_deploy_requested(self, message: DeployRequested) -> None:
+        """``d`` on a ``.mar``: the Deployments screen's deploy form, with the source filled in."""
+        await self.switch_mode("deploy")
+        self.screen.open_deploy_form(message.source)  # type: ignore[attr-defined]
+
+    async def open_for_deployment(self, mode: str, name: str) -> None:
+        """``p``/``m`` on a deployment: the Playground or Metrics screen aimed at it."""
+        await self.switch_mode(mode)
+        screen = self.screen
+        if hasattr(screen, "use_deployment"):
+            screen.use_deployment(name)
 
     async def run_screen_action(self, mode: str, action: str) -> None:
         """Palette entry for a screen's action: show that screen, then run the action there."""

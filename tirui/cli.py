@@ -24,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Keyboard-driven terminal UI for TorchServe deployments. Without a command: the TUI.",
     )
     p.add_argument("--version", action="version", version=f"tirui {__version__}")
+    p.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave local deployments running when the TUI exits (default: stop them)",
+    )
     p.add_argument("--profile", help="profile to use (default: $TIRUI_PROFILE or the file's default)")
     p.add_argument(
         "--secrets",
@@ -131,7 +136,13 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 def cmd_tui(args: argparse.Namespace, hint: str = "") -> int:
     from tirui.app import TiruiApp
 
-    TiruiApp(args.profile, secrets_backend=args.secrets, start_mode=args.screen, hint=hint).run()
+    TiruiApp(
+        args.profile,
+        secrets_backend=args.secrets,
+        start_mode=args.screen,
+        hint=hint,
+        keep_deployments=args.keep_running,
+    ).run()
     return 0
 
 

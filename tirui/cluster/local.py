@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,6 +93,10 @@ class _Dep:
         self.ready_workers = 0
         self.workers_seen = 0
         self.keys_mtime = 0.0
+        self.events: deque[tuple[float, str]] = deque(maxlen=200)
+
+    def event(self, text: str) -> None:
+        self.events.append((time.time(), text))
 
     @property
     def workdir(self) -> Path:
@@ -219,6 +224,21 @@ class LocalRuntime:
             token_source=f"TorchServe key_file.json of {name}",
         )
 
+    def events(self, name: str) -> list[tuple[float, str]]:
+        """What happened to the deployment in this tirui session (like pod events)."""
+        with self._lock:
+            return list(self._dep(name).events)
+
+    def config_text(self, name: str) -> str:
+        """The rendered config.properties and state (the local analogue of the YAML view)."""
+        dep = self._dep(name)
+        try:
+            config = (dep.workdir / "config.properties").read_text()
+        except OSError:
+            config = "(not started)"
+        state = (dep.folder / "state.json").read_text() if (dep.folder / "state.json").exists() else ""
+        return f"# {dep.workdir / 'config.properties'}\n{config}\n# {dep.folder / 'state.json'}\n{state}"
+
     def metrics_url(self, name: str) -> str:
         with self._lock:
             return f"http://127.0.0.1:{self._dep(name).state.ports['metrics']}/metrics"
@@ -320,6 +340,7 @@ class LocalRuntime:
         except (ServerError, OSError) as exc:
             s.phase, s.reason, s.pgid = "Failed", str(exc), 0
             dep.proc = None
+            dep.event(f"Failed to start: {exc}")
             s.save(dep.folder)
             return
         s.pgid = dep.proc.pid
@@ -327,6 +348,10 @@ class LocalRuntime:
         s.started = time.time()
         dep.down_since = time.monotonic()
         dep.ready_workers = dep.workers_seen = 0
+        dep.event(
+            f"Started TorchServe (pgid {s.pgid}, REST {s.ports['inference']}, "
+            f"gRPC {s.ports['grpc_inference']})"
+        )
         s.save(dep.folder)
 
     # -- operations --------------------------------------------------------------------------
@@ -354,6 +379,7 @@ class LocalRuntime:
             raise RuntimeError_(f"{name}: scaling failed ({r.status_code}): {r.text.strip()[:200]}")
         with self._lock:
             dep.state.workers = count
+            dep.event(f"Scaled to {count} worker(s)")
             dep.state.save(dep.folder)
 
     def restart(self, name: str) -> None:
@@ -362,6 +388,7 @@ class LocalRuntime:
             self._kill(dep)
             dep.state.restarts += 1
             dep.state.last_exit = "restarted by the user"
+            dep.event("Restart requested")
             self._start(dep)
 
     def stop(self, name: str) -> None:
@@ -369,6 +396,7 @@ class LocalRuntime:
             dep = self._dep(name)
             self._kill(dep)
             dep.state.phase, dep.state.reason = "Stopped", "stopped by the user"
+            dep.event("Stopped by the user")
             dep.state.save(dep.folder)
 
     def delete(self, name: str) -> None:
@@ -442,6 +470,7 @@ class LocalRuntime:
             delay = min(self.backoff_max, 2.0 ** min(s.restarts - 1, 10))
             dep.next_restart = now + delay
             s.phase, s.reason = "Restarting", f"back-off {delay:.0f}s after {s.last_exit}"
+            dep.event(f"Exited ({s.last_exit}); restarting in {delay:.0f}s")
             s.save(dep.folder)
             return
         self._probe(dep)
@@ -453,11 +482,13 @@ class LocalRuntime:
                 self._kill(dep)
                 s.phase = "Failed"
                 s.reason = f"the model never got a READY worker in {self.startup_timeout:.0f}s: {reason}"
+                dep.event(f"Failed: {s.reason}")
                 s.save(dep.folder)
             else:
                 self._kill(dep)
                 s.restarts += 1
                 s.last_exit = f"workers stayed down for {self.startup_timeout:.0f}s: {reason}"
+                dep.event(f"Restarting: {s.last_exit}")
                 self._start(dep)
 
     def _probe(self, dep: _Dep) -> None:
@@ -490,6 +521,7 @@ class LocalRuntime:
             s.phase, s.reason = "NotReady", "no READY worker"
             dep.down_since = time.monotonic()
         if s.phase != before:
+            dep.event(f"{s.phase}: {dep.ready_workers}/{dep.workers_seen} worker(s) READY")
             s.save(dep.folder)
 
     # -- keys --------------------------------------------------------------------------------

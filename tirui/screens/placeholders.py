@@ -10,21 +10,6 @@ from tirui.screens.base import MainScreen
 from tirui.widgets.empty_state import EmptyState
 
 
-class DeploymentsScreen(MainScreen):
-    """TorchServe deployments on the profile's runtime (Kubernetes or local)."""
-
-    TITLE = "Deployments"
-    MODE = "deploy"
-
-    def compose_body(self) -> Iterable[Widget]:
-        yield EmptyState(
-            "Deployments — not built yet",
-            "Launching .mar archives as TorchServe deployments, scaling, autoscaling, restarts,\n"
-            "logs and YAML arrive with the Kubernetes and local runtimes.\n\n"
-            "Press 1 for Buckets or 5 for Tokens & profiles.",
-        )
-
-
 class MetricsScreen(MainScreen):
     """Live latency / throughput / hardware charts."""
 

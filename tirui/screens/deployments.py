@@ -1,0 +1,303 @@
+"""Deployments: the live table of the profile's deployments, their details and operations.
+
+The runtime's calls block (processes, HTTP, Kubernetes API), so the table refreshes from a
+thread worker once a second and every operation runs in a worker too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from textual import on, work
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from tirui.cluster.runtime import DeploymentStatus, RuntimeError_
+from tirui.cluster.spec import DeploymentSpec, SpecError
+from tirui.screens.base import MainScreen
+from tirui.screens.deploy_form import deploy_form, spec_from
+from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
+from tirui.screens.viewer import TextViewer
+from tirui.storage.base import StorageError
+
+STATUS_STYLE = {
+    "Ready": "green",
+    "Starting": "yellow",
+    "NotReady": "yellow",
+    "Restarting": "dark_orange",
+    "Failed": "red",
+    "Stopped": "dim",
+}
+
+
+class DeploymentsScreen(MainScreen):
+    """Table of deployments with a detail pane for the selected one."""
+
+    TITLE = "Deployments"
+    MODE = "deploy"
+    BINDINGS = [
+        Binding("n", "new", "Deploy"),
+        Binding("s", "scale", "Scale"),
+        Binding("r", "restart", "Restart"),
+        Binding("l", "logs", "Logs"),
+        Binding("e", "events", "Events"),
+        Binding("p", "playground", "Playground"),
+        Binding("m", "metrics", "Metrics"),
+        Binding("y", "yaml", "Config", show=False),
+        Binding("x", "stop", "Stop", show=False),
+        Binding("ctrl+d", "delete", "Delete"),
+        Binding("k", "toggle_keep", "Keep running on exit", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.statuses: dict[str, DeploymentStatus] = {}
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Vertical(id="deploy-body"):
+            table: DataTable[str] = DataTable(id="deployments", cursor_type="row", zebra_stripes=True)
+            table.add_columns("Name", "Model", "Status", "Ready", "Restarts", "Endpoint", "Age")
+            yield table
+            yield Static("", id="deploy-detail")
+            yield Static("", id="deploy-message", classes="hint")
+
+    def on_mount(self) -> None:
+        self.refresh_status()
+        self.set_interval(1.0, self._tick)
+
+    def on_profile_changed(self) -> None:
+        self.statuses = {}
+        self.query_one("#deployments", DataTable).clear()
+        self.refresh_status()
+
+    def _tick(self) -> None:
+        if self.app.screen is self:
+            self.refresh_status()
+
+    # -- runtime -----------------------------------------------------------------------------
+    async def runtime(self) -> Any:
+        return await self.app.get_runtime()  # type: ignore[attr-defined]
+
+    @work(exclusive=True, group="deploy-status")
+    async def refresh_status(self) -> None:
+        app: Any = self.app
+        runtime = await self.runtime()
+        if runtime is None:
+            msg = (
+                f"Profile {app.profile.name} runs deployments on Kubernetes "
+                f"({app.profile.location}); the Kubernetes runtime is not built yet.\n"
+                "Switch to the built-in local profile (: profile local) to deploy on this machine."
+            )
+            self._message(msg)
+            return
+        try:
+            statuses = await asyncio.to_thread(runtime.list)
+        except RuntimeError_ as exc:
+            self._message(str(exc))
+            return
+        self._show(statuses)
+
+    def _show(self, statuses: list[DeploymentStatus]) -> None:
+        table = self.query_one("#deployments", DataTable)
+        new = {s.name: s for s in statuses}
+        current = self.selected_name()
+        if list(new) != list(self.statuses):
+            table.clear()
+            for s in statuses:
+                table.add_row(*self._row(s), key=s.name)
+            if current in new:
+                table.move_cursor(row=list(new).index(current))
+        else:
+            for s in statuses:
+                for col, value in zip(table.ordered_columns, self._row(s), strict=True):
+                    table.update_cell(s.name, col.key, value)
+        self.statuses = new
+        if statuses:
+            self._message("")
+        else:
+            self._message("No deployments yet. Press n to deploy a model, or d on a .mar in Buckets (1).")
+        self._detail()
+
+    @staticmethod
+    def _row(s: DeploymentStatus) -> tuple[str, ...]:
+        style = STATUS_STYLE.get(s.status, "")
+        status = f"[{style}]{s.status}[/]" if style else s.status
+        return (s.name, s.model, status, f"{s.ready}/{s.desired}", str(s.restarts), s.endpoint, s.age)
+
+    def _detail(self) -> None:
+        name = self.selected_name()
+        s = self.statuses.get(name or "")
+        pane = self.query_one("#deploy-detail", Static)
+        if s is None:
+            pane.update("")
+            return
+        lines = [f"[b]{s.name}[/b]  {s.source}  ({s.image})"]
+        if s.reason:
+            lines.append(f"[b]Reason:[/b] {s.reason}")
+        for r in s.replicas:
+            lines.append(
+                f"  {r.name}: {r.phase}, {r.ready_workers}/{r.workers} workers READY, restarts {r.restarts}"
+                + (f", {r.reason}" if r.reason and r.reason != s.reason else "")
+            )
+        keep = "kept running" if getattr(self.app, "keep_deployments", False) else "stopped"
+        lines.append(f"[dim]On exit local deployments are {keep} (k toggles).[/dim]")
+        pane.update("\n".join(lines))
+
+    def _message(self, text: str) -> None:
+        self.query_one("#deploy-message", Static).update(text)
+
+    def selected_name(self) -> str | None:
+        table = self.query_one("#deployments", DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    @on(DataTable.RowHighlighted, "#deployments")
+    def _highlighted(self) -> None:
+        self._detail()
+
+    def _need(self) -> str | None:
+        name = self.selected_name()
+        if name is None:
+            self.notify("No deployment selected", severity="warning")
+        return name
+
+    # -- deploy ------------------------------------------------------------------------------
+    def action_new(self) -> None:
+        self.open_deploy_form("")
+
+    def open_deploy_form(self, source: str) -> None:
+        app: Any = self.app
+        if not app.profile.is_local:
+            self.app.push_screen(
+                MessageDialog("Deploy", "Deploying to Kubernetes is not built yet; use the local profile.")
+            )
+            return
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values:
+                spec, _ = spec_from(values)
+                if spec is not None:
+                    self.deploy(spec)
+
+        self.app.push_screen(deploy_form(source, runtime_label="local TorchServe on this machine"), chosen)
+
+    @work(group="deploy-op")
+    async def deploy(self, spec: DeploymentSpec) -> None:
+        from tirui.storage.factory import open_store
+
+        app: Any = self.app
+        runtime = await self.runtime()
+        self.notify(f"Deploying {spec.name} from {spec.source}…", title="Deploy")
+
+        def run() -> DeploymentStatus:
+            store = open_store(app.profile, app.token_store) if "://" in spec.source else None
+            status: DeploymentStatus = runtime.deploy(spec, store)
+            return status
+
+        try:
+            status = await asyncio.to_thread(run)
+        except (RuntimeError_, StorageError, SpecError, OSError) as exc:
+            self.app.push_screen(MessageDialog("Deploy failed", str(exc)))
+            return
+        self.notify(f"{status.name}: {status.status}", title="Deploy")
+        self.refresh_status()
+
+    # -- operations --------------------------------------------------------------------------
+    @work(group="deploy-op")
+    async def _op(self, label: str, fn_name: str, *args: Any) -> None:
+        runtime = await self.runtime()
+        try:
+            await asyncio.to_thread(getattr(runtime, fn_name), *args)
+        except RuntimeError_ as exc:
+            self.app.push_screen(MessageDialog(label, str(exc)))
+            return
+        self.notify(f"{label}: done", title="Deployments")
+        self.refresh_status()
+
+    def action_scale(self) -> None:
+        name = self._need()
+        if name is None:
+            return
+        current = self.statuses[name].desired
+
+        def check(values: dict[str, str]) -> str | None:
+            v = values["count"].strip()
+            return None if v.isdigit() else f"{v!r} is not a whole number of 0 or more"
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values:
+                self._op(f"Scale {name}", "scale", name, int(values["count"]))
+
+        fields = [Field("count", "TorchServe workers", str(current))]
+        self.app.push_screen(FormDialog(f"Scale {name}", fields, validate=check), chosen)
+
+    def _confirm(self, question: str, then: Any) -> None:
+        self.app.push_screen(ConfirmDialog(question), lambda yes: then() if yes else None)
+
+    def action_restart(self) -> None:
+        name = self._need()
+        if name:
+            self._confirm(f"Restart {name}?", lambda: self._op(f"Restart {name}", "restart", name))
+
+    def action_stop(self) -> None:
+        name = self._need()
+        if name:
+            self._confirm(
+                f"Stop {name}? (it stays listed; r starts it)", lambda: self._op(f"Stop {name}", "stop", name)
+            )
+
+    def action_delete(self) -> None:
+        name = self._need()
+        if name:
+            self._confirm(
+                f"Delete {name}? Its processes stop and its files are removed.",
+                lambda: self._op(f"Delete {name}", "delete", name),
+            )
+
+    def action_toggle_keep(self) -> None:
+        app: Any = self.app
+        app.keep_deployments = not app.keep_deployments
+        state = "kept running" if app.keep_deployments else "stopped"
+        self.notify(f"Local deployments will be {state} when tirui exits", title="Deployments")
+        self._detail()
+
+    def _viewer(self, what: str, follow: bool = False) -> None:
+        name = self._need()
+        if name is None or self.app.runtime is None:  # type: ignore[attr-defined]
+            return
+        runtime = self.app.runtime  # type: ignore[attr-defined]
+        if what == "logs":
+            fetch = lambda: runtime.logs(name, 500)  # noqa: E731
+        elif what == "events":
+            fetch = lambda: [  # noqa: E731
+                f"{time.strftime('%H:%M:%S', time.localtime(ts))}  {text}"
+                for ts, text in runtime.events(name)
+            ]
+        else:
+            fetch = lambda: runtime.config_text(name).splitlines()  # noqa: E731
+        self.app.push_screen(TextViewer(f"{what.capitalize()} of {name}", fetch, follow=follow))
+
+    def action_logs(self) -> None:
+        self._viewer("logs", follow=True)
+
+    def action_events(self) -> None:
+        self._viewer("events", follow=True)
+
+    def action_yaml(self) -> None:
+        self._viewer("config")
+
+    async def action_playground(self) -> None:
+        name = self._need()
+        if name:
+            await self.app.open_for_deployment("play", name)  # type: ignore[attr-defined]
+
+    async def action_metrics(self) -> None:
+        name = self._need()
+        if name:
+            await self.app.open_for_deployment("metrics", name)  # type: ignore[attr-defined]
