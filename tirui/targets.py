@@ -62,8 +62,11 @@ def url_target(
 ) -> Target:
     """A target typed as ``http(s)://host:port``; the gRPC port defaults to 7070 on the same host."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetError(f"{url!r} is not an http:// or https:// URL")
+    if parts.scheme not in ("http", "https", "grpc", "grpcs") or not parts.hostname:
+        raise TargetError(f"{url!r} is not an http(s):// or grpc(s):// URL")
+    if parts.scheme.startswith("grpc"):  # grpc://host:port names the gRPC endpoint itself
+        grpc_target = grpc_target or parts.netloc
+        parts = parts._replace(scheme="https" if parts.scheme == "grpcs" else "http")
     base = f"{parts.scheme}://{parts.netloc}"
     token, source = _lookup(store, profile, [base, url.rstrip("/"), "default"], token_name or "api")
     if token_name and token is None:

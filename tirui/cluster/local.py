@@ -13,6 +13,7 @@ without the thread (``supervise=False``) and leaves deployments running.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import shutil
 import subprocess
@@ -224,7 +225,7 @@ class LocalRuntime:
             token_source=f"TorchServe key_file.json of {name}",
         )
 
-    def events(self, name: str) -> list[tuple[float, str]]:
+    def events(self, name: str) -> builtins.list[tuple[float, str]]:
         """What happened to the deployment in this tirui session (like pod events)."""
         with self._lock:
             return list(self._dep(name).events)
@@ -246,7 +247,7 @@ class LocalRuntime:
     def access_log(self, name: str) -> Path:
         return self._dep(name).workdir / "logs" / "access_log.log"
 
-    def logs(self, name: str, lines: int = 200) -> list[str]:
+    def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
         dep = self._dep(name)
         out: list[str] = []
         for file in ("ts_log.log", "model_log.log"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -80,6 +81,6 @@ class Runtime(Protocol):
 
     def delete(self, name: str) -> None: ...
 
-    def logs(self, name: str, lines: int = 200) -> list[str]: ...
+    def logs(self, name: str, lines: int = 200) -> builtins.list[str]: ...
 
     def target(self, name: str) -> Target | None: ...

@@ -22,17 +22,3 @@ class MetricsScreen(MainScreen):
             "Live charts of requests/s, average and p50/p90/p99 latency, errors and CPU/GPU use,\n"
             "scraped from TorchServe's metrics endpoint, arrive with the metrics pipeline.",
         )
-
-
-class PlaygroundScreen(MainScreen):
-    """HTTP and gRPC requests and load tests against a deployment."""
-
-    TITLE = "Playground"
-    MODE = "play"
-
-    def compose_body(self) -> Iterable[Widget]:
-        yield EmptyState(
-            "Playground — not built yet",
-            "Sending HTTP and gRPC requests to TorchServe (inference and management APIs),\n"
-            "copy as curl/grpcurl and load tests arrive with the TorchServe clients.",
-        )

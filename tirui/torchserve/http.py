@@ -15,6 +15,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Literal
 
 import httpx
@@ -70,6 +71,14 @@ class HttpResult:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+def _phrase(status: int) -> str:
+    """TorchServe sends an empty reason phrase; use the standard one."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def transport_error(exc: Exception, url: str) -> TorchServeError:
@@ -155,7 +164,7 @@ class TorchServeHTTP:
             method=method.upper(),
             url=str(r.request.url),
             status=r.status_code,
-            reason=r.reason_phrase,
+            reason=r.reason_phrase or _phrase(r.status_code),
             headers=list(r.headers.multi_items()),
             body=bytes(kept),
             total_bytes=total,

@@ -1,0 +1,380 @@
+"""Playground: HTTP and gRPC requests to a deployment or a URL, history, copy-as, load tests.
+
+All request logic is in :mod:`tirui.playground`; this screen gathers the form, sends from an
+async worker (the clients are async) and streams chunks into the response pane as they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, Static, TextArea
+
+from tirui.playground import (
+    GRPC_INFERENCE,
+    GRPC_MANAGEMENT,
+    GRPC_WARNINGS,
+    HTTP_PRESETS,
+    PlaygroundRequest,
+    PlaygroundResponse,
+    execute,
+    fill_path,
+    load_history,
+    record,
+    request_from,
+    to_curl,
+    to_grpcurl,
+)
+from tirui.screens.base import MainScreen
+from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
+from tirui.screens.history import HistoryDialog
+from tirui.screens.loadtest import LoadTestDialog
+
+METHODS = ("GET", "POST", "PUT", "DELETE")
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """``A: 1; B: 2`` → ``{"A": "1", "B": "2"}``; raises ValueError naming a bad part."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, sep, value = part.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"header {part!r} is not 'Name: value'")
+        out[name.strip()] = value.strip()
+    return out
+
+
+class PlaygroundScreen(MainScreen):
+    """Send requests; the target is a deployment name or a URL."""
+
+    TITLE = "Playground"
+    MODE = "play"
+    AUTO_FOCUS = ""
+    """Nothing focused on arrival, so 1-5 and : still switch screens; tab enters the form."""
+    BINDINGS = [
+        Binding("ctrl+j,f5", "send", "Send", priority=True),
+        Binding("ctrl+t", "load_test", "Load test", priority=True),
+        Binding("ctrl+e", "history", "History", priority=True),
+        Binding("ctrl+y", "copy_curl", "Copy curl", priority=True),
+        Binding("ctrl+g", "copy_grpcurl", "Copy grpcurl", show=False, priority=True),
+        Binding("ctrl+o", "body_file", "Body from file", show=False, priority=True),
+        Binding("ctrl+k", "toggle_token_in_copies", "Token in copies on/off", show=False, priority=True),
+        Binding("escape", "leave_field", "Leave the field (then 1-5, : work)", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.include_token = False
+        self.body_file: Path | None = None
+        self.last_response: PlaygroundResponse | None = None
+        self._streamed: list[bytes] = []
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Vertical(id="play-body"):
+            with Horizontal(classes="play-row"):
+                yield Input(
+                    placeholder="deployment, http(s)://host:port or grpc://host:port",
+                    id="target",
+                    compact=True,
+                )
+                yield Select(
+                    [("HTTP", "http"), ("gRPC", "grpc")],
+                    value="http",
+                    id="protocol",
+                    allow_blank=False,
+                    compact=True,
+                )
+                yield Select(
+                    [(p, p) for p in HTTP_PRESETS],
+                    value="Predict",
+                    id="preset",
+                    allow_blank=False,
+                    compact=True,
+                )
+            with Horizontal(classes="play-row"):
+                yield Select(
+                    [(m, m) for m in METHODS], value="POST", id="method", allow_blank=False, compact=True
+                )
+                yield Input(fill_path("/predictions/{model}", "", ""), id="path", compact=True)
+                yield Input(placeholder="model", id="model", compact=True)
+                yield Input(placeholder="version", id="version", compact=True)
+            yield Input(
+                placeholder="extra headers / metadata: Name: value; Other: value", id="headers", compact=True
+            )
+            yield Label("Body (JSON, or ctrl+o for a file)", classes="play-label")
+            yield TextArea("[1, 1, 1, 1]", id="body", compact=True, soft_wrap=True)
+            yield Static("tab enters the form, esc leaves it · ctrl+j (or F5) sends", id="resp-status")
+            yield TextArea("", id="response", read_only=True, compact=True)
+
+    def action_leave_field(self) -> None:
+        self.set_focus(None)
+
+    # -- form state --------------------------------------------------------------------------
+    def use_deployment(self, name: str) -> None:
+        """Aim at a deployment (``p`` in Deployments) and fill in its model."""
+        self.query_one("#target", Input).value = name
+        runtime = getattr(self.app, "runtime", None)
+        status = None
+        if runtime is not None:
+            try:
+                status = runtime.get(name)
+            except Exception:
+                status = None
+        if status is not None:
+            self.query_one("#model", Input).value = status.model
+        self._apply_preset()
+        self.query_one("#body", TextArea).focus()
+
+    @on(Select.Changed, "#protocol")
+    def _protocol_changed(self, event: Select.Changed) -> None:
+        preset = self.query_one("#preset", Select)
+        if event.value == "grpc":
+            preset.set_options([(p, p) for p in GRPC_INFERENCE + GRPC_MANAGEMENT])
+            preset.value = "Predictions"
+        else:
+            preset.set_options([(p, p) for p in HTTP_PRESETS])
+            preset.value = "Predict"
+        http = event.value == "http"
+        self.query_one("#method", Select).display = http
+        self.query_one("#path", Input).display = http
+
+    @on(Select.Changed, "#preset")
+    def _preset_changed(self) -> None:
+        self._apply_preset()
+        name = str(self.query_one("#preset", Select).value)
+        if name in GRPC_WARNINGS and self.query_one("#protocol", Select).value == "grpc":
+            self.notify(GRPC_WARNINGS[name], title="gRPC", severity="warning", timeout=10)
+
+    @on(Input.Changed, "#model")
+    @on(Input.Changed, "#version")
+    def _model_changed(self) -> None:
+        self._apply_preset(keep_method=True)
+
+    def _apply_preset(self, keep_method: bool = False) -> None:
+        if self.query_one("#protocol", Select).value != "http":
+            return
+        name = str(self.query_one("#preset", Select).value)
+        if name not in HTTP_PRESETS or name == "Custom":
+            return
+        _, method, template = HTTP_PRESETS[name]
+        model = self.query_one("#model", Input).value.strip()
+        version = self.query_one("#version", Input).value.strip()
+        self.query_one("#path", Input).value = fill_path(template, model, version)
+        if not keep_method:
+            self.query_one("#method", Select).value = method
+
+    def build_request(self) -> PlaygroundRequest:
+        """The request the form describes; raises ValueError with a sentence for bad input."""
+        protocol = str(self.query_one("#protocol", Select).value)
+        preset = str(self.query_one("#preset", Select).value)
+        req = PlaygroundRequest(protocol=protocol, model=self.query_one("#model", Input).value.strip())  # type: ignore[arg-type]
+        req.version = self.query_one("#version", Input).value.strip()
+        req.preset = preset
+        if protocol == "http":
+            req.api = HTTP_PRESETS.get(preset, ("inference", "", ""))[0]
+            req.method = str(self.query_one("#method", Select).value)
+            req.path = self.query_one("#path", Input).value.strip() or "/"
+        else:
+            req.api = "management" if preset in GRPC_MANAGEMENT else "inference"
+        req.headers = parse_headers(self.query_one("#headers", Input).value)
+        if self.body_file is not None:
+            try:
+                req.body = self.body_file.read_bytes()
+            except OSError as exc:
+                raise ValueError(f"cannot read {self.body_file}: {exc.strerror or exc}") from None
+        else:
+            req.body = self.query_one("#body", TextArea).text.encode()
+        if req.protocol == "http" and req.body and "content-type" not in {k.lower() for k in req.headers}:
+            req.headers["Content-Type"] = "application/octet-stream" if self.body_file else "application/json"
+        if (
+            req.protocol == "grpc"
+            and req.preset
+            in (
+                "Predictions",
+                "StreamPredictions",
+                "StreamPredictions2",
+            )
+            and not req.model
+        ):
+            raise ValueError("name the model to send the request to")
+        problem = None if self.body_file else req.validate_body()
+        if problem:
+            raise ValueError(problem)
+        return req
+
+    async def resolve(self) -> Any:
+        """The target the form names (a deployment or a URL), with its token."""
+        from tirui.targets import TargetError, resolve_target
+
+        text = self.query_one("#target", Input).value.strip()
+        if not text:
+            raise ValueError("type a target: a deployment name or an http(s):// URL")
+        app: Any = self.app
+        store = await app.get_token_store()
+        if "://" not in text and app.profile.is_local:
+            runtime = await app.get_runtime()
+            target = runtime.target(text) if runtime is not None else None
+            if target is None:
+                raise ValueError(f"no deployment named {text!r}")
+            return target
+        try:
+            return await asyncio.to_thread(resolve_target, text, profile=app.profile, store=store)
+        except TargetError as exc:
+            raise ValueError(str(exc)) from None
+
+    # -- send --------------------------------------------------------------------------------
+    def _status(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#resp-status", Static)
+        status.update(text)
+        status.set_class(error, "error")
+
+    def action_send(self) -> None:
+        self.send()
+
+    @work(exclusive=True, group="play-send")
+    async def send(self) -> None:
+        try:
+            req = self.build_request()
+            target = await self.resolve()
+        except ValueError as exc:
+            self._status(f"Not sent: {exc}", error=True)
+            return
+        response_box = self.query_one("#response", TextArea)
+        response_box.text = ""
+        self._streamed = []
+        self._status(f"Sending to {target.redacted()}…")
+        started = time.perf_counter()
+
+        def on_chunk(chunk: bytes) -> None:
+            self._streamed.append(chunk)
+            if len(self._streamed) > 1:  # a streamed answer: show the parts as they come
+                response_box.insert(chunk.decode("utf-8", "replace"), response_box.document.end)
+                self._status(
+                    f"Streaming… {len(self._streamed)} chunks, {time.perf_counter() - started:.2f} s"
+                )
+
+        resp = await execute(req, target, on_chunk)
+        self.last_response = resp
+        self._show(resp)
+        app: Any = self.app
+        text = self.query_one("#target", Input).value.strip()
+        await asyncio.to_thread(record, app.profile.name, text, req, resp)
+
+    def _show(self, resp: PlaygroundResponse) -> None:
+        if resp.error and not resp.headers:
+            self._status(f"{resp.status}: {resp.error}", error=True)
+            self.query_one("#response", TextArea).text = resp.error
+            return
+        size = f"{resp.total_bytes:,} B"
+        chunks = f" · {resp.chunks} chunks" if resp.chunks > 1 else ""
+        timing = f"{resp.elapsed * 1000:.1f} ms (first byte {resp.ttfb * 1000:.1f} ms)"
+        line = f"{resp.status} · {timing} · {size}{chunks}"
+        if resp.error:
+            line += f" · {resp.error}"
+        self._status(line, error=not resp.ok)
+        head = "\n".join(f"< {k}: {v}" for k, v in resp.headers)
+        self.query_one("#response", TextArea).text = (head + "\n\n" if head else "") + resp.preview()
+
+    # -- extras ------------------------------------------------------------------------------
+    def action_body_file(self) -> None:
+        def check(values: dict[str, str]) -> str | None:
+            path = values["path"].strip()
+            if not path:
+                return None
+            return None if Path(path).expanduser().is_file() else f"{path} is not a readable file"
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values is None:
+                return
+            path = values["path"].strip()
+            self.body_file = Path(path).expanduser() if path else None
+            label = self.query_one(".play-label", Label)
+            label.update(
+                f"Body: file {self.body_file}" if self.body_file else "Body (JSON, or ctrl+o for a file)"
+            )
+            self.query_one("#body", TextArea).disabled = self.body_file is not None
+
+        fields = [Field("path", "Send this file as the body (empty: use the editor)", required=False)]
+        self.app.push_screen(FormDialog("Body from file", fields, validate=check), chosen)
+
+    async def _copy(self, kind: str) -> None:
+        try:
+            req = self.build_request()
+            target = await self.resolve()
+        except ValueError as exc:
+            self._status(f"Cannot copy: {exc}", error=True)
+            return
+        if kind == "curl" and req.protocol != "http":
+            req.protocol = "http"
+        command = (to_curl if kind == "curl" else to_grpcurl)(req, target, include_token=self.include_token)
+        self.app.copy_to_clipboard(command)
+        note = "includes the token" if self.include_token else "token as $TORCHSERVE_TOKEN"
+        self.app.push_screen(MessageDialog(f"Copied as {kind} ({note})", command))
+
+    async def action_copy_curl(self) -> None:
+        await self._copy("curl")
+
+    async def action_copy_grpcurl(self) -> None:
+        await self._copy("grpcurl")
+
+    def action_toggle_token_in_copies(self) -> None:
+        if self.include_token:
+            self.include_token = False
+            self.notify("Copies use $TORCHSERVE_TOKEN again", title="Playground")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.include_token = True
+                self.notify("Copies now include the token itself", title="Playground", severity="warning")
+
+        self.app.push_screen(
+            ConfirmDialog("Put the real token into copied commands (they may end up in shell history)?"),
+            answered,
+        )
+
+    def action_history(self) -> None:
+        app: Any = self.app
+        entries = load_history(app.profile.name)
+        if not entries:
+            self.notify("No requests sent yet with this profile", title="History")
+            return
+
+        def chosen(index: int | None) -> None:
+            if index is not None:
+                self.load_entry(entries[index])
+
+        self.app.push_screen(HistoryDialog(entries), chosen)
+
+    def load_entry(self, entry: Any) -> None:
+        req = request_from(entry)
+        self.query_one("#target", Input).value = entry.target
+        self.query_one("#protocol", Select).value = req.protocol
+        self.query_one("#model", Input).value = req.model
+        self.query_one("#version", Input).value = req.version
+        self.call_after_refresh(self._finish_load, req)
+
+    def _finish_load(self, req: PlaygroundRequest) -> None:
+        self.query_one("#preset", Select).value = req.preset
+        if req.protocol == "http":
+            self.query_one("#method", Select).value = req.method
+            self.query_one("#path", Input).value = req.path
+        self.query_one("#headers", Input).value = "; ".join(f"{k}: {v}" for k, v in req.headers.items())
+        self.query_one("#body", TextArea).text = req.body.decode("utf-8", "replace")
+
+    async def action_load_test(self) -> None:
+        try:
+            req = self.build_request()
+            target = await self.resolve()
+        except ValueError as exc:
+            self._status(f"Cannot start a load test: {exc}", error=True)
+            return
+        self.app.push_screen(LoadTestDialog(req, target))
