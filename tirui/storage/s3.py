@@ -329,6 +329,9 @@ class S3Store:
         sub = _Progress(progress)
         try:
             self._run_transfer(lambda m: m.download(bucket, key, str(part), subscribers=[sub]), cancel, what)
+            if cancel is not None and cancel.cancelled:
+                # The last bytes arrived between two cancel checks: still honour the cancel.
+                raise Cancelled(f"{what}: cancelled.")
             os.replace(part, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
