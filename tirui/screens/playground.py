@@ -131,7 +131,7 @@ class PlaygroundScreen(MainScreen):
         if status is not None:
             self.query_one("#model", Input).value = status.model
         self._apply_preset()
-        self.query_one("#body", TextArea).focus()
+        self.set_focus(None)  # keys stay global: f5 sends, 1-5 switch; tab enters the form
 
     @on(Select.Changed, "#protocol")
     def _protocol_changed(self, event: Select.Changed) -> None:

@@ -1,0 +1,111 @@
+"""The demo end to end: what `make demo` opens, driven by keys only (Pilot) and in tmux."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Select, Static, TextArea
+
+from tests.test_buckets_screen import rows, until
+from tests.test_deployments_screen import table_rows
+from tirui.app import TiruiApp
+from tirui.demo.model import expected_output
+from tirui.demo.setup import prepare_demo
+from tirui.screens.dialogs import FormDialog
+
+
+async def test_demo_flow_with_keys_only(isolated: Path) -> None:
+    hint = prepare_demo()
+    assert "models" in hint
+    app = TiruiApp(profile="local", hint=hint)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert any("Demo:" in n.message for n in app._notifications)
+        await until(pilot, lambda: rows(app) == ["models"])
+        await pilot.press("enter")  # open the bucket
+        await until(pilot, lambda: rows(app) == ["tiny.mar"])
+        await pilot.press("d")  # deploy form, source filled in
+        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.current_mode == "deploy" and bool(table_rows(app)), timeout=30)
+        await until(pilot, lambda: "Starting" in table_rows(app)[0][2] or "Ready" in table_rows(app)[0][2])
+        await until(pilot, lambda: "Ready" in table_rows(app)[0][2], timeout=120)
+
+        await pilot.press("p")  # Playground aimed at the deployment
+        await until(pilot, lambda: app.current_mode == "play")
+        screen = app.screen
+        assert screen.query_one("#target", Input).value == "tiny"
+        assert screen.query_one("#model", Input).value == "tiny"
+        status = lambda: str(screen.query_one("#resp-status", Static).render())  # noqa: E731
+        await pilot.press("f5")
+        await until(pilot, lambda: "200 OK" in status(), timeout=30)
+        body = screen.query_one("#response", TextArea).text.split("\n\n")[-1]
+        assert json.loads(body) == expected_output([1, 1, 1, 1])
+
+        screen.query_one("#protocol", Select).value = "grpc"  # same deployment over gRPC
+        await pilot.pause()
+        await pilot.press("f5")
+        await until(pilot, lambda: "gRPC OK" in status(), timeout=30)
+        body = screen.query_one("#response", TextArea).text.split("\n\n")[-1]
+        assert json.loads(body) == expected_output([1, 1, 1, 1])
+
+        await pilot.press("2")
+        await until(pilot, lambda: app.current_mode == "deploy")
+        app.screen.query_one("#deployments", DataTable).focus()
+        await pilot.press("m")
+        await until(pilot, lambda: app.current_mode == "metrics")
+        runtime = app.runtime
+        pgid = runtime._deps["tiny"].state.pgid
+    # leaving the app stops what it started (no --keep-running)
+    from tirui.torchserve.server import group_alive
+
+    assert not group_alive(pgid)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+def test_tirui_demo_in_a_real_terminal(isolated: Path) -> None:
+    """`tirui demo` (what `make demo` runs) in tmux: the Buckets screen with the demo bucket appears."""
+    session = f"tirui-demo-{os.getpid()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX")}
+    env["TERM"] = "xterm-256color"
+    socket = str(isolated / "tmux.sock")
+    cmd = f"{sys.executable} -m tirui demo"
+    subprocess.run(
+        ["tmux", "-S", socket, "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd],
+        env=env,
+        check=True,
+    )
+    try:
+        screen = ""
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            screen = subprocess.run(
+                ["tmux", "-S", socket, "capture-pane", "-p", "-t", session],
+                env=env,
+                capture_output=True,
+                text=True,
+            ).stdout
+            if "models" in screen and "Buckets" in screen:
+                break
+            time.sleep(0.5)
+        assert "Buckets" in screen and "models" in screen, screen
+        subprocess.run(["tmux", "-S", socket, "send-keys", "-t", session, "Enter"], env=env, check=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "tiny.mar" not in screen:
+            time.sleep(0.3)
+            screen = subprocess.run(
+                ["tmux", "-S", socket, "capture-pane", "-p", "-t", session],
+                env=env,
+                capture_output=True,
+                text=True,
+            ).stdout
+        assert "tiny.mar" in screen, screen
+        subprocess.run(["tmux", "-S", socket, "send-keys", "-t", session, "C-q"], env=env, check=True)
+    finally:
+        subprocess.run(["tmux", "-S", socket, "kill-server"], env=env, capture_output=True)
