@@ -44,7 +44,9 @@ class RunningTorchServe:
         return self.workdir / "logs" / "access_log.log"
 
 
-def wait_ready(workdir: Path, ports: Ports, models: list[str], timeout: float = READY_TIMEOUT) -> ServerKeys:
+def wait_ready(
+    workdir: Path, ports: Ports, models: list[str], timeout: float = READY_TIMEOUT, interval: float = 0.2
+) -> ServerKeys:
     """Until every model has a READY worker (``/ping`` is not readiness, DESIGN.md §4)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -64,7 +66,7 @@ def wait_ready(workdir: Path, ports: Ports, models: list[str], timeout: float = 
                     ready += 1
             if ready == len(models):
                 return keys
-        time.sleep(0.2)
+        time.sleep(interval)
     raise RuntimeError("TorchServe not ready:\n" + "\n".join(log_tail(workdir, 30)))
 
 

@@ -116,7 +116,7 @@ class LocalRuntime:
         startup_timeout: float = 120.0,
         backoff_max: float = 30.0,
         supervise: bool = True,
-        poll: float = 0.5,
+        poll: float = 0.25,
     ) -> None:
         self.root = root
         self.tokens = tokens
