@@ -21,7 +21,7 @@ from tirui.screens.buckets import BucketsScreen
 from tirui.screens.command_bar import SCREEN_COMMANDS, CommandBar
 from tirui.screens.deployments import DeploymentsScreen
 from tirui.screens.help import HelpScreen
-from tirui.screens.placeholders import MetricsScreen
+from tirui.screens.metrics import MetricsScreen
 from tirui.screens.playground import PlaygroundScreen
 from tirui.screens.tokens import TokensScreen
 from tirui.secrets import SecretStoreError, TokenStore

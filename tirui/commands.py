@@ -29,7 +29,7 @@ class TiruiCommands(Provider):
                 )  # type: ignore[union-attr]
         for mode, screen_cls in app.MODE_SCREENS.items():
             for binding in screen_cls.BINDINGS:
-                if getattr(binding, "description", "") and getattr(binding, "show", True):
+                if getattr(binding, "description", ""):
                     out.append(
                         (
                             f"{screen_cls.TITLE}: {binding.description}",  # type: ignore[union-attr]

@@ -16,10 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from tirui.targets import Target
 from tirui.torchserve.errors import TorchServeError
+
+if TYPE_CHECKING:
+    from tirui.targets import Target
 
 Protocol = Literal["http", "grpc"]
 TOKEN_PLACEHOLDER = "$TORCHSERVE_TOKEN"

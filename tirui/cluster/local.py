@@ -47,6 +47,7 @@ from tirui.torchserve.server import (
 
 if TYPE_CHECKING:
     from tirui.config import Profile
+    from tirui.metrics.collector import ReplicaSource
     from tirui.secrets import TokenStore
     from tirui.storage.base import ObjectStore
     from tirui.targets import Target
@@ -243,6 +244,17 @@ class LocalRuntime:
     def metrics_url(self, name: str) -> str:
         with self._lock:
             return f"http://127.0.0.1:{self._dep(name).state.ports['metrics']}/metrics"
+
+    def metrics_sources(self, name: str) -> builtins.list[ReplicaSource]:
+        """The metrics endpoint and access log of each replica (one process locally)."""
+        from tirui.metrics.collector import ReplicaSource
+
+        with self._lock:
+            dep = self._dep(name)
+            if dep.state.phase not in ("Starting", "Ready", "NotReady"):
+                return []
+            port = dep.state.ports["metrics"]
+        return [ReplicaSource(f"{name}-0", f"http://127.0.0.1:{port}/metrics", self.access_log(name))]
 
     def access_log(self, name: str) -> Path:
         return self._dep(name).workdir / "logs" / "access_log.log"

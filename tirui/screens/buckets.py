@@ -39,13 +39,13 @@ class BucketsScreen(BucketActions, MainScreen):
     TITLE = "Buckets"
     MODE = "buckets"
     BINDINGS = [
-        Binding("backspace", "up", "Up"),
+        Binding("backspace", "up", "Up", show=False),
         Binding("slash", "filter", "Filter"),
-        Binding("s", "sort", "Sort"),
+        Binding("s", "sort", "Sort", show=False),
         Binding("S", "reverse", "Reverse sort", show=False),
         Binding("space", "toggle_select", "Select", show=False),
         Binding("u", "upload", "Upload"),
-        Binding("g", "download", "Download"),
+        Binding("g", "download", "Download", show=False),
         Binding("ctrl+d", "delete", "Delete"),
         Binding("i", "details", "Details"),
         Binding("d", "deploy", "Deploy .mar"),

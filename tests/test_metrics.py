@@ -1,0 +1,238 @@
+"""Metrics pipeline against a real TorchServe with real traffic, plus its failure modes."""
+
+from __future__ import annotations
+
+import http.server
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.torchserve_fixture import RunningTorchServe
+from tirui.metrics.accesslog import LogTail, parse_line
+from tirui.metrics.collector import Collector, ReplicaSource
+from tirui.metrics.quantiles import WindowedQuantiles, histogram_quantile
+from tirui.metrics.scrape import ScrapeError, parse
+from tirui.metrics.series import MetricsPipeline, TickInput, delta
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+async def test_rates_averages_and_p99_agree_with_real_traffic(torchserve: RunningTorchServe) -> None:
+    pipeline = MetricsPipeline(model="tiny")
+    collector = Collector(pipeline)
+    source = ReplicaSource("r0", torchserve.metrics_url, torchserve.access_log)
+    offset = torchserve.access_log.stat().st_size
+    try:
+        await collector.collect([source])  # baseline scrape; the tail starts at the log's end
+        first = pipeline.replicas["r0"].prev
+        assert first is not None
+        n = 60
+        client_ms: list[float] = []
+        async with httpx.AsyncClient() as client:
+            for i in range(n):
+                t0 = time.perf_counter()
+                r = await client.post(
+                    f"{torchserve.inference_url}/predictions/tiny",
+                    json=[i % 3, 1, 1, 1],
+                    headers={"Authorization": f"Bearer {torchserve.keys.inference}"},
+                )
+                client_ms.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 200
+        # The access log is written asynchronously: wait until every request is in it.
+        deadline = time.monotonic() + 15
+        while pipeline.aggregate_quantiles.count(3600, time.time() + 1) < n and time.monotonic() < deadline:
+            await collector.collect([source])
+            time.sleep(0.2)
+        last = pipeline.replicas["r0"].prev
+        assert last is not None
+        # Request count: exact.
+        sent = (last.total("ts_inference_requests_total", model_name="tiny") or 0) - (
+            first.total("ts_inference_requests_total", model_name="tiny") or 0
+        )
+        assert sent == n
+        rates = [v for _, v in pipeline.points("rps", "r0", 3600, time.time() + 1) if v is not None]
+        dts = sum(1 for _ in rates)
+        assert dts >= 1 and all(v >= 0 for v in rates)
+        # Average inference latency: positive and below what the client measured end to end.
+        lat_total = (last.total("ts_inference_latency_microseconds", model_name="tiny") or 0) - (
+            first.total("ts_inference_latency_microseconds", model_name="tiny") or 0
+        )
+        lat = lat_total / n / 1000
+        client_avg = sum(client_ms) / n
+        assert 0 < lat <= client_avg * 1.05, (lat, client_avg)
+        # p99 from the access log vs the same log lines, and vs the client's view.
+        with torchserve.access_log.open() as f:
+            f.seek(offset)
+            logged = [e.latency_ms for line in f if (e := parse_line(line)) and e.path == "/predictions/tiny"]
+        assert len(logged) == n
+        ref = nearest_rank(logged, 0.99)
+        ours = pipeline.percentiles(3600, time.time() + 1)[0.99]
+        assert ours is not None and abs(ours - ref) <= 0.1 * max(ref, 1.0), (ours, ref)
+        assert ours <= nearest_rank(client_ms, 0.99) + 1.0
+        assert pipeline.percentile_source() == "access log"
+    finally:
+        await collector.aclose()
+
+
+def test_counter_reset_is_not_a_negative_or_spiking_rate() -> None:
+    pipeline = MetricsPipeline(model="m")
+
+    def snap(at: float, requests: float, latency: float) -> TickInput:
+        text = (
+            "# TYPE ts_inference_requests_total counter\n"
+            f'ts_inference_requests_total{{model_name="m",model_version="1",hostname="h",}} {requests}\n'
+            "# TYPE ts_inference_latency_microseconds counter\n"
+            f'ts_inference_latency_microseconds{{model_name="m",model_version="1",hostname="h",}} {latency}\n'
+        )
+        return TickInput(parse(text, at))
+
+    pipeline.tick(100, {"p": snap(100, 1000, 5_000_000)})
+    pipeline.tick(101, {"p": snap(101, 1010, 5_050_000)})
+    pipeline.tick(102, {"p": snap(102, 3, 15_000)})  # restarted: counters back near zero
+    pipeline.tick(103, {"p": snap(103, 8, 40_000)})
+    rates = [v for _, v in pipeline.points("rps", "p", 60, 103)]
+    assert rates[1:] == [10.0, 3.0, 5.0]
+    assert all(v is None or v >= 0 for v in rates)
+    assert pipeline.latest("latency_avg") == pytest.approx(5.0)  # 25,000 µs over 5 requests
+    assert delta(10, 4) == 4 and delta(4, 10) == 6
+
+
+async def test_restarted_torchserve_keeps_rates_sane(tmp_path: Path, tiny_mar: Path) -> None:
+    from tests.test_local_runtime import wait_for
+    from tirui.cluster.local import LocalRuntime
+    from tirui.cluster.spec import DeploymentSpec
+
+    rt = LocalRuntime(tmp_path / "deployments", poll=0.2)
+    pipeline = MetricsPipeline(model="tiny")
+    collector = Collector(pipeline)
+    try:
+        rt.deploy(DeploymentSpec("reset", str(tiny_mar)))
+        wait_for(lambda: rt.get("reset").status == "Ready", what="Ready")
+
+        async def traffic(k: int) -> None:
+            target = rt.target("reset")
+            assert target is not None
+            async with httpx.AsyncClient() as client:
+                for _ in range(k):
+                    await client.post(
+                        f"{target.http.inference_url}/predictions/tiny",
+                        json=[1, 1, 1, 1],
+                        headers={"Authorization": f"Bearer {target.http.inference_token}"},
+                    )
+
+        await collector.collect(rt.metrics_sources("reset"))
+        await traffic(30)
+        await collector.collect(rt.metrics_sources("reset"))
+        rt.restart("reset")
+        await collector.collect(rt.metrics_sources("reset"))  # down or starting: a gap, not an error
+        wait_for(lambda: rt.get("reset").status == "Ready", what="Ready after restart")
+        await collector.collect(rt.metrics_sources("reset"))
+        await traffic(5)
+        await collector.collect(rt.metrics_sources("reset"))
+        rates = [v for _, v in pipeline.points("rps", "reset-0", 3600, time.time() + 1) if v is not None]
+        assert rates and all(0 <= v <= 1000 for v in rates), rates
+    finally:
+        await collector.aclose()
+        rt.shutdown()
+
+
+@pytest.fixture
+def garbage_endpoint() -> Iterator[str]:
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"this is {not prometheus\n\x00\x01"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_down_garbage_and_odd_log_lines_leave_gaps_and_notes(
+    torchserve: RunningTorchServe, garbage_endpoint: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "access_log.log"
+    log.write_text("")
+    pipeline = MetricsPipeline(model="tiny")
+    collector = Collector(pipeline, timeout=1.0)
+    sources = [
+        ReplicaSource("good", torchserve.metrics_url, torchserve.access_log),
+        ReplicaSource("down", "http://127.0.0.1:9/metrics"),
+        ReplicaSource("garbage", garbage_endpoint, log),
+    ]
+    try:
+        for _ in range(2):
+            await collector.collect(sources)
+        with log.open("a") as f:
+            f.write("a line in some other format\n")
+            f.write('2026-11-24T06:23:18,190 - /127.0.0.1:1 "POST /predictions/tiny HTTP/1.1" 200 7\n')
+            f.write("half a line without newline")
+        await collector.collect(sources)
+    finally:
+        await collector.aclose()
+    notes = {name: rep.note for name, rep in pipeline.replicas.items()}
+    assert notes["good"] == "ok"
+    assert "127.0.0.1:9" in notes["down"] and "not Prometheus" in notes["garbage"]
+    assert pipeline.latest("rps", "down") is None and pipeline.latest("rps", "good") is not None
+    assert collector.tails["garbage"].unparsed == 1
+    assert pipeline.replicas["garbage"].quantiles.count(10**10, time.time() + 10**9) == 1
+    with pytest.raises(ScrapeError):
+        parse("garbage {{{")
+
+
+def test_quantile_structures() -> None:
+    wq = WindowedQuantiles(horizon=60)
+    values = [float(v) for v in range(1, 1001)]
+    for i, v in enumerate(values):
+        wq.add(v, 1000 + i % 30)
+    got = wq.quantiles((0.5, 0.99), 60, 1030)
+    assert got[0.5] == pytest.approx(500, rel=0.02) and got[0.99] == pytest.approx(990, rel=0.02)
+    wq.add(5.0, 2000)  # an hour later: the old seconds are dropped (bounded memory)
+    assert wq.count(60, 2000) == 1 and len(wq._seconds) == 1
+    buckets = [(0.005, 10.0), (0.01, 60.0), (0.1, 100.0), (math.inf, 100.0)]
+    assert histogram_quantile(0.5, buckets) == pytest.approx(0.009)
+    assert histogram_quantile(0.99, buckets) == pytest.approx(0.01 + 0.09 * (99 - 60) / 40)
+
+
+def test_log_tail_follows_truncation(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_text("old line\n")
+    tail = LogTail(path)
+    assert tail.read_lines() == []
+    with path.open("a") as f:
+        f.write("one\ntw")
+    assert tail.read_lines() == ["one"]
+    with path.open("a") as f:
+        f.write("o\n")
+    assert tail.read_lines() == ["two"]
+    path.write_text("new\n")  # rotated/truncated
+    assert tail.read_lines() == ["new"]
+
+
+def test_top_once(torchserve: RunningTorchServe) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "tirui", "top", "nope", "--once"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )
+    assert r.returncode == 1 and "no local deployment" in r.stderr and r.stderr.count("\n") == 1

@@ -1,0 +1,94 @@
+"""TorchServe's access log: one line per request whose last field is its latency in ms.
+
+``2026-11-24T06:23:18,190 - /127.0.0.1:47064 "POST /predictions/tiny HTTP/1.1" 200 3`` (the file)
+or ``... ACCESS_LOG - /127.0.0.1:44376 "POST /predictions/tiny HTTP/1.1" 200 3`` (stdout, pod log).
+:class:`LogTail` follows a growing file (and survives truncation/rotation) without rereading it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+LINE = re.compile(
+    r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) (?P<ms>\d+(?:\.\d+)?)\s*$'
+)
+STAMP = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:,(?P<ms>\d{3}))?")
+INFERENCE_PATHS = ("/predictions/", "/explanations/", "/v1/models/", "/v2/models/")
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    at: float
+    method: str
+    path: str
+    status: int
+    latency_ms: float
+
+    @property
+    def inference(self) -> bool:
+        return self.path.startswith(INFERENCE_PATHS)
+
+
+def parse_line(line: str, default_at: float | None = None) -> AccessEntry | None:
+    """One access-log line, or None for lines in any other format."""
+    m = LINE.search(line)
+    if m is None:
+        return None
+    at = default_at if default_at is not None else time.time()
+    stamp = STAMP.match(line)
+    if stamp:
+        try:
+            at = datetime.strptime(stamp.group("ts"), "%Y-%m-%dT%H:%M:%S").timestamp()
+            at += int(stamp.group("ms") or 0) / 1000
+        except ValueError:
+            pass
+    return AccessEntry(at, m.group("method"), m.group("path"), int(m.group("status")), float(m.group("ms")))
+
+
+class LogTail:
+    """New complete lines of a file since the last call; starts at the end unless ``from_start``."""
+
+    def __init__(self, path: Path, *, from_start: bool = False, max_bytes: int = 4 << 20) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._offset = 0 if from_start else self._size()
+        self._partial = b""
+        self.unparsed = 0
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def read_lines(self) -> list[str]:
+        size = self._size()
+        if size < self._offset:  # truncated or rotated: start over
+            self._offset, self._partial = 0, b""
+        if size == self._offset:
+            return []
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self._offset)
+                data = f.read(min(size - self._offset, self.max_bytes))
+        except OSError:
+            return []
+        self._offset += len(data)
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        return [line.decode("utf-8", "replace") for line in lines if line]
+
+    def entries(self) -> list[AccessEntry]:
+        out = []
+        for line in self.read_lines():
+            entry = parse_line(line)
+            if entry is None:
+                self.unparsed += 1
+            else:
+                out.append(entry)
+        return out

@@ -1,0 +1,226 @@
+"""Derived series per replica and in aggregate: rates that survive counter resets, averages,
+gauges, access-log percentiles, in bounded ring buffers.
+
+Feed :meth:`MetricsPipeline.tick` once per interval with what each replica's scrape and log tail
+returned; read :meth:`MetricsPipeline.points` for charts. A replica whose scrape failed gets a
+gap (None) and a status note, the others carry on. A counter that goes down (the process
+restarted) restarts its delta from the new value instead of producing a negative rate.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from tirui.metrics.accesslog import AccessEntry
+from tirui.metrics.quantiles import WindowedQuantiles, histogram_quantile
+from tirui.metrics.scrape import Snapshot
+
+AGGREGATE = "all"
+COUNTERS = {
+    "rps": "ts_inference_requests_total",
+    "2xx": "Requests2XX",
+    "4xx": "Requests4XX",
+    "5xx": "Requests5XX",
+}
+GAUGES = {
+    "cpu": "CPUUtilization",
+    "mem": "MemoryUtilization",
+    "mem_used": "MemoryUsed",
+    "gpu": "GPUUtilization",
+    "gpu_mem": "GPUMemoryUtilization",
+    "gpu_mem_used": "GPUMemoryUsed",
+}
+LATENCY = "ts_inference_latency_microseconds"
+QUEUE = "ts_queue_latency_microseconds"
+PERCENTILES = (0.5, 0.9, 0.99)
+SMOOTH = 10.0
+"""Seconds of requests behind each charted percentile point."""
+
+
+def delta(prev: float | None, cur: float | None) -> float | None:
+    """Counter increase; after a reset (value went down) the new value is the increase."""
+    if cur is None:
+        return None
+    if prev is None:
+        return None
+    return cur - prev if cur >= prev else cur
+
+
+def _change(prev: Snapshot | None, cur: Snapshot, metric: str, match: dict[str, str]) -> float | None:
+    """A counter's increase between two scrapes; TorchServe omits a counter until it is first
+    incremented, so absent means 0."""
+    if prev is None:
+        return None
+    return delta(prev.total(metric, **match) or 0.0, cur.total(metric, **match) or 0.0)
+
+
+@dataclass
+class Replica:
+    name: str
+    prev: Snapshot | None = None
+    note: str = ""
+    last_seen: float = 0.0
+    quantiles: WindowedQuantiles = field(default_factory=WindowedQuantiles)
+    percentile_source: str = ""
+
+
+@dataclass
+class TickInput:
+    """What one replica produced in one interval."""
+
+    snapshot: Snapshot | None = None
+    error: str = ""
+    entries: list[AccessEntry] = field(default_factory=list)
+
+
+class MetricsPipeline:
+    """Ring buffers of ``series → replica → [(t, value|None)]`` (``replica == "all"`` aggregates)."""
+
+    def __init__(self, *, max_points: int = 900, model: str = "", horizon: int = 900) -> None:
+        self.max_points = max_points
+        self.model = model
+        self.horizon = horizon
+        self.replicas: dict[str, Replica] = {}
+        self.rings: dict[str, dict[str, deque[tuple[float, float | None]]]] = {}
+        self.aggregate_quantiles = WindowedQuantiles(horizon)
+        self.custom_names: set[str] = set()
+        self.watch_custom: str = ""
+
+    # -- storage -----------------------------------------------------------------------------
+    def _put(self, series: str, replica: str, at: float, value: float | None) -> None:
+        per = self.rings.setdefault(series, {})
+        ring = per.get(replica)
+        if ring is None:
+            ring = per[replica] = deque(maxlen=self.max_points)
+        ring.append((at, value))
+
+    def points(
+        self, series: str, replica: str = AGGREGATE, window: float = 300, now: float = 0.0
+    ) -> list[tuple[float, float | None]]:
+        ring = self.rings.get(series, {}).get(replica)
+        if not ring:
+            return []
+        start = (now or ring[-1][0]) - window
+        return [p for p in ring if p[0] >= start]
+
+    def latest(self, series: str, replica: str = AGGREGATE) -> float | None:
+        ring = self.rings.get(series, {}).get(replica)
+        return ring[-1][1] if ring else None
+
+    def percentiles(self, window: float, now: float, replica: str = AGGREGATE) -> dict[float, float | None]:
+        wq = self.aggregate_quantiles if replica == AGGREGATE else self.replicas[replica].quantiles
+        return wq.quantiles(PERCENTILES, window, now)
+
+    def percentile_source(self) -> str:
+        sources = {r.percentile_source for r in self.replicas.values() if r.percentile_source}
+        return ", ".join(sorted(sources)) or "no requests yet"
+
+    # -- ingest ------------------------------------------------------------------------------
+    def _match(self) -> dict[str, str]:
+        return {"model_name": self.model} if self.model else {}
+
+    def tick(self, now: float, inputs: dict[str, TickInput]) -> None:
+        """Process one interval of every replica that exists now."""
+        agg_counts: dict[str, float] = {}
+        agg_have: set[str] = set()
+        lat_sum = lat_n = queue_sum = 0.0
+        for name, data in inputs.items():
+            rep = self.replicas.setdefault(name, Replica(name, quantiles=WindowedQuantiles(self.horizon)))
+            rep.last_seen = now
+            self._entries(rep, data.entries)
+            snap = data.snapshot
+            if snap is None:
+                rep.note = data.error or "no data"
+                for series in (*COUNTERS, *GAUGES, "latency_avg", "queue_avg"):
+                    self._put(series, name, now, None)
+                continue
+            rep.note = "ok"
+            prev = rep.prev
+            dt = (snap.at - prev.at) if prev is not None else 0.0
+            match = self._match()
+
+            for series, metric in COUNTERS.items():
+                d = _change(prev, snap, metric, match if metric.startswith("ts_") else {})
+                rate = d / dt if d is not None and dt > 0 else None
+                self._put(series, name, now, rate)
+                if rate is not None:
+                    agg_counts[series] = agg_counts.get(series, 0.0) + rate
+                    agg_have.add(series)
+            d_req = _change(prev, snap, COUNTERS["rps"], match)
+            d_lat = _change(prev, snap, LATENCY, match)
+            d_q = _change(prev, snap, QUEUE, match)
+            avg = d_lat / d_req / 1000 if d_req and d_lat is not None else None
+            qavg = d_q / d_req / 1000 if d_req and d_q is not None else None
+            self._put("latency_avg", name, now, avg)
+            self._put("queue_avg", name, now, qavg)
+            if d_req and d_lat is not None:
+                lat_sum += d_lat
+                lat_n += d_req
+                queue_sum += d_q or 0.0
+            for series, metric in GAUGES.items():
+                self._put(series, name, now, snap.total(metric))
+            self._histogram_percentiles(rep, prev, snap, now)
+            self._custom(name, prev, snap, now, dt)
+            rep.prev = snap
+        for series in COUNTERS:
+            self._put(series, AGGREGATE, now, agg_counts.get(series) if series in agg_have else None)
+        self._put("latency_avg", AGGREGATE, now, lat_sum / lat_n / 1000 if lat_n else None)
+        self._put("queue_avg", AGGREGATE, now, queue_sum / lat_n / 1000 if lat_n else None)
+        for series in GAUGES:
+            values = [v for r in inputs for v in [self.latest(series, r)] if v is not None]
+            self._put(series, AGGREGATE, now, sum(values) / len(values) if values else None)
+        for q in PERCENTILES:
+            key = f"p{int(q * 100)}"
+            self._put(key, AGGREGATE, now, self.aggregate_quantiles.quantiles((q,), SMOOTH, now)[q])
+            for name in inputs:
+                rq = self.replicas[name].quantiles.quantiles((q,), SMOOTH, now)[q]
+                self._put(key, name, now, rq)
+        self._prune(now)
+
+    def _entries(self, rep: Replica, entries: list[AccessEntry]) -> None:
+        for e in entries:
+            if not e.inference:
+                continue
+            rep.quantiles.add(e.latency_ms, e.at)
+            self.aggregate_quantiles.add(e.latency_ms, e.at)
+            rep.percentile_source = "access log"
+
+    def _histogram_percentiles(self, rep: Replica, prev: Snapshot | None, snap: Snapshot, now: float) -> None:
+        """When no access log feeds this replica, use a latency ``_bucket`` histogram if exposed."""
+        if rep.percentile_source == "access log" or prev is None:
+            return
+        family = next(
+            (n for n, t in snap.types.items() if t == "histogram" and ("atency" in n or "Time" in n)), None
+        )
+        if family is None:
+            return
+        buckets: dict[float, float] = {}
+        for (name, labels), value in snap.values.items():
+            if name != f"{family}_bucket":
+                continue
+            le = float(dict(labels).get("le", "inf"))
+            old = prev.values.get((name, labels))
+            buckets[le] = buckets.get(le, 0.0) + (delta(old, value) or 0.0)
+        pairs = sorted(buckets.items())
+        for q in PERCENTILES:
+            self._put(f"hist_p{int(q * 100)}", rep.name, now, histogram_quantile(q, pairs))
+        rep.percentile_source = f"histogram {family}"
+
+    def _custom(self, replica: str, prev: Snapshot | None, snap: Snapshot, now: float, dt: float) -> None:
+        self.custom_names.update(n for n in snap.names() if not n.endswith(("_bucket", "_count", "_sum")))
+        name = self.watch_custom
+        if not name:
+            return
+        value = snap.total(name)
+        if snap.types.get(name) == "counter":
+            d = delta(prev.total(name) if prev else None, value)
+            value = d / dt if d is not None and dt > 0 else None
+        self._put(f"custom:{name}", replica, now, value)
+
+    def _prune(self, now: float) -> None:
+        gone = [n for n, r in self.replicas.items() if now - r.last_seen > self.horizon]
+        for name in gone:
+            del self.replicas[name]
+            for per in self.rings.values():
+                per.pop(name, None)

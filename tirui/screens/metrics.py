@@ -1,0 +1,227 @@
+"""Metrics: live charts of one deployment from TorchServe's own metrics and access log.
+
+Once a second a worker collects (concurrent scrapes, log tails); the charts redraw at most once
+a second and only while this screen is shown and not paused. Percentiles come from the access
+log (exact per-request latencies), or from a ``_bucket`` histogram where an endpoint has one; the
+chart legend names the source.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from textual import work
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.widget import Widget
+from textual.widgets import Static
+
+from tirui.metrics.series import AGGREGATE, MetricsPipeline
+from tirui.screens.base import MainScreen
+from tirui.screens.dialogs import Field, FormDialog
+
+WINDOWS = (60, 300, 900)
+
+
+def _fmt(v: float | None, unit: str = "ms") -> str:
+    return "-" if v is None else f"{v:.1f} {unit}" if v >= 10 else f"{v:.2f} {unit}"
+
+
+class MetricsScreen(MainScreen):
+    """Four charts: latency, throughput, errors, hardware (or a custom metric)."""
+
+    TITLE = "Metrics"
+    MODE = "metrics"
+    BINDINGS = [
+        Binding("w", "window", "Window 1m/5m/15m"),
+        Binding("space", "pause", "Pause"),
+        Binding("a", "aggregate", "All / per replica"),
+        Binding("n", "next_deployment", "Next deployment"),
+        Binding("c", "custom", "Custom metric"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deployment: str = ""
+        self.window = 300
+        self.paused = False
+        self.per_replica = False
+        self.pipeline = MetricsPipeline()
+        self.collector: Any = None
+        self.frozen_now: float | None = None
+        """Tests set this to draw deterministic charts from injected data."""
+
+    def compose_body(self) -> Iterable[Widget]:
+        from tirui.widgets.chart import SeriesChart  # plotext: imported when the screen is first shown
+
+        with Vertical(id="metrics-body"):
+            yield Static("", id="metrics-head")
+            with Grid(id="metrics-grid"):
+                yield SeriesChart("latency", unit="ms", id="chart-latency")
+                yield SeriesChart("throughput", unit="req/s", id="chart-throughput")
+                yield SeriesChart("responses", unit="per s", id="chart-errors")
+                yield SeriesChart("hardware", unit="%", id="chart-hardware")
+            yield Static("", id="metrics-notes", classes="hint")
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+        self._head()
+
+    async def on_unmount(self) -> None:
+        if self.collector is not None:
+            await self.collector.aclose()
+
+    def on_profile_changed(self) -> None:
+        self.use_deployment("")
+
+    # -- what to show ------------------------------------------------------------------------
+    def use_deployment(self, name: str) -> None:
+        """Start charting ``name`` (``m`` in Deployments); the series start empty."""
+        if name != self.deployment:
+            self.deployment = name
+            self.pipeline = MetricsPipeline(model=self._model(name))
+            if self.collector is not None:
+                self.collector.pipeline = self.pipeline
+                self.collector.tails.clear()
+        self._head()
+        self.redraw()
+
+    def _model(self, name: str) -> str:
+        runtime = getattr(self.app, "runtime", None)
+        try:
+            return str(runtime.get(name).model) if runtime is not None and name else ""
+        except Exception:
+            return ""
+
+    def _tick(self) -> None:
+        if self.frozen_now is not None:
+            return
+        self.collect()
+
+    @work(exclusive=True, group="metrics-collect")
+    async def collect(self) -> None:
+        import asyncio
+
+        app: Any = self.app
+        runtime = await app.get_runtime()
+        if runtime is None:
+            self._note(
+                "Metrics need a runtime: the Kubernetes runtime is not built yet (use the local profile)."
+            )
+            return
+        if not self.deployment:
+            names = [s.name for s in await asyncio.to_thread(runtime.list)]
+            if not names:
+                self._note("No deployments: deploy one (2, then n) and its charts appear here.")
+                return
+            self.use_deployment(names[0])
+        try:
+            sources = await asyncio.to_thread(runtime.metrics_sources, self.deployment)
+        except Exception as exc:  # the deployment was deleted
+            self._note(f"{self.deployment}: {exc}")
+            return
+        if self.collector is None:
+            from tirui.metrics.collector import Collector
+
+            self.collector = Collector(self.pipeline)
+        if not sources:
+            self._note(f"{self.deployment} is not running: no replica to scrape.")
+        await self.collector.collect(sources)
+        if self.app.screen is self and not self.paused:
+            self.redraw()
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _chart(self, name: str) -> Any:
+        return self.query_one(f"#chart-{name}")
+
+    def _note(self, text: str) -> None:
+        self.query_one("#metrics-notes", Static).update(text)
+
+    def _head(self) -> None:
+        p = self.pipeline
+        now = self.frozen_now or time.time()
+        q = p.percentiles(self.window, now)
+        mode = "per replica" if self.per_replica else "aggregate"
+        state = "[b yellow]paused[/]" if self.paused else "live"
+        label = {60: "1m", 300: "5m", 900: "15m"}[self.window]
+        self.query_one("#metrics-head", Static).update(
+            f"[b]{self.deployment or '(no deployment)'}[/b] · window {label} · {mode} · {state} · "
+            f"p50 {_fmt(q[0.5])} · p90 {_fmt(q[0.9])} · p99 {_fmt(q[0.99])} ({p.percentile_source()})"
+        )
+
+    def redraw(self, now: float | None = None) -> None:
+        now = now or self.frozen_now or time.time()
+        p = self.pipeline
+        replicas = sorted(p.replicas) if self.per_replica else [AGGREGATE]
+        source = "access log" if "access log" in p.percentile_source() else "histogram"
+        pkey = "p" if source == "access log" else "hist_p"
+
+        def lines(series: list[tuple[str, str]]) -> list[tuple[str, Any]]:
+            out = []
+            for replica in replicas:
+                suffix = "" if replica == AGGREGATE else f" {replica}"
+                for label, key in series:
+                    out.append((label + suffix, p.points(key, replica, self.window, now)))
+            return out
+
+        w = self.window
+        self._chart("latency").draw(
+            lines(
+                [("avg", "latency_avg"), (f"p50 ({source})", f"{pkey}50"), (f"p99 ({source})", f"{pkey}99")]
+            ),
+            now,
+            w,
+        )
+        self._chart("throughput").draw(lines([("req/s", "rps")]), now, w)
+        self._chart("errors").draw(lines([("2xx", "2xx"), ("4xx", "4xx"), ("5xx", "5xx")]), now, w)
+        hardware = self._chart("hardware")
+        if p.watch_custom:
+            hardware.draw(lines([(p.watch_custom, f"custom:{p.watch_custom}")]), now, w, title=p.watch_custom)
+        else:
+            hardware.draw(
+                lines([("cpu", "cpu"), ("mem", "mem"), ("gpu", "gpu"), ("gpu mem", "gpu_mem")]), now, w
+            )
+        self._head()
+        notes = [f"{r.name}: {r.note}" for r in p.replicas.values() if r.note and r.note != "ok"]
+        self._note(" · ".join(notes) if notes else f"{len(p.replicas)} replica(s) reporting")
+
+    # -- actions -----------------------------------------------------------------------------
+    def action_window(self) -> None:
+        self.window = WINDOWS[(WINDOWS.index(self.window) + 1) % len(WINDOWS)]
+        self.redraw()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.redraw()
+
+    def action_aggregate(self) -> None:
+        self.per_replica = not self.per_replica
+        self.redraw()
+
+    @work(group="metrics-nav")
+    async def action_next_deployment(self) -> None:
+        import asyncio
+
+        runtime = await self.app.get_runtime()  # type: ignore[attr-defined]
+        if runtime is None:
+            return
+        names = [s.name for s in await asyncio.to_thread(runtime.list)]
+        if names:
+            i = names.index(self.deployment) + 1 if self.deployment in names else 0
+            self.use_deployment(names[i % len(names)])
+
+    def action_custom(self) -> None:
+        names = sorted(self.pipeline.custom_names)
+        note = "Known: " + ", ".join(names[:40]) if names else "No metric names scraped yet."
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values is not None:
+                self.pipeline.watch_custom = values["name"].strip()
+                self.redraw()
+
+        fields = [
+            Field("name", "Metric name (empty: back to hardware)", self.pipeline.watch_custom, required=False)
+        ]
+        self.app.push_screen(FormDialog("Custom metric", fields, note=note), chosen)

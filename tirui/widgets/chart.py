@@ -1,0 +1,70 @@
+"""A line chart of time series with gaps, drawn by plotext inside Textual (textual-plotext)."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+Points = list[tuple[float, float | None]]
+
+
+def _downsample(points: Points, limit: int) -> Points:
+    """Keep about ``limit`` points (plotext slows down badly with many more than its width)."""
+    if len(points) <= limit or limit < 2:
+        return points
+    step = len(points) / limit
+    return [points[int(i * step)] for i in range(limit)] + [points[-1]]
+
+
+def _segments(points: Points) -> list[tuple[list[float], list[float]]]:
+    """Contiguous runs without gaps: a None value (failed scrape) breaks the line."""
+    runs: list[tuple[list[float], list[float]]] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    for x, y in points:
+        if y is None:
+            if xs:
+                runs.append((xs, ys))
+            xs, ys = [], []
+        else:
+            xs.append(x)
+            ys.append(y)
+    if xs:
+        runs.append((xs, ys))
+    return runs
+
+
+class SeriesChart(PlotextPlot):
+    """Set ``title`` and ``lines`` then call :meth:`draw`; x is seconds relative to now."""
+
+    COLORS = ("cyan", "orange", "magenta", "green", "red", "yellow")
+
+    def __init__(self, title: str, *, unit: str = "", id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.chart_title = title
+        self.unit = unit
+        self.lines: list[tuple[str, Points]] = []
+
+    def draw(
+        self, lines: list[tuple[str, Points]], now: float, window: float, title: str | None = None
+    ) -> None:
+        plt = self.plt
+        plt.clear_data()
+        limit = max(20, 2 * max(self.size.width, 40))
+        drawn = False
+        for i, (label, points) in enumerate(lines):
+            color = self.COLORS[i % len(self.COLORS)]
+            first = True
+            for xs, ys in _segments(_downsample(points, limit)):
+                plt.plot(
+                    [x - now for x in xs], ys, label=label if first else "", color=color, marker="braille"
+                )
+                first = False
+                drawn = True
+            if first:  # nothing to draw for this line: still name it in the legend
+                plt.plot([-window], [0], label=f"{label} (no data)", color=color, marker=" ")
+        plt.xlim(-window, 0)
+        if not drawn:
+            plt.ylim(0, 1)
+        plt.title((title or self.chart_title) + (f" [{self.unit}]" if self.unit else ""))
+        plt.xlabel("seconds ago")
+        self.refresh()
