@@ -1,0 +1,146 @@
+"""CPU cost of the Metrics pipeline: 10 endpoints scraped at 1 Hz for 30 s, access-log tails
+feeding the percentile windows, and four charts rebuilt each second.
+
+The endpoints serve a payload recorded from a real TorchServe 0.12.0 (benchmarks/data/) with
+counters that grow, and append access-log lines (50/s each); they run in a separate process so
+their CPU is not counted. Prints resident memory at the start and the end, then
+``ratio=<process CPU seconds / wall seconds>`` last. Target: <= 0.05 and flat memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tirui.metrics.collector import Collector, ReplicaSource
+from tirui.metrics.series import AGGREGATE, MetricsPipeline
+
+ENDPOINTS = 10
+SECONDS = float(os.environ.get("TIRUI_BENCH_SECONDS", "30"))
+PAYLOAD = Path(__file__).with_name("data") / "torchserve_metrics.txt"
+
+SERVERS = r"""
+import http.server, re, sys, threading, time
+from pathlib import Path
+payload = Path(sys.argv[1]).read_text()
+logdir = Path(sys.argv[2])
+count = int(sys.argv[3])
+started = time.time()
+
+def body(i):
+    n = int((time.time() - started) * 50)
+    text = re.sub(r"(ts_inference_requests_total\{[^}]*\}) [\d.]+", lambda m: f"{m.group(1)} {n}", payload)
+    latency = r"(ts_inference_latency_microseconds\{[^}]*\}) [\d.]+"
+    text = re.sub(latency, lambda m: f"{m.group(1)} {n * 4100.0}", text)
+    return text.encode()
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        data = body(self.server.index)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a):
+        pass
+
+ports = []
+for i in range(count):
+    s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    s.index = i
+    threading.Thread(target=s.serve_forever, daemon=True).start()
+    ports.append(s.server_address[1])
+print(" ".join(map(str, ports)), flush=True)
+logs = [open(logdir / f"access_{i}.log", "a") for i in range(count)]
+k = 0
+while True:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S") + ",000"
+    for f in logs:
+        f.write(f'{stamp} - /127.0.0.1:1 "POST /predictions/tiny HTTP/1.1" 200 {3 + k % 9}\n')
+        f.flush()
+    k += 1
+    time.sleep(0.02)
+"""
+
+
+def build_charts(pipeline: MetricsPipeline, now: float) -> None:
+    """What the screen does each second: four plotext charts of the last 5 minutes."""
+    import plotext as plt
+
+    from tirui.widgets.chart import _downsample, _segments
+
+    for series in (("latency_avg", "p50", "p99"), ("rps",), ("2xx", "4xx", "5xx"), ("cpu", "mem")):
+        plt.clear_data()
+        plt.clear_figure()
+        plt.plotsize(50, 12)
+        for key in series:
+            for xs, ys in _segments(_downsample(pipeline.points(key, AGGREGATE, 300, now), 100)):
+                plt.plot([x - now for x in xs], ys, marker="braille")
+        plt.build()
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def run(sources: list[ReplicaSource]) -> tuple[float, float, float, float]:
+    pipeline = MetricsPipeline(model="tiny")
+    collector = Collector(pipeline)
+    await collector.collect(sources)  # warm-up: imports, connections
+    build_charts(pipeline, time.time())
+    rss_start = rss_mb()
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.monotonic()
+    tick = t0
+    while time.monotonic() - t0 < SECONDS:
+        tick += 1.0
+        await asyncio.sleep(max(0.0, tick - time.monotonic()))
+        now = time.time()
+        await collector.collect(sources, now)
+        build_charts(pipeline, now)
+    wall = time.monotonic() - t0
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+    assert pipeline.percentiles(60, time.time())[0.99] is not None  # the logs did feed the windows
+    await collector.aclose()
+    return cpu, wall, rss_start, rss_mb()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = subprocess.Popen(
+            [sys.executable, "-c", SERVERS, str(PAYLOAD), tmp, str(ENDPOINTS)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert servers.stdout is not None
+            ports = [int(p) for p in servers.stdout.readline().split()]
+            sources = [
+                ReplicaSource(f"r{i}", f"http://127.0.0.1:{port}/metrics", Path(tmp) / f"access_{i}.log")
+                for i, port in enumerate(ports)
+            ]
+            cpu, wall, rss0, rss1 = asyncio.run(run(sources))
+        finally:
+            servers.kill()
+            servers.wait()
+    print(f"{ENDPOINTS} endpoints at 1 Hz for {wall:.1f} s: {cpu:.2f} s CPU")
+    print(f"resident memory: {rss0:.1f} MB at the start, {rss1:.1f} MB at the end")
+    print(f"ratio={cpu / wall:.4f}")
+
+
+if __name__ == "__main__":
+    main()
