@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events
 from textual.app import App
@@ -17,14 +17,11 @@ from tirui.commands import TiruiCommands
 from tirui.config import Profile, ProfileError, ProfileSet, load_profiles, local_profile
 from tirui.messages import DeployRequested
 from tirui.screens.base import MainScreen
-from tirui.screens.buckets import BucketsScreen
 from tirui.screens.command_bar import SCREEN_COMMANDS, CommandBar
-from tirui.screens.deployments import DeploymentsScreen
-from tirui.screens.help import HelpScreen
-from tirui.screens.metrics import MetricsScreen
-from tirui.screens.playground import PlaygroundScreen
-from tirui.screens.tokens import TokensScreen
-from tirui.secrets import SecretStoreError, TokenStore
+from tirui.screens.registry import SCREENS, factory
+
+if TYPE_CHECKING:
+    from tirui.secrets import TokenStore
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 
@@ -34,14 +31,8 @@ class TiruiApp(App[None]):
 
     TITLE = "tirui"
     CSS_PATH: ClassVar = [locations.styles_dir() / "app.tcss"]
-    MODE_SCREENS: ClassVar[dict[str, type[MainScreen]]] = {
-        "buckets": BucketsScreen,
-        "deploy": DeploymentsScreen,
-        "metrics": MetricsScreen,
-        "play": PlaygroundScreen,
-        "tokens": TokensScreen,
-    }
-    MODES: ClassVar = dict(MODE_SCREENS)
+    MODES: ClassVar = {mode: factory(mode) for mode in SCREENS}
+    """Screens are imported when first shown (see tirui.screens.registry)."""
     DEFAULT_MODE = "buckets"
     COMMANDS: ClassVar = App.COMMANDS | {TiruiCommands}
     BINDINGS: ClassVar = [
@@ -69,7 +60,7 @@ class TiruiApp(App[None]):
         hint: str = "",
         keep_deployments: bool = False,
     ) -> None:
-        self.DEFAULT_MODE = start_mode if start_mode in self.MODE_SCREENS else "buckets"
+        self.DEFAULT_MODE = start_mode if start_mode in SCREENS else "buckets"
         super().__init__()
         self.main_screens: dict[str, MainScreen] = {}
         self.startup_errors: list[str] = []
@@ -134,6 +125,8 @@ class TiruiApp(App[None]):
     # -- secrets -----------------------------------------------------------------------------
     async def get_token_store(self) -> TokenStore:
         """The token store, created off the event loop on first use (it probes D-Bus)."""
+        from tirui.secrets import SecretStoreError, TokenStore
+
         async with self._token_store_lock:
             if self.token_store is None:
                 try:
@@ -197,6 +190,8 @@ class TiruiApp(App[None]):
             self.notify(f"Unknown command ':{command}'. Known: {known}", title="Command", severity="error")
 
     def action_help(self) -> None:
+        from tirui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         rows: list[tuple[int, str, str, str]] = []

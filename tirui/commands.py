@@ -27,7 +27,10 @@ class TiruiCommands(Provider):
                 out.append(
                     (f"tirui: {binding.description}", binding.key, partial(app.run_action, binding.action))
                 )  # type: ignore[union-attr]
-        for mode, screen_cls in app.MODE_SCREENS.items():
+        from tirui.screens.registry import SCREENS, screen_class
+
+        for mode in SCREENS:
+            screen_cls = screen_class(mode)
             for binding in screen_cls.BINDINGS:
                 if getattr(binding, "description", ""):
                     out.append(

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
+from tirui.widgets.keybar import KeyBar
 from tirui.widgets.status_header import StatusHeader
 
 
@@ -22,7 +22,7 @@ class MainScreen(Screen[None]):
         self.app.main_screens[self.MODE] = self  # type: ignore[attr-defined]
         yield StatusHeader(self.TITLE or self.MODE)
         yield from self.compose_body()
-        yield Footer()
+        yield KeyBar(id="keybar")
 
     def compose_body(self) -> Iterable[Widget]:
         raise NotImplementedError

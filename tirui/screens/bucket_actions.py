@@ -17,7 +17,6 @@ from textual import work
 from tirui.core.durations import format_duration, parse_duration
 from tirui.messages import DeployRequested
 from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
-from tirui.screens.transfer import TransferDialog
 from tirui.storage.base import (
     Cancelled,
     CancelToken,
@@ -139,6 +138,8 @@ class BucketActions(_Base):
         except (OSError, StorageError) as exc:
             self.app.call_from_thread(self._error, str(exc))
             return
+        from tirui.screens.transfer import TransferDialog
+
         cancel = CancelToken()
         verb = "Uploading" if kind == "upload" else "Downloading"
         dialog = TransferDialog(f"{verb} {path.name} ↔ eos://{bucket}/{key}", total, cancel)

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Static
 
 from tirui.cluster.runtime import DeploymentStatus, RuntimeError_
 from tirui.cluster.spec import DeploymentSpec, SpecError
+from tirui.locations import styles_dir
 from tirui.screens.base import MainScreen
 from tirui.screens.deploy_form import deploy_form, spec_from
 from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
@@ -37,6 +38,8 @@ STATUS_STYLE = {
 
 class DeploymentsScreen(MainScreen):
     """Table of deployments with a detail pane for the selected one."""
+
+    CSS_PATH = styles_dir() / "deployments.tcss"
 
     TITLE = "Deployments"
     MODE = "deploy"

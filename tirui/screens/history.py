@@ -10,11 +10,14 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
+from tirui.locations import styles_dir
 from tirui.playground import HistoryEntry
 
 
 class HistoryDialog(ModalScreen[int | None]):
     """Newest first; enter loads the highlighted request, escape closes."""
+
+    CSS_PATH = styles_dir() / "viewer.tcss"
 
     BINDINGS = [Binding("escape", "close", "Close")]
 

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from tirui.loadtest import LoadResult, LoadSpec, run_load
+from tirui.locations import styles_dir
 from tirui.playground import PlaygroundRequest
 from tirui.screens.dialogs import Field, FormDialog
 
@@ -43,6 +44,8 @@ def spec_for(req: PlaygroundRequest, target: Any) -> LoadSpec:
 
 class LoadTestDialog(ModalScreen[None]):
     """ctrl+s starts, esc cancels a running test (or closes), ctrl+x exports the result."""
+
+    CSS_PATH = [styles_dir() / "viewer.tcss", styles_dir() / "loadtest.tcss"]
 
     BINDINGS = [
         Binding("ctrl+s", "start", "Start"),

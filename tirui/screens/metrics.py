@@ -18,6 +18,7 @@ from textual.containers import Grid, Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
+from tirui.locations import styles_dir
 from tirui.metrics.series import AGGREGATE, MetricsPipeline
 from tirui.screens.base import MainScreen
 from tirui.screens.dialogs import Field, FormDialog
@@ -31,6 +32,8 @@ def _fmt(v: float | None, unit: str = "ms") -> str:
 
 class MetricsScreen(MainScreen):
     """Four charts: latency, throughput, errors, hardware (or a custom metric)."""
+
+    CSS_PATH = styles_dir() / "metrics.tcss"
 
     TITLE = "Metrics"
     MODE = "metrics"

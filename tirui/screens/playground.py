@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TextArea
 
+from tirui.locations import styles_dir
 from tirui.playground import (
     GRPC_INFERENCE,
     GRPC_MANAGEMENT,
@@ -54,6 +55,8 @@ def parse_headers(text: str) -> dict[str, str]:
 
 class PlaygroundScreen(MainScreen):
     """Send requests; the target is a deployment name or a URL."""
+
+    CSS_PATH = styles_dir() / "playground.tcss"
 
     TITLE = "Playground"
     MODE = "play"

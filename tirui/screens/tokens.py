@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Label, Static
 
 from tirui.config import Profile
+from tirui.locations import styles_dir
 from tirui.screens.base import MainScreen
 from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
 from tirui.secrets import SecretStoreError, TokenMeta, TokenRef, TokenStore, mask
@@ -30,6 +31,8 @@ def _age(ts: float) -> str:
 
 class TokensScreen(MainScreen):
     """Profiles on top, tokens below. All keyring calls run in workers (they may block on D-Bus)."""
+
+    CSS_PATH = styles_dir() / "tokens.tcss"
 
     TITLE = "Tokens & profiles"
     MODE = "tokens"

@@ -12,9 +12,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Log
 
+from tirui.locations import styles_dir
+
 
 class TextViewer(ModalScreen[None]):
     """Shows ``fetch()``'s lines; with ``follow`` it re-reads every second (in a worker)."""
+
+    CSS_PATH = styles_dir() / "viewer.tcss"
 
     BINDINGS = [
         Binding("escape,q", "close", "Close"),
