@@ -1,7 +1,8 @@
-"""Regenerate screenshots/*.svg: every main screen, headless, in a throwaway config/data dir.
+"""Regenerate screenshots/*.svg: the demo flow on the local profile, headless, in a throwaway
+config/data dir (``make screenshots``; needs the ``local`` extra: it deploys the demo model).
 
-Run with ``make screenshots``. The local profile is seeded the way ``tirui demo`` seeds it, so the
-pictures show the same thing a new user sees.
+Buckets (the demo bucket, a .mar's details) → deploy → Deployments with the model Ready →
+Playground after a prediction → Metrics after a short load → Tokens → help.
 """
 
 from __future__ import annotations
@@ -15,40 +16,93 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "screenshots"
 SIZE = (100, 30)
-SCREENS = {"1": "buckets", "2": "deployments", "3": "metrics", "4": "playground", "5": "tokens"}
+
+
+async def settle(pilot, app, seconds: float = 0.4) -> None:  # type: ignore[no-untyped-def]
+    await pilot.pause(seconds)
+    await pilot.pause()
+
+
+async def until(pilot, cond, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise SystemExit("screenshot flow timed out")
+        await pilot.pause(0.1)
+
+
+def shot(app, name: str) -> None:  # type: ignore[no-untyped-def]
+    app.save_screenshot(f"{name}.svg", path=str(OUT))
+    print(f"wrote screenshots/{name}.svg")
 
 
 async def shoot() -> None:
+    from textual.widgets import DataTable, Static
+
     from tirui.app import TiruiApp
     from tirui.demo.setup import prepare_demo
+    from tirui.screens.dialogs import FormDialog
 
-    prepare_demo()
-    app = TiruiApp("local")
+    hint = prepare_demo()
+    app = TiruiApp("local", hint=hint)
     async with app.run_test(size=SIZE) as pilot:
-        for key, name in SCREENS.items():
-            await pilot.press(key)
-            await pilot.pause(0.3)
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.3)
-            if name == "buckets":  # show the demo bucket's content, then a .mar's details
-                await pilot.press("enter")
-                await pilot.pause(0.5)
-                await app.workers.wait_for_complete()
-                await pilot.pause(0.3)
-                await pilot.press("i")
-                await pilot.pause(0.5)
-                await app.workers.wait_for_complete()
-                await pilot.pause(0.3)
-                app.save_screenshot("buckets-details.svg", path=str(OUT))
-                print("wrote screenshots/buckets-details.svg")
-                await pilot.press("escape")
-                await pilot.pause(0.3)
-            app.save_screenshot(f"{name}.svg", path=str(OUT))
-            print(f"wrote screenshots/{name}.svg")
+        table = lambda: app.screen.query_one("#objects", DataTable)  # noqa: E731
+        await until(pilot, lambda: table().row_count > 0)
+        await pilot.press("enter")
+        await until(
+            pilot, lambda: "all loaded" in str(app.screen.query_one("#listing-summary", Static).render())
+        )
+        app.clear_notifications()
+        await settle(pilot, app)
+        shot(app, "buckets")
+        await pilot.press("i")
+        await settle(pilot, app, 1.0)
+        shot(app, "buckets-details")
+        await pilot.press("escape")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.current_mode == "deploy")
+        await until(
+            pilot,
+            lambda: (
+                app.runtime is not None and app.runtime.list() and app.runtime.list()[0].status == "Ready"
+            ),
+        )
+        await settle(pilot, app, 1.5)
+        app.clear_notifications()
+        shot(app, "deployments")
+        await pilot.press("p")
+        await until(pilot, lambda: app.current_mode == "play")
+        await pilot.press("f5")
+        await until(pilot, lambda: "200" in str(app.screen.query_one("#resp-status", Static).render()), 30)
+        await settle(pilot, app)
+        shot(app, "playground")
+        await pilot.press("ctrl+t")
+        await settle(pilot, app)
+        await pilot.press("ctrl+s")
+        await until(
+            pilot, lambda: getattr(app.screen, "result", None) is not None and not app.screen.running, 60
+        )
+        await settle(pilot, app)
+        shot(app, "loadtest")
+        await pilot.press("escape")
+        await pilot.press("3")
+        for _ in range(6):  # a few seconds of traffic for the charts
+            await pilot.press("4")
+            await pilot.press("f5")
+            await pilot.press("3")
+            await pilot.pause(1.0)
+        await pilot.press("w", "w")  # window 1m: the few seconds of traffic fill more of the chart
+        await settle(pilot, app, 1.2)
+        shot(app, "metrics")
+        await pilot.press("5")
+        await settle(pilot, app, 1.0)
+        shot(app, "tokens")
         await pilot.press("question_mark")
-        await pilot.pause(0.3)
-        app.save_screenshot("help.svg", path=str(OUT))
-        print("wrote screenshots/help.svg")
+        await settle(pilot, app)
+        shot(app, "help")
 
 
 def main() -> None:
@@ -59,6 +113,7 @@ def main() -> None:
             XDG_DATA_HOME=f"{tmp}/data",
             XDG_CACHE_HOME=f"{tmp}/cache",
             DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent",
+            TIRUI_SECRETS="env",
         )
         sys.path.insert(0, str(ROOT))
         asyncio.run(shoot())

@@ -36,6 +36,6 @@ class KeyBar(Static):
             # "? Help" first (it lists everything that does not fit), then the screen's own keys.
             rank = -1 if binding.action == "help" else 1 if active.node is self.app else 0
             key = self.app.get_key_display(binding)
-            parts.append((rank, f"[b $accent]{key}[/] {binding.description}"))
+            parts.append((rank, f"[b $accent]{key}[/]\u00a0{binding.description}"))
         parts.sort(key=lambda p: p[0])
         self.update("  ".join(text for _, text in parts))
