@@ -151,3 +151,34 @@ def test_java_missing_is_failed(
     monkeypatch.delenv("JAVA_HOME", raising=False)
     status = runtime.deploy(DeploymentSpec("nojava", "eos://models/tiny.mar"), models)
     assert status.status == "Failed" and "Java" in status.reason
+
+
+def test_cli_by_deployment_name(models: LocalStore, isolated: Path) -> None:
+    """`tirui predict|bench|top NAME` find a local deployment through its state file."""
+    import subprocess
+    import sys
+
+    from tirui import locations
+
+    rt = LocalRuntime(locations.data_dir() / "deployments", poll=0.2)
+    try:
+        rt.deploy(DeploymentSpec("cli", "eos://models/tiny.mar"), models)
+        wait_for(lambda: rt.get("cli").status == "Ready", what="Ready")
+
+        def tirui(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "tirui", *args], capture_output=True, text=True, timeout=120
+            )
+
+        r = tirui("predict", "cli", "tiny")
+        assert r.returncode == 0 and json.loads(r.stdout) == expected_output([1, 1, 1, 1]), r.stderr
+        r = tirui("predict", "cli", "tiny", "--grpc")
+        assert r.returncode == 0 and json.loads(r.stdout) == expected_output([1, 1, 1, 1]), r.stderr
+        r = tirui("bench", "cli", "tiny", "-n", "30", "-c", "3")
+        assert r.returncode == 0 and "200: 30" in r.stdout, r.stdout + r.stderr
+        r = tirui("top", "cli", "--once")
+        assert r.returncode == 0 and "req/s" in r.stdout and "access log" in r.stdout, r.stdout + r.stderr
+        r = tirui("predict", "nope", "tiny")
+        assert r.returncode == 1 and "no local deployment named 'nope'" in r.stderr
+    finally:
+        rt.shutdown()

@@ -226,6 +226,8 @@ def test_log_tail_follows_truncation(tmp_path: Path) -> None:
     assert tail.read_lines() == ["two"]
     path.write_text("new\n")  # rotated/truncated
     assert tail.read_lines() == ["new"]
+    path.write_text("first line\nsecond line\nthird\n")
+    assert LogTail(path, backfill=15).read_lines() == ["third"]  # whole recent lines only
 
 
 def test_top_once(torchserve: RunningTorchServe) -> None:

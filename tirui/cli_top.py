@@ -66,7 +66,7 @@ def cmd_top(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         pipes = {n: MetricsPipeline(model=runtime.get(n).model) for n in names}
-        collectors = {n: Collector(pipes[n]) for n in names}
+        collectors = {n: Collector(pipes[n], backfill=256 * 1024) for n in names}
         try:
             rounds = 0
             while True:

@@ -52,10 +52,15 @@ def parse_line(line: str, default_at: float | None = None) -> AccessEntry | None
 class LogTail:
     """New complete lines of a file since the last call; starts at the end unless ``from_start``."""
 
-    def __init__(self, path: Path, *, from_start: bool = False, max_bytes: int = 4 << 20) -> None:
+    def __init__(
+        self, path: Path, *, from_start: bool = False, backfill: int = 0, max_bytes: int = 4 << 20
+    ) -> None:
+        """``backfill``: also read up to that many bytes of recent history (whole lines only)."""
         self.path = path
         self.max_bytes = max_bytes
-        self._offset = 0 if from_start else self._size()
+        size = self._size()
+        self._offset = 0 if from_start else max(0, size - backfill)
+        self._skip_partial = not from_start and self._offset > 0 and backfill > 0
         self._partial = b""
         self.unparsed = 0
 
@@ -81,6 +86,9 @@ class LogTail:
         data = self._partial + data
         lines = data.split(b"\n")
         self._partial = lines.pop()
+        if self._skip_partial and lines:  # backfill started mid-line
+            lines = lines[1:]
+            self._skip_partial = False
         return [line.decode("utf-8", "replace") for line in lines if line]
 
     def entries(self) -> list[AccessEntry]:

@@ -26,11 +26,14 @@ class ReplicaSource:
 
 
 class Collector:
-    def __init__(self, pipeline: MetricsPipeline, *, timeout: float = 2.0) -> None:
+    def __init__(self, pipeline: MetricsPipeline, *, timeout: float = 2.0, backfill: int = 0) -> None:
+        """``backfill``: bytes of each access log's recent history to read when first tailing it,
+        so percentiles are there at once (the Metrics screen and ``tirui top`` use 256 KiB)."""
         import httpx
 
         self.pipeline = pipeline
         self.timeout = timeout
+        self.backfill = backfill
         self.client = httpx.AsyncClient()
         self.tails: dict[str, LogTail] = {}
 
@@ -50,7 +53,7 @@ class Collector:
                 continue
             tail = self.tails.get(src.name)
             if tail is None or tail.path != src.access_log:
-                tail = self.tails[src.name] = LogTail(src.access_log)
+                tail = self.tails[src.name] = LogTail(src.access_log, backfill=self.backfill)
             out[src.name] = tail.entries()
         return out
 

@@ -128,7 +128,7 @@ class MetricsScreen(MainScreen):
         if self.collector is None:
             from tirui.metrics.collector import Collector
 
-            self.collector = Collector(self.pipeline)
+            self.collector = Collector(self.pipeline, backfill=256 * 1024)
         if not sources:
             self._note(f"{self.deployment} is not running: no replica to scrape.")
         await self.collector.collect(sources)
