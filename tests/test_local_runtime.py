@@ -182,3 +182,55 @@ def test_cli_by_deployment_name(models: LocalStore, isolated: Path) -> None:
         assert r.returncode == 1 and "no local deployment named 'nope'" in r.stderr
     finally:
         rt.shutdown()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs: a real full disk (needs root, as on the CI and dev machines)."""
+    import subprocess
+
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_disk_full_model_store_fails_cleanly(small_disk: Path, big_mar: Path) -> None:
+    rt = LocalRuntime(small_disk / "deployments", supervise=False)
+    with pytest.raises(RuntimeError_, match="No space left on device"):
+        rt.deploy(DeploymentSpec("big", str(big_mar)))
+    assert rt.list() == [] and not (small_disk / "deployments" / "big").exists()
+
+
+def test_disk_full_at_unpack_is_failed_with_the_reason(
+    small_disk: Path, big_mar: Path, tmp_path: Path
+) -> None:
+    rt = LocalRuntime(tmp_path / "deployments", temp_root=small_disk, startup_timeout=30, poll=0.2)
+    try:
+        rt.deploy(DeploymentSpec("big", str(big_mar)))
+        wait_for(lambda: rt.get("big").status == "Failed", timeout=120, what="Failed")
+        assert "No space left on device" in rt.get("big").reason
+        assert rt._deps["big"].state.pgid == 0  # nothing left running
+    finally:
+        rt.shutdown()
+
+
+def test_port_taken_on_restart_moves_to_free_ports(models: LocalStore, runtime: LocalRuntime) -> None:
+    import socket
+
+    runtime.deploy(DeploymentSpec("ports", "eos://models/tiny.mar"), models)
+    wait_for(lambda: runtime.get("ports").status == "Ready", what="Ready")
+    runtime.stop("ports")
+    old = runtime._deps["ports"].state.ports["inference"]
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", old))
+        squatter.listen()
+        runtime.restart("ports")
+        wait_for(lambda: runtime.get("ports").status == "Ready", what="Ready on new ports")
+        assert runtime._deps["ports"].state.ports["inference"] != old
+        assert predict(runtime, "ports") == expected_output([1, 1, 1, 1])

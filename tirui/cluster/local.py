@@ -118,6 +118,7 @@ class LocalRuntime:
         backoff_max: float = 30.0,
         supervise: bool = True,
         poll: float = 0.25,
+        temp_root: Path | None = None,
     ) -> None:
         self.root = root
         self.tokens = tokens
@@ -125,6 +126,8 @@ class LocalRuntime:
         self.startup_timeout = startup_timeout
         self.backoff_max = backoff_max
         self.poll = poll
+        self.temp_root = temp_root
+        """Where each deployment's short TEMP dir goes (worker sockets, unpacked models)."""
         self._lock = threading.RLock()
         self._deps: dict[str, _Dep] = {}
         self._stop = threading.Event()
@@ -312,6 +315,11 @@ class LocalRuntime:
         folder = self.root / spec.name
         try:
             mar, model, etag = self._fetch(spec, store, folder)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise RuntimeError_(
+                f"cannot put {spec.source} into the model store: {exc.strerror or exc}"
+            ) from None
         except Exception:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -321,7 +329,7 @@ class LocalRuntime:
             model=model,
             mar_file=str(mar),
             ports=Ports.free().__dict__,
-            tmp_dir=tempfile.mkdtemp(prefix="tirui-ts-"),
+            tmp_dir=tempfile.mkdtemp(prefix="tirui-ts-", dir=self.temp_root),
             workers=spec.workers,
             batch_size=spec.batch_size,
             max_batch_delay_ms=spec.max_batch_delay_ms,
