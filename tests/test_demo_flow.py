@@ -109,3 +109,24 @@ def test_tirui_demo_in_a_real_terminal(isolated: Path) -> None:
         subprocess.run(["tmux", "-S", socket, "send-keys", "-t", session, "C-q"], env=env, check=True)
     finally:
         subprocess.run(["tmux", "-S", socket, "kill-server"], env=env, capture_output=True)
+
+
+def test_demo_without_the_local_extra_says_what_to_install(tmp_path: Path) -> None:
+    """With torch absent (an import blocker stands in for an install without the extra), the demo
+    still prepares its bucket and the hint names the exact install commands."""
+    script = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("No module named 'torch'")
+        return None
+sys.meta_path.insert(0, Block())
+from pathlib import Path
+from tirui.demo.setup import prepare_demo
+print(prepare_demo(Path({str(tmp_path)!r})))
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "Demo model not built" in r.stdout and "pip install torch==2.13.0" in r.stdout
+    assert "tirui[local]" in r.stdout and (tmp_path / "models").is_dir()
