@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 from tirui.storage.uri import is_remote
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+QUANTITY_RE = re.compile(
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+"""Kubernetes resource.Quantity, as in apimachinery."""
+HOST_RE = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$"
+)
+METRICS = ("cpu", "gpu")
+METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 MAX_NAME = 40
 """RFC 1123 labels allow 63; tirui appends suffixes such as ``-tokens`` to object names."""
 
@@ -39,6 +48,35 @@ class DeploymentSpec:
     model_name: str = ""
     """Name the model is served under; empty means the archive's own name."""
     env: dict[str, str] = field(default_factory=dict)
+    # -- Kubernetes -------------------------------------------------------------------------
+    image: str = "pytorch/torchserve:0.12.0-gpu"
+    gpus: int = 1
+    """``nvidia.com/gpu`` per replica; 0 runs on CPU nodes."""
+    gpu_node_selector: dict[str, str] = field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
+    cpu_request: str = "1"
+    cpu_limit: str = ""
+    memory_request: str = "4Gi"
+    memory_limit: str = "8Gi"
+    min_replicas: int = 0
+    """With ``max_replicas``: autoscale between them (HorizontalPodAutoscaler)."""
+    max_replicas: int = 0
+    autoscale_metric: str = "cpu"
+    """``cpu``, ``gpu`` or the name of a Pods metric served by the metrics adapter."""
+    autoscale_target: str = "70"
+    """Percent for cpu/gpu; an average value (quantity) for a Pods metric."""
+    disk_size: str = ""
+    """Persistent disk caching the model store; empty means none."""
+    storage_class: str = ""
+    tls_host: str = ""
+    tls_issuer: str = "letsencrypt"
+    ingress_class: str = "nginx"
+    auth: bool = True
+    tokens: list[str] = field(default_factory=list)
+    """Accepted bearer tokens (several at once during a rotation). Never rendered unless asked."""
+
+    @property
+    def autoscaling(self) -> bool:
+        return self.max_replicas > 0
 
     def problems(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -65,6 +103,42 @@ class DeploymentSpec:
             out["max_batch_delay_ms"] = "max batch delay must be 0 or more"
         if self.model_name and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", self.model_name):
             out["model_name"] = f"{self.model_name!r} is not a valid model name"
+        out.update(self.kube_problems())
+        return out
+
+    def kube_problems(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if not self.image or any(c.isspace() for c in self.image):
+            out["image"] = f"{self.image!r} is not an image reference"
+        if self.gpus < 0:
+            out["gpus"] = "GPUs must be 0 or more"
+        for key in ("cpu_request", "cpu_limit", "memory_request", "memory_limit", "disk_size"):
+            value = getattr(self, key)
+            if value and not QUANTITY_RE.match(value):
+                out[key] = f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)"
+        if self.autoscaling or self.min_replicas:
+            if self.min_replicas < 1:
+                out["min_replicas"] = "min replicas must be at least 1 when autoscaling"
+            elif self.max_replicas < self.min_replicas:
+                out["max_replicas"] = f"max replicas ({self.max_replicas}) is below min ({self.min_replicas})"
+            metric = self.autoscale_metric
+            if metric not in METRICS and not METRIC_NAME_RE.match(metric):
+                out["autoscale_metric"] = f"{metric!r} is not cpu, gpu or a metric name"
+            target = self.autoscale_target
+            if metric in METRICS:
+                if not target.isdigit() or not 1 <= int(target) <= 100:
+                    out["autoscale_target"] = f"{target!r} is not a utilisation percentage (1-100)"
+            elif not QUANTITY_RE.match(target):
+                out["autoscale_target"] = f"{target!r} is not a quantity (e.g. 10, 500m)"
+        if self.tls_host and not HOST_RE.match(self.tls_host):
+            out["tls_host"] = f"{self.tls_host!r} is not a DNS host name"
+        if self.auth and any(
+            len(t) < 16 or any(c.isspace() or c in "\"'\\;" for c in t) for t in self.tokens
+        ):
+            out["tokens"] = "tokens must be at least 16 characters without spaces, quotes, backslashes or ';'"
+        for key in self.env:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                out["env"] = f"{key!r} is not an environment variable name"
         return out
 
     def validate(self) -> None:
