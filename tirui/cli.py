@@ -64,9 +64,10 @@ def _parser() -> argparse.ArgumentParser:
         t.add_argument("--scope", default="default", help="endpoint URL or kind (default: default)")
         if name == "get":
             t.add_argument("--reveal", action="store_true", help="print the value itself")
-    from tirui import cli_serve, cli_storage, cli_top
+    from tirui import cli_deploy, cli_serve, cli_storage, cli_top
 
     cli_storage.add_parsers(sub)
+    cli_deploy.add_parsers(sub)
     cli_serve.add_parsers(sub)
     cli_top.add_parsers(sub)
     return p
@@ -165,12 +166,18 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from tirui import cli_serve, cli_storage, cli_top
+    from tirui import cli_deploy, cli_serve, cli_storage, cli_top
     from tirui.config import ProfileError
     from tirui.secrets import SecretStoreError
     from tirui.storage.base import StorageError
 
-    commands = {**COMMANDS, **cli_storage.COMMANDS, **cli_serve.COMMANDS, **cli_top.COMMANDS}
+    commands = {
+        **COMMANDS,
+        **cli_storage.COMMANDS,
+        **cli_serve.COMMANDS,
+        **cli_top.COMMANDS,
+        **cli_deploy.COMMANDS,
+    }
     try:
         return commands[args.command or "tui"](args)
     except (
@@ -181,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         OSError,
         cli_serve.ServeCliError,
         cli_top.TopError,
+        cli_deploy.DeployCliError,
     ) as exc:
         print(f"tirui: error: {exc}", file=sys.stderr)
         return 1

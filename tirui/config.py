@@ -149,7 +149,7 @@ def local_profile() -> Profile:
         description="Built-in: buckets are folders, deployments are local TorchServe processes",
         storage=StorageSettings(kind="local"),
         kubernetes=KubeSettings(runtime="local", namespace="local"),
-        defaults=DeploymentDefaults(gpus=0, image="local torchserve"),
+        defaults=DeploymentDefaults(gpus=0, image="pytorch/torchserve:0.12.0-cpu"),
         builtin=True,
     )
 

@@ -1,0 +1,106 @@
+"""``tirui deploy|status|scale|delete`` and ``deploy --render``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import kubernetes_validate
+import yaml
+
+from tirui.locations import profiles_file
+
+
+def tirui(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tirui", *args], capture_output=True, text=True, timeout=180)
+
+
+def test_render_needs_no_cluster_and_is_schema_valid(isolated: Path) -> None:
+    profiles_file().parent.mkdir(parents=True, exist_ok=True)
+    profiles_file().write_text(
+        '[profiles.prod.storage]\nendpoint_url = "https://objectstore.example.net"\n'
+        '[profiles.prod.kubernetes]\ncontext = "gpu"\nnamespace = "models"\n'
+    )
+    r = tirui(
+        "--profile",
+        "prod",
+        "deploy",
+        "eos://models/r50.mar",
+        "--name",
+        "resnet",
+        "--gpus",
+        "2",
+        "--min-replicas",
+        "1",
+        "--max-replicas",
+        "4",
+        "--autoscale-metric",
+        "ts_queue_latency=500m",
+        "--disk",
+        "20Gi",
+        "--tls-host",
+        "resnet.example.net",
+        "--render",
+    )
+    assert r.returncode == 0, r.stderr
+    docs = [d for d in yaml.safe_load_all(r.stdout) if d]
+    assert [d["kind"] for d in docs] == [
+        "Secret",
+        "Secret",
+        "ConfigMap",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+    ]
+    for d in docs:
+        kubernetes_validate.validate(d, kubernetes_validate.latest_version(), strict=True)
+        assert d["metadata"]["namespace"] == "models"
+    env = docs[4]["spec"]["template"]["spec"]["initContainers"][0]["env"]
+    assert {"name": "S3_ENDPOINT", "value": "https://objectstore.example.net"} in env
+    r = tirui("--profile", "prod", "deploy", "eos://models/r50.mar", "--name", "resnet")
+    assert r.returncode == 1 and "not built yet" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_bad_input_is_one_line(isolated: Path) -> None:
+    for args, message in [
+        (("deploy", "eos://m/x.mar", "--name", "Bad_Name", "--render"), "not a valid name"),
+        (
+            (
+                "deploy",
+                "eos://m/x.mar",
+                "--name",
+                "ok",
+                "--min-replicas",
+                "3",
+                "--max-replicas",
+                "1",
+                "--render",
+            ),
+            "below min",
+        ),
+        (("deploy", "eos://m/x.txt", "--name", "ok", "--render"), "not a TorchServe model archive"),
+        (("status", "nope"), "no local deployment"),
+    ]:
+        r = tirui(*args)
+        assert r.returncode == 1 and message in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)
+
+
+def test_local_lifecycle_from_the_cli(isolated: Path, tiny_mar: Path) -> None:
+    r = tirui("deploy", str(tiny_mar), "--name", "clid")
+    assert r.returncode == 0 and "clid: Starting" in r.stdout, r.stderr
+    try:
+        deadline = time.monotonic() + 120
+        while "Ready" not in (out := tirui("status", "clid").stdout) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert "Ready" in out and "1/1" in out
+        assert tirui("scale", "clid", "2").returncode == 0
+        assert "2/2" in tirui("status", "clid").stdout
+    finally:
+        r = tirui("delete", "clid")
+    assert r.returncode == 0 and "deleted" in r.stdout
+    assert "clid" not in tirui("status").stdout

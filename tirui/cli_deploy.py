@@ -1,0 +1,187 @@
+"""``tirui deploy|status|scale|delete``: deployments from the command line.
+
+``deploy --render`` prints the Kubernetes objects as multi-document YAML and needs no cluster
+(secrets redacted unless ``--show-secrets``). On the local profile the commands drive the local
+runtime (processes keep running after the command exits; the TUI or ``tirui status`` finds them).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+class DeployCliError(Exception):
+    """Printed as one line by the CLI."""
+
+
+def add_parsers(sub: Any) -> None:
+    d = sub.add_parser("deploy", help="deploy a model archive (eos://bucket/key.mar or a local path)")
+    d.add_argument("source")
+    d.add_argument("--name", required=True, help="deployment name (RFC 1123: lowercase, digits, '-')")
+    d.add_argument("--gpus", type=int, default=None, help="GPUs per replica (default: profile's)")
+    d.add_argument("--replicas", type=int, default=None)
+    d.add_argument("--workers", type=int, default=None, help="TorchServe workers per replica")
+    d.add_argument("--min-replicas", type=int, default=0)
+    d.add_argument("--max-replicas", type=int, default=0)
+    d.add_argument("--autoscale-metric", default="cpu", help="cpu, gpu or <pods metric>=<target>")
+    d.add_argument("--target", default="70", help="utilisation %% for cpu/gpu (default 70)")
+    d.add_argument("--disk", default="", help="persistent model-cache disk size, e.g. 20Gi")
+    d.add_argument("--tls-host", default="", help="public host name (cert-manager issues its certificate)")
+    d.add_argument("--no-auth", action="store_true", help="no bearer-token check in front of TorchServe")
+    d.add_argument("--image", default=None, help="TorchServe image")
+    mode = d.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--render", action="store_true", help="print the YAML that would be applied; no cluster"
+    )
+    mode.add_argument("--dry-run", action="store_true", help="server-side dry run only")
+    d.add_argument("--show-secrets", action="store_true", help="with --render: print tokens and keys too")
+
+    s = sub.add_parser("status", help="deployments and their state")
+    s.add_argument("name", nargs="?")
+    sc = sub.add_parser("scale", help="set replicas (Kubernetes) or workers (local)")
+    sc.add_argument("name")
+    sc.add_argument("count", type=int)
+    dl = sub.add_parser("delete", help="delete a deployment (only what tirui manages)")
+    dl.add_argument("name")
+    a = sub.add_parser("autoscale", help="set autoscaling (Kubernetes)")
+    a.add_argument("name")
+    a.add_argument("--min", type=int, required=True)
+    a.add_argument("--max", type=int, required=True)
+    a.add_argument("--metric", default="cpu")
+
+
+def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
+    from tirui.cluster.spec import DeploymentSpec, SpecError
+
+    d = profile.defaults
+    metric, target = args.autoscale_metric, args.target
+    if "=" in metric:
+        metric, target = metric.split("=", 1)
+    spec = DeploymentSpec(
+        name=args.name,
+        source=args.source,
+        gpus=d.gpus if args.gpus is None else args.gpus,
+        replicas=d.replicas if args.replicas is None else args.replicas,
+        workers=d.workers if args.workers is None else args.workers,
+        image=args.image or d.image,
+        min_replicas=args.min_replicas,
+        max_replicas=args.max_replicas,
+        autoscale_metric=metric,
+        autoscale_target=target,
+        disk_size=args.disk,
+        storage_class=d.storage_class,
+        tls_host=args.tls_host,
+        tls_issuer=d.tls_issuer,
+        ingress_class=d.ingress_class,
+        auth=not args.no_auth,
+    )
+    try:
+        spec.validate()
+    except SpecError as exc:
+        raise DeployCliError(str(exc)) from None
+    return spec
+
+
+def _runtime(profile: Any) -> Any:
+    if not profile.is_local:
+        raise DeployCliError(
+            f"profile {profile.name} uses Kubernetes, whose runtime is not built yet; "
+            "--render prints the objects without a cluster"
+        )
+    from tirui.cluster.local import LocalRuntime
+
+    return LocalRuntime.for_profile(profile)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from tirui.cluster.manifests import build, to_yaml
+    from tirui.config import resolve_profile
+
+    profile = resolve_profile(args.profile)
+    spec = spec_from_args(args, profile)
+    if args.render:
+        if spec.auth and not spec.tokens:
+            spec.tokens = ["token-from-the-keyring-at-apply-time"]
+        print(
+            to_yaml(
+                build(
+                    spec,
+                    namespace=profile.kubernetes.namespace,
+                    storage_endpoint=profile.storage.endpoint_url,
+                    storage_region=profile.storage.region,
+                    show_secrets=args.show_secrets,
+                )
+            ),
+            end="",
+        )
+        return 0
+    runtime = _runtime(profile)
+    if args.dry_run:
+        print(f"{spec.name}: valid; the local runtime would start TorchServe for {spec.source}")
+        return 0
+    from tirui.cluster.runtime import RuntimeError_
+    from tirui.storage.factory import open_store
+
+    try:
+        store = open_store(profile) if "://" in spec.source else None
+        status = runtime.deploy(spec, store)
+    except RuntimeError_ as exc:
+        raise DeployCliError(str(exc)) from None
+    print(f"{status.name}: {status.status} ({status.endpoint}); `tirui status {status.name}` follows it")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tirui.config import resolve_profile
+
+    runtime = _runtime(resolve_profile(args.profile))
+    try:
+        rows = [runtime.get(args.name)] if args.name else runtime.list()
+    except Exception as exc:
+        raise DeployCliError(str(exc)) from None
+    print(f"{'NAME':16}{'MODEL':14}{'STATUS':12}{'READY':8}{'RESTARTS':10}{'AGE':6}ENDPOINT")
+    for s in rows:
+        print(
+            f"{s.name:16}{s.model:14}{s.status:12}{f'{s.ready}/{s.desired}':8}{s.restarts:<10}{s.age:6}{s.endpoint}"
+        )
+        if s.reason and args.name:
+            print(f"  reason: {s.reason}")
+    return 0
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    from tirui.cluster.runtime import RuntimeError_
+    from tirui.config import resolve_profile
+
+    try:
+        _runtime(resolve_profile(args.profile)).scale(args.name, args.count)
+    except RuntimeError_ as exc:
+        raise DeployCliError(str(exc)) from None
+    print(f"{args.name}: {args.count} worker(s)")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from tirui.cluster.runtime import RuntimeError_
+    from tirui.config import resolve_profile
+
+    try:
+        _runtime(resolve_profile(args.profile)).delete(args.name)
+    except RuntimeError_ as exc:
+        raise DeployCliError(str(exc)) from None
+    print(f"{args.name}: deleted")
+    return 0
+
+
+def cmd_autoscale(args: argparse.Namespace) -> int:
+    raise DeployCliError("autoscaling needs the Kubernetes runtime, which is not built yet")
+
+
+COMMANDS = {
+    "deploy": cmd_deploy,
+    "status": cmd_status,
+    "scale": cmd_scale,
+    "delete": cmd_delete,
+    "autoscale": cmd_autoscale,
+}
