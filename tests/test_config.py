@@ -119,3 +119,20 @@ def test_cli_version_and_help() -> None:
     assert r.returncode == 0 and "tokens" in r.stdout and "profiles" in r.stdout
     r = subprocess.run([sys.executable, "-m", "tirui", "bogus"], capture_output=True, text=True)
     assert r.returncode == 2
+
+
+def test_xdg_paths_match_platformdirs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tirui computes XDG paths itself on Linux (startup cost); they must equal platformdirs'."""
+    import platformdirs
+
+    from tirui import locations
+
+    for env in ({}, {"XDG_CONFIG_HOME": "", "XDG_DATA_HOME": "relative/not/used", "XDG_CACHE_HOME": ""}):
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        for kind, fn in (
+            ("config", platformdirs.user_config_dir),
+            ("data", platformdirs.user_data_dir),
+            ("cache", platformdirs.user_cache_dir),
+        ):
+            assert str(locations._platformdirs_path(kind)) == fn("tirui", appauthor=False)

@@ -17,7 +17,6 @@ from tirui.commands import TiruiCommands
 from tirui.config import Profile, ProfileError, ProfileSet, load_profiles, local_profile
 from tirui.messages import DeployRequested
 from tirui.screens.base import MainScreen
-from tirui.screens.command_bar import SCREEN_COMMANDS, CommandBar
 from tirui.screens.registry import SCREENS, factory
 
 if TYPE_CHECKING:
@@ -169,6 +168,8 @@ class TiruiApp(App[None]):
 
     # -- actions -----------------------------------------------------------------------------
     def action_command_bar(self) -> None:
+        from tirui.screens.command_bar import CommandBar
+
         self.push_screen(CommandBar(), self.run_command)
 
     def run_command(self, command: str | None) -> None:
@@ -177,6 +178,8 @@ class TiruiApp(App[None]):
             return
         word, _, arg = command.partition(" ")
         word = word.lower()
+        from tirui.screens.command_bar import SCREEN_COMMANDS
+
         if word in SCREEN_COMMANDS:
             self.switch_mode(SCREEN_COMMANDS[word])
         elif word in {"q", "quit"}:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
@@ -225,6 +224,8 @@ def _build(cls: type[Any], data: Any, where: tuple[str, ...], text: str, path: P
 def parse_profiles(text: str, path: Path) -> ProfileSet:
     """Parse the text of a profiles file (the built-in ``local`` profile is always added)."""
     try:
+        import tomllib
+
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"at line (\d+)", str(exc))

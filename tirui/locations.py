@@ -8,12 +8,26 @@ Every path is computed on call, so tests (and users) can redirect everything by 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 APP_NAME = "tirui"
 
 
+_XDG = {
+    "config": ("XDG_CONFIG_HOME", ".config"),
+    "data": ("XDG_DATA_HOME", ".local/share"),
+    "cache": ("XDG_CACHE_HOME", ".cache"),
+}
+
+
 def _platformdirs_path(kind: str) -> Path:
+    if sys.platform.startswith("linux"):
+        # The XDG rules platformdirs applies on Linux, without its import cost at startup.
+        var, default = _XDG[kind]
+        base = os.environ.get(var, "").strip()
+        root = Path(base) if base and os.path.isabs(base) else Path.home() / default
+        return root / APP_NAME
     import platformdirs
 
     getter = {
