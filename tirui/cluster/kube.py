@@ -1,0 +1,416 @@
+"""The Kubernetes runtime: apply tirui's manifests and read deployments back, over the official
+client (blocking: callers run it in threads).
+
+Apply is create-or-server-side-apply (field manager ``tirui``) object by object, after a dry run
+of the same requests; an existing object without tirui's label is never overwritten. Reads use
+raw JSON (``_preload_content=False``) so odd or partial objects do not trip the typed models.
+Label selectors are sent and the results filtered again locally.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, RESTARTED_AT, build
+from tirui.cluster.runtime import DeploymentNotFound, DeploymentStatus, ReplicaStatus, RuntimeError_
+from tirui.cluster.spec import DeploymentSpec
+
+Obj = dict[str, Any]
+WAITING_FAILURES = (
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "InvalidImageName",
+    "RunContainerError",
+)
+
+
+class KubeError(RuntimeError_):
+    """A Kubernetes API failure, said plainly (forbidden, unreachable, conflict, ...)."""
+
+
+def explain(exc: Exception, what: str) -> KubeError:
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(exc, ApiException):
+        try:
+            message = json.loads(exc.body or "{}").get("message", "") or exc.reason
+        except ValueError:
+            message = exc.reason
+        if exc.status == 403:
+            return KubeError(f"{what}: forbidden by RBAC ({message})")
+        if exc.status == 401:
+            return KubeError(f"{what}: the cluster rejected the credentials of the kube context ({message})")
+        if exc.status == 409:
+            return KubeError(f"{what}: conflict ({message})")
+        return KubeError(f"{what}: {exc.status} {message}")
+    return KubeError(f"{what}: cannot reach the Kubernetes API ({type(exc).__name__}: {exc})")
+
+
+class _Kind:
+    """The client calls of one kind (namespaced)."""
+
+    def __init__(self, api: Any, suffix: str) -> None:
+        self.create: Callable[..., Any] = getattr(api, f"create_namespaced_{suffix}")
+        self.read: Callable[..., Any] = getattr(api, f"read_namespaced_{suffix}")
+        self.patch: Callable[..., Any] = getattr(api, f"patch_namespaced_{suffix}")
+        self.delete: Callable[..., Any] = getattr(api, f"delete_namespaced_{suffix}")
+        self.list: Callable[..., Any] = getattr(api, f"list_namespaced_{suffix}")
+
+
+class KubeRuntime:
+    """Deployments in one namespace of one cluster."""
+
+    def __init__(self, api_client: Any, namespace: str = "default", *, profile: str = "") -> None:
+        from kubernetes import client
+
+        self.api = api_client
+        self.namespace = namespace
+        self.profile = profile
+        core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+        net, hpa = client.NetworkingV1Api(api_client), client.AutoscalingV2Api(api_client)
+        self.core, self.apps = core, apps
+        self.kinds = {
+            "Secret": _Kind(core, "secret"),
+            "ConfigMap": _Kind(core, "config_map"),
+            "PersistentVolumeClaim": _Kind(core, "persistent_volume_claim"),
+            "Service": _Kind(core, "service"),
+            "Deployment": _Kind(apps, "deployment"),
+            "Ingress": _Kind(net, "ingress"),
+            "HorizontalPodAutoscaler": _Kind(hpa, "horizontal_pod_autoscaler"),
+        }
+
+    @classmethod
+    def from_profile(cls, profile: Any) -> KubeRuntime:
+        """Client for the profile's kubeconfig and context; clear errors when they are missing."""
+        from kubernetes import config
+        from kubernetes.config.config_exception import ConfigException
+
+        k = profile.kubernetes
+        try:
+            api = config.new_client_from_config(config_file=k.kubeconfig or None, context=k.context or None)
+        except (ConfigException, OSError) as exc:
+            where = k.kubeconfig or "~/.kube/config ($KUBECONFIG)"
+            raise KubeError(f"kube context {k.context or '(current)'} from {where}: {exc}") from None
+        return cls(api, k.namespace, profile=profile.name)
+
+    # -- raw helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _json(response: Any) -> Any:
+        return json.loads(response.data)
+
+    def _get(self, kind: str, name: str) -> Obj | None:
+        """One object or None. A list filtered by name rather than a GET, so "absent" is a normal
+        answer (no 404 round trip; also what the kmock emulator handles well)."""
+        try:
+            raw = self.kinds[kind].list(
+                self.namespace, field_selector=f"metadata.name={name}", _preload_content=False
+            )
+        except Exception as exc:
+            raise explain(exc, f"reading {kind}/{name}") from None
+        items = self._json(raw).get("items", [])
+        return next((o for o in items if o.get("metadata", {}).get("name") == name), None)
+
+    def _list(self, kind: str, selector: dict[str, str]) -> builtins.list[Obj]:
+        label_selector = ",".join(f"{k}={v}" for k, v in selector.items())
+        try:
+            if kind == "Pod":
+                raw = self.core.list_namespaced_pod(
+                    self.namespace, label_selector=label_selector, _preload_content=False
+                )
+            else:
+                raw = self.kinds[kind].list(
+                    self.namespace, label_selector=label_selector, _preload_content=False
+                )
+        except Exception as exc:
+            raise explain(exc, f"listing {kind}s in {self.namespace}") from None
+        items = self._json(raw).get("items", [])
+        return [
+            o
+            for o in items
+            if all(o.get("metadata", {}).get("labels", {}).get(k) == v for k, v in selector.items())
+        ]
+
+    # -- apply -------------------------------------------------------------------------------
+    def apply(self, objects: builtins.list[Obj], *, dry_run: bool = False) -> builtins.list[str]:
+        """Create or update each object; refuses to touch objects tirui does not manage."""
+        done: builtins.list[str] = []
+        extra = {"dry_run": "All"} if dry_run else {}
+        for obj in objects:
+            kind, name = obj["kind"], obj["metadata"]["name"]
+            ref = f"{kind}/{name}"
+            try:
+                existing = self._get(kind, name)
+                if (
+                    existing is not None
+                    and existing.get("metadata", {}).get("labels", {}).get(MANAGED_BY) != "tirui"
+                ):
+                    raise KubeError(
+                        f"{ref} already exists in {self.namespace} and is not managed by tirui: "
+                        "refusing to overwrite it"
+                    )
+                if existing is None:
+                    self.kinds[kind].create(self.namespace, obj, **extra)
+                else:
+                    self.kinds[kind].patch(
+                        name,
+                        self.namespace,
+                        obj,
+                        field_manager="tirui",
+                        force=True,
+                        _content_type="application/apply-patch+yaml",
+                        **extra,
+                    )
+            except KubeError as exc:
+                raise self._partial(done, ref, str(exc), dry_run) from None
+            except Exception as exc:
+                raise self._partial(done, ref, str(explain(exc, f"applying {ref}")), dry_run) from None
+            done.append(ref)
+        return done
+
+    @staticmethod
+    def _partial(done: builtins.list[str], ref: str, message: str, dry_run: bool) -> KubeError:
+        if dry_run or not done:
+            return KubeError(
+                message + (" (dry run: nothing was changed)" if dry_run else " (nothing was applied)")
+            )
+        return KubeError(f"{message}. Already applied: {', '.join(done)}; `tirui delete` removes them.")
+
+    def preflight(self, objects: builtins.list[Obj]) -> None:
+        """Before any write: every object either does not exist or is tirui's. Names all others."""
+        foreign = []
+        for obj in objects:
+            kind, name = obj["kind"], obj["metadata"]["name"]
+            existing = self._get(kind, name)
+            if (
+                existing is not None
+                and existing.get("metadata", {}).get("labels", {}).get(MANAGED_BY) != "tirui"
+            ):
+                foreign.append(f"{kind}/{name}")
+        if foreign:
+            raise KubeError(
+                f"{', '.join(foreign)} already exist(s) in {self.namespace} and is not managed by tirui: "
+                "refusing to overwrite; pick another name or remove them (nothing was changed)"
+            )
+
+    def deploy(
+        self,
+        spec: DeploymentSpec,
+        store: Any = None,
+        *,
+        access_key_id: str = "",
+        secret_access_key: str = "",
+        storage_endpoint: str = "",
+        storage_region: str = "us-east-1",
+    ) -> DeploymentStatus:
+        objects = build(
+            spec,
+            namespace=self.namespace,
+            storage_endpoint=storage_endpoint,
+            storage_region=storage_region,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            show_secrets=True,
+        )
+        self.preflight(objects)
+        self.apply(objects, dry_run=True)
+        self.apply(objects)
+        return self.get(spec.name)
+
+    # -- reading -----------------------------------------------------------------------------
+    def list(self) -> builtins.list[DeploymentStatus]:
+        deployments = self._list("Deployment", {MANAGED_BY: "tirui"})
+        pods = self._list("Pod", {MANAGED_BY: "tirui"})
+        return [self._status(d, pods) for d in sorted(deployments, key=lambda d: d["metadata"]["name"])]
+
+    def get(self, name: str) -> DeploymentStatus:
+        dep = self._get("Deployment", name)
+        if dep is None or dep.get("metadata", {}).get("labels", {}).get(MANAGED_BY) != "tirui":
+            raise DeploymentNotFound(f"no tirui deployment named {name!r} in {self.namespace}")
+        return self._status(dep, self._list("Pod", {DEPLOYMENT_LABEL: name}))
+
+    def _status(self, dep: Obj, pods: builtins.list[Obj]) -> DeploymentStatus:
+        meta, spec = dep["metadata"], dep.get("spec", {})
+        name = meta["name"]
+        mine = [p for p in pods if p.get("metadata", {}).get("labels", {}).get(DEPLOYMENT_LABEL) == name]
+        replicas = [pod_status(p) for p in mine]
+        desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+        ready = sum(r.ready for r in replicas)
+        restarts = sum(r.restarts for r in replicas)
+        failing = [r for r in replicas if r.phase in WAITING_FAILURES or r.phase == "Pending"]
+        if desired == 0:
+            status, reason = "ScaledToZero", ""
+        elif ready >= desired:
+            status, reason = "Ready", ""
+        elif failing:
+            status, reason = failing[0].phase, failing[0].reason
+        else:
+            status, reason = "Starting", ""
+        containers = spec.get("template", {}).get("spec", {}).get("containers", [{}])
+        gpus = containers[0].get("resources", {}).get("limits", {}).get("nvidia.com/gpu", "0")
+        return DeploymentStatus(
+            name=name,
+            model=meta.get("annotations", {})
+            .get("tirui.dev/source", "")
+            .rsplit("/", 1)[-1]
+            .removesuffix(".mar"),
+            source=meta.get("annotations", {}).get("tirui.dev/source", ""),
+            desired=desired,
+            ready=ready,
+            restarts=restarts,
+            status=status,
+            reason=reason,
+            endpoint=self._endpoint(name),
+            created=_timestamp(meta.get("creationTimestamp")),
+            replicas=replicas,
+            image=containers[0].get("image", ""),
+            gpus=int(gpus) if str(gpus).isdigit() else 0,
+        )
+
+    def _endpoint(self, name: str) -> str:
+        ingress = self._get("Ingress", name)
+        if ingress is not None:
+            hosts = [r.get("host") for r in ingress.get("spec", {}).get("rules", []) if r.get("host")]
+            if hosts:
+                return f"https://{hosts[0]}"
+        return f"http://{name}.{self.namespace}.svc:8080"
+
+    # -- operations --------------------------------------------------------------------------
+    def _managed(self, name: str) -> Obj:
+        dep = self._get("Deployment", name)
+        if dep is None or dep.get("metadata", {}).get("labels", {}).get(MANAGED_BY) != "tirui":
+            raise DeploymentNotFound(f"no tirui deployment named {name!r} in {self.namespace}")
+        return dep
+
+    def scale(self, name: str, count: int) -> None:
+        if count < 0:
+            raise KubeError("replicas must be 0 or more")
+        self._managed(name)
+        if self._get("HorizontalPodAutoscaler", name) is not None:
+            raise KubeError(
+                f"{name} is autoscaled: change its range (tirui autoscale) or remove autoscaling first"
+            )
+        try:
+            self.apps.patch_namespaced_deployment_scale(name, self.namespace, {"spec": {"replicas": count}})
+        except Exception as exc:
+            raise explain(exc, f"scaling {name}") from None
+
+    def autoscale(
+        self, name: str, min_replicas: int, max_replicas: int, metric: str = "cpu", target: str = "70"
+    ) -> None:
+        """Create or update the HPA; ``max_replicas == 0`` removes autoscaling."""
+        from tirui.cluster.manifests import _hpa, names
+
+        dep = self._managed(name)
+        if max_replicas == 0:
+            hpa = self._get("HorizontalPodAutoscaler", name)
+            if hpa is not None:
+                self.kinds["HorizontalPodAutoscaler"].delete(name, self.namespace)
+            return
+        spec = DeploymentSpec(
+            name=name,
+            source=dep["metadata"].get("annotations", {}).get("tirui.dev/source", "x.mar"),
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+            autoscale_metric=metric,
+            autoscale_target=target,
+        )
+        problems = spec.kube_problems()
+        if problems:
+            raise KubeError("; ".join(problems.values()))
+        self.apply([_hpa(spec, self.namespace, names(spec))])
+
+    def restart(self, name: str) -> None:
+        """A rollout restart: a new pod-template annotation."""
+        self._managed(name)
+        now = dt.datetime.now(dt.UTC).isoformat()
+        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
+        try:
+            self.apps.patch_namespaced_deployment(name, self.namespace, body)
+        except Exception as exc:
+            raise explain(exc, f"restarting {name}") from None
+
+    def delete(self, name: str) -> None:
+        """Delete every object carrying both tirui labels for ``name``; nothing else."""
+        self._managed(name)
+        selector = {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: name}
+        for kind in (
+            "HorizontalPodAutoscaler",
+            "Ingress",
+            "Service",
+            "Deployment",
+            "PersistentVolumeClaim",
+            "ConfigMap",
+            "Secret",
+        ):
+            for obj in self._list(kind, selector):
+                try:
+                    self.kinds[kind].delete(obj["metadata"]["name"], self.namespace)
+                except Exception as exc:
+                    raise explain(exc, f"deleting {kind}/{obj['metadata']['name']}") from None
+
+    def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
+        out: builtins.list[str] = []
+        for pod in self._list("Pod", {DEPLOYMENT_LABEL: name}):
+            pod_name = pod["metadata"]["name"]
+            try:
+                text = self.core.read_namespaced_pod_log(
+                    pod_name, self.namespace, container="torchserve", tail_lines=lines, _preload_content=False
+                ).data.decode()
+            except Exception as exc:
+                out.append(f"[{pod_name}] {explain(exc, 'reading the log')}")
+                continue
+            out += [f"[{pod_name}] {line}" for line in text.splitlines()]
+        return out[-lines:]
+
+    def target(self, name: str) -> Any:
+        return None
+
+
+def _timestamp(value: str | None) -> float:
+    if not value:
+        return 0.0
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def pod_status(pod: Obj) -> ReplicaStatus:
+    """A pod as the Deployments table shows it: phase or the waiting reason, restarts, why."""
+    meta, status = pod.get("metadata", {}), pod.get("status", {})
+    name = meta.get("name", "?")
+    phase = status.get("phase", "Pending")
+    containers = status.get("containerStatuses", []) or []
+    restarts = sum(int(c.get("restartCount", 0)) for c in containers)
+    reason = ""
+    for c in containers:
+        waiting = c.get("state", {}).get("waiting")
+        if waiting and waiting.get("reason") in WAITING_FAILURES:
+            last = c.get("lastState", {}).get("terminated", {})
+            extra = f"; last exit {last.get('reason')} ({last.get('exitCode')})" if last.get("reason") else ""
+            return ReplicaStatus(
+                name,
+                False,
+                waiting["reason"],
+                restarts,
+                f"{c.get('name')}: {waiting.get('message', waiting['reason'])}{extra}",
+            )
+        last = c.get("lastState", {}).get("terminated", {})
+        if last.get("reason") == "OOMKilled":
+            reason = f"{c.get('name')} was OOMKilled (raise its memory limit)"
+    if phase == "Pending":
+        for cond in status.get("conditions", []) or []:
+            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                return ReplicaStatus(
+                    name, False, "Pending", restarts, f"{cond.get('reason', '')}: {cond.get('message', '')}"
+                )
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []) or []
+    )
+    return ReplicaStatus(name, ready, "Ready" if ready else phase, restarts, reason)
