@@ -63,7 +63,7 @@ def test_render_needs_no_cluster_and_is_schema_valid(isolated: Path) -> None:
     env = docs[4]["spec"]["template"]["spec"]["initContainers"][0]["env"]
     assert {"name": "S3_ENDPOINT", "value": "https://objectstore.example.net"} in env
     r = tirui("--profile", "prod", "deploy", "eos://models/r50.mar", "--name", "resnet")
-    assert r.returncode == 1 and "not built yet" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 1 and "kube context gpu" in r.stderr and r.stderr.count("\n") == 1, r.stderr
 
 
 def test_bad_input_is_one_line(isolated: Path) -> None:
@@ -104,3 +104,69 @@ def test_local_lifecycle_from_the_cli(isolated: Path, tiny_mar: Path) -> None:
         r = tirui("delete", "clid")
     assert r.returncode == 0 and "deleted" in r.stdout
     assert "clid" not in tirui("status").stdout
+
+
+async def test_kubernetes_lifecycle_from_the_cli(isolated: Path) -> None:
+    """The CLI in a subprocess against the kmock API emulator served by this test."""
+    import asyncio
+    import os
+
+    import kmock
+
+    from tests.test_kube_runtime import RESOURCES
+
+    km = kmock.KubernetesEmulator()
+    for r in RESOURCES:
+        km.resources[r] = {}
+    env = {
+        **os.environ,
+        "TIRUI_SECRETS": "env",
+        "TIRUI_TOKEN_K8S_API": "k8s-token-0123456789abcdef",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "secret-example",
+    }
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tirui",
+            "--profile",
+            "k8s",
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+        return proc.returncode or 0, out.decode(), err.decode()
+
+    async with kmock.Server(km):
+        kubeconfig = isolated / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: km\n"
+            f"clusters: [{{name: km, cluster: {{server: '{str(km.url).rstrip('/')}'}}}}]\n"
+            "contexts: [{name: km, context: {cluster: km, user: u, namespace: ml}}]\n"
+            "users: [{name: u, user: {token: x}}]\n"
+        )
+        profiles_file().parent.mkdir(parents=True, exist_ok=True)
+        profiles_file().write_text(
+            f'[profiles.k8s.kubernetes]\nkubeconfig = "{kubeconfig}"\ncontext = "km"\nnamespace = "ml"\n'
+        )
+        code, out, err = await run("deploy", "eos://models/r50.mar", "--name", "resnet", "--dry-run")
+        assert code == 0 and "dry run accepted" in out, err
+        code, out, err = await run("deploy", "eos://models/r50.mar", "--name", "resnet", "--gpus", "2")
+        assert code == 0 and "resnet: Starting" in out, err
+        code, out, err = await run("status")
+        assert code == 0 and "resnet" in out and "0/1" in out, err
+        code, out, err = await run("scale", "resnet", "3")
+        assert code == 0, err
+        assert "0/3" in (await run("status", "resnet"))[1]
+        code, out, err = await run("autoscale", "resnet", "--min", "2", "--max", "6", "--metric", "gpu=80")
+        assert code == 0 and "autoscaling 2-6" in out, err
+        code, out, err = await run("scale", "resnet", "1")
+        assert code == 1 and "autoscaled" in err and err.count("\n") == 1
+        code, out, err = await run("delete", "resnet")
+        assert code == 0 and "deleted" in out, err
+        code, out, err = await run("status", "resnet")
+        assert code == 1 and "no tirui deployment named 'resnet'" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from textual.widgets import DataTable, Input, Static
 
@@ -61,13 +62,68 @@ async def test_deploy_from_buckets_then_scale_and_delete(isolated: Path, tiny_ma
         assert not group_alive(pgid)
 
 
-async def test_kubernetes_profile_says_runtime_not_built(isolated: Path) -> None:
+async def test_kubernetes_profile_without_access_says_why(isolated: Path) -> None:
     from tirui.locations import profiles_file
 
     profiles_file().parent.mkdir(parents=True, exist_ok=True)
-    profiles_file().write_text('[profiles.k8s.kubernetes]\ncontext = "gpu"\n')
+    kubeconfig = isolated / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    profiles_file().write_text(f'[profiles.k8s.kubernetes]\nkubeconfig = "{kubeconfig}"\ncontext = "gpu"\n')
     app = TiruiApp(profile="k8s", start_mode="deploy")
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(
-            pilot, lambda: "not built yet" in str(app.screen.query_one("#deploy-message", Static).render())
+        message = lambda: str(app.screen.query_one("#deploy-message", Static).render())  # noqa: E731
+        await until(pilot, lambda: "no Kubernetes access" in message())
+        assert "gpu" in message()
+
+
+async def test_kubernetes_deploy_scale_delete_through_the_screen(isolated: Path, monkeypatch: Any) -> None:
+    import kmock
+
+    from tests.test_kube_runtime import RESOURCES
+    from tirui.locations import profiles_file
+
+    km = kmock.KubernetesEmulator()
+    for r in RESOURCES:
+        km.resources[r] = {}
+    monkeypatch.setenv("TIRUI_TOKEN_K8S_API", "k8s-token-0123456789abcdef")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-example")
+    async with kmock.Server(km):
+        kubeconfig = isolated / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: km\n"
+            f"clusters: [{{name: km, cluster: {{server: '{str(km.url).rstrip('/')}'}}}}]\n"
+            "contexts: [{name: km, context: {cluster: km, user: u, namespace: ml}}]\n"
+            "users: [{name: u, user: {token: x}}]\n"
         )
+        profiles_file().parent.mkdir(parents=True, exist_ok=True)
+        profiles_file().write_text(
+            f'[profiles.k8s.kubernetes]\nkubeconfig = "{kubeconfig}"\ncontext = "km"\nnamespace = "ml"\n'
+        )
+        app = TiruiApp(profile="k8s", start_mode="deploy", secrets_backend="env")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await until(
+                pilot,
+                lambda: "No deployments" in str(app.screen.query_one("#deploy-message", Static).render()),
+            )
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, FormDialog))
+            form = app.screen
+            form.query_one("#field-source", Input).value = "eos://models/resnet-50.mar"
+            form.query_one("#field-name", Input).value = "resnet"
+            form.query_one("#field-max_replicas", Input).value = "3"
+            await pilot.press("ctrl+s")
+            assert "min replicas must be at least 1" in str(form.query_one("#form-error", Static).render())
+            form.query_one("#field-max_replicas", Input).value = "0"
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: any(r[0] == "resnet" for r in table_rows(app)), timeout=30)
+            assert "Starting" in table_rows(app)[0][2] and table_rows(app)[0][3] == "0/1"
+            await pilot.press("s")
+            await until(pilot, lambda: isinstance(app.screen, FormDialog))
+            app.screen.query_one("#field-count", Input).value = "2"
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: table_rows(app)[0][3] == "0/2", timeout=30)
+            await pilot.press("ctrl+d")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+            await until(pilot, lambda: table_rows(app) == [], timeout=30)

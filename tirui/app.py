@@ -82,6 +82,7 @@ class TiruiApp(App[None]):
         self.keep_deployments = keep_deployments
         """Leave local deployments running when tirui exits (``--keep-running`` or ``k``)."""
         self.runtime: Any = None
+        self.runtime_error = ""
         self._runtime_lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -117,6 +118,10 @@ class TiruiApp(App[None]):
             self.notify(str(exc), title="Profile", severity="error")
             return
         self._apply_profile()
+        old, self.runtime, self.runtime_error = self.runtime, None, ""
+        if old is not None and hasattr(old, "shutdown"):
+            # Local deployments keep running; switching back adopts them from their state files.
+            self.run_worker(asyncio.to_thread(old.shutdown, keep_running=True), group="runtime-switch")
         for screen in self.main_screens.values():
             screen.on_profile_changed()
         self.notify(f"Profile {name} ({self.profile.location})", title="Profile")
@@ -141,7 +146,8 @@ class TiruiApp(App[None]):
         """The profile's runtime, created off the event loop on first use.
 
         Local profile: a supervised :class:`~tirui.cluster.local.LocalRuntime`. Kubernetes
-        profiles: None until the Kubernetes runtime exists (the Deployments screen says so).
+        profiles: a :class:`~tirui.cluster.kube.KubeRuntime` for the profile's context, or None
+        with ``runtime_error`` saying why (missing context, unreadable kubeconfig).
         """
         async with self._runtime_lock:
             if self.runtime is None and self.profile.is_local:
@@ -153,6 +159,14 @@ class TiruiApp(App[None]):
                 self.runtime = await asyncio.to_thread(
                     LocalRuntime, root, tokens=tokens, profile=self.profile.name
                 )
+            elif self.runtime is None:
+                from tirui.cluster.kube import KubeError, KubeRuntime
+
+                try:
+                    self.runtime = await asyncio.to_thread(KubeRuntime.from_profile, self.profile)
+                    self.runtime_error = ""
+                except KubeError as exc:
+                    self.runtime_error = str(exc)
             return self.runtime
 
     async def on_unmount(self) -> None:

@@ -85,10 +85,12 @@ def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
 
 def _runtime(profile: Any) -> Any:
     if not profile.is_local:
-        raise DeployCliError(
-            f"profile {profile.name} uses Kubernetes, whose runtime is not built yet; "
-            "--render prints the objects without a cluster"
-        )
+        from tirui.cluster.kube import KubeError, KubeRuntime
+
+        try:
+            return KubeRuntime.from_profile(profile)
+        except KubeError as exc:
+            raise DeployCliError(f"{exc} (--render prints the objects without a cluster)") from None
     from tirui.cluster.local import LocalRuntime
 
     return LocalRuntime.for_profile(profile)
@@ -117,15 +119,32 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         )
         return 0
     runtime = _runtime(profile)
-    if args.dry_run:
-        print(f"{spec.name}: valid; the local runtime would start TorchServe for {spec.source}")
-        return 0
     from tirui.cluster.runtime import RuntimeError_
+    from tirui.secrets import TokenStore
     from tirui.storage.factory import open_store
 
     try:
-        store = open_store(profile) if "://" in spec.source else None
-        status = runtime.deploy(spec, store)
+        if not profile.is_local:
+            tokens = TokenStore.from_env(args.secrets)
+            if args.dry_run:
+                from tirui.cluster.credentials import deployment_tokens
+
+                if spec.auth:
+                    spec.tokens = deployment_tokens(profile, tokens, spec.name)
+                objects = build(
+                    spec, namespace=runtime.namespace, storage_endpoint=profile.storage.endpoint_url
+                )
+                runtime.preflight(objects)
+                done = runtime.apply(objects, dry_run=True)
+                print(f"{spec.name}: server-side dry run accepted {len(done)} objects: {', '.join(done)}")
+                return 0
+            status = runtime.deploy_with(spec, profile, tokens)
+        elif args.dry_run:
+            print(f"{spec.name}: valid; the local runtime would start TorchServe for {spec.source}")
+            return 0
+        else:
+            store = open_store(profile) if "://" in spec.source else None
+            status = runtime.deploy(spec, store)
     except RuntimeError_ as exc:
         raise DeployCliError(str(exc)) from None
     print(f"{status.name}: {status.status} ({status.endpoint}); `tirui status {status.name}` follows it")
@@ -175,7 +194,26 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_autoscale(args: argparse.Namespace) -> int:
-    raise DeployCliError("autoscaling needs the Kubernetes runtime, which is not built yet")
+    from tirui.cluster.runtime import RuntimeError_
+    from tirui.config import resolve_profile
+
+    profile = resolve_profile(args.profile)
+    if profile.is_local:
+        raise DeployCliError(
+            "autoscaling is a Kubernetes feature; locally, scale the workers with tirui scale"
+        )
+    metric, _, target = args.metric.partition("=")
+    target = target or "70"
+    try:
+        _runtime(profile).autoscale(args.name, args.min, args.max, metric, target)
+    except RuntimeError_ as exc:
+        raise DeployCliError(str(exc)) from None
+    print(
+        f"{args.name}: autoscaling {args.min}-{args.max} on {metric}"
+        if args.max
+        else f"{args.name}: autoscaling off"
+    )
+    return 0
 
 
 COMMANDS = {

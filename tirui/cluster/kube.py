@@ -70,6 +70,8 @@ class KubeRuntime:
         from kubernetes import client
 
         self.api = api_client
+        self.timeout = 10.0
+        """Seconds per API request, so an unreachable cluster fails instead of hanging."""
         self.namespace = namespace
         self.profile = profile
         core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
@@ -197,6 +199,21 @@ class KubeRuntime:
                 f"{', '.join(foreign)} already exist(s) in {self.namespace} and is not managed by tirui: "
                 "refusing to overwrite; pick another name or remove them (nothing was changed)"
             )
+
+    def deploy_with(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> DeploymentStatus:
+        """Deploy with the token and object-store keys from the profile and the token store."""
+        from tirui.cluster.credentials import deployment_tokens, storage_credentials
+
+        if spec.auth and not spec.tokens:
+            spec.tokens = deployment_tokens(profile, tokens, spec.name)
+        key, secret = storage_credentials(profile, tokens)
+        return self.deploy(
+            spec,
+            access_key_id=key,
+            secret_access_key=secret,
+            storage_endpoint=profile.storage.endpoint_url,
+            storage_region=profile.storage.region,
+        )
 
     def deploy(
         self,

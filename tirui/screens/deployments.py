@@ -91,10 +91,11 @@ class DeploymentsScreen(MainScreen):
         app: Any = self.app
         runtime = await self.runtime()
         if runtime is None:
+            self.query_one("#deployments", DataTable).clear()
             msg = (
-                f"Profile {app.profile.name} runs deployments on Kubernetes "
-                f"({app.profile.location}); the Kubernetes runtime is not built yet.\n"
-                "Switch to the built-in local profile (: profile local) to deploy on this machine."
+                f"Profile {app.profile.name} ({app.profile.location}): no Kubernetes access.\n"
+                f"{app.runtime_error}\n"
+                "Fix the profile's kubeconfig/context, or use the local profile (: profile local)."
             )
             self._message(msg)
             return
@@ -176,11 +177,6 @@ class DeploymentsScreen(MainScreen):
 
     def open_deploy_form(self, source: str) -> None:
         app: Any = self.app
-        if not app.profile.is_local:
-            self.app.push_screen(
-                MessageDialog("Deploy", "Deploying to Kubernetes is not built yet; use the local profile.")
-            )
-            return
 
         def chosen(values: dict[str, str] | None) -> None:
             if values:
@@ -188,7 +184,12 @@ class DeploymentsScreen(MainScreen):
                 if spec is not None:
                     self.deploy(spec)
 
-        self.app.push_screen(deploy_form(source, runtime_label="local TorchServe on this machine"), chosen)
+        label = (
+            "local TorchServe on this machine"
+            if app.profile.is_local
+            else f"Kubernetes {app.profile.location}"
+        )
+        self.app.push_screen(deploy_form(source, runtime_label=label, kube=not app.profile.is_local), chosen)
 
     @work(group="deploy-op")
     async def deploy(self, spec: DeploymentSpec) -> None:
@@ -198,8 +199,13 @@ class DeploymentsScreen(MainScreen):
         runtime = await self.runtime()
         self.notify(f"Deploying {spec.name} from {spec.source}…", title="Deploy")
 
+        tokens = await app.get_token_store()
+
         def run() -> DeploymentStatus:
-            store = open_store(app.profile, app.token_store) if "://" in spec.source else None
+            if not app.profile.is_local:
+                kube_status: DeploymentStatus = runtime.deploy_with(spec, app.profile, tokens)
+                return kube_status
+            store = open_store(app.profile, tokens) if "://" in spec.source else None
             status: DeploymentStatus = runtime.deploy(spec, store)
             return status
 
