@@ -231,11 +231,17 @@ class TiruiApp(App[None]):
         self.screen.open_deploy_form(message.source)  # type: ignore[attr-defined]
 
     async def open_for_deployment(self, mode: str, name: str) -> None:
-        """``p``/``m`` on a deployment: the Playground or Metrics screen aimed at it."""
+        """``p``/``m`` on a deployment: the Playground or Metrics screen aimed at it.
+
+        The model name comes from the Deployments table's last refresh, so no runtime call
+        (which may be an HTTP request to the cluster) happens on the event loop.
+        """
+        deployments = self.main_screens.get("deploy")
+        status = getattr(deployments, "statuses", {}).get(name)
         await self.switch_mode(mode)
         screen = self.screen
         if hasattr(screen, "use_deployment"):
-            screen.use_deployment(name)
+            screen.use_deployment(name, status.model if status is not None else "")
 
     async def run_screen_action(self, mode: str, action: str) -> None:
         """Palette entry for a screen's action: show that screen, then run the action there."""

@@ -80,23 +80,16 @@ class MetricsScreen(MainScreen):
         self.use_deployment("")
 
     # -- what to show ------------------------------------------------------------------------
-    def use_deployment(self, name: str) -> None:
+    def use_deployment(self, name: str, model: str = "") -> None:
         """Start charting ``name`` (``m`` in Deployments); the series start empty."""
         if name != self.deployment:
             self.deployment = name
-            self.pipeline = MetricsPipeline(model=self._model(name))
+            self.pipeline = MetricsPipeline(model=model)
             if self.collector is not None:
                 self.collector.pipeline = self.pipeline
                 self.collector.tails.clear()
         self._head()
         self.redraw()
-
-    def _model(self, name: str) -> str:
-        runtime = getattr(self.app, "runtime", None)
-        try:
-            return str(runtime.get(name).model) if runtime is not None and name else ""
-        except Exception:
-            return ""
 
     def _tick(self) -> None:
         if self.frozen_now is not None:
@@ -115,11 +108,11 @@ class MetricsScreen(MainScreen):
             )
             return
         if not self.deployment:
-            names = [s.name for s in await asyncio.to_thread(runtime.list)]
-            if not names:
+            statuses = await asyncio.to_thread(runtime.list)
+            if not statuses:
                 self._note("No deployments: deploy one (2, then n) and its charts appear here.")
                 return
-            self.use_deployment(names[0])
+            self.use_deployment(statuses[0].name, statuses[0].model)
         try:
             sources = await asyncio.to_thread(runtime.metrics_sources, self.deployment)
         except Exception as exc:  # the deployment was deleted
@@ -210,10 +203,12 @@ class MetricsScreen(MainScreen):
         runtime = await self.app.get_runtime()  # type: ignore[attr-defined]
         if runtime is None:
             return
-        names = [s.name for s in await asyncio.to_thread(runtime.list)]
+        statuses = await asyncio.to_thread(runtime.list)
+        names = [s.name for s in statuses]
         if names:
             i = names.index(self.deployment) + 1 if self.deployment in names else 0
-            self.use_deployment(names[i % len(names)])
+            chosen = statuses[i % len(names)]
+            self.use_deployment(chosen.name, chosen.model)
 
     def action_custom(self) -> None:
         names = sorted(self.pipeline.custom_names)

@@ -121,18 +121,11 @@ class PlaygroundScreen(MainScreen):
         self.set_focus(None)
 
     # -- form state --------------------------------------------------------------------------
-    def use_deployment(self, name: str) -> None:
+    def use_deployment(self, name: str, model: str = "") -> None:
         """Aim at a deployment (``p`` in Deployments) and fill in its model."""
         self.query_one("#target", Input).value = name
-        runtime = getattr(self.app, "runtime", None)
-        status = None
-        if runtime is not None:
-            try:
-                status = runtime.get(name)
-            except Exception:
-                status = None
-        if status is not None:
-            self.query_one("#model", Input).value = status.model
+        if model:
+            self.query_one("#model", Input).value = model
         self._apply_preset()
         self.set_focus(None)  # keys stay global: f5 sends, 1-5 switch; tab enters the form
 
