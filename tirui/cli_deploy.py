@@ -103,8 +103,15 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     profile = resolve_profile(args.profile)
     spec = spec_from_args(args, profile)
     if args.render:
-        if spec.auth and not spec.tokens:
-            spec.tokens = ["token-from-the-keyring-at-apply-time"]
+        if spec.auth and args.show_secrets:
+            from tirui.cluster.credentials import deployment_tokens
+            from tirui.cluster.runtime import RuntimeError_
+            from tirui.secrets import TokenStore
+
+            try:  # the token the deployment will accept (created in the keyring on first use)
+                spec.tokens = deployment_tokens(profile, TokenStore.from_env(args.secrets), spec.name)
+            except RuntimeError_ as exc:
+                raise DeployCliError(str(exc)) from None
         print(
             to_yaml(
                 build(

@@ -149,8 +149,11 @@ def build(
         }
     )
     tokens = spec.tokens if spec.auth else []
+    # Redacted renders show one placeholder per token (at least one with auth on: the token
+    # itself is only read from the keyring when applying, or with show_secrets).
+    shown = len(tokens) or (1 if spec.auth else 0)
     nginx = render_nginx(
-        tokens if show_secrets else [f"redacted-token-{i + 1}" for i in range(len(tokens))],
+        tokens if show_secrets else [f"redacted-token-{i + 1}" for i in range(shown)],
         auth=spec.auth,
         ports=PORTS,
     )
