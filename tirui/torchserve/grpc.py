@@ -179,6 +179,14 @@ class TorchServeGRPC:
             initial_metadata=_pairs(initial),
         )
 
+    async def _predictions(self, call: Any) -> AsyncIterator[bytes]:
+        """The predictions of a server stream, as they arrive; RPC errors become TorchServeError."""
+        try:
+            async for response in call:
+                yield bytes(response.prediction)
+        except grpc.aio.AioRpcError as exc:
+            raise rpc_error(exc, self.endpoint.inference_target) from None
+
     async def stream_predict(
         self,
         model: str,
@@ -196,11 +204,8 @@ class TorchServeGRPC:
             metadata=self._metadata(self.endpoint.inference_token, metadata),
             timeout=self.deadline,
         )
-        try:
-            async for response in call:
-                yield bytes(response.prediction)
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc, self.endpoint.inference_target) from None
+        async for prediction in self._predictions(call):
+            yield prediction
 
     async def stream_predict2(
         self, requests: list[Any], *, metadata: Iterable[tuple[str, str]] = ()
@@ -211,11 +216,8 @@ class TorchServeGRPC:
             metadata=self._metadata(self.endpoint.inference_token, metadata),
             timeout=self.deadline,
         )
-        try:
-            async for response in call:
-                yield bytes(response.prediction)
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc, self.endpoint.inference_target) from None
+        async for prediction in self._predictions(call):
+            yield prediction
 
     # -- management --------------------------------------------------------------------------
     async def _manage(self, rpc: str, request: Any) -> str:
