@@ -111,13 +111,8 @@ async def test_kubernetes_lifecycle_from_the_cli(isolated: Path) -> None:
     import asyncio
     import os
 
-    import kmock
+    from tests.kube_cluster import emulated_cluster, write_k8s_profile
 
-    from tests.test_kube_runtime import RESOURCES
-
-    km = kmock.KubernetesEmulator()
-    for r in RESOURCES:
-        km.resources[r] = {}
     env = {
         **os.environ,
         "TIRUI_SECRETS": "env",
@@ -141,18 +136,8 @@ async def test_kubernetes_lifecycle_from_the_cli(isolated: Path) -> None:
         out, err = await asyncio.wait_for(proc.communicate(), 120)
         return proc.returncode or 0, out.decode(), err.decode()
 
-    async with kmock.Server(km):
-        kubeconfig = isolated / "kubeconfig"
-        kubeconfig.write_text(
-            "apiVersion: v1\nkind: Config\ncurrent-context: km\n"
-            f"clusters: [{{name: km, cluster: {{server: '{str(km.url).rstrip('/')}'}}}}]\n"
-            "contexts: [{name: km, context: {cluster: km, user: u, namespace: ml}}]\n"
-            "users: [{name: u, user: {token: x}}]\n"
-        )
-        profiles_file().parent.mkdir(parents=True, exist_ok=True)
-        profiles_file().write_text(
-            f'[profiles.k8s.kubernetes]\nkubeconfig = "{kubeconfig}"\ncontext = "km"\nnamespace = "ml"\n'
-        )
+    async with emulated_cluster() as km:
+        write_k8s_profile(isolated, km)
         code, out, err = await run("deploy", "eos://models/r50.mar", "--name", "resnet", "--dry-run")
         assert code == 0 and "dry run accepted" in out, err
         code, out, err = await run("deploy", "eos://models/r50.mar", "--name", "resnet", "--gpus", "2")

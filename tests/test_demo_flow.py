@@ -81,16 +81,20 @@ def test_tirui_demo_in_a_real_terminal(isolated: Path) -> None:
         env=env,
         check=True,
     )
+
+    def capture() -> str:
+        return subprocess.run(
+            ["tmux", "-S", socket, "capture-pane", "-p", "-t", session],
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout
+
     try:
         screen = ""
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            screen = subprocess.run(
-                ["tmux", "-S", socket, "capture-pane", "-p", "-t", session],
-                env=env,
-                capture_output=True,
-                text=True,
-            ).stdout
+            screen = capture()
             if "models" in screen and "Buckets" in screen:
                 break
             time.sleep(0.5)
@@ -99,12 +103,7 @@ def test_tirui_demo_in_a_real_terminal(isolated: Path) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and "tiny.mar" not in screen:
             time.sleep(0.3)
-            screen = subprocess.run(
-                ["tmux", "-S", socket, "capture-pane", "-p", "-t", session],
-                env=env,
-                capture_output=True,
-                text=True,
-            ).stdout
+            screen = capture()
         assert "tiny.mar" in screen, screen
         subprocess.run(["tmux", "-S", socket, "send-keys", "-t", session, "C-q"], env=env, check=True)
     finally:

@@ -77,29 +77,13 @@ async def test_kubernetes_profile_without_access_says_why(isolated: Path) -> Non
 
 
 async def test_kubernetes_deploy_scale_delete_through_the_screen(isolated: Path, monkeypatch: Any) -> None:
-    import kmock
+    from tests.kube_cluster import emulated_cluster, write_k8s_profile
 
-    from tests.test_kube_runtime import RESOURCES
-    from tirui.locations import profiles_file
-
-    km = kmock.KubernetesEmulator()
-    for r in RESOURCES:
-        km.resources[r] = {}
     monkeypatch.setenv("TIRUI_TOKEN_K8S_API", "k8s-token-0123456789abcdef")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-example")
-    async with kmock.Server(km):
-        kubeconfig = isolated / "kubeconfig"
-        kubeconfig.write_text(
-            "apiVersion: v1\nkind: Config\ncurrent-context: km\n"
-            f"clusters: [{{name: km, cluster: {{server: '{str(km.url).rstrip('/')}'}}}}]\n"
-            "contexts: [{name: km, context: {cluster: km, user: u, namespace: ml}}]\n"
-            "users: [{name: u, user: {token: x}}]\n"
-        )
-        profiles_file().parent.mkdir(parents=True, exist_ok=True)
-        profiles_file().write_text(
-            f'[profiles.k8s.kubernetes]\nkubeconfig = "{kubeconfig}"\ncontext = "km"\nnamespace = "ml"\n'
-        )
+    async with emulated_cluster() as km:
+        write_k8s_profile(isolated, km)
         app = TiruiApp(profile="k8s", start_mode="deploy", secrets_backend="env")
         async with app.run_test(size=(100, 40)) as pilot:
             await until(

@@ -6,35 +6,22 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import kmock
 import pytest
 
+from tests.kube_cluster import NAMESPACE, emulated_cluster
 from tirui.cluster.kube import KubeError, KubeRuntime, pod_status
 from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, RESTARTED_AT
 from tirui.cluster.runtime import DeploymentNotFound
 from tirui.cluster.spec import DeploymentSpec
 
-RESOURCES = [
-    "v1/secrets",
-    "v1/configmaps",
-    "v1/services",
-    "v1/pods",
-    "v1/persistentvolumeclaims",
-    "apps/v1/deployments",
-    "networking.k8s.io/v1/ingresses",
-    "autoscaling/v2/horizontalpodautoscalers",
-]
-NS = "ml"
+NS = NAMESPACE
 
 
 @pytest.fixture
 async def cluster() -> AsyncIterator[tuple[Any, KubeRuntime]]:
     from kubernetes import client
 
-    km = kmock.KubernetesEmulator()
-    for r in RESOURCES:
-        km.resources[r] = {}
-    async with kmock.Server(km):
+    async with emulated_cluster() as km:
         cfg = client.Configuration()
         cfg.host = str(km.url)
         yield km, KubeRuntime(client.ApiClient(cfg), NS, profile="k8s")
