@@ -16,6 +16,7 @@ RESOURCES = [
     "v1/configmaps",
     "v1/services",
     "v1/pods",
+    "v1/events",
     "v1/persistentvolumeclaims",
     "apps/v1/deployments",
     "networking.k8s.io/v1/ingresses",

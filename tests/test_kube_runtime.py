@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from tests.kube_cluster import NAMESPACE, emulated_cluster
-from tirui.cluster.kube import KubeError, KubeRuntime, pod_status
+from tirui.cluster.kube import KubeError, KubeRuntime
+from tirui.cluster.kube_status import pod_status
 from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, RESTARTED_AT
 from tirui.cluster.runtime import DeploymentNotFound
 from tirui.cluster.spec import DeploymentSpec

@@ -162,8 +162,9 @@ class TiruiApp(App[None]):
             elif self.runtime is None:
                 from tirui.cluster.kube import KubeError, KubeRuntime
 
+                tokens = await self.get_token_store()
                 try:
-                    self.runtime = await asyncio.to_thread(KubeRuntime.from_profile, self.profile)
+                    self.runtime = await asyncio.to_thread(KubeRuntime.from_profile, self.profile, tokens)
                     self.runtime_error = ""
                 except KubeError as exc:
                     self.runtime_error = str(exc)

@@ -46,32 +46,31 @@ def summary_lines(name: str, pipeline: Any, window: int) -> list[str]:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    from tirui.cluster.local import LocalRuntime
+    from tirui.cluster.runtime import RuntimeError_
+    from tirui.cluster.targets import runtime_for
     from tirui.config import resolve_profile
     from tirui.metrics.collector import Collector
     from tirui.metrics.series import MetricsPipeline
 
     profile = resolve_profile(args.profile)
-    if not profile.is_local:
-        raise TopError("tirui top needs the local runtime for now (the Kubernetes runtime is not built yet)")
-    runtime = LocalRuntime.for_profile(profile)
-    names = [args.deployment] if args.deployment else [s.name for s in runtime.list()]
+    try:
+        runtime = runtime_for(profile, None)
+        names = [args.deployment] if args.deployment else [s.name for s in runtime.list()]
+        models = {name: runtime.get(name).model for name in names}
+    except RuntimeError_ as exc:
+        raise TopError(str(exc)) from None
     if not names:
         raise TopError("no deployments (tirui deploy … or the TUI's Deployments screen)")
-    for name in names:
-        try:
-            runtime.get(name)
-        except Exception as exc:
-            raise TopError(str(exc)) from None
 
     async def run() -> None:
-        pipes = {n: MetricsPipeline(model=runtime.get(n).model) for n in names}
+        pipes = {n: MetricsPipeline(model=models[n]) for n in names}
         collectors = {n: Collector(pipes[n], backfill=256 * 1024) for n in names}
         try:
             rounds = 0
             while True:
                 for n in names:
-                    await collectors[n].collect(runtime.metrics_sources(n))
+                    sources = await asyncio.to_thread(runtime.metrics_sources, n)
+                    await collectors[n].collect(sources)
                 rounds += 1
                 if rounds >= 2 or not args.once:
                     out = [line for n in names for line in summary_lines(n, pipes[n], args.window)]
@@ -84,6 +83,8 @@ def cmd_top(args: argparse.Namespace) -> int:
         finally:
             for c in collectors.values():
                 await c.aclose()
+            if hasattr(runtime, "shutdown") and not profile.is_local:
+                runtime.shutdown()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

@@ -92,8 +92,10 @@ def resolve_target(
     management_url: str = "",
     grpc_target: str = "",
     verify: bool | str = True,
+    runtime: object = None,
 ) -> Target:
-    """A URL, or the name of a deployment on the profile's runtime."""
+    """A URL, or the name of a deployment on ``runtime`` (default: a runtime for ``profile``).
+    Blocking: a deployment name is looked up in its runtime (files, or the Kubernetes API)."""
     if "://" in text:
         return url_target(
             text,
@@ -104,6 +106,12 @@ def resolve_target(
             grpc_target=grpc_target,
             verify=verify,
         )
-    from tirui.cluster.targets import deployment_target
+    from tirui.cluster.runtime import RuntimeError_
+    from tirui.cluster.targets import deployment_target, runtime_for
 
-    return deployment_target(text, profile=profile, store=store)
+    if runtime is None:
+        try:
+            runtime = runtime_for(profile, store)
+        except RuntimeError_ as exc:
+            raise TargetError(str(exc)) from None
+    return deployment_target(text, runtime)

@@ -11,23 +11,17 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
+from tirui.cluster.kube_reads import KubeReads
 from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, RESTARTED_AT, build
-from tirui.cluster.runtime import DeploymentNotFound, DeploymentStatus, ReplicaStatus, RuntimeError_
+from tirui.cluster.runtime import DeploymentStatus, RuntimeError_
 from tirui.cluster.spec import DeploymentSpec
 
 Obj = dict[str, Any]
-WAITING_FAILURES = (
-    "CrashLoopBackOff",
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "CreateContainerConfigError",
-    "InvalidImageName",
-    "RunContainerError",
-)
 
 
 class KubeError(RuntimeError_):
@@ -49,27 +43,50 @@ def explain(exc: Exception, what: str) -> KubeError:
         if exc.status == 409:
             return KubeError(f"{what}: conflict ({message})")
         return KubeError(f"{what}: {exc.status} {message}")
-    return KubeError(f"{what}: cannot reach the Kubernetes API ({type(exc).__name__}: {exc})")
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    return KubeError(f"{what}: cannot reach the Kubernetes API ({type(exc).__name__}: {detail})")
 
 
 class _Kind:
-    """The client calls of one kind (namespaced)."""
+    """The client calls of one kind (namespaced), each with a default request timeout (a call
+    may pass its own ``_request_timeout``, as watches do)."""
 
-    def __init__(self, api: Any, suffix: str) -> None:
-        self.create: Callable[..., Any] = getattr(api, f"create_namespaced_{suffix}")
-        self.read: Callable[..., Any] = getattr(api, f"read_namespaced_{suffix}")
-        self.patch: Callable[..., Any] = getattr(api, f"patch_namespaced_{suffix}")
-        self.delete: Callable[..., Any] = getattr(api, f"delete_namespaced_{suffix}")
-        self.list: Callable[..., Any] = getattr(api, f"list_namespaced_{suffix}")
+    def __init__(self, api: Any, suffix: str, timeout: float) -> None:
+        def call(verb: str) -> Callable[..., Any]:
+            return functools.partial(getattr(api, f"{verb}_namespaced_{suffix}"), _request_timeout=timeout)
+
+        self.create = call("create")
+        self.read = call("read")
+        self.patch = call("patch")
+        self.delete = call("delete")
+        self.list = call("list")
 
 
-class KubeRuntime:
-    """Deployments in one namespace of one cluster."""
+class KubeRuntime(KubeReads):
+    """Deployments in one namespace of one cluster (reads, watches, logs, metrics: KubeReads)."""
 
-    def __init__(self, api_client: Any, namespace: str = "default", *, profile: str = "") -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        namespace: str = "default",
+        *,
+        profile: str = "",
+        tokens: Any = None,
+        prometheus_url: str = "",
+    ) -> None:
+        """``tokens``: the token store the Playground's targets read deployment tokens from;
+        ``prometheus_url``: read metrics from that Prometheus instead of the pods' proxy."""
         from kubernetes import client
 
         self.api = api_client
+        self.tokens = tokens
+        self.prometheus = None
+        if prometheus_url:
+            from tirui.metrics.promql import PrometheusSource
+
+            self.prometheus = PrometheusSource(prometheus_url)
+        self._watches = {}
+        self._subscribers = []
         self.timeout = 10.0
         """Seconds per API request, so an unreachable cluster fails instead of hanging."""
         self.namespace = namespace
@@ -78,28 +95,29 @@ class KubeRuntime:
         net, hpa = client.NetworkingV1Api(api_client), client.AutoscalingV2Api(api_client)
         self.core, self.apps = core, apps
         self.kinds = {
-            "Secret": _Kind(core, "secret"),
-            "ConfigMap": _Kind(core, "config_map"),
-            "PersistentVolumeClaim": _Kind(core, "persistent_volume_claim"),
-            "Service": _Kind(core, "service"),
-            "Deployment": _Kind(apps, "deployment"),
-            "Ingress": _Kind(net, "ingress"),
-            "HorizontalPodAutoscaler": _Kind(hpa, "horizontal_pod_autoscaler"),
+            "Secret": _Kind(core, "secret", self.timeout),
+            "ConfigMap": _Kind(core, "config_map", self.timeout),
+            "PersistentVolumeClaim": _Kind(core, "persistent_volume_claim", self.timeout),
+            "Service": _Kind(core, "service", self.timeout),
+            "Deployment": _Kind(apps, "deployment", self.timeout),
+            "Ingress": _Kind(net, "ingress", self.timeout),
+            "HorizontalPodAutoscaler": _Kind(hpa, "horizontal_pod_autoscaler", self.timeout),
         }
+        self.pods = _Kind(core, "pod", self.timeout)
 
     @classmethod
-    def from_profile(cls, profile: Any) -> KubeRuntime:
+    def from_profile(cls, profile: Any, tokens: Any = None) -> KubeRuntime:
         """Client for the profile's kubeconfig and context; clear errors when they are missing."""
         from kubernetes import config
         from kubernetes.config.config_exception import ConfigException
 
         k = profile.kubernetes
         try:
-            api = config.new_client_from_config(config_file=k.kubeconfig or None, context=k.context or None)
+            api = config.new_client_from_config(config_file=k.kubeconfig or None, context=k.context or None)  # type: ignore[no-untyped-call]
         except (ConfigException, OSError) as exc:
             where = k.kubeconfig or "~/.kube/config ($KUBECONFIG)"
             raise KubeError(f"kube context {k.context or '(current)'} from {where}: {exc}") from None
-        return cls(api, k.namespace, profile=profile.name)
+        return cls(api, k.namespace, profile=profile.name, tokens=tokens, prometheus_url=k.prometheus_url)
 
     # -- raw helpers -------------------------------------------------------------------------
     @staticmethod
@@ -122,9 +140,7 @@ class KubeRuntime:
         label_selector = ",".join(f"{k}={v}" for k, v in selector.items())
         try:
             if kind == "Pod":
-                raw = self.core.list_namespaced_pod(
-                    self.namespace, label_selector=label_selector, _preload_content=False
-                )
+                raw = self.pods.list(self.namespace, label_selector=label_selector, _preload_content=False)
             else:
                 raw = self.kinds[kind].list(
                     self.namespace, label_selector=label_selector, _preload_content=False
@@ -239,71 +255,7 @@ class KubeRuntime:
         self.apply(objects)
         return self.get(spec.name)
 
-    # -- reading -----------------------------------------------------------------------------
-    def list(self) -> builtins.list[DeploymentStatus]:
-        deployments = self._list("Deployment", {MANAGED_BY: "tirui"})
-        pods = self._list("Pod", {MANAGED_BY: "tirui"})
-        return [self._status(d, pods) for d in sorted(deployments, key=lambda d: d["metadata"]["name"])]
-
-    def get(self, name: str) -> DeploymentStatus:
-        dep = self._get("Deployment", name)
-        if dep is None or dep.get("metadata", {}).get("labels", {}).get(MANAGED_BY) != "tirui":
-            raise DeploymentNotFound(f"no tirui deployment named {name!r} in {self.namespace}")
-        return self._status(dep, self._list("Pod", {DEPLOYMENT_LABEL: name}))
-
-    def _status(self, dep: Obj, pods: builtins.list[Obj]) -> DeploymentStatus:
-        meta, spec = dep["metadata"], dep.get("spec", {})
-        name = meta["name"]
-        mine = [p for p in pods if p.get("metadata", {}).get("labels", {}).get(DEPLOYMENT_LABEL) == name]
-        replicas = [pod_status(p) for p in mine]
-        desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
-        ready = sum(r.ready for r in replicas)
-        restarts = sum(r.restarts for r in replicas)
-        failing = [r for r in replicas if r.phase in WAITING_FAILURES or r.phase == "Pending"]
-        if desired == 0:
-            status, reason = "ScaledToZero", ""
-        elif ready >= desired:
-            status, reason = "Ready", ""
-        elif failing:
-            status, reason = failing[0].phase, failing[0].reason
-        else:
-            status, reason = "Starting", ""
-        containers = spec.get("template", {}).get("spec", {}).get("containers", [{}])
-        gpus = containers[0].get("resources", {}).get("limits", {}).get("nvidia.com/gpu", "0")
-        return DeploymentStatus(
-            name=name,
-            model=meta.get("annotations", {})
-            .get("tirui.dev/source", "")
-            .rsplit("/", 1)[-1]
-            .removesuffix(".mar"),
-            source=meta.get("annotations", {}).get("tirui.dev/source", ""),
-            desired=desired,
-            ready=ready,
-            restarts=restarts,
-            status=status,
-            reason=reason,
-            endpoint=self._endpoint(name),
-            created=_timestamp(meta.get("creationTimestamp")),
-            replicas=replicas,
-            image=containers[0].get("image", ""),
-            gpus=int(gpus) if str(gpus).isdigit() else 0,
-        )
-
-    def _endpoint(self, name: str) -> str:
-        ingress = self._get("Ingress", name)
-        if ingress is not None:
-            hosts = [r.get("host") for r in ingress.get("spec", {}).get("rules", []) if r.get("host")]
-            if hosts:
-                return f"https://{hosts[0]}"
-        return f"http://{name}.{self.namespace}.svc:8080"
-
     # -- operations --------------------------------------------------------------------------
-    def _managed(self, name: str) -> Obj:
-        dep = self._get("Deployment", name)
-        if dep is None or dep.get("metadata", {}).get("labels", {}).get(MANAGED_BY) != "tirui":
-            raise DeploymentNotFound(f"no tirui deployment named {name!r} in {self.namespace}")
-        return dep
-
     def scale(self, name: str, count: int) -> None:
         if count < 0:
             raise KubeError("replicas must be 0 or more")
@@ -313,7 +265,9 @@ class KubeRuntime:
                 f"{name} is autoscaled: change its range (tirui autoscale) or remove autoscaling first"
             )
         try:
-            self.apps.patch_namespaced_deployment_scale(name, self.namespace, {"spec": {"replicas": count}})
+            self.apps.patch_namespaced_deployment_scale(
+                name, self.namespace, {"spec": {"replicas": count}}, _request_timeout=self.timeout
+            )
         except Exception as exc:
             raise explain(exc, f"scaling {name}") from None
 
@@ -348,7 +302,7 @@ class KubeRuntime:
         now = dt.datetime.now(dt.UTC).isoformat()
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
         try:
-            self.apps.patch_namespaced_deployment(name, self.namespace, body)
+            self.kinds["Deployment"].patch(name, self.namespace, body)
         except Exception as exc:
             raise explain(exc, f"restarting {name}") from None
 
@@ -370,64 +324,3 @@ class KubeRuntime:
                     self.kinds[kind].delete(obj["metadata"]["name"], self.namespace)
                 except Exception as exc:
                     raise explain(exc, f"deleting {kind}/{obj['metadata']['name']}") from None
-
-    def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
-        out: builtins.list[str] = []
-        for pod in self._list("Pod", {DEPLOYMENT_LABEL: name}):
-            pod_name = pod["metadata"]["name"]
-            try:
-                text = self.core.read_namespaced_pod_log(
-                    pod_name, self.namespace, container="torchserve", tail_lines=lines, _preload_content=False
-                ).data.decode()
-            except Exception as exc:
-                out.append(f"[{pod_name}] {explain(exc, 'reading the log')}")
-                continue
-            out += [f"[{pod_name}] {line}" for line in text.splitlines()]
-        return out[-lines:]
-
-    def target(self, name: str) -> Any:
-        return None
-
-
-def _timestamp(value: str | None) -> float:
-    if not value:
-        return 0.0
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
-
-
-def pod_status(pod: Obj) -> ReplicaStatus:
-    """A pod as the Deployments table shows it: phase or the waiting reason, restarts, why."""
-    meta, status = pod.get("metadata", {}), pod.get("status", {})
-    name = meta.get("name", "?")
-    phase = status.get("phase", "Pending")
-    containers = status.get("containerStatuses", []) or []
-    restarts = sum(int(c.get("restartCount", 0)) for c in containers)
-    reason = ""
-    for c in containers:
-        waiting = c.get("state", {}).get("waiting")
-        if waiting and waiting.get("reason") in WAITING_FAILURES:
-            last = c.get("lastState", {}).get("terminated", {})
-            extra = f"; last exit {last.get('reason')} ({last.get('exitCode')})" if last.get("reason") else ""
-            return ReplicaStatus(
-                name,
-                False,
-                waiting["reason"],
-                restarts,
-                f"{c.get('name')}: {waiting.get('message', waiting['reason'])}{extra}",
-            )
-        last = c.get("lastState", {}).get("terminated", {})
-        if last.get("reason") == "OOMKilled":
-            reason = f"{c.get('name')} was OOMKilled (raise its memory limit)"
-    if phase == "Pending":
-        for cond in status.get("conditions", []) or []:
-            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
-                return ReplicaStatus(
-                    name, False, "Pending", restarts, f"{cond.get('reason', '')}: {cond.get('message', '')}"
-                )
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []) or []
-    )
-    return ReplicaStatus(name, ready, "Ready" if ready else phase, restarts, reason)

@@ -8,10 +8,14 @@ or ``... ACCESS_LOG - /127.0.0.1:44376 "POST /predictions/tiny HTTP/1.1" 200 3``
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 LINE = re.compile(
     r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) (?P<ms>\d+(?:\.\d+)?)\s*$'
@@ -33,13 +37,14 @@ class AccessEntry:
         return self.path.startswith(INFERENCE_PATHS)
 
 
-def parse_line(line: str, default_at: float | None = None) -> AccessEntry | None:
-    """One access-log line, or None for lines in any other format."""
+def parse_line(line: str, default_at: float | None = None, *, use_stamp: bool = True) -> AccessEntry | None:
+    """One access-log line, or None for lines in any other format. ``use_stamp=False`` dates the
+    entry ``default_at`` even when the line has its own (local-time, pod-timezone) stamp."""
     m = LINE.search(line)
     if m is None:
         return None
     at = default_at if default_at is not None else time.time()
-    stamp = STAMP.match(line)
+    stamp = STAMP.match(line) if use_stamp else None
     if stamp:
         try:
             at = datetime.strptime(stamp.group("ts"), "%Y-%m-%dT%H:%M:%S").timestamp()
@@ -47,6 +52,14 @@ def parse_line(line: str, default_at: float | None = None) -> AccessEntry | None
         except ValueError:
             pass
     return AccessEntry(at, m.group("method"), m.group("path"), int(m.group("status")), float(m.group("ms")))
+
+
+class LogSource(Protocol):
+    """Where a replica's access-log entries come from (a file tail, a pod-log follower)."""
+
+    def entries(self) -> list[AccessEntry]: ...
+
+    def close(self) -> None: ...
 
 
 class LogTail:
@@ -100,3 +113,41 @@ class LogTail:
             else:
                 out.append(entry)
         return out
+
+    def close(self) -> None:
+        """Nothing to release: every read opens and closes the file."""
+
+
+class PushedLog:
+    """Lines pushed by another thread (a pod-log follower) with the time the pod logged them.
+
+    Bounded: if nobody reads for a long time the oldest lines are dropped, never memory grown.
+    """
+
+    def __init__(self, close: Callable[[], None] = lambda: None, max_lines: int = 100_000) -> None:
+        self._lines: deque[tuple[float, str]] = deque(maxlen=max_lines)
+        self._lock = threading.Lock()
+        self.on_close = close
+        """Called by :meth:`close` (stops the follower feeding this log)."""
+        self.unparsed = 0
+
+    def push(self, source: str, at: float, text: str) -> None:
+        with self._lock:
+            self._lines.append((at, text))
+
+    def entries(self) -> list[AccessEntry]:
+        with self._lock:
+            lines, self._lines = list(self._lines), deque(maxlen=self._lines.maxlen)
+        out = []
+        for at, text in lines:
+            if "ACCESS_LOG" not in text:  # the pod log also carries TorchServe's other logs
+                continue
+            entry = parse_line(text, at, use_stamp=False)
+            if entry is None:
+                self.unparsed += 1
+            else:
+                out.append(entry)
+        return out
+
+    def close(self) -> None:
+        self.on_close()

@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tirui.metrics.accesslog import LogTail
+from tirui.metrics.accesslog import LogSource, LogTail
 from tirui.metrics.scrape import ScrapeError, Snapshot, scrape
 from tirui.metrics.series import MetricsPipeline, TickInput
 
 
 @dataclass(frozen=True)
 class ReplicaSource:
-    """Where one replica's numbers come from."""
+    """Where one replica's numbers come from.
+
+    Locally: ``metrics_url`` (HTTP GET) and the ``access_log`` file. On Kubernetes: ``fetch`` (a
+    blocking call through the API server's pod proxy or to Prometheus, run in a thread; raises
+    ScrapeError) and ``open_log`` (starts following the pod's log; the collector closes it when
+    the pod goes away).
+    """
 
     name: str
     metrics_url: str
     access_log: Path | None = None
+    fetch: Callable[[], Snapshot] | None = None
+    open_log: Callable[[], LogSource] | None = None
 
 
 class Collector:
@@ -35,25 +44,36 @@ class Collector:
         self.timeout = timeout
         self.backfill = backfill
         self.client = httpx.AsyncClient()
-        self.tails: dict[str, LogTail] = {}
+        self.tails: dict[str, LogSource] = {}
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        for tail in self.tails.values():
+            tail.close()
 
     async def _one(self, src: ReplicaSource) -> tuple[Snapshot | None, str]:
         try:
+            if src.fetch is not None:
+                snap = await asyncio.wait_for(asyncio.to_thread(src.fetch), self.timeout + 1)
+                return snap, ""
             return await scrape(self.client, src.metrics_url, self.timeout), ""
+        except TimeoutError:
+            return None, f"{src.name}: no answer within {self.timeout:.0f}s"
         except ScrapeError as exc:
             return None, str(exc)
 
     def _read_tails(self, sources: list[ReplicaSource]) -> dict[str, list]:  # type: ignore[type-arg]
         out = {}
         for src in sources:
-            if src.access_log is None:
-                continue
             tail = self.tails.get(src.name)
-            if tail is None or tail.path != src.access_log:
-                tail = self.tails[src.name] = LogTail(src.access_log, backfill=self.backfill)
+            if src.access_log is not None:
+                if not isinstance(tail, LogTail) or tail.path != src.access_log:
+                    tail = self.tails[src.name] = LogTail(src.access_log, backfill=self.backfill)
+            elif src.open_log is not None:
+                if tail is None:
+                    tail = self.tails[src.name] = src.open_log()
+            else:
+                continue
             out[src.name] = tail.entries()
         return out
 
@@ -67,4 +87,4 @@ class Collector:
         self.pipeline.tick(now if now is not None else time.time(), inputs)
         for name in list(self.tails):
             if name not in inputs:
-                del self.tails[name]
+                self.tails.pop(name).close()

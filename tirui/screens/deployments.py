@@ -1,12 +1,15 @@
 """Deployments: the live table of the profile's deployments, their details and operations.
 
 The runtime's calls block (processes, HTTP, Kubernetes API), so the table refreshes from a
-thread worker once a second and every operation runs in a worker too.
+thread worker and every operation runs in a worker too. On Kubernetes the runtime keeps a
+watch-backed model: watch threads signal changes and the table re-renders from the cache at once
+(the once-a-second tick then costs no API request); locally the tick re-reads the runtime.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -46,12 +49,13 @@ class DeploymentsScreen(MainScreen):
     BINDINGS = [
         Binding("n", "new", "Deploy"),
         Binding("s", "scale", "Scale"),
+        Binding("a", "autoscale", "Autoscale", show=False),
         Binding("r", "restart", "Restart"),
         Binding("l", "logs", "Logs"),
         Binding("e", "events", "Events"),
         Binding("p", "playground", "Playground"),
         Binding("m", "metrics", "Metrics"),
-        Binding("y", "yaml", "Config", show=False),
+        Binding("y", "yaml", "YAML/config", show=False),
         Binding("x", "stop", "Stop", show=False),
         Binding("ctrl+d", "delete", "Delete"),
         Binding("k", "toggle_keep", "Keep running on exit", show=False),
@@ -60,6 +64,8 @@ class DeploymentsScreen(MainScreen):
     def __init__(self) -> None:
         super().__init__()
         self.statuses: dict[str, DeploymentStatus] = {}
+        self._watched: Any = None
+        self._change_pending = threading.Event()
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="deploy-body"):
@@ -74,6 +80,7 @@ class DeploymentsScreen(MainScreen):
         self.set_interval(1.0, self._tick)
 
     def on_profile_changed(self) -> None:
+        self._watched = None
         self.statuses = {}
         self.query_one("#deployments", DataTable).clear()
         self.refresh_status()
@@ -85,6 +92,25 @@ class DeploymentsScreen(MainScreen):
     # -- runtime -----------------------------------------------------------------------------
     async def runtime(self) -> Any:
         return await self.app.get_runtime()  # type: ignore[attr-defined]
+
+    def _start_watch(self, runtime: Any) -> None:
+        """Once per runtime: changes seen by its watch threads re-render the table."""
+        if self._watched is runtime or not hasattr(runtime, "watch"):
+            return
+        self._watched = runtime
+        loop = asyncio.get_running_loop()
+
+        def changed() -> None:  # on a watch thread: coalesce bursts into one refresh
+            if not self._change_pending.is_set():
+                self._change_pending.set()
+                loop.call_soon_threadsafe(self._on_watch_change)
+
+        runtime.watch(changed)
+
+    def _on_watch_change(self) -> None:
+        self._change_pending.clear()
+        if self.is_attached:
+            self.refresh_status()
 
     @work(exclusive=True, group="deploy-status")
     async def refresh_status(self) -> None:
@@ -99,12 +125,16 @@ class DeploymentsScreen(MainScreen):
             )
             self._message(msg)
             return
+        self._start_watch(runtime)
         try:
             statuses = await asyncio.to_thread(runtime.list)
         except RuntimeError_ as exc:
             self._message(str(exc))
             return
         self._show(statuses)
+        problem = runtime.watch_problem() if hasattr(runtime, "watch_problem") else ""
+        if problem:
+            self._message(f"[yellow]{problem}[/]")
 
     def _show(self, statuses: list[DeploymentStatus]) -> None:
         table = self.query_one("#deployments", DataTable)
@@ -148,8 +178,11 @@ class DeploymentsScreen(MainScreen):
                 f"  {r.name}: {r.phase}, {r.ready_workers}/{r.workers} workers READY, restarts {r.restarts}"
                 + (f", {r.reason}" if r.reason and r.reason != s.reason else "")
             )
-        keep = "kept running" if getattr(self.app, "keep_deployments", False) else "stopped"
-        lines.append(f"[dim]On exit local deployments are {keep} (k toggles).[/dim]")
+        if getattr(self.app, "profile", None) is not None and self.app.profile.is_local:  # type: ignore[attr-defined]
+            keep = "kept running" if getattr(self.app, "keep_deployments", False) else "stopped"
+            lines.append(f"[dim]On exit local deployments are {keep} (k toggles).[/dim]")
+        else:
+            lines.append(f"[dim]Endpoint {s.endpoint} · {s.gpus} GPU(s) per replica[/dim]")
         pane.update("\n".join(lines))
 
     def _message(self, text: str) -> None:
@@ -221,6 +254,9 @@ class DeploymentsScreen(MainScreen):
     @work(group="deploy-op")
     async def _op(self, label: str, fn_name: str, *args: Any) -> None:
         runtime = await self.runtime()
+        if not hasattr(runtime, fn_name):
+            self.app.push_screen(MessageDialog(label, f"{label}: not available with this profile's runtime"))
+            return
         try:
             await asyncio.to_thread(getattr(runtime, fn_name), *args)
         except RuntimeError_ as exc:
@@ -243,8 +279,57 @@ class DeploymentsScreen(MainScreen):
             if values:
                 self._op(f"Scale {name}", "scale", name, int(values["count"]))
 
-        fields = [Field("count", "TorchServe workers", str(current))]
+        label = "TorchServe workers" if self.app.profile.is_local else "Replicas"  # type: ignore[attr-defined]
+        fields = [Field("count", label, str(current))]
         self.app.push_screen(FormDialog(f"Scale {name}", fields, validate=check), chosen)
+
+    def action_autoscale(self) -> None:
+        """An HPA for the selected deployment: range, metric and target; max 0 removes it."""
+        name = self._need()
+        if name is None:
+            return
+        if self.app.profile.is_local:  # type: ignore[attr-defined]
+            self.app.push_screen(
+                MessageDialog(
+                    "Autoscale",
+                    "Autoscaling is a Kubernetes HorizontalPodAutoscaler: use a Kubernetes profile "
+                    "(: profile NAME). Locally, s sets the TorchServe workers.",
+                )
+            )
+            return
+        current = self.statuses[name].desired
+
+        def check(values: dict[str, str]) -> str | None:
+            lo, hi = values["min"].strip(), values["max"].strip()
+            if not (lo.isdigit() and hi.isdigit()):
+                return "min and max are whole numbers (max 0 removes autoscaling)"
+            if int(hi) and not 1 <= int(lo) <= int(hi):
+                return f"min ({lo}) must be at least 1 and not above max ({hi})"
+            if int(hi) and not values["metric"].strip():
+                return "name a metric: cpu, gpu, or a Pods metric such as ts_queue_latency_microseconds"
+            return None
+
+        def chosen(values: dict[str, str] | None) -> None:
+            if values:
+                lo, hi = int(values["min"]), int(values["max"])
+                what = f"{lo}-{hi} on {values['metric'].strip()}" if hi else "off"
+                self._op(
+                    f"Autoscale {name} {what}",
+                    "autoscale",
+                    name,
+                    lo,
+                    hi,
+                    values["metric"].strip(),
+                    values["target"].strip(),
+                )
+
+        fields = [
+            Field("min", "Min replicas", str(max(1, current))),
+            Field("max", "Max replicas (0 removes autoscaling)", str(max(2, current * 2))),
+            Field("metric", "Metric: cpu, gpu or a Pods metric", "cpu"),
+            Field("target", "Target (cpu/gpu: % utilisation; Pods metric: average value)", "70"),
+        ]
+        self.app.push_screen(FormDialog(f"Autoscale {name}", fields, validate=check), chosen)
 
     def _confirm(self, question: str, then: Any) -> None:
         self.app.push_screen(ConfirmDialog(question), lambda yes: then() if yes else None)
@@ -256,7 +341,9 @@ class DeploymentsScreen(MainScreen):
 
     def action_stop(self) -> None:
         name = self._need()
-        if name:
+        if name and not self.app.profile.is_local:  # type: ignore[attr-defined]
+            self.notify("On Kubernetes, scale to 0 replicas (s) to stop serving", title="Stop")
+        elif name:
             self._confirm(
                 f"Stop {name}? (it stays listed; r starts it)", lambda: self._op(f"Stop {name}", "stop", name)
             )
@@ -264,10 +351,13 @@ class DeploymentsScreen(MainScreen):
     def action_delete(self) -> None:
         name = self._need()
         if name:
-            self._confirm(
-                f"Delete {name}? Its processes stop and its files are removed.",
-                lambda: self._op(f"Delete {name}", "delete", name),
+            what = (
+                "Its processes stop and its files are removed."
+                if self.app.profile.is_local  # type: ignore[attr-defined]
+                else "Its Deployment, Service, Ingresses, autoscaler, disk, config and secrets "
+                "(the objects labelled managed-by=tirui for it) are deleted from the cluster."
             )
+            self._confirm(f"Delete {name}? {what}", lambda: self._op(f"Delete {name}", "delete", name))
 
     def action_toggle_keep(self) -> None:
         app: Any = self.app
@@ -281,7 +371,11 @@ class DeploymentsScreen(MainScreen):
         if name is None or self.app.runtime is None:  # type: ignore[attr-defined]
             return
         runtime = self.app.runtime  # type: ignore[attr-defined]
-        if what == "logs":
+        on_close = None
+        if what == "logs" and hasattr(runtime, "follow_logs"):
+            follower = runtime.follow_logs(name)  # starts nothing until the first fetch
+            fetch, on_close = follower.lines, follower.close
+        elif what == "logs":
             fetch = lambda: runtime.logs(name, 500)  # noqa: E731
         elif what == "events":
             fetch = lambda: [  # noqa: E731
@@ -290,7 +384,8 @@ class DeploymentsScreen(MainScreen):
             ]
         else:
             fetch = lambda: runtime.config_text(name).splitlines()  # noqa: E731
-        self.app.push_screen(TextViewer(f"{what.capitalize()} of {name}", fetch, follow=follow))
+        title = "YAML" if what == "config" and not self.app.profile.is_local else what.capitalize()  # type: ignore[attr-defined]
+        self.app.push_screen(TextViewer(f"{title} of {name}", fetch, follow=follow, on_close=on_close))
 
     def action_logs(self) -> None:
         self._viewer("logs", follow=True)

@@ -103,9 +103,7 @@ class MetricsScreen(MainScreen):
         app: Any = self.app
         runtime = await app.get_runtime()
         if runtime is None:
-            self._note(
-                "Metrics need a runtime: the Kubernetes runtime is not built yet (use the local profile)."
-            )
+            self._note(f"No Kubernetes access: {app.runtime_error}")
             return
         if not self.deployment:
             statuses = await asyncio.to_thread(runtime.list)

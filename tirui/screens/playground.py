@@ -215,14 +215,15 @@ class PlaygroundScreen(MainScreen):
             raise ValueError("type a target: a deployment name or an http(s):// URL")
         app: Any = self.app
         store = await app.get_token_store()
-        if "://" not in text and app.profile.is_local:
+        runtime = None
+        if "://" not in text:
             runtime = await app.get_runtime()
-            target = runtime.target(text) if runtime is not None else None
-            if target is None:
-                raise ValueError(f"no deployment named {text!r}")
-            return target
+            if runtime is None:
+                raise ValueError(f"{text!r}: no runtime for this profile ({app.runtime_error}); give a URL")
         try:
-            return await asyncio.to_thread(resolve_target, text, profile=app.profile, store=store)
+            return await asyncio.to_thread(
+                resolve_target, text, profile=app.profile, store=store, runtime=runtime
+            )
         except TargetError as exc:
             raise ValueError(str(exc)) from None
 

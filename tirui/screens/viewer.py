@@ -25,11 +25,20 @@ class TextViewer(ModalScreen[None]):
         Binding("f", "toggle_follow", "Follow on/off"),
     ]
 
-    def __init__(self, title: str, fetch: Callable[[], list[str]], *, follow: bool = False) -> None:
+    def __init__(
+        self,
+        title: str,
+        fetch: Callable[[], list[str]],
+        *,
+        follow: bool = False,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        """``fetch`` runs in a thread; ``on_close`` (also in a thread) releases what it follows."""
         super().__init__(classes="dialog")
         self.title_text = title
         self.fetch = fetch
         self.follow = follow
+        self.on_close = on_close
         self._shown: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -68,4 +77,6 @@ class TextViewer(ModalScreen[None]):
         self.query_one("#viewer-title", Label).update(self._title())
 
     def action_close(self) -> None:
+        if self.on_close is not None:
+            self.run_worker(asyncio.to_thread(self.on_close), group="viewer-close")
         self.dismiss(None)

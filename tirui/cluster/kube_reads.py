@@ -1,0 +1,324 @@
+"""The reading side of the Kubernetes runtime: statuses (watch-backed once :meth:`watch` runs),
+events, the YAML of what was applied, pod logs, metrics sources and request targets.
+
+All calls block (HTTP to the API server); the TUI runs them in threads. Raw JSON throughout, so
+odd or partial objects never trip the client's typed models.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from tirui.cluster.kube_logs import DeploymentLogs, PodLog
+from tirui.cluster.kube_status import deployment_status, ingress_endpoint, labels, timestamp
+from tirui.cluster.kube_watch import ListWatch
+from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, METRICS_PORT
+from tirui.cluster.runtime import DeploymentNotFound, DeploymentStatus
+
+if TYPE_CHECKING:
+    from tirui.metrics.accesslog import PushedLog
+    from tirui.metrics.collector import ReplicaSource
+    from tirui.metrics.promql import PrometheusSource
+    from tirui.metrics.scrape import Snapshot
+    from tirui.targets import Target
+
+Obj = dict[str, Any]
+MANAGED = {MANAGED_BY: "tirui"}
+WATCHED = ("Deployment", "Pod", "Ingress")
+YAML_KINDS = (
+    "Deployment",
+    "Service",
+    "Ingress",
+    "HorizontalPodAutoscaler",
+    "PersistentVolumeClaim",
+    "ConfigMap",
+    "Secret",
+)
+
+
+def _explain(exc: Exception) -> str:
+    from tirui.cluster.kube import explain
+
+    return str(explain(exc, "watching"))
+
+
+class KubeReads:
+    """Mixed into :class:`tirui.cluster.kube.KubeRuntime`, which sets these attributes."""
+
+    namespace: str
+    profile: str
+    timeout: float
+    core: Any
+    kinds: dict[str, Any]
+    pods: Any
+    tokens: Any
+    prometheus: PrometheusSource | None
+    _watches: dict[str, ListWatch]
+    _subscribers: builtins.list[Any]
+
+    def _get(self, kind: str, name: str) -> Obj | None:
+        raise NotImplementedError
+
+    def _list(self, kind: str, selector: dict[str, str]) -> builtins.list[Obj]:
+        raise NotImplementedError
+
+    # -- the watch-backed model --------------------------------------------------------------
+    def watch(self, on_change: Any) -> None:
+        """Keep Deployments, Pods and Ingresses current by watches; ``on_change()`` is called from
+        watch threads after every change (and when a watch disconnects or reconnects)."""
+        self._subscribers.append(on_change)
+        if self._watches:
+            return
+        lists = {
+            "Deployment": self.kinds["Deployment"].list,
+            "Pod": self.pods.list,
+            "Ingress": self.kinds["Ingress"].list,
+        }
+        for kind in WATCHED:
+            self._watches[kind] = ListWatch(
+                lists[kind], self.namespace, MANAGED, self._changed, explain=_explain
+            )
+            self._watches[kind].start()
+
+    def _changed(self) -> None:
+        for callback in builtins.list(self._subscribers):
+            callback()
+
+    def unwatch(self, on_change: Any) -> None:
+        if on_change in self._subscribers:
+            self._subscribers.remove(on_change)
+
+    def watching(self) -> bool:
+        return bool(self._watches) and all(w.synced.is_set() for w in self._watches.values())
+
+    def watch_problem(self) -> str:
+        """Why the live view may be stale ("" when every watch is connected)."""
+        for kind, w in self._watches.items():
+            if w.error:
+                where = f" at resourceVersion {w.resource_version}" if w.resource_version else ""
+                return f"{kind} watch disconnected ({w.error}); reconnecting to resume{where}"
+        return ""
+
+    def shutdown(self, keep_running: bool = True) -> None:
+        """Stop the watches (deployments on a cluster always keep running)."""
+        for w in self._watches.values():
+            w.stop()
+        self._watches.clear()
+        self._subscribers.clear()
+        if self.prometheus is not None:
+            self.prometheus.close()
+
+    def _objects(self, kind: str, selector: dict[str, str]) -> builtins.list[Obj]:
+        if kind in self._watches and self.watching():
+            return [
+                o
+                for o in self._watches[kind].snapshot()
+                if all(labels(o).get(k) == v for k, v in selector.items())
+            ]
+        return self._list(kind, selector)
+
+    # -- statuses ----------------------------------------------------------------------------
+    def list(self) -> builtins.list[DeploymentStatus]:
+        deployments = self._objects("Deployment", MANAGED)
+        pods = self._objects("Pod", MANAGED)
+        ingresses = self._objects("Ingress", MANAGED)
+        return [
+            deployment_status(d, pods, ingress_endpoint(d["metadata"]["name"], self.namespace, ingresses))
+            for d in sorted(deployments, key=lambda d: d["metadata"]["name"])
+        ]
+
+    def _managed(self, name: str) -> Obj:
+        dep = self._get("Deployment", name)
+        if dep is None or labels(dep).get(MANAGED_BY) != "tirui":
+            raise DeploymentNotFound(f"no tirui deployment named {name!r} in {self.namespace}")
+        return dep
+
+    def get(self, name: str) -> DeploymentStatus:
+        dep = self._managed(name)
+        ingresses = self._list("Ingress", {DEPLOYMENT_LABEL: name})
+        return deployment_status(
+            dep,
+            self._list("Pod", {DEPLOYMENT_LABEL: name}),
+            ingress_endpoint(name, self.namespace, ingresses),
+        )
+
+    def pod_names(self, name: str, *, running: bool = False) -> builtins.list[str]:
+        pods = self._objects("Pod", {DEPLOYMENT_LABEL: name})
+        if running:
+            pods = [p for p in pods if p.get("status", {}).get("phase") == "Running"]
+        return sorted(p["metadata"]["name"] for p in pods)
+
+    # -- events, YAML, logs ------------------------------------------------------------------
+    def events(self, name: str) -> builtins.list[tuple[float, str]]:
+        """Events of the deployment's objects, its ReplicaSets and pods, oldest first."""
+        from tirui.cluster.kube import explain
+
+        try:
+            raw = self.core.list_namespaced_event(
+                self.namespace, _preload_content=False, _request_timeout=self.timeout
+            )
+        except Exception as exc:
+            raise explain(exc, f"listing events in {self.namespace}") from None
+        own = re.compile(
+            rf"^{re.escape(name)}(-grpc|-model-store|-config|-tokens|-storage|-[a-z0-9]{{5,10}}(-[a-z0-9]{{5}})?)?$"
+        )
+        pods = set(self.pod_names(name))
+        out = []
+        for e in json.loads(raw.data).get("items", []):
+            obj = e.get("involvedObject", {})
+            if not (own.match(obj.get("name", "")) or obj.get("name") in pods):
+                continue
+            at = timestamp(
+                e.get("lastTimestamp") or e.get("eventTime") or e.get("metadata", {}).get("creationTimestamp")
+            )
+            count = int(e.get("count") or 1)
+            what = f"{obj.get('kind', '?')}/{obj.get('name', '?')}"
+            text = f"{e.get('type', 'Normal')} {e.get('reason', '')} {what}: {e.get('message', '').strip()}"
+            out.append((at, text + (f" (x{count})" if count > 1 else "")))
+        return sorted(out)
+
+    def config_text(self, name: str) -> str:
+        """The YAML of every object tirui applied for ``name``, as the cluster has it now.
+        Secret values are never shown (``tirui deploy --render --show-secrets`` prints them)."""
+        import yaml
+
+        self._managed(name)
+        docs = []
+        for kind in YAML_KINDS:
+            for obj in self._list(kind, {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: name}):
+                obj.get("metadata", {}).pop("managedFields", None)
+                for field in ("data", "stringData"):
+                    if isinstance(obj.get(field), dict) and kind == "Secret":
+                        obj[field] = {k: "<redacted>" for k in obj[field]}
+                docs.append(obj)
+        return yaml.safe_dump_all(docs, sort_keys=False)
+
+    def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
+        """The last ``lines`` of every pod's TorchServe log (``tirui logs``-style snapshot)."""
+        from tirui.cluster.kube import explain
+
+        out: builtins.list[str] = []
+        for pod in self.pod_names(name):
+            try:
+                text = self.core.read_namespaced_pod_log(
+                    pod,
+                    self.namespace,
+                    container="torchserve",
+                    tail_lines=lines,
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                ).data.decode("utf-8", "replace")
+            except Exception as exc:
+                out.append(f"[{pod}] {explain(exc, 'reading the log')}")
+                continue
+            out += [f"[{pod}] {line}" for line in text.splitlines()]
+        return out[-lines:]
+
+    def follow_logs(self, name: str) -> DeploymentLogs:
+        """A follower of every pod's TorchServe log; ``close()`` it when done."""
+        from tirui.cluster.kube import explain
+
+        return DeploymentLogs(
+            self.core,
+            self.namespace,
+            functools.partial(self.pod_names, name),
+            explain=lambda exc: str(explain(exc, "following the log")),
+        )
+
+    # -- metrics -----------------------------------------------------------------------------
+    def scrape_pod(self, pod: str) -> Snapshot:
+        """The pod's TorchServe metrics through the API server's pod proxy."""
+        from tirui.cluster.kube import explain
+        from tirui.metrics.scrape import ScrapeError, parse
+
+        try:
+            r = self.core.connect_get_namespaced_pod_proxy_with_path(
+                f"{pod}:{METRICS_PORT}",
+                self.namespace,
+                "metrics",
+                _preload_content=False,
+                _request_timeout=2.0,
+            )
+        except Exception as exc:
+            raise ScrapeError(str(explain(exc, f"{pod} (pod proxy)"))) from None
+        return parse(r.data.decode("utf-8", "replace"))
+
+    def _access_log(self, pod: str) -> PushedLog:
+        from tirui.cluster.kube import explain
+        from tirui.metrics.accesslog import PushedLog
+
+        log = PushedLog()
+        follower = PodLog(
+            self.core,
+            self.namespace,
+            pod,
+            log.push,
+            tail_lines=2000,
+            explain=lambda exc: str(explain(exc, f"{pod} log")),
+        ).start()
+        log.on_close = follower.stop
+        return log
+
+    def metrics_sources(self, name: str) -> builtins.list[ReplicaSource]:
+        """Every running pod: metrics via the pod proxy (or Prometheus), latencies via its log."""
+        from tirui.metrics.collector import ReplicaSource
+
+        out = []
+        for pod in self.pod_names(name, running=True):
+            if self.prometheus is not None:
+                fetch = functools.partial(self.prometheus.snapshot, self.namespace, pod)
+                where = f"{self.prometheus.base_url} pod={pod}"
+            else:
+                fetch = functools.partial(self.scrape_pod, pod)
+                where = f"pods/{pod}:{METRICS_PORT}/proxy/metrics"
+            out.append(
+                ReplicaSource(pod, where, fetch=fetch, open_log=functools.partial(self._access_log, pod))
+            )
+        return out
+
+    # -- requests ----------------------------------------------------------------------------
+    def target(self, name: str) -> Target:
+        """REST and gRPC endpoints of ``name`` (Ingress hosts over TLS, else the in-cluster
+        Service) with its token from the keyring."""
+        from tirui.cluster.credentials import token_ref
+        from tirui.secrets import SecretStoreError
+        from tirui.targets import Target
+        from tirui.torchserve.grpc import GrpcEndpoint
+        from tirui.torchserve.http import Endpoint
+
+        self._managed(name)
+        hosts = {}
+        for ingress in self._list("Ingress", {DEPLOYMENT_LABEL: name}):
+            rules = [r.get("host") for r in ingress.get("spec", {}).get("rules", []) if r.get("host")]
+            if rules:
+                hosts[ingress["metadata"]["name"]] = rules[0]
+        ref = token_ref(self.profile, name)
+        token = None
+        if self.tokens is not None and getattr(self.tokens, "available", False):
+            try:
+                token = self.tokens.get(ref)
+            except SecretStoreError:
+                token = None
+        source = (
+            ref.key if token else f"no token {ref.key} in the token store (auth off, or deployed elsewhere)"
+        )
+        if name in hosts:
+            base = f"https://{hosts[name]}"
+            grpc = f"{hosts.get(f'{name}-grpc', 'grpc-' + hosts[name])}:443"
+            return Target(
+                name,
+                Endpoint(base, base, token, token),
+                GrpcEndpoint(grpc, grpc, token, token, tls=True),
+                token_source=source,
+            )
+        svc = f"{name}.{self.namespace}.svc"
+        return Target(
+            name,
+            Endpoint(f"http://{svc}:8080", f"http://{svc}:8081", token, token),
+            GrpcEndpoint(f"{svc}:7070", f"{svc}:7071", token, token),
+            token_source=source + " (Service address: reachable from inside the cluster)",
+        )

@@ -1,0 +1,117 @@
+"""Kubernetes objects (raw JSON) → the rows and replica lines of the Deployments table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tirui.cluster.manifests import DEPLOYMENT_LABEL
+from tirui.cluster.runtime import DeploymentStatus, ReplicaStatus
+
+Obj = dict[str, Any]
+WAITING_FAILURES = (
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "InvalidImageName",
+    "RunContainerError",
+)
+
+
+def timestamp(value: str | None) -> float:
+    """An RFC 3339 time as epoch seconds (0 when absent or unreadable)."""
+    if not value:
+        return 0.0
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def labels(obj: Obj) -> dict[str, str]:
+    return dict(obj.get("metadata", {}).get("labels") or {})
+
+
+def ingress_endpoint(name: str, namespace: str, ingresses: list[Obj]) -> str:
+    """The deployment's REST URL: its Ingress host over HTTPS, else the in-cluster Service."""
+    for ingress in ingresses:
+        if ingress.get("metadata", {}).get("name") != name:
+            continue
+        hosts = [r.get("host") for r in ingress.get("spec", {}).get("rules", []) if r.get("host")]
+        if hosts:
+            return f"https://{hosts[0]}"
+    return f"http://{name}.{namespace}.svc:8080"
+
+
+def deployment_status(dep: Obj, pods: list[Obj], endpoint: str) -> DeploymentStatus:
+    """One table row from a Deployment and the pods (any; those of other deployments are skipped)."""
+    meta, spec = dep["metadata"], dep.get("spec", {})
+    name = meta["name"]
+    mine = [p for p in pods if labels(p).get(DEPLOYMENT_LABEL) == name]
+    replicas = [pod_status(p) for p in sorted(mine, key=lambda p: p.get("metadata", {}).get("name", ""))]
+    desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    ready = sum(r.ready for r in replicas)
+    restarts = sum(r.restarts for r in replicas)
+    failing = [r for r in replicas if r.phase in WAITING_FAILURES or r.phase == "Pending"]
+    if desired == 0:
+        status, reason = "ScaledToZero", ""
+    elif ready >= desired:
+        status, reason = "Ready", ""
+    elif failing:
+        status, reason = failing[0].phase, failing[0].reason
+    else:
+        status, reason = "Starting", ""
+    containers = spec.get("template", {}).get("spec", {}).get("containers", [{}])
+    gpus = containers[0].get("resources", {}).get("limits", {}).get("nvidia.com/gpu", "0")
+    source = meta.get("annotations", {}).get("tirui.dev/source", "")
+    return DeploymentStatus(
+        name=name,
+        model=source.rsplit("/", 1)[-1].removesuffix(".mar"),
+        source=source,
+        desired=desired,
+        ready=ready,
+        restarts=restarts,
+        status=status,
+        reason=reason,
+        endpoint=endpoint,
+        created=timestamp(meta.get("creationTimestamp")),
+        replicas=replicas,
+        image=containers[0].get("image", ""),
+        gpus=int(gpus) if str(gpus).isdigit() else 0,
+    )
+
+
+def pod_status(pod: Obj) -> ReplicaStatus:
+    """A pod as the Deployments table shows it: phase or the waiting reason, restarts, why."""
+    meta, status = pod.get("metadata", {}), pod.get("status", {})
+    name = meta.get("name", "?")
+    phase = status.get("phase", "Pending")
+    containers = status.get("containerStatuses", []) or []
+    restarts = sum(int(c.get("restartCount", 0)) for c in containers)
+    reason = ""
+    for c in containers:
+        waiting = c.get("state", {}).get("waiting")
+        if waiting and waiting.get("reason") in WAITING_FAILURES:
+            last = c.get("lastState", {}).get("terminated", {})
+            extra = f"; last exit {last.get('reason')} ({last.get('exitCode')})" if last.get("reason") else ""
+            return ReplicaStatus(
+                name,
+                False,
+                waiting["reason"],
+                restarts,
+                f"{c.get('name')}: {waiting.get('message', waiting['reason'])}{extra}",
+            )
+        last = c.get("lastState", {}).get("terminated", {})
+        if last.get("reason") == "OOMKilled":
+            reason = f"{c.get('name')} was OOMKilled (raise its memory limit)"
+    if phase == "Pending":
+        for cond in status.get("conditions", []) or []:
+            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                return ReplicaStatus(
+                    name, False, "Pending", restarts, f"{cond.get('reason', '')}: {cond.get('message', '')}"
+                )
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []) or []
+    )
+    return ReplicaStatus(name, ready, "Ready" if ready else phase, restarts, reason)
