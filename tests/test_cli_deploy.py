@@ -151,6 +151,13 @@ async def test_kubernetes_lifecycle_from_the_cli(isolated: Path) -> None:
         assert code == 0 and "autoscaling 2-6" in out, err
         code, out, err = await run("scale", "resnet", "1")
         assert code == 1 and "autoscaled" in err and err.count("\n") == 1
+        # requests go to the deployment's Service address (no TLS host): unreachable from here
+        code, out, err = await run("predict", "resnet", "r50", "--data", "[1]")
+        assert code == 1 and "resnet.ml.svc" in err and err.count("\n") == 1, err
+        code, out, err = await run("top", "resnet", "--once")
+        assert code == 0 and out.startswith("resnet: - req/s"), out + err
+        code, out, err = await run("predict", "ghost", "r50")
+        assert code == 1 and "no tirui deployment named 'ghost'" in err and err.count("\n") == 1, err
         code, out, err = await run("delete", "resnet")
         assert code == 0 and "deleted" in out, err
         code, out, err = await run("status", "resnet")

@@ -111,3 +111,112 @@ async def test_kubernetes_deploy_scale_delete_through_the_screen(isolated: Path,
             await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
             await until(pilot, lambda: table_rows(app) == [], timeout=30)
+
+
+async def test_kubernetes_live_table_events_yaml_logs_autoscale_and_playground(
+    isolated: Path, monkeypatch: Any
+) -> None:
+    """The table follows the cluster by watch (no polling), and e/y/l/a/p work on Kubernetes."""
+    import asyncio
+
+    from textual.widgets import Log
+
+    from tests.kube_cluster import NAMESPACE, emulated_cluster, write_k8s_profile
+    from tests.kube_plumbing import k8s_stamp
+    from tests.test_kube_live import pod, runtime_at
+    from tirui.cluster.spec import DeploymentSpec
+    from tirui.screens.viewer import TextViewer
+
+    monkeypatch.setenv("TIRUI_TOKEN_K8S_API", "k8s-token-0123456789abcdef")
+    async with emulated_cluster() as km:
+        write_k8s_profile(isolated, km)
+        direct = runtime_at(str(km.url))
+        spec = DeploymentSpec("resnet", "eos://models/r50.mar", tokens=["t" * 24], tls_host="r.example.net")
+        await asyncio.to_thread(direct.deploy, spec)
+        await asyncio.to_thread(
+            direct.core.create_namespaced_event,
+            NAMESPACE,
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": "e1", "namespace": NAMESPACE},
+                "involvedObject": {"kind": "Pod", "name": "resnet-0", "namespace": NAMESPACE},
+                "reason": "FailedScheduling",
+                "type": "Warning",
+                "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
+            },
+        )
+
+        async def log_stream(request: Any) -> Any:
+            yield f"{k8s_stamp()} TorchServe is up\n".encode()
+            await asyncio.sleep(30)
+
+        km[f"get /api/v1/namespaces/{NAMESPACE}/pods/resnet-0/log"] << log_stream
+
+        def pod_lists() -> int:
+            return sum(
+                1
+                for r in km
+                if r.url.path.endswith("/pods") and r.method.name == "GET" and r.params.get("watch") != "true"
+            )
+
+        app = TiruiApp(profile="k8s", start_mode="deploy", secrets_backend="env")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await until(pilot, lambda: any(r[0] == "resnet" for r in table_rows(app)), timeout=30)
+            await until(pilot, lambda: app.runtime is not None and app.runtime.watching(), timeout=30)
+            await asyncio.to_thread(direct.core.create_namespaced_pod, NAMESPACE, pod("resnet-0"))
+            await until(pilot, lambda: table_rows(app)[0][3] == "1/1", timeout=10)
+            assert table_rows(app)[0][5] == "https://r.example.net"
+            polled = pod_lists()
+            await pilot.pause(2.5)  # two table ticks: served from the watch cache
+            assert pod_lists() == polled
+
+            await pilot.press("e")
+            await until(pilot, lambda: isinstance(app.screen, TextViewer))
+            log = app.screen.query_one("#viewer-log", Log)
+            await until(pilot, lambda: any("FailedScheduling Pod/resnet-0" in line for line in log.lines))
+            await pilot.press("escape")
+            await pilot.press("y")
+            await until(pilot, lambda: isinstance(app.screen, TextViewer))
+            log = app.screen.query_one("#viewer-log", Log)
+            await until(pilot, lambda: any("kind: Ingress" in line for line in log.lines))
+            assert "YAML of resnet" in str(app.screen.query_one("#viewer-title").render())
+            assert not any("t" * 24 in line for line in log.lines)
+            await pilot.press("escape")
+            await pilot.press("l")
+            await until(pilot, lambda: isinstance(app.screen, TextViewer))
+            log = app.screen.query_one("#viewer-log", Log)
+            await until(pilot, lambda: "[resnet-0] TorchServe is up" in log.lines, timeout=15)
+            await pilot.press("escape")
+
+            await pilot.press("a")
+            await until(pilot, lambda: isinstance(app.screen, FormDialog))
+            form = app.screen
+            form.query_one("#field-min", Input).value = "4"
+            form.query_one("#field-max", Input).value = "2"
+            await pilot.press("ctrl+s")
+            assert "not above max" in str(form.query_one("#form-error", Static).render())
+            form.query_one("#field-min", Input).value = "1"
+            form.query_one("#field-max", Input).value = "3"
+            form.query_one("#field-metric", Input).value = "ts_queue_latency_microseconds"
+            form.query_one("#field-target", Input).value = "500m"
+            await pilot.press("ctrl+s")
+
+            def hpa() -> Any:
+                return direct._get("HorizontalPodAutoscaler", "resnet")
+
+            await until(pilot, lambda: app.screen is not form)
+            for _ in range(100):
+                found = await asyncio.to_thread(hpa)
+                if found is not None:
+                    break
+                await pilot.pause(0.1)
+            assert found is not None and found["spec"]["maxReplicas"] == 3
+            assert found["spec"]["metrics"][0]["pods"]["metric"]["name"] == "ts_queue_latency_microseconds"
+
+            await pilot.press("p")
+            await until(pilot, lambda: app.screen.TITLE == "Playground")
+            target = await app.screen.resolve()  # type: ignore[attr-defined]
+            assert target.http.inference_url == "https://r.example.net"
+            assert target.grpc.inference_target == "grpc-r.example.net:443"
+            assert target.http.inference_token == "k8s-token-0123456789abcdef"

@@ -179,7 +179,7 @@ def test_cli_by_deployment_name(models: LocalStore, isolated: Path) -> None:
         r = tirui("top", "cli", "--once")
         assert r.returncode == 0 and "req/s" in r.stdout and "access log" in r.stdout, r.stdout + r.stderr
         r = tirui("predict", "nope", "tiny")
-        assert r.returncode == 1 and "no local deployment named 'nope'" in r.stderr
+        assert r.returncode == 1 and "no deployment named 'nope'" in r.stderr and r.stderr.count("\n") == 1
     finally:
         rt.shutdown()
 
