@@ -77,7 +77,13 @@ async def test_kubernetes_profile_without_access_says_why(isolated: Path) -> Non
 
 
 async def test_kubernetes_deploy_scale_delete_through_the_screen(isolated: Path, monkeypatch: Any) -> None:
-    from tests.kube_cluster import emulated_cluster, write_k8s_profile
+    import asyncio
+
+    from textual.widgets import Log
+
+    from tests.kube_cluster import NAMESPACE, emulated_cluster, write_k8s_profile
+    from tests.test_kube_live import runtime_at
+    from tirui.screens.viewer import TextViewer
 
     monkeypatch.setenv("TIRUI_TOKEN_K8S_API", "k8s-token-0123456789abcdef")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
@@ -99,6 +105,24 @@ async def test_kubernetes_deploy_scale_delete_through_the_screen(isolated: Path,
             await pilot.press("ctrl+s")
             assert "min replicas must be at least 1" in str(form.query_one("#form-error", Static).render())
             form.query_one("#field-max_replicas", Input).value = "0"
+            # ctrl+r: the exact YAML, without secrets
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: isinstance(app.screen, TextViewer))
+            yaml_lines = app.screen.query_one("#viewer-log", Log).lines
+            assert "kind: Deployment" in yaml_lines and not any("k8s-token" in x for x in yaml_lines)
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is form)
+            # the server-side dry run's refusal stays in the form
+            foreign = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "taken"}, "spec": {}}
+            direct = runtime_at(str(km.url))
+            await asyncio.to_thread(direct.core.create_namespaced_service, NAMESPACE, foreign)
+            form.query_one("#field-name", Input).value = "taken"
+            await pilot.press("ctrl+s")
+            error = lambda: str(form.query_one("#form-error", Static).render())  # noqa: E731
+            await until(pilot, lambda: "dry run failed" in error(), timeout=15)
+            assert "Service/taken" in error() and "not managed by tirui" in error() and app.screen is form
+            assert await asyncio.to_thread(direct._get, "Deployment", "taken") is None
+            form.query_one("#field-name", Input).value = "resnet"
             await pilot.press("ctrl+s")
             await until(pilot, lambda: any(r[0] == "resnet" for r in table_rows(app)), timeout=30)
             assert "Starting" in table_rows(app)[0][2] and table_rows(app)[0][3] == "0/1"

@@ -206,3 +206,30 @@ async def test_unreachable_api_and_missing_context(tmp_path: Any) -> None:
     profile = Profile("k8s", kubernetes=KubeSettings(kubeconfig=str(kubeconfig), context="gpu-cluster"))
     with pytest.raises(KubeError, match="gpu-cluster"):
         KubeRuntime.from_profile(profile)
+
+
+async def test_rbac_forbidden_and_a_partial_apply_are_said_plainly(cluster: tuple[Any, KubeRuntime]) -> None:
+    """RBAC refusals name the operation; an apply that stops half way lists what now exists."""
+    from tirui.cluster.manifests import build
+
+    km, rt = cluster
+    denied = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "reason": "Forbidden",
+        "code": 403,
+        "message": 'ingresses.networking.k8s.io is forbidden: User "dev" cannot create resource "ingresses"',
+    }
+    km[f"post /apis/networking.k8s.io/v1/namespaces/{NS}/ingresses"] << 403 << denied
+    objects = build(spec(tls_host="r.example.net"), namespace=NS, show_secrets=True)
+    with pytest.raises(KubeError) as info:
+        await asyncio.to_thread(rt.apply, objects)
+    text = str(info.value)
+    assert "applying Ingress/resnet: forbidden by RBAC" in text
+    assert 'cannot create resource "ingresses"' in text
+    assert "Already applied: Secret/resnet-storage, Secret/resnet-tokens, ConfigMap/resnet-config" in text
+    assert "Deployment/resnet, Service/resnet;" in text and "`tirui delete` removes them" in text
+    km[f"get /apis/apps/v1/namespaces/{NS}/deployments"] << 403 << {**denied, "message": "cannot list"}
+    with pytest.raises(KubeError, match="listing Deployments in ml: forbidden by RBAC"):
+        await asyncio.to_thread(rt.list)

@@ -134,15 +134,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         if not profile.is_local:
             tokens = TokenStore.from_env(args.secrets)
             if args.dry_run:
-                from tirui.cluster.credentials import deployment_tokens
-
-                if spec.auth:
-                    spec.tokens = deployment_tokens(profile, tokens, spec.name)
-                objects = build(
-                    spec, namespace=runtime.namespace, storage_endpoint=profile.storage.endpoint_url
-                )
-                runtime.preflight(objects)
-                done = runtime.apply(objects, dry_run=True)
+                done = runtime.dry_run_with(spec, profile, tokens)
                 print(f"{spec.name}: server-side dry run accepted {len(done)} objects: {', '.join(done)}")
                 return 0
             status = runtime.deploy_with(spec, profile, tokens)

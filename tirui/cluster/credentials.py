@@ -17,8 +17,9 @@ def token_ref(profile: str, name: str) -> TokenRef:
     return TokenRef(profile, f"deploy/{name}", "api")
 
 
-def deployment_tokens(profile: Any, store: Any, name: str) -> list[str]:
-    """The deployment's token; a new random one is created and stored on first deploy."""
+def deployment_tokens(profile: Any, store: Any, name: str, *, create: bool = True) -> list[str]:
+    """The deployment's token; a new random one is created and stored on first deploy.
+    ``create=False`` (dry runs): a stored token, else a throwaway one that is not stored."""
     if store is None or not store.available:
         raise RuntimeError_(
             "a Kubernetes deployment needs a token in the keyring: the keyring is unavailable "
@@ -29,6 +30,8 @@ def deployment_tokens(profile: Any, store: Any, name: str) -> list[str]:
         token = store.get(ref)
         if token:
             return [token]
+        if not create:
+            return [secrets.token_urlsafe(32)]
         if store.read_only:
             raise RuntimeError_(f"no token {ref.key} and the env backend is read-only: export {ref.env_var}")
         token = secrets.token_urlsafe(32)

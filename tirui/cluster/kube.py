@@ -216,20 +216,42 @@ class KubeRuntime(KubeReads):
                 "refusing to overwrite; pick another name or remove them (nothing was changed)"
             )
 
-    def deploy_with(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> DeploymentStatus:
-        """Deploy with the token and object-store keys from the profile and the token store."""
+    def objects_with(
+        self, spec: DeploymentSpec, profile: Any, tokens: Any, *, create_token: bool = True
+    ) -> builtins.list[Obj]:
+        """The objects of ``spec`` with the token and object-store keys from the profile and the
+        token store (what :meth:`deploy_with` applies)."""
         from tirui.cluster.credentials import deployment_tokens, storage_credentials
 
         if spec.auth and not spec.tokens:
-            spec.tokens = deployment_tokens(profile, tokens, spec.name)
+            spec.tokens = deployment_tokens(profile, tokens, spec.name, create=create_token)
         key, secret = storage_credentials(profile, tokens)
-        return self.deploy(
+        return build(
             spec,
-            access_key_id=key,
-            secret_access_key=secret,
+            namespace=self.namespace,
             storage_endpoint=profile.storage.endpoint_url,
             storage_region=profile.storage.region,
+            access_key_id=key,
+            secret_access_key=secret,
+            show_secrets=True,
         )
+
+    def dry_run_with(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> builtins.list[str]:
+        """Ownership preflight and a server-side dry run of every object; changes nothing (not
+        even the keyring: a deployment without a token yet is checked with a throwaway one)."""
+        objects = self.objects_with(spec, profile, tokens, create_token=False)
+        self.preflight(objects)
+        return self.apply(objects, dry_run=True)
+
+    def deploy_with(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> DeploymentStatus:
+        """Deploy with the token and object-store keys from the profile and the token store."""
+        return self._deploy_objects(spec.name, self.objects_with(spec, profile, tokens))
+
+    def _deploy_objects(self, name: str, objects: builtins.list[Obj]) -> DeploymentStatus:
+        self.preflight(objects)
+        self.apply(objects, dry_run=True)
+        self.apply(objects)
+        return self.get(name)
 
     def deploy(
         self,
@@ -250,10 +272,7 @@ class KubeRuntime(KubeReads):
             secret_access_key=secret_access_key,
             show_secrets=True,
         )
-        self.preflight(objects)
-        self.apply(objects, dry_run=True)
-        self.apply(objects)
-        return self.get(spec.name)
+        return self._deploy_objects(spec.name, objects)
 
     # -- operations --------------------------------------------------------------------------
     def scale(self, name: str, count: int) -> None:

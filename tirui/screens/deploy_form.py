@@ -1,9 +1,20 @@
-"""The deploy form: a model archive becomes a deployment spec, validated field by field."""
+"""The deploy form: a model archive becomes a deployment spec, validated field by field.
+
+On Kubernetes profiles ``ctrl+r`` previews the exact YAML that will be applied (Secret values
+redacted) and submitting first runs a server-side dry run: its errors (RBAC, admission, objects
+tirui does not own, missing object-store keys) stay in the form, next to the values to change.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from pathlib import PurePosixPath
+from typing import Any
+
+from textual import work
+from textual.binding import Binding
 
 from tirui.cluster.spec import DeploymentSpec
 from tirui.screens.dialogs import Field, FormDialog
@@ -17,7 +28,18 @@ INT_FIELDS = (
     "min_replicas",
     "max_replicas",
 )
-TEXT_FIELDS = ("tls_host", "disk_size")
+TEXT_FIELDS = (
+    "image",
+    "cpu_request",
+    "memory_request",
+    "memory_limit",
+    "autoscale_metric",
+    "autoscale_target",
+    "disk_size",
+    "storage_class",
+    "tls_host",
+    "tls_issuer",
+)
 
 
 def default_name(source: str) -> str:
@@ -38,6 +60,10 @@ def spec_from(values: dict[str, str]) -> tuple[DeploymentSpec | None, dict[str, 
             numbers[key] = int(values[key].strip())
         except ValueError:
             problems[key] = f"{values[key]!r} is not a whole number"
+    auth = values.get("auth", "yes").strip().lower()
+    if auth not in ("yes", "no", "y", "n", "true", "false", "on", "off"):
+        problems["auth"] = f"{auth!r}: answer yes or no"
+    text = {k: values[k].strip() for k in TEXT_FIELDS if k in values}
     spec = DeploymentSpec(
         name=values["name"].strip(),
         source=values["source"].strip(),
@@ -49,36 +75,132 @@ def spec_from(values: dict[str, str]) -> tuple[DeploymentSpec | None, dict[str, 
         replicas=numbers.get("replicas", 1),
         min_replicas=numbers.get("min_replicas", 0),
         max_replicas=numbers.get("max_replicas", 0),
-        tls_host=values.get("tls_host", "").strip(),
-        disk_size=values.get("disk_size", "").strip(),
+        auth=auth in ("yes", "y", "true", "on"),
+        **text,  # type: ignore[arg-type]
     )
     problems.update({k: v for k, v in spec.problems().items() if k not in problems})
     return (None if problems else spec), problems
 
 
-def deploy_form(source: str, *, runtime_label: str, kube: bool = False) -> FormDialog:
+def kube_fields(defaults: Any, name: str) -> list[Field]:
+    """The Kubernetes part of the form, starting from the profile's ``[defaults]``."""
+    d = defaults
+    host = f"{name}.{d.domain}" if getattr(d, "domain", "") else ""
+    return [
+        Field("image", "TorchServe image", d.image),
+        Field("gpus", "GPUs per replica (0: CPU nodes)", str(d.gpus)),
+        Field("replicas", "Replicas", str(d.replicas)),
+        Field("cpu_request", "CPU request (e.g. 1, 500m)", "1"),
+        Field("memory_request", "Memory request (e.g. 4Gi)", "4Gi"),
+        Field("memory_limit", "Memory limit (e.g. 8Gi)", "8Gi"),
+        Field("min_replicas", "Autoscale: min replicas (0: off)", "0"),
+        Field("max_replicas", "Autoscale: max replicas (0: off)", "0"),
+        Field("autoscale_metric", "Autoscale metric: cpu, gpu or a Pods metric", "cpu"),
+        Field("autoscale_target", "Autoscale target (% for cpu/gpu, else an average value)", "70"),
+        Field("disk_size", "Model-cache disk (e.g. 20Gi; empty: none)", required=False),
+        Field(
+            "storage_class",
+            "Disk storage class (empty: the cluster default)",
+            d.storage_class,
+            required=False,
+        ),
+        Field("tls_host", "TLS host (cert-manager; empty: no Ingress)", host, required=False),
+        Field("tls_issuer", "cert-manager ClusterIssuer", d.tls_issuer),
+        Field("auth", "Token authentication (yes/no)", "yes"),
+    ]
+
+
+class DeployForm(FormDialog):
+    """The deploy form; with ``dry_run`` it checks the spec against the cluster before closing."""
+
+    BINDINGS = [Binding("ctrl+r", "preview", "Preview YAML")]
+
+    def __init__(
+        self,
+        fields: list[Field],
+        *,
+        note: str,
+        dry_run: Callable[[DeploymentSpec], list[str]] | None = None,
+        render: Callable[[DeploymentSpec], str] | None = None,
+    ) -> None:
+        """``dry_run`` and ``render`` block (the API server, the keyring): run in threads."""
+
+        def check(values: dict[str, str]) -> str | None:
+            _, problems = spec_from(values)
+            labels = {f.name: f.label for f in fields}
+            return "\n".join(f"{labels.get(k, k)}: {v}" for k, v in problems.items()) or None
+
+        super().__init__("Deploy a model", fields, note=note, validate=check)
+        self.dry_run = dry_run
+        self.render_yaml = render
+
+    def action_submit(self) -> None:
+        values = self.values()
+        if self.problem(values) is None:
+            if self.dry_run is None:
+                self.dismiss(values)
+            else:
+                self.check_with_cluster(values)
+
+    @work(exclusive=True, group="deploy-dry-run")
+    async def check_with_cluster(self, values: dict[str, str]) -> None:
+        from tirui.cluster.runtime import RuntimeError_
+
+        spec, _ = spec_from(values)
+        assert spec is not None and self.dry_run is not None
+        self.show_error("Server-side dry run…")
+        try:
+            await asyncio.to_thread(self.dry_run, spec)
+        except RuntimeError_ as exc:
+            self.show_error(f"Server-side dry run failed: {exc}")
+            return
+        self.dismiss(values)
+
+    @work(exclusive=True, group="deploy-preview")
+    async def action_preview(self) -> None:
+        from tirui.cluster.runtime import RuntimeError_
+        from tirui.screens.viewer import TextViewer
+
+        values = self.values()
+        if self.render_yaml is None:
+            self.show_error("The local runtime applies no YAML: it starts TorchServe on this machine.")
+            return
+        if self.problem(values) is not None:
+            return
+        spec, _ = spec_from(values)
+        assert spec is not None
+        try:
+            text = await asyncio.to_thread(self.render_yaml, spec)
+        except (RuntimeError_, ValueError) as exc:
+            self.show_error(str(exc))
+            return
+        self.app.push_screen(TextViewer(f"YAML to apply for {spec.name} (secrets redacted)", text.splitlines))
+
+
+def deploy_form(
+    source: str,
+    *,
+    runtime_label: str,
+    kube: bool = False,
+    defaults: Any = None,
+    dry_run: Callable[[DeploymentSpec], list[str]] | None = None,
+    render: Callable[[DeploymentSpec], str] | None = None,
+) -> DeployForm:
+    name = default_name(source)
     fields = [
         Field("source", "Model archive (eos://bucket/key.mar or a local path)", source),
-        Field("name", "Deployment name", default_name(source)),
+        Field("name", "Deployment name", name),
         Field("model_name", "Model name (empty: the archive's own)", required=False),
-        Field("workers", "Workers per model", "1"),
+        Field("workers", "Workers per model", str(getattr(defaults, "workers", 1))),
         Field("batch_size", "Batch size", "1"),
         Field("max_batch_delay_ms", "Max batch delay (ms)", "100"),
     ]
     if kube:
-        fields += [
-            Field("gpus", "GPUs per replica", "1"),
-            Field("replicas", "Replicas", "1"),
-            Field("min_replicas", "Autoscale: min replicas (0: off)", "0"),
-            Field("max_replicas", "Autoscale: max replicas (CPU 70%)", "0"),
-            Field("disk_size", "Model-cache disk (e.g. 20Gi; empty: none)", required=False),
-            Field("tls_host", "TLS host (cert-manager; empty: no Ingress)", required=False),
-        ]
+        from tirui.config import DeploymentDefaults
 
-    def check(values: dict[str, str]) -> str | None:
-        _, problems = spec_from(values)
-        labels = {f.name: f.label for f in fields}
-        return "\n".join(f"{labels.get(k, k)}: {v}" for k, v in problems.items()) or None
-
-    note = f"Runtime: {runtime_label}. ctrl+s deploys; the Deployments table shows it Starting, then Ready."
-    return FormDialog("Deploy a model", fields, note=note, validate=check)
+        fields += kube_fields(defaults or DeploymentDefaults(), name)
+    keys = (
+        "ctrl+s deploys after a server-side dry run; ctrl+r previews the YAML" if kube else "ctrl+s deploys"
+    )
+    note = f"Runtime: {runtime_label}. {keys}; the Deployments table shows it Starting, then Ready."
+    return DeployForm(fields, note=note, dry_run=dry_run, render=render)

@@ -217,12 +217,39 @@ class DeploymentsScreen(MainScreen):
                 if spec is not None:
                     self.deploy(spec)
 
-        label = (
-            "local TorchServe on this machine"
-            if app.profile.is_local
-            else f"Kubernetes {app.profile.location}"
+        if app.profile.is_local:
+            form = deploy_form(source, runtime_label="local TorchServe on this machine")
+        else:
+            form = deploy_form(
+                source,
+                runtime_label=f"Kubernetes {app.profile.location}",
+                kube=True,
+                defaults=app.profile.defaults,
+                dry_run=self._dry_run,
+                render=self._render_yaml,
+            )
+        self.app.push_screen(form, chosen)
+
+    def _dry_run(self, spec: DeploymentSpec) -> list[str]:
+        """The deploy form's check before it closes (runs in a thread)."""
+        app: Any = self.app
+        if app.runtime is None:
+            raise RuntimeError_(f"no Kubernetes access: {app.runtime_error or 'the runtime is starting'}")
+        done: list[str] = app.runtime.dry_run_with(spec, app.profile, app.token_store)
+        return done
+
+    def _render_yaml(self, spec: DeploymentSpec) -> str:
+        """The YAML the deploy form previews: exactly what is applied, Secret values redacted."""
+        from tirui.cluster.manifests import build, to_yaml
+
+        profile: Any = self.app.profile  # type: ignore[attr-defined]
+        objects = build(
+            spec,
+            namespace=profile.kubernetes.namespace,
+            storage_endpoint=profile.storage.endpoint_url,
+            storage_region=profile.storage.region,
         )
-        self.app.push_screen(deploy_form(source, runtime_label=label, kube=not app.profile.is_local), chosen)
+        return to_yaml(objects)
 
     @work(group="deploy-op")
     async def deploy(self, spec: DeploymentSpec) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -79,7 +79,7 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
         """Called with the values on submit; a returned sentence keeps the dialog open and shows it."""
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog-box"):
+        with VerticalScroll(classes="dialog-box"):  # long forms scroll at 80x24
             yield Label(self.title_text, classes="dialog-title")
             for f in self.fields:
                 yield Label(f.label)
@@ -106,8 +106,10 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
         return {f.name: self.query_one(f"#field-{f.name}", Input).value for f in self.fields}
 
     def show_error(self, message: str) -> None:
-        """Keep the dialog open and say what is wrong."""
-        self.query_one("#form-error", Static).update(message)
+        """Keep the dialog open and say what is wrong (plain text; not markup)."""
+        from rich.text import Text
+
+        self.query_one("#form-error", Static).update(Text(message))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         inputs = [i for i in self.query(Input) if not i.disabled]
@@ -122,19 +124,22 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
         else:
             self.dismiss(None)
 
-    def action_submit(self) -> None:
-        values = self.values()
+    def problem(self, values: dict[str, str]) -> str | None:
+        """What keeps ``values`` from being submitted (also shown in the form), or None."""
         missing = [
             f.label for f in self.fields if f.required and not f.disabled and not values[f.name].strip()
         ]
-        if missing:
-            self.show_error(f"Required: {', '.join(missing)}")
-            return
-        problem = self.validate(values) if self.validate else None
+        problem = f"Required: {', '.join(missing)}" if missing else None
+        if problem is None and self.validate is not None:
+            problem = self.validate(values)
         if problem:
             self.show_error(problem)
-            return
-        self.dismiss(values)
+        return problem
+
+    def action_submit(self) -> None:
+        values = self.values()
+        if self.problem(values) is None:
+            self.dismiss(values)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
