@@ -234,3 +234,40 @@ async def test_prometheus_source_gives_the_same_counts(
         PrometheusSource("http://127.0.0.1:9", timeout=1).snapshot(NS, "tiny-0")
     with pytest.raises(ScrapeError, match="no series for pod ghost"):
         PrometheusSource(prometheus).snapshot(NS, "ghost")
+
+
+async def test_metrics_screen_on_a_kubernetes_profile(
+    torchserve: RunningTorchServe, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Metrics screen finds the pods of a Kubernetes deployment and charts real traffic."""
+    from textual.widgets import Static
+
+    from tests.kube_cluster import write_k8s_profile
+    from tests.test_buckets_screen import until
+    from tirui.app import TiruiApp
+
+    monkeypatch.setenv("TIRUI_TOKEN_K8S_API", "k8s-token-0123456789abcdef")
+    async with emulated_cluster() as km:
+        write_k8s_profile(isolated, km)
+        direct = runtime_at(str(km.url))
+        await asyncio.to_thread(
+            direct.deploy, DeploymentSpec("tiny", "eos://models/tiny.mar", tokens=["t" * 24])
+        )
+        await asyncio.to_thread(direct.core.create_namespaced_pod, NS, pod("tiny-0", dep="tiny"))
+        km[f"get /api/v1/namespaces/{NS}/pods/tiny-0:8082/proxy/metrics"] << proxied(torchserve.metrics_url)
+        km[f"get /api/v1/namespaces/{NS}/pods/tiny-0/log"] << tail_as_pod_log(
+            torchserve.workdir / "logs" / "stdout.log"
+        )
+        app = TiruiApp(profile="k8s", start_mode="metrics", secrets_backend="env")
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen: Any = app.screen
+            await until(pilot, lambda: screen.deployment == "tiny", timeout=30)
+            await until(pilot, lambda: any(r.url.path.endswith("tiny-0/log") for r in km), timeout=30)
+            await pilot.pause(0.5)
+            await send(torchserve, 20)
+            count = lambda: screen.pipeline.aggregate_quantiles.count(3600, time.time() + 1)  # noqa: E731
+            await until(pilot, lambda: count() >= 20, timeout=30)
+            assert screen.pipeline.replicas["tiny-0"].note == "ok"
+            head = str(screen.query_one("#metrics-head", Static).render())
+            assert "tiny" in head and "(access log)" in head and "p99 -" not in head
+            assert any(v for _, v in screen.pipeline.points("rps", "tiny-0", 3600, time.time() + 1) if v)

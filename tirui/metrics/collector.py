@@ -51,6 +51,13 @@ class Collector:
         for tail in self.tails.values():
             tail.close()
 
+    def reset(self, pipeline: MetricsPipeline) -> None:
+        """Feed another pipeline (another deployment): stop following the old replicas' logs."""
+        self.pipeline = pipeline
+        for tail in self.tails.values():
+            tail.close()
+        self.tails.clear()
+
     async def _one(self, src: ReplicaSource) -> tuple[Snapshot | None, str]:
         try:
             if src.fetch is not None:

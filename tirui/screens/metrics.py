@@ -86,8 +86,7 @@ class MetricsScreen(MainScreen):
             self.deployment = name
             self.pipeline = MetricsPipeline(model=model)
             if self.collector is not None:
-                self.collector.pipeline = self.pipeline
-                self.collector.tails.clear()
+                self.collector.reset(self.pipeline)
         self._head()
         self.redraw()
 
