@@ -211,6 +211,11 @@ async def test_kubernetes_live_table_events_yaml_logs_autoscale_and_playground(
             await until(pilot, lambda: isinstance(app.screen, TextViewer))
             log = app.screen.query_one("#viewer-log", Log)
             await until(pilot, lambda: "[resnet-0] TorchServe is up" in log.lines, timeout=15)
+            await pilot.press("slash", *"resnet-9", "enter")  # `/` filters: no line of that pod
+            await until(pilot, lambda: log.lines == [])
+            assert "lines with 'resnet-9'" in str(app.screen.query_one("#viewer-title").render())
+            await pilot.press("slash", "escape")  # esc in the filter clears it
+            await until(pilot, lambda: "[resnet-0] TorchServe is up" in log.lines)
             await pilot.press("escape")
 
             await pilot.press("a")

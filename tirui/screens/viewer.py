@@ -1,16 +1,21 @@
-"""A full-screen text viewer for logs, events and YAML; optionally follows its source."""
+"""A full-screen text viewer for logs, events and YAML; optionally follows its source.
+
+``/`` filters the lines (a pod name shows that pod's log alone in a merged pod log); esc in the
+filter clears it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, Log
+from textual.widgets import Input, Label, Log
 
 from tirui.locations import styles_dir
 
@@ -23,6 +28,7 @@ class TextViewer(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q", "close", "Close"),
         Binding("f", "toggle_follow", "Follow on/off"),
+        Binding("slash", "filter", "Filter"),
     ]
 
     def __init__(
@@ -39,18 +45,23 @@ class TextViewer(ModalScreen[None]):
         self.fetch = fetch
         self.follow = follow
         self.on_close = on_close
+        self.filter_text = ""
+        self._lines: list[str] = []
         self._shown: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box viewer-box"):
             yield Label(self._title(), id="viewer-title", classes="dialog-title")
             yield Log(id="viewer-log", highlight=False)
+            yield Input(placeholder="show lines containing… (enter applies, esc clears)", id="viewer-filter")
 
     def _title(self) -> str:
         state = "following (f stops)" if self.follow else "f follows"
-        return f"{self.title_text}  [dim]{state} · esc closes[/dim]"
+        shown = f" · lines with {escape(repr(self.filter_text))}" if self.filter_text else ""
+        return f"{self.title_text}  [dim]{state}{shown} · / filters · esc closes[/dim]"
 
     def on_mount(self) -> None:
+        self.query_one("#viewer-filter", Input).display = False
         self.reload()
         self.set_interval(1.0, self._tick)
 
@@ -64,6 +75,13 @@ class TextViewer(ModalScreen[None]):
             lines = await asyncio.to_thread(self.fetch)
         except Exception as exc:  # the source vanished (deleted deployment, dead pod)
             lines = [f"(cannot read: {exc})"]
+        self._lines = lines
+        self._show()
+
+    def _show(self) -> None:
+        lines = (
+            [line for line in self._lines if self.filter_text in line] if self.filter_text else self._lines
+        )
         log = self.query_one("#viewer-log", Log)
         if lines[: len(self._shown)] == self._shown and self._shown:
             log.write_lines(lines[len(self._shown) :])
@@ -72,11 +90,31 @@ class TextViewer(ModalScreen[None]):
             log.write_lines(lines)
         self._shown = lines
 
+    def action_filter(self) -> None:
+        box = self.query_one("#viewer-filter", Input)
+        box.display = True
+        box.value = self.filter_text
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._set_filter(event.value.strip())
+
+    def _set_filter(self, text: str) -> None:
+        self.filter_text = text
+        box = self.query_one("#viewer-filter", Input)
+        box.display = False
+        self.query_one("#viewer-log", Log).focus()
+        self.query_one("#viewer-title", Label).update(self._title())
+        self._show()
+
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow
         self.query_one("#viewer-title", Label).update(self._title())
 
     def action_close(self) -> None:
+        if self.focused is self.query_one("#viewer-filter", Input):  # esc in the filter clears it
+            self._set_filter("")
+            return
         if self.on_close is not None:
             self.run_worker(asyncio.to_thread(self.on_close), group="viewer-close")
         self.dismiss(None)
