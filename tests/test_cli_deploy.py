@@ -42,6 +42,12 @@ def test_render_needs_no_cluster_and_is_schema_valid(isolated: Path) -> None:
         "20Gi",
         "--tls-host",
         "resnet.example.net",
+        "--env",
+        "TS_LOG_LEVEL=debug",
+        "--cpu",
+        "2",
+        "--memory",
+        "6Gi",
         "--render",
     )
     assert r.returncode == 0, r.stderr
@@ -60,6 +66,10 @@ def test_render_needs_no_cluster_and_is_schema_valid(isolated: Path) -> None:
     for d in docs:
         kubernetes_validate.validate(d, kubernetes_validate.latest_version(), strict=True)
         assert d["metadata"]["namespace"] == "models"
+    serve = docs[4]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "TS_LOG_LEVEL", "value": "debug"} in serve["env"]
+    requests = serve["resources"]["requests"]
+    assert (requests["cpu"], requests["memory"]) == ("2", "6Gi")
     env = docs[4]["spec"]["template"]["spec"]["initContainers"][0]["env"]
     assert {"name": "S3_ENDPOINT", "value": "https://objectstore.example.net"} in env
     r = tirui("--profile", "prod", "deploy", "eos://models/r50.mar", "--name", "resnet")
@@ -85,6 +95,12 @@ def test_bad_input_is_one_line(isolated: Path) -> None:
         ),
         (("deploy", "eos://m/x.txt", "--name", "ok", "--render"), "not a TorchServe model archive"),
         (("status", "nope"), "no local deployment"),
+        (("deploy", "eos://m/x.mar", "--name", "ok", "--env", "NOEQUALS", "--render"), "not KEY=VALUE"),
+        (
+            ("deploy", "eos://m/x.mar", "--name", "ok", "--env", "9X=1", "--render"),
+            "not an environment variable",
+        ),
+        (("deploy", "eos://m/x.mar", "--name", "ok", "--cpu", "lots", "--render"), "lots"),
     ]:
         r = tirui(*args)
         assert r.returncode == 1 and message in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)

@@ -162,8 +162,10 @@ def test_cli_by_deployment_name(models: LocalStore, isolated: Path) -> None:
 
     rt = LocalRuntime(locations.data_dir() / "deployments", poll=0.2)
     try:
-        rt.deploy(DeploymentSpec("cli", "eos://models/tiny.mar"), models)
+        rt.deploy(DeploymentSpec("cli", "eos://models/tiny.mar", env={"TIRUI_EXTRA": "42"}), models)
         wait_for(lambda: rt.get("cli").status == "Ready", what="Ready")
+        pgid = rt._deps["cli"].state.pgid  # the spec's extra env reaches TorchServe's processes
+        assert b"TIRUI_EXTRA=42" in Path(f"/proc/{pgid}/environ").read_bytes().split(b"\0")
 
         def tirui(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(

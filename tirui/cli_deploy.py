@@ -30,6 +30,12 @@ def add_parsers(sub: Any) -> None:
     d.add_argument("--tls-host", default="", help="public host name (cert-manager issues its certificate)")
     d.add_argument("--no-auth", action="store_true", help="no bearer-token check in front of TorchServe")
     d.add_argument("--image", default=None, help="TorchServe image")
+    d.add_argument("--cpu", default="1", help="CPU request per replica (default 1)")
+    d.add_argument("--memory", default="4Gi", help="memory request per replica (default 4Gi)")
+    d.add_argument("--memory-limit", default="8Gi", help="memory limit per replica (default 8Gi)")
+    d.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment (repeatable)"
+    )
     mode = d.add_mutually_exclusive_group()
     mode.add_argument(
         "--render", action="store_true", help="print the YAML that would be applied; no cluster"
@@ -52,15 +58,23 @@ def add_parsers(sub: Any) -> None:
 
 
 def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
-    from tirui.cluster.spec import DeploymentSpec, SpecError
+    from tirui.cluster.spec import DeploymentSpec, SpecError, parse_env
 
     d = profile.defaults
     metric, target = args.autoscale_metric, args.target
     if "=" in metric:
         metric, target = metric.split("=", 1)
+    try:
+        env = parse_env(args.env)
+    except SpecError as exc:
+        raise DeployCliError(str(exc)) from None
     spec = DeploymentSpec(
         name=args.name,
         source=args.source,
+        env=env,
+        cpu_request=args.cpu,
+        memory_request=args.memory,
+        memory_limit=args.memory_limit,
         gpus=d.gpus if args.gpus is None else args.gpus,
         replicas=d.replicas if args.replicas is None else args.replicas,
         workers=d.workers if args.workers is None else args.workers,

@@ -335,6 +335,7 @@ class LocalRuntime:
             max_batch_delay_ms=spec.max_batch_delay_ms,
             etag=etag,
             created=time.time(),
+            env=dict(spec.env),
         )
         dep = _Dep(state, folder)
         with self._lock:
@@ -357,7 +358,7 @@ class LocalRuntime:
         )
         try:
             Path(s.tmp_dir).mkdir(parents=True, exist_ok=True)
-            dep.proc = start_server(dep.workdir, config, tmp_dir=Path(s.tmp_dir))
+            dep.proc = start_server(dep.workdir, config, tmp_dir=Path(s.tmp_dir), env=s.env)
         except (ServerError, OSError) as exc:
             s.phase, s.reason, s.pgid = "Failed", str(exc), 0
             dep.proc = None

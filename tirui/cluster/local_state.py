@@ -39,6 +39,8 @@ class LocalState:
     """Starting, Ready, NotReady, Restarting, Failed or Stopped."""
     reason: str = ""
     ever_ready: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    """The spec's extra environment for TorchServe (and its handlers)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -19,6 +19,8 @@ QUANTITY_RE = re.compile(
 HOST_RE = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$"
 )
+ENV_NAME_RE = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+"""Names Kubernetes accepts for container environment variables."""
 METRICS = ("cpu", "gpu")
 METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 MAX_NAME = 40
@@ -101,6 +103,9 @@ class DeploymentSpec:
             out["batch_size"] = "batch size must be at least 1"
         if self.max_batch_delay_ms < 0:
             out["max_batch_delay_ms"] = "max batch delay must be 0 or more"
+        bad_env = [k for k in self.env if not ENV_NAME_RE.match(k)]
+        if bad_env:
+            out["env"] = f"{', '.join(map(repr, bad_env))}: not an environment variable name"
         if self.model_name and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", self.model_name):
             out["model_name"] = f"{self.model_name!r} is not a valid model name"
         out.update(self.kube_problems())
@@ -145,3 +150,17 @@ class DeploymentSpec:
         problems = self.problems()
         if problems:
             raise SpecError(problems)
+
+
+def parse_env(items: list[str]) -> dict[str, str]:
+    """``["KEY=VALUE", ...]`` (the CLI's ``--env``, the form's comma-separated field) → a dict."""
+    env: dict[str, str] = {}
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError({"env": f"{item!r} is not KEY=VALUE"})
+        env[key.strip()] = value
+    return env

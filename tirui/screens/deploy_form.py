@@ -16,7 +16,7 @@ from typing import Any
 from textual import work
 from textual.binding import Binding
 
-from tirui.cluster.spec import DeploymentSpec
+from tirui.cluster.spec import DeploymentSpec, SpecError, parse_env
 from tirui.screens.dialogs import Field, FormDialog
 
 INT_FIELDS = (
@@ -64,7 +64,13 @@ def spec_from(values: dict[str, str]) -> tuple[DeploymentSpec | None, dict[str, 
     if auth not in ("yes", "no", "y", "n", "true", "false", "on", "off"):
         problems["auth"] = f"{auth!r}: answer yes or no"
     text = {k: values[k].strip() for k in TEXT_FIELDS if k in values}
+    env: dict[str, str] = {}
+    try:
+        env = parse_env(values.get("env", "").split(","))
+    except SpecError as exc:
+        problems.update(exc.problems)
     spec = DeploymentSpec(
+        env=env,
         name=values["name"].strip(),
         source=values["source"].strip(),
         model_name=values.get("model_name", "").strip(),
@@ -194,6 +200,7 @@ def deploy_form(
         Field("workers", "Workers per model", str(getattr(defaults, "workers", 1))),
         Field("batch_size", "Batch size", "1"),
         Field("max_batch_delay_ms", "Max batch delay (ms)", "100"),
+        Field("env", "Extra environment (KEY=VALUE, comma separated)", required=False),
     ]
     if kube:
         from tirui.config import DeploymentDefaults

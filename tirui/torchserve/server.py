@@ -161,9 +161,10 @@ def server_env(workdir: Path, tmp_dir: Path | None = None) -> dict[str, str]:
 
 
 def start_server(
-    workdir: Path, config: ServerConfig, *, tmp_dir: Path | None = None
+    workdir: Path, config: ServerConfig, *, tmp_dir: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Write the config and start ``torchserve --foreground`` as a new process group."""
+    """Write the config and start ``torchserve --foreground`` as a new process group; ``env`` is
+    added to its environment (the deployment's extra env, seen by handlers)."""
     command = torchserve_command()
     busy = config.ports.taken()
     if busy:
@@ -188,7 +189,7 @@ def start_server(
                 str(config.model_store),
             ],
             cwd=workdir,
-            env=server_env(workdir, tmp_dir),
+            env={**server_env(workdir, tmp_dir), **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
