@@ -273,7 +273,6 @@ async def test_100k_object_prefix_stays_responsive(isolated: Path) -> None:
         await until(pilot, lambda: rows(app) == ["many/"])
         await pilot.press("enter")
         await until(pilot, lambda: "objects" in text(app, "#listing-summary") and len(rows(app)) > 0)
-        streaming = "loaded so far" in text(app, "#listing-summary")
         started = time.monotonic()
         await pilot.press("S")  # reverse the sort while pages are still arriving
         await until(pilot, lambda: "sort name↓" in text(app, "#listing-summary"))
@@ -283,4 +282,5 @@ async def test_100k_object_prefix_stays_responsive(isolated: Path) -> None:
             app, "#listing-summary"
         )
         assert len(rows(app)) == 500 and rows(app)[0] == "099999"
-        assert streaming  # the first rows were on screen before the listing finished
+        # the listing reached the table page by page (the first page is drawn on arrival), not at the end
+        assert app.screen.pages_shown > 1  # type: ignore[attr-defined]

@@ -65,6 +65,8 @@ class BucketsScreen(BucketActions, MainScreen):
         self.listing = Listing()
         self._generation = 0
         self._last_refresh = 0.0
+        self.pages_shown = 0
+        """Pages of the current listing handed to the table so far (each is drawn as it arrives)."""
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="buckets-body"):
@@ -111,6 +113,7 @@ class BucketsScreen(BucketActions, MainScreen):
                 filter_text=self.listing.filter_text,
             )
             self._set_columns(("", "Name", "Size", "Modified"))
+            self.pages_shown = 0
             self._load_objects(self._generation, self.bucket, self.listing.prefix)
         self._breadcrumb()
 
@@ -154,6 +157,7 @@ class BucketsScreen(BucketActions, MainScreen):
             return
         self._connected(True)
         self.listing.extend(items)
+        self.pages_shown += 1
         table = self.query_one("#objects", DataTable)
         now = time.monotonic()
         if table.row_count < self.listing.page_rows or now - self._last_refresh > REFRESH_EVERY:
