@@ -111,7 +111,7 @@ def _runtime(profile: Any) -> Any:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from tirui.cluster.manifests import build, to_yaml
+    from tirui.cluster.manifests import build_for_profile, to_yaml
     from tirui.config import resolve_profile
 
     profile = resolve_profile(args.profile)
@@ -126,18 +126,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                 spec.tokens = deployment_tokens(profile, TokenStore.from_env(args.secrets), spec.name)
             except RuntimeError_ as exc:
                 raise DeployCliError(str(exc)) from None
-        print(
-            to_yaml(
-                build(
-                    spec,
-                    namespace=profile.kubernetes.namespace,
-                    storage_endpoint=profile.storage.endpoint_url,
-                    storage_region=profile.storage.region,
-                    show_secrets=args.show_secrets,
-                )
-            ),
-            end="",
-        )
+        print(to_yaml(build_for_profile(spec, profile, show_secrets=args.show_secrets)), end="")
         return 0
     runtime = _runtime(profile)
     from tirui.cluster.runtime import RuntimeError_

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tirui.cluster.kube_reads import KubeReads
-from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, RESTARTED_AT, build
+from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, RESTARTED_AT, build, build_for_profile
 from tirui.cluster.runtime import DeploymentStatus, RuntimeError_
 from tirui.cluster.spec import DeploymentSpec
 
@@ -226,11 +226,10 @@ class KubeRuntime(KubeReads):
         if spec.auth and not spec.tokens:
             spec.tokens = deployment_tokens(profile, tokens, spec.name, create=create_token)
         key, secret = storage_credentials(profile, tokens)
-        return build(
+        return build_for_profile(
             spec,
+            profile,
             namespace=self.namespace,
-            storage_endpoint=profile.storage.endpoint_url,
-            storage_region=profile.storage.region,
             access_key_id=key,
             secret_access_key=secret,
             show_secrets=True,

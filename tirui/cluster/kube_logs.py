@@ -9,13 +9,14 @@ and lets a follower that lost its stream (container restart, API hiccup) resume 
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from tirui.cluster.kube_watch import is_idle_timeout, shutdown
+from tirui.cluster.kube_watch import is_idle_timeout, shutdown, stream_lines
 
 Sink = Callable[[str, float, str], None]
 """(pod, timestamp, line without the Kubernetes timestamp)."""
@@ -100,17 +101,11 @@ class PodLog:
         self._response = response
         self.error = ""
         try:
-            pending = b""
-            for chunk in response.stream(amt=None, decode_content=False):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
+            with contextlib.closing(stream_lines(response, self._stop)) as lines:
                 for raw in lines:
                     self._line(raw.decode("utf-8", "replace").rstrip("\r"))
-                if self._stop.is_set():
-                    return
         finally:
             self._response = None
-            response.release_conn()
 
     def _line(self, raw: str) -> None:
         if not raw:

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from tirui.cluster.kube_logs import DeploymentLogs, PodLog
-from tirui.cluster.kube_status import deployment_status, ingress_endpoint, labels, timestamp
+from tirui.cluster.kube_status import deployment_status, ingress_endpoint, ingress_hosts, labels, timestamp
 from tirui.cluster.kube_watch import ListWatch
 from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, METRICS_PORT
 from tirui.cluster.runtime import DeploymentNotFound, DeploymentStatus
@@ -291,11 +291,7 @@ class KubeReads:
         from tirui.torchserve.http import Endpoint
 
         self._managed(name)
-        hosts = {}
-        for ingress in self._list("Ingress", {DEPLOYMENT_LABEL: name}):
-            rules = [r.get("host") for r in ingress.get("spec", {}).get("rules", []) if r.get("host")]
-            if rules:
-                hosts[ingress["metadata"]["name"]] = rules[0]
+        hosts = ingress_hosts(self._list("Ingress", {DEPLOYMENT_LABEL: name}))
         ref = token_ref(self.profile, name)
         token = None
         if self.tokens is not None and getattr(self.tokens, "available", False):

@@ -33,15 +33,20 @@ def labels(obj: Obj) -> dict[str, str]:
     return dict(obj.get("metadata", {}).get("labels") or {})
 
 
-def ingress_endpoint(name: str, namespace: str, ingresses: list[Obj]) -> str:
-    """The deployment's REST URL: its Ingress host over HTTPS, else the in-cluster Service."""
+def ingress_hosts(ingresses: list[Obj]) -> dict[str, str]:
+    """Ingress name → the host of its first rule that names one."""
+    out = {}
     for ingress in ingresses:
-        if ingress.get("metadata", {}).get("name") != name:
-            continue
         hosts = [r.get("host") for r in ingress.get("spec", {}).get("rules", []) if r.get("host")]
         if hosts:
-            return f"https://{hosts[0]}"
-    return f"http://{name}.{namespace}.svc:8080"
+            out[ingress.get("metadata", {}).get("name", "")] = hosts[0]
+    return out
+
+
+def ingress_endpoint(name: str, namespace: str, ingresses: list[Obj]) -> str:
+    """The deployment's REST URL: its Ingress host over HTTPS, else the in-cluster Service."""
+    host = ingress_hosts(ingresses).get(name)
+    return f"https://{host}" if host else f"http://{name}.{namespace}.svc:8080"
 
 
 def deployment_status(dep: Obj, pods: list[Obj], endpoint: str) -> DeploymentStatus:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 Obj = dict[str, Any]
@@ -134,18 +134,12 @@ class ListWatch:
             self.error = ""
             self.on_change()
         try:
-            pending = b""
-            for chunk in response.stream(amt=None, decode_content=False):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
+            with contextlib.closing(stream_lines(response, self._stop)) as lines:
                 for line in lines:
                     if line.strip():
                         self._event(json.loads(line))
-                if self._stop.is_set():
-                    return
         finally:
             self._response = None
-            response.release_conn()
 
     def _event(self, event: Obj) -> None:
         kind, obj = event.get("type"), event.get("object") or {}
@@ -167,6 +161,21 @@ class ListWatch:
                 self._items[name] = obj
         if changed:
             self.on_change()
+
+
+def stream_lines(response: Any, stop: threading.Event) -> Generator[bytes, None, None]:
+    """The complete lines of a streamed API response (watch events, a followed log) as they
+    arrive, until it ends or ``stop`` is set; the connection is released either way."""
+    try:
+        pending = b""
+        for chunk in response.stream(amt=None, decode_content=False):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            yield from lines
+            if stop.is_set():
+                return
+    finally:
+        response.release_conn()
 
 
 def shutdown(response: Any) -> None:

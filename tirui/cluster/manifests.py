@@ -422,6 +422,28 @@ def _hpa(spec: DeploymentSpec, namespace: str, n: dict[str, str]) -> Manifest:
     }
 
 
+def build_for_profile(
+    spec: DeploymentSpec,
+    profile: Any,
+    *,
+    namespace: str = "",
+    access_key_id: str = "",
+    secret_access_key: str = "",
+    show_secrets: bool = False,
+) -> list[Manifest]:
+    """:func:`build` with the profile's namespace (unless given) and object-store endpoint and
+    region: what ``tirui deploy --render``, the deploy form's preview and the runtime apply."""
+    return build(
+        spec,
+        namespace=namespace or profile.kubernetes.namespace,
+        storage_endpoint=profile.storage.endpoint_url,
+        storage_region=profile.storage.region,
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
+        show_secrets=show_secrets,
+    )
+
+
 def to_yaml(objects: list[Manifest]) -> str:
     """Multi-document YAML, as ``tirui deploy --render`` prints it."""
     import yaml

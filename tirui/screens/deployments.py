@@ -178,7 +178,7 @@ class DeploymentsScreen(MainScreen):
                 f"  {r.name}: {r.phase}, {r.ready_workers}/{r.workers} workers READY, restarts {r.restarts}"
                 + (f", {r.reason}" if r.reason and r.reason != s.reason else "")
             )
-        if getattr(self.app, "profile", None) is not None and self.app.profile.is_local:  # type: ignore[attr-defined]
+        if self.app.profile.is_local:  # type: ignore[attr-defined]
             keep = "kept running" if getattr(self.app, "keep_deployments", False) else "stopped"
             lines.append(f"[dim]On exit local deployments are {keep} (k toggles).[/dim]")
         else:
@@ -240,16 +240,9 @@ class DeploymentsScreen(MainScreen):
 
     def _render_yaml(self, spec: DeploymentSpec) -> str:
         """The YAML the deploy form previews: exactly what is applied, Secret values redacted."""
-        from tirui.cluster.manifests import build, to_yaml
+        from tirui.cluster.manifests import build_for_profile, to_yaml
 
-        profile: Any = self.app.profile  # type: ignore[attr-defined]
-        objects = build(
-            spec,
-            namespace=profile.kubernetes.namespace,
-            storage_endpoint=profile.storage.endpoint_url,
-            storage_region=profile.storage.region,
-        )
-        return to_yaml(objects)
+        return to_yaml(build_for_profile(spec, self.app.profile))  # type: ignore[attr-defined]
 
     @work(group="deploy-op")
     async def deploy(self, spec: DeploymentSpec) -> None:
