@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +52,21 @@ def parse_line(line: str, default_at: float | None = None, *, use_stamp: bool = 
         except ValueError:
             pass
     return AccessEntry(at, m.group("method"), m.group("path"), int(m.group("status")), float(m.group("ms")))
+
+
+def parse_lines(
+    lines: Iterable[tuple[float | None, str]], *, use_stamp: bool = True
+) -> tuple[list[AccessEntry], int]:
+    """(entries, count of lines in another format) of ``(default time, line)`` pairs."""
+    out: list[AccessEntry] = []
+    bad = 0
+    for at, line in lines:
+        entry = parse_line(line, at, use_stamp=use_stamp)
+        if entry is None:
+            bad += 1
+        else:
+            out.append(entry)
+    return out, bad
 
 
 class LogSource(Protocol):
@@ -105,13 +120,8 @@ class LogTail:
         return [line.decode("utf-8", "replace") for line in lines if line]
 
     def entries(self) -> list[AccessEntry]:
-        out = []
-        for line in self.read_lines():
-            entry = parse_line(line)
-            if entry is None:
-                self.unparsed += 1
-            else:
-                out.append(entry)
+        out, bad = parse_lines((None, line) for line in self.read_lines())
+        self.unparsed += bad
         return out
 
     def close(self) -> None:
@@ -138,15 +148,9 @@ class PushedLog:
     def entries(self) -> list[AccessEntry]:
         with self._lock:
             lines, self._lines = list(self._lines), deque(maxlen=self._lines.maxlen)
-        out = []
-        for at, text in lines:
-            if "ACCESS_LOG" not in text:  # the pod log also carries TorchServe's other logs
-                continue
-            entry = parse_line(text, at, use_stamp=False)
-            if entry is None:
-                self.unparsed += 1
-            else:
-                out.append(entry)
+        # the pod log also carries TorchServe's other logs; the kubelet's stamp dates each line
+        out, bad = parse_lines(((at, text) for at, text in lines if "ACCESS_LOG" in text), use_stamp=False)
+        self.unparsed += bad
         return out
 
     def close(self) -> None:
