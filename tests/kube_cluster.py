@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import kmock
 
+from tirui.cluster.kube import KubeRuntime
+from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY
 from tirui.locations import profiles_file
 
 RESOURCES = [
@@ -50,3 +53,37 @@ def write_k8s_profile(home: Path, km: kmock.KubernetesEmulator) -> Path:
         f'[profiles.k8s.kubernetes]\nkubeconfig = "{kubeconfig}"\ncontext = "km"\nnamespace = "{NAMESPACE}"\n'
     )
     return kubeconfig
+
+
+RUNNING = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+
+
+def pod(
+    name: str, dep: str = "resnet", *, rv: str = "", status: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A pod of tirui deployment ``dep`` as the kubelet would report it (Running and Ready unless
+    ``status`` says otherwise): tests write these to play the controller."""
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": NAMESPACE,
+        "labels": {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: dep},
+    }
+    if rv:
+        meta["resourceVersion"] = rv
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {"containers": [{"name": "torchserve", "image": "i"}]},
+        "status": status or RUNNING,
+    }
+
+
+def runtime_at(url: str, **kw: Any) -> KubeRuntime:
+    """A runtime talking to the API server at ``url`` (no client retries: failures show at once)."""
+    from kubernetes import client
+
+    cfg = client.Configuration()
+    cfg.host = url
+    cfg.retries = False
+    return KubeRuntime(client.ApiClient(cfg), NAMESPACE, profile="k8s", **kw)

@@ -81,8 +81,7 @@ async def test_kubernetes_deploy_scale_delete_through_the_screen(isolated: Path,
 
     from textual.widgets import Log
 
-    from tests.kube_cluster import NAMESPACE, emulated_cluster, write_k8s_profile
-    from tests.test_kube_live import runtime_at
+    from tests.kube_cluster import NAMESPACE, emulated_cluster, runtime_at, write_k8s_profile
     from tirui.screens.viewer import TextViewer
 
     monkeypatch.setenv("TIRUI_TOKEN_K8S_API", "k8s-token-0123456789abcdef")
@@ -145,9 +144,8 @@ async def test_kubernetes_live_table_events_yaml_logs_autoscale_and_playground(
 
     from textual.widgets import Log
 
-    from tests.kube_cluster import NAMESPACE, emulated_cluster, write_k8s_profile
+    from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at, write_k8s_profile
     from tests.kube_plumbing import k8s_stamp
-    from tests.test_kube_live import pod, runtime_at
     from tirui.cluster.spec import DeploymentSpec
     from tirui.screens.viewer import TextViewer
 

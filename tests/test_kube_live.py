@@ -10,42 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.kube_cluster import NAMESPACE, emulated_cluster
+from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at
 from tests.kube_plumbing import CuttableProxy, k8s_stamp
 from tirui.cluster.credentials import token_ref
 from tirui.cluster.kube import KubeRuntime
-from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY
 from tirui.cluster.runtime import DeploymentNotFound
 from tirui.cluster.spec import DeploymentSpec
 
 NS = NAMESPACE
-RUNNING = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
-
-
-def pod(name: str, dep: str = "resnet", rv: str = "", status: dict[str, Any] | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "name": name,
-        "namespace": NS,
-        "labels": {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: dep},
-    }
-    if rv:
-        meta["resourceVersion"] = rv
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": meta,
-        "spec": {"containers": [{"name": "torchserve", "image": "i"}]},
-        "status": status or RUNNING,
-    }
-
-
-def runtime_at(url: str, **kw: Any) -> KubeRuntime:
-    from kubernetes import client
-
-    cfg = client.Configuration()
-    cfg.host = url
-    cfg.retries = False
-    return KubeRuntime(client.ApiClient(cfg), NS, profile="k8s", **kw)
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 10, *, blocking: bool = False) -> None:

@@ -5,7 +5,6 @@ metrics port and stdout), and through a real Prometheus server scraping it."""
 from __future__ import annotations
 
 import asyncio
-import math
 import shutil
 import subprocess
 import time
@@ -16,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.kube_cluster import NAMESPACE, emulated_cluster
+from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at
 from tests.kube_plumbing import tail_as_pod_log
 from tests.servers import free_port, stop_process
-from tests.test_kube_live import pod, runtime_at
-from tests.torchserve_fixture import RunningTorchServe
+from tests.test_metrics import nearest_rank
+from tests.torchserve_fixture import RunningTorchServe, predict_tiny
 from tirui.cluster.kube import KubeRuntime
 from tirui.cluster.spec import DeploymentSpec
 from tirui.metrics.accesslog import parse_line
@@ -33,11 +32,6 @@ NS = NAMESPACE
 PROMETHEUS = shutil.which("prometheus")
 
 
-def nearest_rank(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
-
-
 def proxied(url: str) -> Callable[[Any], Awaitable[bytes]]:
     """A kmock payload answering the pod-proxy path with the real TorchServe's metrics."""
 
@@ -46,21 +40,6 @@ def proxied(url: str) -> Callable[[Any], Awaitable[bytes]]:
             return (await client.get(url)).content
 
     return fetch
-
-
-async def send(torchserve: RunningTorchServe, n: int) -> list[float]:
-    client_ms = []
-    async with httpx.AsyncClient() as client:
-        for i in range(n):
-            t0 = time.perf_counter()
-            r = await client.post(
-                f"{torchserve.inference_url}/predictions/tiny",
-                json=[i % 3, 1, 1, 1],
-                headers={"Authorization": f"Bearer {torchserve.keys.inference}"},
-            )
-            client_ms.append((time.perf_counter() - t0) * 1000)
-            assert r.status_code == 200
-    return client_ms
 
 
 @pytest.fixture
@@ -98,7 +77,7 @@ async def test_pod_proxy_and_pod_log_give_exact_counts_and_p99(
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # the stream is open and at the end of the log
         n = 40
-        client_ms = await send(torchserve, n)
+        client_ms = await predict_tiny(torchserve, n)
         deadline = time.monotonic() + 20
         while pipeline.aggregate_quantiles.count(3600, time.time() + 1) < n and time.monotonic() < deadline:
             await collector.collect(sources)
@@ -218,7 +197,7 @@ async def test_prometheus_source_gives_the_same_counts(
         assert first is not None and first.types.get("ts_inference_requests_total") == "counter"
         assert all(k not in dict(labels) for (_, labels) in first.values for k in ("pod", "namespace", "job"))
         n = 25
-        await send(torchserve, n)
+        await predict_tiny(torchserve, n)
         after = await settled()
         await collector.collect(sources)
         last = pipeline.replicas["tiny-0"].prev
@@ -264,7 +243,7 @@ async def test_metrics_screen_on_a_kubernetes_profile(
             await until(pilot, lambda: screen.deployment == "tiny", timeout=30)
             await until(pilot, lambda: any(r.url.path.endswith("tiny-0/log") for r in km), timeout=30)
             await pilot.pause(0.5)
-            await send(torchserve, 20)
+            await predict_tiny(torchserve, 20)
             count = lambda: screen.pipeline.aggregate_quantiles.count(3600, time.time() + 1)  # noqa: E731
             await until(pilot, lambda: count() >= 20, timeout=30)
             assert screen.pipeline.replicas["tiny-0"].note == "ok"

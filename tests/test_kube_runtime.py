@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.kube_cluster import NAMESPACE, emulated_cluster
+from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at
 from tirui.cluster.kube import KubeError, KubeRuntime
 from tirui.cluster.kube_status import pod_status
-from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, RESTARTED_AT
+from tirui.cluster.manifests import DEPLOYMENT_LABEL, RESTARTED_AT
 from tirui.cluster.runtime import DeploymentNotFound
 from tirui.cluster.spec import DeploymentSpec
 
@@ -20,12 +20,8 @@ NS = NAMESPACE
 
 @pytest.fixture
 async def cluster() -> AsyncIterator[tuple[Any, KubeRuntime]]:
-    from kubernetes import client
-
     async with emulated_cluster() as km:
-        cfg = client.Configuration()
-        cfg.host = str(km.url)
-        yield km, KubeRuntime(client.ApiClient(cfg), NS, profile="k8s")
+        yield km, runtime_at(str(km.url))
 
 
 async def aget(rt: KubeRuntime, kind: str, name: str) -> Any:
@@ -35,16 +31,6 @@ async def aget(rt: KubeRuntime, kind: str, name: str) -> Any:
 
 def spec(**kw: Any) -> DeploymentSpec:
     return DeploymentSpec("resnet", "eos://models/r50.mar", tokens=["t" * 24], **kw)
-
-
-def pod(name: str, status: dict[str, Any], dep: str = "resnet") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS, "labels": {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: dep}},
-        "spec": {"containers": [{"name": "torchserve", "image": "i"}]},
-        "status": status,
-    }
 
 
 async def test_deploy_scale_autoscale_restart_delete(cluster: tuple[Any, KubeRuntime]) -> None:
@@ -148,7 +134,7 @@ async def test_status_mapping_from_pods(cluster: tuple[Any, KubeRuntime]) -> Non
             }
         ],
     }
-    for p in (pod("resnet-a", ready), pod("resnet-b", crash)):
+    for p in (pod("resnet-a", status=ready), pod("resnet-b", status=crash)):
         await asyncio.to_thread(rt.core.create_namespaced_pod, NS, p)
     status = await asyncio.to_thread(rt.get, "resnet")
     assert (status.ready, status.desired, status.restarts, status.status) == (1, 2, 4, "CrashLoopBackOff")
@@ -156,7 +142,7 @@ async def test_status_mapping_from_pods(cluster: tuple[Any, KubeRuntime]) -> Non
     pull = pod_status(
         pod(
             "x",
-            {
+            status={
                 "phase": "Pending",
                 "containerStatuses": [
                     {
@@ -172,7 +158,7 @@ async def test_status_mapping_from_pods(cluster: tuple[Any, KubeRuntime]) -> Non
     pending = pod_status(
         pod(
             "y",
-            {
+            status={
                 "phase": "Pending",
                 "conditions": [
                     {
@@ -191,12 +177,7 @@ async def test_status_mapping_from_pods(cluster: tuple[Any, KubeRuntime]) -> Non
 
 
 async def test_unreachable_api_and_missing_context(tmp_path: Any) -> None:
-    from kubernetes import client
-
-    cfg = client.Configuration()
-    cfg.host = "http://127.0.0.1:9"
-    cfg.retries = False
-    rt = KubeRuntime(client.ApiClient(cfg), NS)
+    rt = runtime_at("http://127.0.0.1:9")
     with pytest.raises(KubeError, match="cannot reach the Kubernetes API"):
         await asyncio.to_thread(rt.list)
     from tirui.config import KubeSettings, Profile

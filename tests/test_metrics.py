@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.torchserve_fixture import RunningTorchServe
+from tests.torchserve_fixture import RunningTorchServe, predict_tiny
 from tirui.metrics.accesslog import LogTail, parse_line
 from tirui.metrics.collector import Collector, ReplicaSource
 from tirui.metrics.quantiles import WindowedQuantiles, histogram_quantile
@@ -38,17 +38,7 @@ async def test_rates_averages_and_p99_agree_with_real_traffic(torchserve: Runnin
         first = pipeline.replicas["r0"].prev
         assert first is not None
         n = 60
-        client_ms: list[float] = []
-        async with httpx.AsyncClient() as client:
-            for i in range(n):
-                t0 = time.perf_counter()
-                r = await client.post(
-                    f"{torchserve.inference_url}/predictions/tiny",
-                    json=[i % 3, 1, 1, 1],
-                    headers={"Authorization": f"Bearer {torchserve.keys.inference}"},
-                )
-                client_ms.append((time.perf_counter() - t0) * 1000)
-                assert r.status_code == 200
+        client_ms = await predict_tiny(torchserve, n)
         # The access log is written asynchronously: wait until every request is in it.
         deadline = time.monotonic() + 15
         while pipeline.aggregate_quantiles.count(3600, time.time() + 1) < n and time.monotonic() < deadline:

@@ -87,3 +87,20 @@ def torchserve_session(root: Path) -> Iterator[RunningTorchServe]:
         yield RunningTorchServe(root / "run", ports, keys, proc.pid)
     finally:
         stop_group(proc.pid, proc=proc)
+
+
+async def predict_tiny(ts: RunningTorchServe, n: int) -> list[float]:
+    """Send ``n`` predictions to the ``tiny`` model one after another; each one's client-side
+    latency in ms (every answer must be 200)."""
+    client_ms = []
+    async with httpx.AsyncClient() as client:
+        for i in range(n):
+            t0 = time.perf_counter()
+            r = await client.post(
+                f"{ts.inference_url}/predictions/tiny",
+                json=[i % 3, 1, 1, 1],
+                headers={"Authorization": f"Bearer {ts.keys.inference}"},
+            )
+            client_ms.append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200
+    return client_ms
