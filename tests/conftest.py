@@ -122,3 +122,20 @@ from tests.torchserve_fixture import RunningTorchServe, torchserve_session  # no
 def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTorchServe]:
     """One real TorchServe (Java + torch CPU) for the session, token auth ON."""
     yield from torchserve_session(tmp_path_factory.mktemp("torchserve"))
+
+
+# -- a real Kubernetes control plane ----------------------------------------------------------------
+from tests.control_plane import ControlPlane, admin_client, control_plane, new_namespace  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """kube-apiserver, controller-manager, scheduler and etcd on free loopback ports, once per
+    session (``../shared/k8s``; ``$K8S_BIN``/``$KUBEBUILDER_ASSETS`` name other binaries)."""
+    yield from control_plane(tmp_path_factory.mktemp("k8s"))
+
+
+@pytest.fixture
+def k8s_ns(k8s: ControlPlane) -> str:
+    """A fresh namespace of the real control plane for one test."""
+    return new_namespace(admin_client(k8s))

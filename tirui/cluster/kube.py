@@ -1,10 +1,13 @@
 """The Kubernetes runtime: apply tirui's manifests and read deployments back, over the official
 client (blocking: callers run it in threads).
 
-Apply is create-or-server-side-apply (field manager ``tirui``) object by object, after a dry run
-of the same requests; an existing object without tirui's label is never overwritten. Reads use
+Every write is server-side apply with field manager ``tirui`` (the first create included, and
+scale, autoscale and restart, which re-apply the Deployment from the spec stored on it), so a
+re-deploy converges: what the new spec no longer has is removed from the objects, and objects
+the new spec no longer has are pruned (the model-cache disk only when asked). A field another
+manager owns (``kubectl edit``/``scale``) is a :class:`KubeConflict` naming who owns what;
+``force`` takes it over. An existing object without tirui's label is never touched. Reads use
 raw JSON (``_preload_content=False``) so odd or partial objects do not trip the typed models.
-Label selectors are sent and the results filtered again locally.
 """
 
 from __future__ import annotations
@@ -16,35 +19,37 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from tirui.cluster.kube_apply import ApplyResult, owns_replicas
+from tirui.cluster.kube_errors import KubeConflict, KubeError, conflicts_in, explain
 from tirui.cluster.kube_reads import KubeReads
-from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, RESTARTED_AT, build, build_for_profile
-from tirui.cluster.runtime import DeploymentStatus, RuntimeError_
-from tirui.cluster.spec import DeploymentSpec
+from tirui.cluster.manifests import (
+    DEPLOYMENT_LABEL,
+    MANAGED_BY,
+    SPEC_ANNOTATION,
+    build,
+    build_for_profile,
+)
+from tirui.cluster.runtime import DeploymentStatus
+from tirui.cluster.spec import DeploymentSpec, spec_from_json
+
+__all__ = ["ApplyResult", "KubeConflict", "KubeError", "KubeRuntime", "explain"]
 
 Obj = dict[str, Any]
-
-
-class KubeError(RuntimeError_):
-    """A Kubernetes API failure, said plainly (forbidden, unreachable, conflict, ...)."""
-
-
-def explain(exc: Exception, what: str) -> KubeError:
-    from kubernetes.client.exceptions import ApiException
-
-    if isinstance(exc, ApiException):
-        try:
-            message = json.loads(exc.body or "{}").get("message", "") or exc.reason
-        except ValueError:
-            message = exc.reason
-        if exc.status == 403:
-            return KubeError(f"{what}: forbidden by RBAC ({message})")
-        if exc.status == 401:
-            return KubeError(f"{what}: the cluster rejected the credentials of the kube context ({message})")
-        if exc.status == 409:
-            return KubeError(f"{what}: conflict ({message})")
-        return KubeError(f"{what}: {exc.status} {message}")
-    detail = (str(exc).strip().splitlines() or [""])[0][:200]
-    return KubeError(f"{what}: cannot reach the Kubernetes API ({type(exc).__name__}: {detail})")
+FIELD_MANAGER = "tirui"
+HANDOVER_MANAGER = "tirui-handover"
+"""Holds ``spec.replicas`` while an autoscaler takes it over from tirui (see :meth:`_handover`)."""
+OWN_REPLICA_MANAGERS = {"kube-controller-manager", HANDOVER_MANAGER}
+"""Who may own ``spec.replicas`` on tirui's behalf: tirui's own HPA (run by the controller
+manager) and the handover. Their ownership is taken back without asking."""
+KINDS_BY_DELETE_ORDER = (
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "Service",
+    "Deployment",
+    "PersistentVolumeClaim",
+    "ConfigMap",
+    "Secret",
+)
 
 
 class _Kind:
@@ -55,7 +60,6 @@ class _Kind:
         def call(verb: str) -> Callable[..., Any]:
             return functools.partial(getattr(api, f"{verb}_namespaced_{suffix}"), _request_timeout=timeout)
 
-        self.create = call("create")
         self.read = call("read")
         self.patch = call("patch")
         self.delete = call("delete")
@@ -73,9 +77,11 @@ class KubeRuntime(KubeReads):
         profile: str = "",
         tokens: Any = None,
         prometheus_url: str = "",
+        context: str = "",
     ) -> None:
         """``tokens``: the token store the Playground's targets read deployment tokens from;
-        ``prometheus_url``: read metrics from that Prometheus instead of the pods' proxy."""
+        ``prometheus_url``: read metrics from that Prometheus instead of the pods' proxy;
+        ``context``: the kube context's name, for the header."""
         from kubernetes import client
 
         self.api = api_client
@@ -91,6 +97,9 @@ class KubeRuntime(KubeReads):
         """Seconds per API request, so an unreachable cluster fails instead of hanging."""
         self.namespace = namespace
         self.profile = profile
+        self.context = context
+        self.last_contact = 0.0
+        self.contact_error = ""
         core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
         net, hpa = client.NetworkingV1Api(api_client), client.AutoscalingV2Api(api_client)
         self.core, self.apps = core, apps
@@ -114,10 +123,21 @@ class KubeRuntime(KubeReads):
         k = profile.kubernetes
         try:
             api = config.new_client_from_config(config_file=k.kubeconfig or None, context=k.context or None)  # type: ignore[no-untyped-call]
+            context = k.context
+            if not context:
+                _, current = config.list_kube_config_contexts(config_file=k.kubeconfig or None)  # type: ignore[no-untyped-call]
+                context = str((current or {}).get("name", ""))
         except (ConfigException, OSError) as exc:
             where = k.kubeconfig or "~/.kube/config ($KUBECONFIG)"
             raise KubeError(f"kube context {k.context or '(current)'} from {where}: {exc}") from None
-        return cls(api, k.namespace, profile=profile.name, tokens=tokens, prometheus_url=k.prometheus_url)
+        return cls(
+            api,
+            k.namespace,
+            profile=profile.name,
+            tokens=tokens,
+            prometheus_url=k.prometheus_url,
+            context=context,
+        )
 
     # -- raw helpers -------------------------------------------------------------------------
     @staticmethod
@@ -126,7 +146,7 @@ class KubeRuntime(KubeReads):
 
     def _get(self, kind: str, name: str) -> Obj | None:
         """One object or None. A list filtered by name rather than a GET, so "absent" is a normal
-        answer (no 404 round trip; also what the kmock emulator handles well)."""
+        answer (no 404 round trip)."""
         try:
             raw = self.kinds[kind].list(
                 self.namespace, field_selector=f"metadata.name={name}", _preload_content=False
@@ -138,13 +158,9 @@ class KubeRuntime(KubeReads):
 
     def _list(self, kind: str, selector: dict[str, str]) -> builtins.list[Obj]:
         label_selector = ",".join(f"{k}={v}" for k, v in selector.items())
+        api = self.pods if kind == "Pod" else self.kinds[kind]
         try:
-            if kind == "Pod":
-                raw = self.pods.list(self.namespace, label_selector=label_selector, _preload_content=False)
-            else:
-                raw = self.kinds[kind].list(
-                    self.namespace, label_selector=label_selector, _preload_content=False
-                )
+            raw = api.list(self.namespace, label_selector=label_selector, _preload_content=False)
         except Exception as exc:
             raise explain(exc, f"listing {kind}s in {self.namespace}") from None
         items = self._json(raw).get("items", [])
@@ -155,44 +171,74 @@ class KubeRuntime(KubeReads):
         ]
 
     # -- apply -------------------------------------------------------------------------------
-    def apply(self, objects: builtins.list[Obj], *, dry_run: bool = False) -> builtins.list[str]:
-        """Create or update each object; refuses to touch objects tirui does not manage."""
+    def apply(
+        self, objects: builtins.list[Obj], *, dry_run: bool = False, force: bool = False
+    ) -> builtins.list[str]:
+        """Server-side apply each object (field manager ``tirui``); refuses to touch objects
+        tirui does not manage, and stops at the first failure saying what was applied before."""
         done: builtins.list[str] = []
-        extra = {"dry_run": "All"} if dry_run else {}
         for obj in objects:
-            kind, name = obj["kind"], obj["metadata"]["name"]
-            ref = f"{kind}/{name}"
+            ref = f"{obj['kind']}/{obj['metadata']['name']}"
             try:
-                existing = self._get(kind, name)
-                if (
-                    existing is not None
-                    and existing.get("metadata", {}).get("labels", {}).get(MANAGED_BY) != "tirui"
-                ):
+                existing = self._get(obj["kind"], obj["metadata"]["name"])
+                if existing is not None and existing["metadata"].get("labels", {}).get(MANAGED_BY) != "tirui":
                     raise KubeError(
                         f"{ref} already exists in {self.namespace} and is not managed by tirui: "
                         "refusing to overwrite it"
                     )
-                if existing is None:
-                    self.kinds[kind].create(self.namespace, obj, **extra)
-                else:
-                    self.kinds[kind].patch(
-                        name,
-                        self.namespace,
-                        obj,
-                        field_manager="tirui",
-                        force=True,
-                        _content_type="application/apply-patch+yaml",
-                        **extra,
-                    )
+                if obj["kind"] == "Deployment" and existing is not None and "replicas" not in obj["spec"]:
+                    self._handover(existing, dry_run)
+                self._apply_one(obj, dry_run=dry_run, force=force)
+            except KubeConflict as exc:
+                if done and not dry_run:
+                    raise KubeConflict(exc.conflicts) from None
+                raise KubeConflict(exc.conflicts, dry_run) from None
             except KubeError as exc:
-                raise self._partial(done, ref, str(exc), dry_run) from None
+                raise self._partial(done, str(exc), dry_run) from None
             except Exception as exc:
-                raise self._partial(done, ref, str(explain(exc, f"applying {ref}")), dry_run) from None
+                raise self._partial(done, str(explain(exc, f"applying {ref}")), dry_run) from None
             done.append(ref)
         return done
 
+    def _apply_one(self, obj: Obj, *, dry_run: bool, force: bool, manager: str = FIELD_MANAGER) -> None:
+        ref = f"{obj['kind']}/{obj['metadata']['name']}"
+        extra = {"dry_run": "All"} if dry_run else {}
+        try:
+            self.kinds[obj["kind"]].patch(
+                obj["metadata"]["name"],
+                self.namespace,
+                obj,
+                field_manager=manager,
+                force=force,
+                _content_type="application/apply-patch+yaml",
+                **extra,
+            )
+        except Exception as exc:
+            conflicts = conflicts_in(exc, ref)
+            if not conflicts:
+                raise
+            if all(c.field == ".spec.replicas" and c.manager in OWN_REPLICA_MANAGERS for c in conflicts):
+                # the replica count tirui's own autoscaler (or its handover) set: take it back
+                self._apply_one(obj, dry_run=dry_run, force=True, manager=manager)
+                return
+            raise KubeConflict(conflicts, dry_run) from None
+
+    def _handover(self, live: Obj, dry_run: bool) -> None:
+        """Before tirui stops setting ``spec.replicas`` (an autoscaler takes over), a second
+        manager applies the current count, so dropping the field does not reset it to 1."""
+        if not owns_replicas(live, FIELD_MANAGER):
+            return
+        meta = live["metadata"]
+        partial = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": meta["name"], "namespace": self.namespace},
+            "spec": {"replicas": int(live.get("spec", {}).get("replicas", 1))},
+        }
+        self._apply_one(partial, dry_run=dry_run, force=True, manager=HANDOVER_MANAGER)
+
     @staticmethod
-    def _partial(done: builtins.list[str], ref: str, message: str, dry_run: bool) -> KubeError:
+    def _partial(done: builtins.list[str], message: str, dry_run: bool) -> KubeError:
         if dry_run or not done:
             return KubeError(
                 message + (" (dry run: nothing was changed)" if dry_run else " (nothing was applied)")
@@ -205,10 +251,7 @@ class KubeRuntime(KubeReads):
         for obj in objects:
             kind, name = obj["kind"], obj["metadata"]["name"]
             existing = self._get(kind, name)
-            if (
-                existing is not None
-                and existing.get("metadata", {}).get("labels", {}).get(MANAGED_BY) != "tirui"
-            ):
+            if existing is not None and existing["metadata"].get("labels", {}).get(MANAGED_BY) != "tirui":
                 foreign.append(f"{kind}/{name}")
         if foreign:
             raise KubeError(
@@ -216,15 +259,60 @@ class KubeRuntime(KubeReads):
                 "refusing to overwrite; pick another name or remove them (nothing was changed)"
             )
 
+    def prune(
+        self, name: str, keep: builtins.list[Obj], *, dry_run: bool = False, prune_disk: bool = False
+    ) -> tuple[builtins.list[str], builtins.list[str]]:
+        """Delete ``name``'s tirui objects that are not in ``keep``; returns (pruned, kept). A
+        PersistentVolumeClaim holds the cached model: it goes only with ``prune_disk``."""
+        wanted = {(o["kind"], o["metadata"]["name"]) for o in keep}
+        selector = {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: name}
+        pruned: builtins.list[str] = []
+        kept: builtins.list[str] = []
+        extra = {"dry_run": "All"} if dry_run else {}
+        for kind in KINDS_BY_DELETE_ORDER:
+            for obj in self._list(kind, selector):
+                obj_name = obj["metadata"]["name"]
+                if (kind, obj_name) in wanted:
+                    continue
+                if kind == "PersistentVolumeClaim" and not prune_disk:
+                    kept.append(f"{kind}/{obj_name}")
+                    continue
+                try:
+                    self.kinds[kind].delete(obj_name, self.namespace, **extra)
+                except Exception as exc:
+                    raise explain(
+                        exc, f"removing {kind}/{obj_name}, which the new spec no longer has"
+                    ) from None
+                pruned.append(f"{kind}/{obj_name}")
+        return pruned, kept
+
+    def check_source(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> None:
+        """The archive must exist (HEAD) before anything is applied: an init container would
+        otherwise fail forever on it."""
+        from tirui.storage.base import StorageError
+        from tirui.storage.factory import open_store
+        from tirui.storage.uri import parse_uri
+
+        uri = parse_uri(spec.source)
+        try:
+            open_store(profile, tokens).head(uri.bucket, uri.key)
+        except StorageError as exc:
+            raise KubeError(f"model archive {spec.source}: {exc} (nothing was changed)") from None
+
     def objects_with(
         self, spec: DeploymentSpec, profile: Any, tokens: Any, *, create_token: bool = True
     ) -> builtins.list[Obj]:
         """The objects of ``spec`` with the token and object-store keys from the profile and the
-        token store (what :meth:`deploy_with` applies)."""
+        token store (what :meth:`deploy_with` applies). A restart stamp already on the cluster is
+        kept, so an unchanged re-deploy does not roll the pods."""
         from tirui.cluster.credentials import deployment_tokens, storage_credentials
 
         if spec.auth and not spec.tokens:
             spec.tokens = deployment_tokens(profile, tokens, spec.name, create=create_token)
+        if not spec.restarted_at:
+            stored = self._stored_spec(self._get("Deployment", spec.name))
+            if stored is not None:
+                spec.restarted_at = stored[0].restarted_at
         key, secret = storage_credentials(profile, tokens)
         return build_for_profile(
             spec,
@@ -235,110 +323,165 @@ class KubeRuntime(KubeReads):
             show_secrets=True,
         )
 
-    def dry_run_with(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> builtins.list[str]:
-        """Ownership preflight and a server-side dry run of every object; changes nothing (not
-        even the keyring: a deployment without a token yet is checked with a throwaway one)."""
-        objects = self.objects_with(spec, profile, tokens, create_token=False)
-        self.preflight(objects)
-        return self.apply(objects, dry_run=True)
-
-    def deploy_with(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> DeploymentStatus:
-        """Deploy with the token and object-store keys from the profile and the token store."""
-        return self._deploy_objects(spec.name, self.objects_with(spec, profile, tokens))
-
-    def _deploy_objects(self, name: str, objects: builtins.list[Obj]) -> DeploymentStatus:
-        self.preflight(objects)
-        self.apply(objects, dry_run=True)
-        self.apply(objects)
-        return self.get(name)
-
-    def deploy(
+    def _converge(
         self,
         spec: DeploymentSpec,
-        store: Any = None,
+        objects: builtins.list[Obj],
         *,
-        access_key_id: str = "",
-        secret_access_key: str = "",
-        storage_endpoint: str = "",
-        storage_region: str = "us-east-1",
-    ) -> DeploymentStatus:
+        dry_run: bool,
+        force: bool,
+        prune_disk: bool,
+    ) -> ApplyResult:
+        self.preflight(objects)
+        applied = self.apply(objects, dry_run=dry_run, force=force)
+        pruned, kept = self.prune(spec.name, objects, dry_run=dry_run, prune_disk=prune_disk)
+        warning = self.autoscale_warning(spec.autoscale_metric) if spec.autoscaling else ""
+        return ApplyResult(applied, pruned, kept, [warning] if warning else [], dry_run)
+
+    def dry_run_with(
+        self,
+        spec: DeploymentSpec,
+        profile: Any,
+        tokens: Any,
+        *,
+        force: bool = False,
+        prune_disk: bool = False,
+    ) -> ApplyResult:
+        """Archive check, ownership preflight and a server-side dry run of every write (pruning
+        included); changes nothing (not even the keyring: a deployment without a token yet is
+        checked with a throwaway one)."""
+        self.check_source(spec, profile, tokens)
+        objects = self.objects_with(spec, profile, tokens, create_token=False)
+        return self._converge(spec, objects, dry_run=True, force=force, prune_disk=prune_disk)
+
+    def deploy_with(
+        self,
+        spec: DeploymentSpec,
+        profile: Any,
+        tokens: Any,
+        *,
+        force: bool = False,
+        prune_disk: bool = False,
+    ) -> ApplyResult:
+        """Deploy (or re-deploy) ``spec`` so the cluster converges on it: archive check, dry run,
+        apply, prune. ``result.status`` is the deployment's state right after."""
+        self.check_source(spec, profile, tokens)
+        objects = self.objects_with(spec, profile, tokens)
+        self._converge(spec, objects, dry_run=True, force=force, prune_disk=prune_disk)
+        result = self._converge(spec, objects, dry_run=False, force=force, prune_disk=prune_disk)
+        result.status = self.get(spec.name)
+        return result
+
+    # -- operations: re-apply the stored spec with one field changed --------------------------
+    @staticmethod
+    def _stored_spec(dep: Obj | None) -> tuple[DeploymentSpec, dict[str, str]] | None:
+        text = ((dep or {}).get("metadata", {}).get("annotations") or {}).get(SPEC_ANNOTATION)
+        if not text:
+            return None
+        try:
+            return spec_from_json(text)
+        except (ValueError, TypeError):
+            return None
+
+    def _spec_of(self, name: str) -> tuple[Obj, DeploymentSpec, dict[str, str]]:
+        dep = self._managed(name)
+        stored = self._stored_spec(dep)
+        if stored is None:
+            raise KubeError(
+                f"{name} carries no tirui.dev/spec annotation (deployed by an older tirui): "
+                "deploy it again once with `tirui deploy`, then this works"
+            )
+        return dep, *stored
+
+    def _reapply(self, spec: DeploymentSpec, extra: dict[str, str], *, with_hpa: bool = False) -> None:
         objects = build(
             spec,
             namespace=self.namespace,
-            storage_endpoint=storage_endpoint,
-            storage_region=storage_region,
-            access_key_id=access_key_id,
-            secret_access_key=secret_access_key,
-            show_secrets=True,
+            storage_endpoint=extra.get("storage_endpoint", ""),
+            storage_region=extra.get("storage_region", "us-east-1"),
         )
-        return self._deploy_objects(spec.name, objects)
+        wanted = {"Deployment"} | ({"HorizontalPodAutoscaler"} if with_hpa else set())
+        self.apply([o for o in objects if o["kind"] in wanted])
 
-    # -- operations --------------------------------------------------------------------------
     def scale(self, name: str, count: int) -> None:
         if count < 0:
             raise KubeError("replicas must be 0 or more")
-        self._managed(name)
+        _, spec, extra = self._spec_of(name)
         if self._get("HorizontalPodAutoscaler", name) is not None:
             raise KubeError(
                 f"{name} is autoscaled: change its range (tirui autoscale) or remove autoscaling first"
             )
-        try:
-            self.apps.patch_namespaced_deployment_scale(
-                name, self.namespace, {"spec": {"replicas": count}}, _request_timeout=self.timeout
-            )
-        except Exception as exc:
-            raise explain(exc, f"scaling {name}") from None
+        spec.replicas = count
+        self._reapply(spec, extra)
 
     def autoscale(
         self, name: str, min_replicas: int, max_replicas: int, metric: str = "cpu", target: str = "70"
     ) -> None:
-        """Create or update the HPA; ``max_replicas == 0`` removes autoscaling."""
-        from tirui.cluster.manifests import _hpa, names
-
-        dep = self._managed(name)
+        """Create or update the HPA; ``max_replicas == 0`` removes autoscaling (the replica
+        count stays where the autoscaler left it)."""
+        dep, spec, extra = self._spec_of(name)
         if max_replicas == 0:
-            hpa = self._get("HorizontalPodAutoscaler", name)
-            if hpa is not None:
-                self.kinds["HorizontalPodAutoscaler"].delete(name, self.namespace)
+            spec.min_replicas = spec.max_replicas = 0
+            spec.replicas = int(dep.get("spec", {}).get("replicas") or 1)
+            self._reapply(spec, extra)
+            if self._get("HorizontalPodAutoscaler", name) is not None:
+                try:
+                    self.kinds["HorizontalPodAutoscaler"].delete(name, self.namespace)
+                except Exception as exc:
+                    raise explain(exc, f"removing the autoscaler of {name}") from None
             return
-        spec = DeploymentSpec(
-            name=name,
-            source=dep["metadata"].get("annotations", {}).get("tirui.dev/source", "x.mar"),
-            min_replicas=min_replicas,
-            max_replicas=max_replicas,
-            autoscale_metric=metric,
-            autoscale_target=target,
-        )
+        spec.min_replicas, spec.max_replicas = min_replicas, max_replicas
+        spec.autoscale_metric, spec.autoscale_target = metric, target
         problems = spec.kube_problems()
         if problems:
             raise KubeError("; ".join(problems.values()))
-        self.apply([_hpa(spec, self.namespace, names(spec))])
+        self._reapply(spec, extra, with_hpa=True)
 
     def restart(self, name: str) -> None:
-        """A rollout restart: a new pod-template annotation."""
-        self._managed(name)
-        now = dt.datetime.now(dt.UTC).isoformat()
-        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
-        try:
-            self.kinds["Deployment"].patch(name, self.namespace, body)
-        except Exception as exc:
-            raise explain(exc, f"restarting {name}") from None
+        """A rollout restart: a new pod-template stamp, applied like any other change."""
+        _, spec, extra = self._spec_of(name)
+        spec.restarted_at = dt.datetime.now(dt.UTC).isoformat()
+        self._reapply(spec, extra, with_hpa=spec.autoscaling)
 
     def delete(self, name: str) -> None:
         """Delete every object carrying both tirui labels for ``name``; nothing else."""
         self._managed(name)
-        selector = {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: name}
-        for kind in (
-            "HorizontalPodAutoscaler",
-            "Ingress",
-            "Service",
-            "Deployment",
-            "PersistentVolumeClaim",
-            "ConfigMap",
-            "Secret",
-        ):
-            for obj in self._list(kind, selector):
-                try:
-                    self.kinds[kind].delete(obj["metadata"]["name"], self.namespace)
-                except Exception as exc:
-                    raise explain(exc, f"deleting {kind}/{obj['metadata']['name']}") from None
+        self.prune(name, [], prune_disk=True)
+
+    # -- cluster capabilities ----------------------------------------------------------------
+    def ping(self) -> None:
+        """One cheap request (``/version``, readable by every user); raises :class:`KubeError`."""
+        import time
+
+        try:
+            from kubernetes import client
+
+            client.VersionApi(self.api).get_code(_preload_content=False, _request_timeout=3.0)
+        except Exception as exc:
+            self.contact_error = str(explain(exc, "the API server"))
+            raise KubeError(self.contact_error) from None
+        self.last_contact, self.contact_error = time.time(), ""
+
+    def served_api_groups(self) -> set[str]:
+        """API groups the cluster serves (discovery), e.g. ``metrics.k8s.io``."""
+        try:
+            from kubernetes import client
+
+            raw = client.ApisApi(self.api).get_api_versions(_preload_content=False, _request_timeout=5.0)
+        except Exception as exc:
+            raise explain(exc, "discovering the cluster's APIs") from None
+        data = json.loads(raw.data)
+        return {g.get("name", "") for g in data.get("groups", [])}
+
+    def autoscale_warning(self, metric: str) -> str:
+        """Why an autoscaler on ``metric`` cannot work on this cluster ("" when it can)."""
+        from tirui.cluster.kube_status import autoscale_fix
+
+        group = "metrics.k8s.io" if metric == "cpu" else "custom.metrics.k8s.io"
+        try:
+            served = self.served_api_groups()
+        except KubeError:
+            return ""
+        if group in served:
+            return ""
+        return f"the cluster serves no {group} API, so an autoscaler on {metric} cannot act: {autoscale_fix(metric)}"

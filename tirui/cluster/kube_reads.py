@@ -13,6 +13,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from tirui.cluster.kube_errors import explain
 from tirui.cluster.kube_logs import DeploymentLogs, PodLog
 from tirui.cluster.kube_status import deployment_status, ingress_endpoint, ingress_hosts, labels, timestamp
 from tirui.cluster.kube_watch import ListWatch
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 MANAGED = {MANAGED_BY: "tirui"}
-WATCHED = ("Deployment", "Pod", "Ingress")
+WATCHED = ("Deployment", "Pod", "Ingress", "HorizontalPodAutoscaler")
 YAML_KINDS = (
     "Deployment",
     "Service",
@@ -41,8 +42,6 @@ YAML_KINDS = (
 
 
 def _explain(exc: Exception) -> str:
-    from tirui.cluster.kube import explain
-
     return str(explain(exc, "watching"))
 
 
@@ -73,11 +72,7 @@ class KubeReads:
         self._subscribers.append(on_change)
         if self._watches:
             return
-        lists = {
-            "Deployment": self.kinds["Deployment"].list,
-            "Pod": self.pods.list,
-            "Ingress": self.kinds["Ingress"].list,
-        }
+        lists = {kind: self.pods.list if kind == "Pod" else self.kinds[kind].list for kind in WATCHED}
         for kind in WATCHED:
             self._watches[kind] = ListWatch(
                 lists[kind], self.namespace, MANAGED, self._changed, explain=_explain
@@ -126,8 +121,11 @@ class KubeReads:
         deployments = self._objects("Deployment", MANAGED)
         pods = self._objects("Pod", MANAGED)
         ingresses = self._objects("Ingress", MANAGED)
+        hpas = self._objects("HorizontalPodAutoscaler", MANAGED)
         return [
-            deployment_status(d, pods, ingress_endpoint(d["metadata"]["name"], self.namespace, ingresses))
+            deployment_status(
+                d, pods, ingress_endpoint(d["metadata"]["name"], self.namespace, ingresses), hpas
+            )
             for d in sorted(deployments, key=lambda d: d["metadata"]["name"])
         ]
 
@@ -144,6 +142,7 @@ class KubeReads:
             dep,
             self._list("Pod", {DEPLOYMENT_LABEL: name}),
             ingress_endpoint(name, self.namespace, ingresses),
+            self._list("HorizontalPodAutoscaler", {DEPLOYMENT_LABEL: name}),
         )
 
     def pod_names(self, name: str, *, running: bool = False) -> builtins.list[str]:
@@ -155,8 +154,6 @@ class KubeReads:
     # -- events, YAML, logs ------------------------------------------------------------------
     def events(self, name: str) -> builtins.list[tuple[float, str]]:
         """Events of the deployment's objects, its ReplicaSets and pods, oldest first."""
-        from tirui.cluster.kube import explain
-
         try:
             raw = self.core.list_namespaced_event(
                 self.namespace, _preload_content=False, _request_timeout=self.timeout
@@ -199,8 +196,6 @@ class KubeReads:
 
     def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
         """The last ``lines`` of every pod's TorchServe log (``tirui logs``-style snapshot)."""
-        from tirui.cluster.kube import explain
-
         out: builtins.list[str] = []
         for pod in self.pod_names(name):
             try:
@@ -220,8 +215,6 @@ class KubeReads:
 
     def follow_logs(self, name: str) -> DeploymentLogs:
         """A follower of every pod's TorchServe log; ``close()`` it when done."""
-        from tirui.cluster.kube import explain
-
         return DeploymentLogs(
             self.core,
             self.namespace,
@@ -232,7 +225,7 @@ class KubeReads:
     # -- metrics -----------------------------------------------------------------------------
     def scrape_pod(self, pod: str) -> Snapshot:
         """The pod's TorchServe metrics through the API server's pod proxy."""
-        from tirui.cluster.kube import explain
+
         from tirui.metrics.scrape import ScrapeError, parse
 
         try:
@@ -248,7 +241,7 @@ class KubeReads:
         return parse(r.data.decode("utf-8", "replace"))
 
     def _access_log(self, pod: str) -> PushedLog:
-        from tirui.cluster.kube import explain
+
         from tirui.metrics.accesslog import PushedLog
 
         log = PushedLog()

@@ -49,8 +49,63 @@ def ingress_endpoint(name: str, namespace: str, ingresses: list[Obj]) -> str:
     return f"https://{host}" if host else f"http://{name}.{namespace}.svc:8080"
 
 
-def deployment_status(dep: Obj, pods: list[Obj], endpoint: str) -> DeploymentStatus:
-    """One table row from a Deployment and the pods (any; those of other deployments are skipped)."""
+GPU_METRIC = "DCGM_FI_DEV_GPU_UTIL"
+
+
+def autoscale_fix(metric: str) -> str:
+    """What the cluster must run for an autoscaler on ``metric`` (cpu, gpu or a Pods metric)."""
+    if metric == "cpu":
+        return "install metrics-server (it serves metrics.k8s.io, the CPU utilisation of pods)"
+    if metric in ("gpu", GPU_METRIC):
+        return (
+            f"install NVIDIA dcgm-exporter and prometheus-adapter with a rule serving {GPU_METRIC} "
+            "per pod (custom.metrics.k8s.io)"
+        )
+    return f"install prometheus-adapter with a rule serving {metric} per pod (custom.metrics.k8s.io)"
+
+
+def hpa_health(hpa: Obj) -> tuple[str, str]:
+    """(the autoscaler in words, why it cannot act + the fix or "") from an HPA object."""
+    spec, status = hpa.get("spec", {}), hpa.get("status", {}) or {}
+    metric, target = "?", "?"
+    for m in spec.get("metrics") or []:
+        if m.get("type") == "Resource":
+            metric = m.get("resource", {}).get("name", "?")
+            t = m.get("resource", {}).get("target", {})
+            target = (
+                f"{t.get('averageUtilization')}%" if "averageUtilization" in t else str(t.get("averageValue"))
+            )
+        elif m.get("type") == "Pods":
+            metric = m.get("pods", {}).get("metric", {}).get("name", "?")
+            target = str(m.get("pods", {}).get("target", {}).get("averageValue"))
+        break
+    short = "gpu" if metric == GPU_METRIC else metric
+    current = "unknown"
+    for m in status.get("currentMetrics") or []:
+        value = (m.get("resource") or m.get("pods") or {}).get("current", {})
+        if "averageUtilization" in value:
+            current = f"{value['averageUtilization']}%"
+        elif "averageValue" in value:
+            current = str(value["averageValue"])
+    text = (
+        f"{spec.get('minReplicas', 1)}-{spec.get('maxReplicas', '?')} replicas on {short} "
+        f"(target {target}, now {current}; desired {status.get('desiredReplicas', '?')})"
+    )
+    problems = [
+        f"{c.get('type')}=False {c.get('reason', '')}: {c.get('message', '').strip()}"
+        for c in status.get("conditions") or []
+        if c.get("type") in ("ScalingActive", "AbleToScale") and c.get("status") == "False"
+    ]
+    if not problems:
+        return text, ""
+    return text, f"{'; '.join(problems)}. Fix: {autoscale_fix(short)}"
+
+
+def deployment_status(
+    dep: Obj, pods: list[Obj], endpoint: str, hpas: list[Obj] | None = None
+) -> DeploymentStatus:
+    """One table row from a Deployment, the pods and HPAs (any: those of other deployments are
+    skipped)."""
     meta, spec = dep["metadata"], dep.get("spec", {})
     name = meta["name"]
     mine = [p for p in pods if labels(p).get(DEPLOYMENT_LABEL) == name]
@@ -69,7 +124,11 @@ def deployment_status(dep: Obj, pods: list[Obj], endpoint: str) -> DeploymentSta
         status, reason = "Starting", ""
     containers = spec.get("template", {}).get("spec", {}).get("containers", [{}])
     gpus = containers[0].get("resources", {}).get("limits", {}).get("nvidia.com/gpu", "0")
-    source = meta.get("annotations", {}).get("tirui.dev/source", "")
+    source = (meta.get("annotations") or {}).get("tirui.dev/source", "")
+    hpa = next(
+        (h for h in hpas or [] if h.get("spec", {}).get("scaleTargetRef", {}).get("name") == name), None
+    )
+    autoscale, problem = hpa_health(hpa) if hpa is not None else ("", "")
     return DeploymentStatus(
         name=name,
         model=source.rsplit("/", 1)[-1].removesuffix(".mar"),
@@ -84,6 +143,8 @@ def deployment_status(dep: Obj, pods: list[Obj], endpoint: str) -> DeploymentSta
         replicas=replicas,
         image=containers[0].get("image", ""),
         gpus=int(gpus) if str(gpus).isdigit() else 0,
+        autoscale=autoscale,
+        autoscale_problem=problem,
     )
 
 

@@ -12,12 +12,15 @@ import shlex
 from typing import Any
 
 from tirui.cluster.proxy import ProxyPorts, render_nginx
-from tirui.cluster.spec import DeploymentSpec
+from tirui.cluster.spec import DeploymentSpec, spec_to_json
 from tirui.storage.uri import parse_uri
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 DEPLOYMENT_LABEL = "tirui.dev/deployment"
 RESTARTED_AT = "tirui.dev/restartedAt"
+SPEC_ANNOTATION = "tirui.dev/spec"
+"""The spec a Deployment was applied from (no tokens): scale, autoscale and restart re-apply
+the whole object from it, so one field manager keeps owning every field tirui sets."""
 PROXY_IMAGE = "nginx:1.27-alpine"
 FETCH_IMAGE = "amazon/aws-cli:2.17.0"
 PORTS = ProxyPorts()
@@ -308,19 +311,35 @@ def _deployment(
     if spec.gpus:
         pod["nodeSelector"] = dict(spec.gpu_node_selector)
         pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    annotations = {
+        "tirui.dev/source": spec.source,
+        SPEC_ANNOTATION: spec_to_json(spec, storage_endpoint=endpoint, storage_region=region),
+    }
+    template_meta: dict[str, Any] = {"labels": labels(spec)}
+    if spec.restarted_at:
+        template_meta["annotations"] = {RESTARTED_AT: spec.restarted_at}
     deployment: Manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(spec, n["deployment"], namespace, annotations={"tirui.dev/source": spec.source}),
+        "metadata": _meta(spec, n["deployment"], namespace, annotations=annotations),
         "spec": {
             "selector": {"matchLabels": selector(spec)},
-            "strategy": {"type": "Recreate"} if spec.disk_size else {"type": "RollingUpdate"},
-            "template": {"metadata": {"labels": labels(spec)}, "spec": pod},
+            "strategy": _strategy(spec),
+            "template": {"metadata": template_meta, "spec": pod},
         },
     }
     if not spec.autoscaling:
         deployment["spec"]["replicas"] = spec.replicas
     return deployment
+
+
+def _strategy(spec: DeploymentSpec) -> dict[str, Any]:
+    """Recreate with a ReadWriteOnce model disk, else a rolling update. The rolling parameters are
+    written out (the API server's defaults) so that tirui owns them and a later switch to
+    Recreate removes them; a defaulted ``rollingUpdate`` left behind makes that switch a 422."""
+    if spec.disk_size:
+        return {"type": "Recreate"}
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
 
 
 def _service(spec: DeploymentSpec, namespace: str, n: dict[str, str]) -> Manifest:

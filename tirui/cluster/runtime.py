@@ -56,6 +56,10 @@ class DeploymentStatus:
     replicas: list[ReplicaStatus] = field(default_factory=list)
     image: str = ""
     gpus: int = 0
+    autoscale: str = ""
+    """The autoscaler in words (range, metric, target, current value); "" without one."""
+    autoscale_problem: str = ""
+    """Why the autoscaler cannot act, with the fix ("" when healthy or absent)."""
 
     @property
     def age(self) -> str:

@@ -75,6 +75,9 @@ class DeploymentSpec:
     auth: bool = True
     tokens: list[str] = field(default_factory=list)
     """Accepted bearer tokens (several at once during a rotation). Never rendered unless asked."""
+    restarted_at: str = ""
+    """Pod-template stamp of the last rollout restart (kept across re-deploys, so an unchanged
+    re-deploy does not roll the pods)."""
 
     @property
     def autoscaling(self) -> bool:
@@ -150,6 +153,28 @@ class DeploymentSpec:
         problems = self.problems()
         if problems:
             raise SpecError(problems)
+
+
+STORED_FIELDS = tuple(f for f in DeploymentSpec.__dataclass_fields__ if f != "tokens")
+"""What the Deployment's ``tirui.dev/spec`` annotation keeps: everything but the tokens."""
+
+
+def spec_to_json(spec: DeploymentSpec, **extra: str) -> str:
+    """The spec (without tokens) and ``extra`` values as one compact JSON string."""
+    import json
+
+    data = {k: getattr(spec, k) for k in STORED_FIELDS}
+    return json.dumps({"spec": data, **extra}, sort_keys=True, separators=(",", ":"))
+
+
+def spec_from_json(text: str) -> tuple[DeploymentSpec, dict[str, str]]:
+    """Inverse of :func:`spec_to_json`; unknown keys (a newer tirui's) are ignored."""
+    import json
+
+    data = json.loads(text)
+    fields = {k: v for k, v in data.get("spec", {}).items() if k in STORED_FIELDS}
+    extra = {k: str(v) for k, v in data.items() if k != "spec"}
+    return DeploymentSpec(**fields), extra
 
 
 def parse_env(items: list[str]) -> dict[str, str]:
