@@ -5,6 +5,7 @@ status themselves (helpers below)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -58,13 +59,11 @@ class ControlPlane:
         return self.run_dir / "tester.kubeconfig"
 
     def _script(self, name: str, *args: str) -> None:
-        subprocess.run(
-            ["bash", str(SHARED_K8S / name), *args],
-            env=self.env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        r = subprocess.run(
+            ["bash", str(SHARED_K8S / name), *args], env=self.env, capture_output=True, text=True
         )
+        if r.returncode:
+            raise RuntimeError(f"{name} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
 
     def start(self) -> None:
         """Start (or restart whatever is not running); returns when every part is healthy."""
@@ -103,21 +102,24 @@ def control_plane(run_dir: Path) -> Iterator[ControlPlane]:
     if shutil.which("etcd") is None and not os.environ.get("ETCD_BIN"):
         raise RuntimeError("etcd is not installed (Debian: apt-get install etcd-server)")
     env = dict(os.environ)
-    ports = {
-        k: str(_free_port()) for k in ("API_PORT", "ETCD_PORT", "ETCD_PEER_PORT", "KCM_PORT", "SCHED_PORT")
-    }
-    env.update(ports, K8S_RUN=str(run_dir))
     folder = binaries_dir()
-    if folder:
-        env["K8S_BIN"] = folder
-    else:
-        env.pop("K8S_BIN", None)
-        env["K8S_BIN"] = subprocess.run(
+    if not folder:
+        folder = subprocess.run(
             ["bash", str(SHARED_K8S / "bin.sh")], env=env, check=True, capture_output=True, text=True
         ).stdout.strip()
-    plane = ControlPlane(run_dir, env, int(ports["API_PORT"]))
+    env["K8S_BIN"] = folder
+    for attempt in range(3):  # a free port can be taken between the check and the bind
+        names = ("API_PORT", "ETCD_PORT", "ETCD_PEER_PORT", "KCM_PORT", "SCHED_PORT")
+        ports = {k: str(_free_port()) for k in names}
+        plane = ControlPlane(run_dir, {**env, **ports, "K8S_RUN": str(run_dir)}, int(ports["API_PORT"]))
+        try:
+            plane.start()
+            break
+        except RuntimeError:
+            plane.stop()
+            if attempt == 2:
+                raise
     try:
-        plane.start()
         yield plane
     finally:
         plane.stop()
@@ -242,10 +244,8 @@ def seed_archive(s3_endpoint: str, key: str = "tiny.mar", bucket: str = "models"
         aws_secret_access_key="testing",
         region_name="us-east-1",
     )
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=bucket)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     s3.put_object(Bucket=bucket, Key=key, Body=b"PK\x05\x06" + b"\0" * 18)
     return f"eos://{bucket}/{key}"
 

@@ -87,3 +87,26 @@ def runtime_at(url: str, **kw: Any) -> KubeRuntime:
     cfg.host = url
     cfg.retries = False
     return KubeRuntime(client.ApiClient(cfg), NAMESPACE, profile="k8s", **kw)
+
+
+def seed(rt: KubeRuntime, spec: Any) -> None:
+    """Put ``spec``'s objects into kmock with plain creates: kmock cannot create by server-side
+    apply (a PATCH of a missing object is a 404 there), and these tests only need the objects to
+    exist, as a cluster would hold them after ``tirui deploy``."""
+    from kubernetes import client
+
+    from tirui.cluster.manifests import build
+
+    calls = {
+        "Secret": client.CoreV1Api(rt.api).create_namespaced_secret,
+        "ConfigMap": client.CoreV1Api(rt.api).create_namespaced_config_map,
+        "PersistentVolumeClaim": client.CoreV1Api(rt.api).create_namespaced_persistent_volume_claim,
+        "Service": client.CoreV1Api(rt.api).create_namespaced_service,
+        "Deployment": client.AppsV1Api(rt.api).create_namespaced_deployment,
+        "Ingress": client.NetworkingV1Api(rt.api).create_namespaced_ingress,
+        "HorizontalPodAutoscaler": client.AutoscalingV2Api(
+            rt.api
+        ).create_namespaced_horizontal_pod_autoscaler,
+    }
+    for obj in build(spec, namespace=rt.namespace, show_secrets=True):
+        calls[obj["kind"]](rt.namespace, obj)

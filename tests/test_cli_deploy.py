@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import yaml
@@ -122,59 +123,75 @@ def test_local_lifecycle_from_the_cli(isolated: Path, tiny_mar: Path) -> None:
     assert "clid" not in tirui("status").stdout
 
 
-async def test_kubernetes_lifecycle_from_the_cli(isolated: Path) -> None:
-    """The CLI in a subprocess against the kmock API emulator served by this test."""
-    import asyncio
+def test_kubernetes_lifecycle_from_the_cli_with_least_privilege(
+    isolated: Path, k8s: Any, k8s_ns: str, s3_endpoint: str
+) -> None:
+    """The whole CLI flow against the real control plane, as user ``tester`` bound only to the
+    Role that ``tirui rbac`` prints (before the binding, tester may do nothing at all)."""
     import os
 
-    from tests.kube_cluster import emulated_cluster, write_k8s_profile
+    from kubernetes import utils
 
+    from tests.control_plane import admin_client, seed_archive, write_profile
+
+    source = seed_archive(s3_endpoint)
+    write_profile(isolated, k8s.tester_kubeconfig, k8s_ns, s3_endpoint)
     env = {
         **os.environ,
         "TIRUI_SECRETS": "env",
         "TIRUI_TOKEN_K8S_API": "k8s-token-0123456789abcdef",
-        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "secret-example",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
     }
 
-    async def run(*args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tirui",
-            "--profile",
-            "k8s",
-            *args,
+    def run(*args: str) -> tuple[int, str, str]:
+        r = subprocess.run(
+            [sys.executable, "-m", "tirui", "--profile", "k8s", *args],
             env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
-        out, err = await asyncio.wait_for(proc.communicate(), 120)
-        return proc.returncode or 0, out.decode(), err.decode()
+        return r.returncode, r.stdout, r.stderr
 
-    async with emulated_cluster() as km:
-        write_k8s_profile(isolated, km)
-        code, out, err = await run("deploy", "eos://models/r50.mar", "--name", "resnet", "--dry-run")
-        assert code == 0 and "dry run accepted" in out, err
-        code, out, err = await run("deploy", "eos://models/r50.mar", "--name", "resnet", "--gpus", "2")
-        assert code == 0 and "resnet: Starting" in out, err
-        code, out, err = await run("status")
-        assert code == 0 and "resnet" in out and "0/1" in out, err
-        code, out, err = await run("scale", "resnet", "3")
-        assert code == 0, err
-        assert "0/3" in (await run("status", "resnet"))[1]
-        code, out, err = await run("autoscale", "resnet", "--min", "2", "--max", "6", "--metric", "gpu=80")
-        assert code == 0 and "autoscaling 2-6" in out, err
-        code, out, err = await run("scale", "resnet", "1")
-        assert code == 1 and "autoscaled" in err and err.count("\n") == 1
-        # requests go to the deployment's Service address (no TLS host): unreachable from here
-        code, out, err = await run("predict", "resnet", "r50", "--data", "[1]")
-        assert code == 1 and "resnet.ml.svc" in err and err.count("\n") == 1, err
-        code, out, err = await run("top", "resnet", "--once")
-        assert code == 0 and out.startswith("resnet: - req/s"), out + err
-        code, out, err = await run("predict", "ghost", "r50")
-        assert code == 1 and "no tirui deployment named 'ghost'" in err and err.count("\n") == 1, err
-        code, out, err = await run("delete", "resnet")
-        assert code == 0 and "deleted" in out, err
-        code, out, err = await run("status", "resnet")
-        assert code == 1 and "no tirui deployment named 'resnet'" in err
+    code, out, err = run("status")
+    assert code == 1 and "forbidden by RBAC" in err and err.count("\n") == 1, err
+    code, out, err = run("rbac", "--user", "tester")
+    assert code == 0, err
+    role = list(yaml.safe_load_all(out))
+    assert [o["kind"] for o in role] == ["Role", "RoleBinding"] and role[0]["metadata"]["namespace"] == k8s_ns
+    utils.create_from_yaml(admin_client(k8s), yaml_objects=role)
+
+    code, out, err = run("deploy", source.replace("tiny", "nokey"), "--name", "resnet", "--dry-run")
+    assert code == 1 and "nokey.mar" in err and err.count("\n") == 1, err
+    code, out, err = run("deploy", source, "--name", "resnet", "--dry-run")
+    assert code == 0 and "dry run: 5 object(s) would apply" in out, out + err
+    code, out, err = run(
+        "deploy", source, "--name", "resnet", "--env", "FOO=bar", "--tls-host", "r.example.net"
+    )
+    assert code == 0 and out.startswith(("resnet: Starting", "resnet: Pending")), err
+    code, out, err = run("status")
+    assert code == 0 and "resnet" in out and "0/1" in out, err
+    code, out, err = run("scale", "resnet", "3")
+    assert code == 0 and "3 replica(s)" in out, err
+    assert "0/3" in run("status", "resnet")[1]
+    code, out, err = run("autoscale", "resnet", "--min", "2", "--max", "6", "--metric", "gpu=80")
+    assert code == 0 and "autoscaling 2-6" in out, err
+    assert "custom.metrics.k8s.io" in err and "dcgm-exporter" in err  # this cluster serves no such API
+    code, out, err = run("scale", "resnet", "1")
+    assert code == 1 and "autoscaled" in err and err.count("\n") == 1
+    code, out, err = run("restart", "resnet")
+    assert code == 0 and "restarting" in out, err
+    code, out, err = run("deploy", source, "--name", "resnet", "--replicas", "2")
+    assert (
+        code == 0 and "remove (no longer in the spec): HorizontalPodAutoscaler/resnet, Ingress/resnet" in out
+    )
+    # requests go to the deployment's Service address (no TLS host now): unreachable from here
+    code, out, err = run("predict", "resnet", "tiny", "--data", "[1]")
+    assert code == 1 and f"resnet.{k8s_ns}.svc" in err and err.count("\n") == 1, err
+    code, out, err = run("predict", "ghost", "tiny")
+    assert code == 1 and "no tirui deployment named 'ghost'" in err and err.count("\n") == 1, err
+    code, out, err = run("delete", "resnet")
+    assert code == 0 and "deleted" in out, err
+    code, out, err = run("status", "resnet")
+    assert code == 1 and "no tirui deployment named 'resnet'" in err

@@ -76,75 +76,151 @@ async def test_kubernetes_profile_without_access_says_why(isolated: Path) -> Non
         assert "gpu" in message()
 
 
-async def test_kubernetes_deploy_scale_delete_through_the_screen(isolated: Path, monkeypatch: Any) -> None:
+async def test_kubernetes_deploy_scale_delete_through_the_screen(
+    isolated: Path, monkeypatch: Any, k8s: Any, k8s_ns: str, s3_endpoint: str
+) -> None:
+    """The deploy form on the real control plane: preview, the dry run's refusal kept in the form,
+    a conflict with another field manager confirmed before it is forced, the disk prune confirmed."""
     import asyncio
 
+    from kubernetes import client
     from textual.widgets import Log
 
-    from tests.kube_cluster import NAMESPACE, emulated_cluster, runtime_at, write_k8s_profile
+    from tests.control_plane import seed_archive, write_profile
     from tirui.screens.viewer import TextViewer
 
     monkeypatch.setenv("TIRUI_TOKEN_K8S_API", "k8s-token-0123456789abcdef")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-example")
-    async with emulated_cluster() as km:
-        write_k8s_profile(isolated, km)
-        app = TiruiApp(profile="k8s", start_mode="deploy", secrets_backend="env")
-        async with app.run_test(size=(100, 40)) as pilot:
-            await until(
-                pilot,
-                lambda: "No deployments" in str(app.screen.query_one("#deploy-message", Static).render()),
-            )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    source = seed_archive(s3_endpoint)
+    write_profile(isolated, k8s.kubeconfig, k8s_ns, s3_endpoint)
+    app = TiruiApp(profile="k8s", start_mode="deploy", secrets_backend="env")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(
+            pilot,
+            lambda: "No deployments" in str(app.screen.query_one("#deploy-message", Static).render()),
+            timeout=30,
+        )
+        direct = app.runtime
+        core, apps = client.CoreV1Api(direct.api), client.AppsV1Api(direct.api)
+
+        async def open_form() -> Any:
             await pilot.press("n")
             await until(pilot, lambda: isinstance(app.screen, FormDialog))
             form = app.screen
-            form.query_one("#field-source", Input).value = "eos://models/resnet-50.mar"
+            form.query_one("#field-source", Input).value = source
             form.query_one("#field-name", Input).value = "resnet"
-            form.query_one("#field-max_replicas", Input).value = "3"
-            await pilot.press("ctrl+s")
-            assert "min replicas must be at least 1" in str(form.query_one("#form-error", Static).render())
-            form.query_one("#field-max_replicas", Input).value = "0"
-            # ctrl+r: the exact YAML, without secrets
-            await pilot.press("ctrl+r")
-            await until(pilot, lambda: isinstance(app.screen, TextViewer))
-            yaml_lines = app.screen.query_one("#viewer-log", Log).lines
-            assert "kind: Deployment" in yaml_lines and not any("k8s-token" in x for x in yaml_lines)
-            await pilot.press("escape")
-            await until(pilot, lambda: app.screen is form)
-            # the server-side dry run's refusal stays in the form
-            foreign = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "taken"}, "spec": {}}
-            direct = runtime_at(str(km.url))
-            await asyncio.to_thread(direct.core.create_namespaced_service, NAMESPACE, foreign)
-            form.query_one("#field-name", Input).value = "taken"
-            await pilot.press("ctrl+s")
-            error = lambda: str(form.query_one("#form-error", Static).render())  # noqa: E731
-            await until(pilot, lambda: "dry run failed" in error(), timeout=15)
-            assert "Service/taken" in error() and "not managed by tirui" in error() and app.screen is form
-            assert await asyncio.to_thread(direct._get, "Deployment", "taken") is None
-            form.query_one("#field-name", Input).value = "resnet"
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: any(r[0] == "resnet" for r in table_rows(app)), timeout=30)
-            assert "Starting" in table_rows(app)[0][2] and table_rows(app)[0][3] == "0/1"
-            await pilot.press("s")
-            await until(pilot, lambda: isinstance(app.screen, FormDialog))
-            app.screen.query_one("#field-count", Input).value = "2"
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: table_rows(app)[0][3] == "0/2", timeout=30)
-            await pilot.press("ctrl+d")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
-            await pilot.press("y")
-            await until(pilot, lambda: table_rows(app) == [], timeout=30)
+            return form
+
+        form = await open_form()
+        form.query_one("#field-max_replicas", Input).value = "3"
+        await pilot.press("ctrl+s")
+        assert "min replicas must be at least 1" in str(form.query_one("#form-error", Static).render())
+        form.query_one("#field-max_replicas", Input).value = "0"
+        form.query_one("#field-disk_size", Input).value = "1Gi"
+        # ctrl+r: the exact YAML, without secrets
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, TextViewer))
+        yaml_lines = app.screen.query_one("#viewer-log", Log).lines
+        assert "kind: Deployment" in yaml_lines and not any("k8s-token" in x for x in yaml_lines)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is form)
+        # the server-side dry run's refusal stays in the form
+        foreign = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "taken"},
+            "spec": {"ports": [{"port": 80}]},
+        }
+        await asyncio.to_thread(core.create_namespaced_service, k8s_ns, foreign)
+        form.query_one("#field-name", Input).value = "taken"
+        await pilot.press("ctrl+s")
+        error = lambda: str(form.query_one("#form-error", Static).render())  # noqa: E731
+        await until(pilot, lambda: "dry run failed" in error(), timeout=15)
+        assert "Service/taken" in error() and "not managed by tirui" in error() and app.screen is form
+        assert await asyncio.to_thread(direct._get, "Deployment", "taken") is None
+        form.query_one("#field-name", Input).value = "resnet"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: any(r[0] == "resnet" for r in table_rows(app)), timeout=30)
+        assert table_rows(app)[0][3] == "0/1"
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        app.screen.query_one("#field-count", Input).value = "2"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: table_rows(app)[0][3] == "0/2", timeout=30)
+
+        # autoscale: the HPA's own account (no metrics-server here) shows in the table and pane
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        form = app.screen
+        form.query_one("#field-min", Input).value = "4"
+        form.query_one("#field-max", Input).value = "2"
+        await pilot.press("ctrl+s")
+        assert "not above max" in str(form.query_one("#form-error", Static).render())
+        form.query_one("#field-min", Input).value = "1"
+        form.query_one("#field-max", Input).value = "3"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "autoscale ⚠" in table_rows(app)[0][2], timeout=90)
+        detail = str(app.screen.query_one("#deploy-detail", Static).render())
+        assert (
+            "1-3 replicas on cpu" in detail and "ScalingActive=False" in detail and "metrics-server" in detail
+        )
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        app.screen.query_one("#field-max", Input).value = "0"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "autoscale" not in table_rows(app)[0][2], timeout=30)
+        assert await asyncio.to_thread(direct._get, "HorizontalPodAutoscaler", "resnet") is None
+
+        # someone edits the image; a re-deploy without the disk names the conflict, asks, forces,
+        # and then asks before it deletes the disk
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": "torchserve", "image": "mine:1"}]}}}}
+        await asyncio.to_thread(
+            apps.patch_namespaced_deployment, "resnet", k8s_ns, patch, field_manager="kubectl-edit"
+        )
+        form = await open_form()
+        form.query_one("#field-replicas", Input).value = "2"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=15)
+        assert "'kubectl-edit'" in app.screen.question
+        await pilot.press("y")
+        await until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and "disk" in app.screen.question, timeout=15
+        )
+        await pilot.press("y")
+
+        def image() -> str:
+            dep = apps.read_namespaced_deployment("resnet", k8s_ns)
+            return str(dep.spec.template.spec.containers[0].image)
+
+        async def pvc_gone() -> bool:
+            pvc = await asyncio.to_thread(direct._get, "PersistentVolumeClaim", "resnet-model-store")
+            return pvc is None or bool(pvc["metadata"].get("deletionTimestamp"))
+
+        for _ in range(300):
+            if await asyncio.to_thread(image) != "mine:1" and await pvc_gone():
+                break
+            await pilot.pause(0.1)
+        assert await asyncio.to_thread(image) != "mine:1" and await pvc_gone()
+
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await until(pilot, lambda: table_rows(app) == [], timeout=30)
 
 
 async def test_kubernetes_live_table_events_yaml_logs_autoscale_and_playground(
     isolated: Path, monkeypatch: Any
 ) -> None:
-    """The table follows the cluster by watch (no polling), and e/y/l/a/p work on Kubernetes."""
+    """The table follows the cluster by watch (no polling), and e/y/l/p work on Kubernetes.
+
+    kmock, not the real control plane: the followed pod log (``l``) needs a kubelet, which the
+    real control plane does not have; kmock serves that stream."""
     import asyncio
 
     from textual.widgets import Log
 
-    from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at, write_k8s_profile
+    from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at, seed, write_k8s_profile
     from tests.kube_plumbing import k8s_stamp
     from tirui.cluster.spec import DeploymentSpec
     from tirui.screens.viewer import TextViewer
@@ -154,7 +230,7 @@ async def test_kubernetes_live_table_events_yaml_logs_autoscale_and_playground(
         write_k8s_profile(isolated, km)
         direct = runtime_at(str(km.url))
         spec = DeploymentSpec("resnet", "eos://models/r50.mar", tokens=["t" * 24], tls_host="r.example.net")
-        await asyncio.to_thread(direct.deploy, spec)
+        await asyncio.to_thread(seed, direct, spec)
         await asyncio.to_thread(
             direct.core.create_namespaced_event,
             NAMESPACE,
@@ -215,31 +291,6 @@ async def test_kubernetes_live_table_events_yaml_logs_autoscale_and_playground(
             await pilot.press("slash", "escape")  # esc in the filter clears it
             await until(pilot, lambda: "[resnet-0] TorchServe is up" in log.lines)
             await pilot.press("escape")
-
-            await pilot.press("a")
-            await until(pilot, lambda: isinstance(app.screen, FormDialog))
-            form = app.screen
-            form.query_one("#field-min", Input).value = "4"
-            form.query_one("#field-max", Input).value = "2"
-            await pilot.press("ctrl+s")
-            assert "not above max" in str(form.query_one("#form-error", Static).render())
-            form.query_one("#field-min", Input).value = "1"
-            form.query_one("#field-max", Input).value = "3"
-            form.query_one("#field-metric", Input).value = "ts_queue_latency_microseconds"
-            form.query_one("#field-target", Input).value = "500m"
-            await pilot.press("ctrl+s")
-
-            def hpa() -> Any:
-                return direct._get("HorizontalPodAutoscaler", "resnet")
-
-            await until(pilot, lambda: app.screen is not form)
-            for _ in range(100):
-                found = await asyncio.to_thread(hpa)
-                if found is not None:
-                    break
-                await pilot.pause(0.1)
-            assert found is not None and found["spec"]["maxReplicas"] == 3
-            assert found["spec"]["metrics"][0]["pods"]["metric"]["name"] == "ts_queue_latency_microseconds"
 
             await pilot.press("p")
             await until(pilot, lambda: app.screen.TITLE == "Playground")

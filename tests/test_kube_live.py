@@ -1,5 +1,7 @@
-"""The live side of the Kubernetes runtime against kmock over real HTTP: watches that resume after
-dropped connections, events, the YAML of what was applied, followed pod logs, request targets."""
+"""Faults a real API server will not produce on demand, against kmock over real HTTP: the exact
+requests of a watch that resumes after a dropped connection (resourceVersion, no relist), a 410
+Gone injected at a chosen version, and followed pod logs (the real control plane has no kubelet).
+Everything else of the Kubernetes runtime runs on the real control plane (test_kube_real.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at
+from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at, seed
 from tests.kube_plumbing import CuttableProxy, k8s_stamp
-from tirui.cluster.credentials import token_ref
 from tirui.cluster.kube import KubeRuntime
-from tirui.cluster.runtime import DeploymentNotFound
 from tirui.cluster.spec import DeploymentSpec
 
 NS = NAMESPACE
@@ -48,7 +48,7 @@ async def live() -> AsyncIterator[tuple[Any, CuttableProxy, KubeRuntime, KubeRun
         rt = runtime_at(proxy.url)
         direct = runtime_at(str(km.url))
         await asyncio.to_thread(
-            direct.deploy, DeploymentSpec("resnet", "eos://models/r50.mar", tokens=["t" * 24], replicas=2)
+            seed, direct, DeploymentSpec("resnet", "eos://models/r50.mar", tokens=["t" * 24], replicas=2)
         )
         yield km, proxy, rt, direct
         rt.shutdown()
@@ -110,60 +110,18 @@ async def test_watch_relists_when_its_resource_version_is_gone(
     assert len(pod_requests(km, watch=False)) == 2  # the first list and the relist after 410
 
 
-async def test_events_yaml_logs_and_targets(
+async def test_followed_logs_resume_without_duplicates(
     live: tuple[Any, CuttableProxy, KubeRuntime, KubeRuntime],
 ) -> None:
     km, _proxy, _rt, rt = live
     await asyncio.to_thread(
-        rt.deploy,
+        seed,
+        rt,
         DeploymentSpec(
             "resnet", "eos://models/r50.mar", tokens=["secret-token-0123456789"], tls_host="r.example.net"
         ),
     )
-    await asyncio.to_thread(rt.deploy, DeploymentSpec("resnet-v2", "eos://models/r.mar", tokens=["x" * 24]))
-
-    def event(name: str, kind: str, obj: str, reason: str, message: str, count: int = 1) -> dict[str, Any]:
-        return {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": name, "namespace": NS},
-            "involvedObject": {"kind": kind, "name": obj, "namespace": NS},
-            "reason": reason,
-            "message": message,
-            "type": "Warning" if reason.startswith("Failed") else "Normal",
-            "count": count,
-            "lastTimestamp": k8s_stamp()[:19] + "Z",
-        }
-
-    for e in (
-        event(
-            "e1", "Deployment", "resnet", "ScalingReplicaSet", "Scaled up replica set resnet-7d9f8c6b5 to 2"
-        ),
-        event(
-            "e2",
-            "Pod",
-            "resnet-7d9f8c6b5-abcde",
-            "FailedScheduling",
-            "0/3 nodes: Insufficient nvidia.com/gpu",
-            4,
-        ),
-        event("e3", "Pod", "resnet-v2-5c6d7e8f9-zzzzz", "Pulled", "not ours"),
-        event("e4", "Deployment", "other", "ScalingReplicaSet", "not ours either"),
-    ):
-        await asyncio.to_thread(rt.core.create_namespaced_event, NS, e)
-    events = await asyncio.to_thread(rt.events, "resnet")
-    texts = [t for _, t in events]
-    assert len(texts) == 2 and all("not ours" not in t for t in texts)
-    assert any(
-        t.startswith("Warning FailedScheduling Pod/resnet-7d9f8c6b5-abcde") and "(x4)" in t for t in texts
-    )
-
-    yaml_text = await asyncio.to_thread(rt.config_text, "resnet")
-    assert "kind: Deployment" in yaml_text and "kind: Ingress" in yaml_text and "kind: Secret" in yaml_text
-    assert "secret-token-0123456789" not in yaml_text and "<redacted>" in yaml_text
-    assert "resnet-v2" not in yaml_text
-    with pytest.raises(DeploymentNotFound):
-        await asyncio.to_thread(rt.config_text, "nope")
+    await asyncio.to_thread(seed, rt, DeploymentSpec("resnet-v2", "eos://models/r.mar", tokens=["x" * 24]))
 
     # Followed logs: the stream ends (container restart) and is re-opened without duplicates.
     await asyncio.to_thread(rt.core.create_namespaced_pod, NS, pod("resnet-7d9f8c6b5-abcde"))
@@ -187,35 +145,3 @@ async def test_events_yaml_logs_and_targets(
         assert follows[0].params.get("follow") == "true" and "sinceSeconds" in follows[-1].params
     finally:
         logs.close()
-
-
-async def test_targets_use_the_ingress_hosts_and_the_keyring_token(keyring_bus: str) -> None:
-    from tirui.config import KubeSettings, Profile
-    from tirui.secrets import TokenStore
-    from tirui.targets import TargetError, resolve_target
-
-    store = TokenStore("system")
-    assert store.available, store.unavailable_reason
-    store.set(token_ref("k8s", "resnet"), "tok-0123456789abcdef")
-    async with emulated_cluster() as km:
-        rt = runtime_at(str(km.url), tokens=store)
-        spec = DeploymentSpec(
-            "resnet", "eos://models/r50.mar", tokens=["tok-0123456789abcdef"], tls_host="r.example.net"
-        )
-        await asyncio.to_thread(rt.deploy, spec)
-        profile = Profile("k8s", kubernetes=KubeSettings(namespace=NS))
-        target = await asyncio.to_thread(resolve_target, "resnet", profile=profile, store=store, runtime=rt)
-        assert target.http.inference_url == "https://r.example.net"
-        assert target.http.inference_token == "tok-0123456789abcdef"
-        assert target.grpc.inference_target == "grpc-r.example.net:443" and target.grpc.tls
-        assert target.token_source == "k8s/deploy/resnet/api" and "tok-" not in target.redacted()
-        await asyncio.to_thread(rt.deploy, DeploymentSpec("plain", "eos://models/r50.mar", auth=False))
-        plain = await asyncio.to_thread(rt.target, "plain")
-        assert (
-            plain.http.inference_url == "http://plain.ml.svc:8080"
-            and plain.grpc.inference_target == "plain.ml.svc:7070"
-        )
-        assert plain.http.inference_token is None and "inside the cluster" in plain.token_source
-        with pytest.raises(TargetError, match="no tirui deployment named 'ghost'"):
-            await asyncio.to_thread(resolve_target, "ghost", profile=profile, store=store, runtime=rt)
-    store.delete(token_ref("k8s", "resnet"))

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at
+from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at, seed
 from tests.kube_plumbing import tail_as_pod_log
 from tests.servers import free_port, stop_process
 from tests.test_metrics import nearest_rank
@@ -47,7 +47,7 @@ async def tiny_on_k8s() -> AsyncIterator[tuple[Any, KubeRuntime]]:
     """A tirui deployment ``tiny`` with one Running pod ``tiny-0`` (the test plays the kubelet)."""
     async with emulated_cluster() as km:
         rt = runtime_at(str(km.url))
-        await asyncio.to_thread(rt.deploy, DeploymentSpec("tiny", "eos://models/tiny.mar", tokens=["t" * 24]))
+        await asyncio.to_thread(seed, rt, DeploymentSpec("tiny", "eos://models/tiny.mar", tokens=["t" * 24]))
         await asyncio.to_thread(rt.core.create_namespaced_pod, NS, pod("tiny-0", dep="tiny"))
         yield km, rt
 
@@ -230,7 +230,7 @@ async def test_metrics_screen_on_a_kubernetes_profile(
         write_k8s_profile(isolated, km)
         direct = runtime_at(str(km.url))
         await asyncio.to_thread(
-            direct.deploy, DeploymentSpec("tiny", "eos://models/tiny.mar", tokens=["t" * 24])
+            seed, direct, DeploymentSpec("tiny", "eos://models/tiny.mar", tokens=["t" * 24])
         )
         await asyncio.to_thread(direct.core.create_namespaced_pod, NS, pod("tiny-0", dep="tiny"))
         km[f"get /api/v1/namespaces/{NS}/pods/tiny-0:8082/proxy/metrics"] << proxied(torchserve.metrics_url)

@@ -259,7 +259,7 @@ def test_missing_archive_is_refused_before_anything_is_applied(cluster: Cluster)
     c = cluster
     missing = c.source.replace("tiny.mar", "nokey.mar")
     for call in (c.rt.dry_run_with, c.rt.deploy_with):
-        with pytest.raises(KubeError, match="nokey.mar") as info:
+        with pytest.raises(KubeError, match=r"nokey\.mar") as info:
             call(c.spec(source=missing), c.profile, c.tokens)
         assert "nothing was changed" in str(info.value)
     assert c.raw("Deployment", "t") is None and c.raw("Secret", "t-storage") is None
@@ -316,3 +316,58 @@ def test_rbac_refusals_are_said_plainly(cluster: Cluster) -> None:
             [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": c.ns}}]
         )
     assert 'User "tester"' in str(info.value)
+
+
+def test_yaml_of_what_was_applied_without_secrets(cluster: Cluster) -> None:
+    c = cluster
+    c.deploy(c.spec(tls_host="t.example.net"))
+    c.deploy(c.spec("t-v2"))
+    text = c.rt.config_text("t")
+    assert "kind: Deployment" in text and "kind: Ingress" in text and "kind: Secret" in text
+    assert "tok-0123456789abcdef-xyz" not in text and "<redacted>" in text and "managedFields" not in text
+    assert "t-v2" not in text
+    with pytest.raises(DeploymentNotFound):
+        c.rt.config_text("nope")
+
+
+def test_targets_use_the_ingress_hosts_and_the_keyring_token(cluster: Cluster, keyring_bus: str) -> None:
+    from tirui.targets import TargetError, resolve_target
+
+    c = cluster
+    store = TokenStore("system")
+    assert store.available, store.unavailable_reason
+    store.set(token_ref("k8s", "resnet"), "tok-0123456789abcdef")
+    try:
+        c.rt.tokens = store
+        c.deploy(c.spec("resnet", tls_host="r.example.net"))
+        target = resolve_target("resnet", profile=c.profile, store=store, runtime=c.rt)
+        assert target.http.inference_url == "https://r.example.net"
+        assert target.http.inference_token == "tok-0123456789abcdef"
+        assert target.grpc.inference_target == "grpc-r.example.net:443" and target.grpc.tls
+        assert target.token_source == "k8s/deploy/resnet/api" and "tok-" not in target.redacted()
+        c.deploy(c.spec("plain", auth=False))
+        plain = c.rt.target("plain")
+        assert plain.http.inference_url == f"http://plain.{c.ns}.svc:8080"
+        assert plain.grpc.inference_target == f"plain.{c.ns}.svc:7070"
+        assert plain.http.inference_token is None and "inside the cluster" in plain.token_source
+        with pytest.raises(TargetError, match="no tirui deployment named 'ghost'"):
+            resolve_target("ghost", profile=c.profile, store=store, runtime=c.rt)
+    finally:
+        store.delete(token_ref("k8s", "resnet"))
+
+
+def test_unreachable_api_and_missing_context(tmp_path: Path) -> None:
+    """No server at all (nothing listens on port 9), and a kubeconfig without the context."""
+    from tests.kube_cluster import runtime_at
+    from tirui.config import KubeSettings, Profile
+
+    rt = runtime_at("http://127.0.0.1:9")
+    with pytest.raises(KubeError, match="cannot reach the Kubernetes API"):
+        rt.list()
+    with pytest.raises(KubeError, match="cannot reach"):
+        rt.ping()
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    profile = Profile("k8s", kubernetes=KubeSettings(kubeconfig=str(kubeconfig), context="gpu-cluster"))
+    with pytest.raises(KubeError, match="gpu-cluster"):
+        KubeRuntime.from_profile(profile)

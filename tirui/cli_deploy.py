@@ -8,6 +8,7 @@ runtime (processes keep running after the command exits; the TUI or ``tirui stat
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -42,19 +43,37 @@ def add_parsers(sub: Any) -> None:
     )
     mode.add_argument("--dry-run", action="store_true", help="server-side dry run only")
     d.add_argument("--show-secrets", action="store_true", help="with --render: print tokens and keys too")
+    d.add_argument(
+        "--force",
+        action="store_true",
+        help="take over fields another field manager (kubectl edit/scale) changed; named otherwise",
+    )
+    d.add_argument(
+        "--prune-disk",
+        action="store_true",
+        help="when the new spec has no --disk: delete the old model-cache disk too",
+    )
 
     s = sub.add_parser("status", help="deployments and their state")
     s.add_argument("name", nargs="?")
     sc = sub.add_parser("scale", help="set replicas (Kubernetes) or workers (local)")
     sc.add_argument("name")
     sc.add_argument("count", type=int)
+    rs = sub.add_parser("restart", help="restart a deployment (a rollout restart on Kubernetes)")
+    rs.add_argument("name")
     dl = sub.add_parser("delete", help="delete a deployment (only what tirui manages)")
     dl.add_argument("name")
     a = sub.add_parser("autoscale", help="set autoscaling (Kubernetes)")
     a.add_argument("name")
     a.add_argument("--min", type=int, required=True)
     a.add_argument("--max", type=int, required=True)
-    a.add_argument("--metric", default="cpu")
+    a.add_argument("--metric", default="cpu", help="cpu, gpu or <pods metric>=<target> (e.g. gpu=80)")
+    r = sub.add_parser("rbac", help="print the Role + RoleBinding tirui needs in a namespace")
+    r.add_argument("--namespace", default=None, help="default: the profile's namespace")
+    who = r.add_mutually_exclusive_group()
+    who.add_argument("--user", default="", help="bind this user (default: a USER placeholder)")
+    who.add_argument("--group", default="")
+    who.add_argument("--service-account", default="")
 
 
 def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
@@ -136,11 +155,16 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     try:
         if not profile.is_local:
             tokens = TokenStore.from_env(args.secrets)
+            how = {"force": args.force, "prune_disk": args.prune_disk}
             if args.dry_run:
-                done = runtime.dry_run_with(spec, profile, tokens)
-                print(f"{spec.name}: server-side dry run accepted {len(done)} objects: {', '.join(done)}")
+                result = runtime.dry_run_with(spec, profile, tokens, **how)
+                for line in result.lines():
+                    print(f"{spec.name}: {line}")
                 return 0
-            status = runtime.deploy_with(spec, profile, tokens)
+            result = runtime.deploy_with(spec, profile, tokens, **how)
+            for line in result.lines()[1:]:
+                print(f"{spec.name}: {line}", file=sys.stderr if line.startswith("warning") else sys.stdout)
+            status = result.status
         elif args.dry_run:
             print(f"{spec.name}: valid; the local runtime would start TorchServe for {spec.source}")
             return 0
@@ -168,6 +192,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         if s.reason and args.name:
             print(f"  reason: {s.reason}")
+        if s.autoscale and args.name:
+            print(f"  autoscale: {s.autoscale}")
+        if s.autoscale_problem:
+            print(f"  autoscale ⚠ {s.autoscale_problem}")
     return 0
 
 
@@ -175,11 +203,24 @@ def cmd_scale(args: argparse.Namespace) -> int:
     from tirui.cluster.runtime import RuntimeError_
     from tirui.config import resolve_profile
 
+    profile = resolve_profile(args.profile)
     try:
-        _runtime(resolve_profile(args.profile)).scale(args.name, args.count)
+        _runtime(profile).scale(args.name, args.count)
     except RuntimeError_ as exc:
         raise DeployCliError(str(exc)) from None
-    print(f"{args.name}: {args.count} worker(s)")
+    print(f"{args.name}: {args.count} {'worker' if profile.is_local else 'replica'}(s)")
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    from tirui.cluster.runtime import RuntimeError_
+    from tirui.config import resolve_profile
+
+    try:
+        _runtime(resolve_profile(args.profile)).restart(args.name)
+    except RuntimeError_ as exc:
+        raise DeployCliError(str(exc)) from None
+    print(f"{args.name}: restarting")
     return 0
 
 
@@ -206,10 +247,14 @@ def cmd_autoscale(args: argparse.Namespace) -> int:
         )
     metric, _, target = args.metric.partition("=")
     target = target or "70"
+    runtime = _runtime(profile)
     try:
-        _runtime(profile).autoscale(args.name, args.min, args.max, metric, target)
+        runtime.autoscale(args.name, args.min, args.max, metric, target)
+        warning = runtime.autoscale_warning(metric) if args.max else ""
     except RuntimeError_ as exc:
         raise DeployCliError(str(exc)) from None
+    if warning:
+        print(f"{args.name}: warning: {warning}", file=sys.stderr)
     print(
         f"{args.name}: autoscaling {args.min}-{args.max} on {metric}"
         if args.max
@@ -218,7 +263,20 @@ def cmd_autoscale(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rbac(args: argparse.Namespace) -> int:
+    from tirui.cluster.manifests import to_yaml
+    from tirui.cluster.rbac import role_objects
+    from tirui.config import resolve_profile
+
+    namespace = args.namespace or resolve_profile(args.profile).kubernetes.namespace
+    objects = role_objects(namespace, user=args.user, group=args.group, service_account=args.service_account)
+    print(to_yaml(objects), end="")
+    return 0
+
+
 COMMANDS = {
+    "rbac": cmd_rbac,
+    "restart": cmd_restart,
     "deploy": cmd_deploy,
     "status": cmd_status,
     "scale": cmd_scale,

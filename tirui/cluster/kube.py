@@ -29,7 +29,6 @@ from tirui.cluster.manifests import (
     build,
     build_for_profile,
 )
-from tirui.cluster.runtime import DeploymentStatus
 from tirui.cluster.spec import DeploymentSpec, spec_from_json
 
 __all__ = ["ApplyResult", "KubeConflict", "KubeError", "KubeRuntime", "explain"]
@@ -467,7 +466,7 @@ class KubeRuntime(KubeReads):
         try:
             from kubernetes import client
 
-            raw = client.ApisApi(self.api).get_api_versions(_preload_content=False, _request_timeout=5.0)
+            raw: Any = client.ApisApi(self.api).get_api_versions(_preload_content=False, _request_timeout=5.0)
         except Exception as exc:
             raise explain(exc, "discovering the cluster's APIs") from None
         data = json.loads(raw.data)
@@ -484,4 +483,7 @@ class KubeRuntime(KubeReads):
             return ""
         if group in served:
             return ""
-        return f"the cluster serves no {group} API, so an autoscaler on {metric} cannot act: {autoscale_fix(metric)}"
+        return (
+            f"the cluster serves no {group} API, so an autoscaler on {metric} cannot act: "
+            + autoscale_fix(metric)
+        )

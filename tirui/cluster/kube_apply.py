@@ -23,9 +23,8 @@ class ApplyResult:
     def lines(self) -> list[str]:
         """The account of it, one sentence a line, for the CLI and the UI."""
         would = "would " if self.dry_run else ""
-        out = [
-            f"{'dry run: ' if self.dry_run else ''}{len(self.applied)} object(s) {would}apply: {', '.join(self.applied)}"
-        ]
+        prefix = "dry run: " if self.dry_run else ""
+        out = [f"{prefix}{len(self.applied)} object(s) {would}apply: {', '.join(self.applied)}"]
         if self.pruned:
             out.append(f"{would}remove (no longer in the spec): {', '.join(self.pruned)}")
         for ref in self.kept:

@@ -30,15 +30,16 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 MANAGED = {MANAGED_BY: "tirui"}
 WATCHED = ("Deployment", "Pod", "Ingress", "HorizontalPodAutoscaler")
-YAML_KINDS = (
-    "Deployment",
-    "Service",
-    "Ingress",
-    "HorizontalPodAutoscaler",
-    "PersistentVolumeClaim",
-    "ConfigMap",
-    "Secret",
-)
+YAML_KINDS = {
+    "Deployment": "apps/v1",
+    "Service": "v1",
+    "Ingress": "networking.k8s.io/v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2",
+    "PersistentVolumeClaim": "v1",
+    "ConfigMap": "v1",
+    "Secret": "v1",
+}
+"""Kinds shown by ``y``, with their API versions (items of a list response carry neither)."""
 
 
 def _explain(exc: Exception) -> str:
@@ -185,8 +186,9 @@ class KubeReads:
 
         self._managed(name)
         docs = []
-        for kind in YAML_KINDS:
-            for obj in self._list(kind, {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: name}):
+        for kind, api_version in YAML_KINDS.items():
+            for item in self._list(kind, {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: name}):
+                obj = {"apiVersion": api_version, "kind": kind, **item}
                 obj.get("metadata", {}).pop("managedFields", None)
                 for field in ("data", "stringData"):
                     if isinstance(obj.get(field), dict) and kind == "Secret":

@@ -126,7 +126,7 @@ class DeployForm(FormDialog):
         fields: list[Field],
         *,
         note: str,
-        dry_run: Callable[[DeploymentSpec], list[str]] | None = None,
+        dry_run: Callable[[DeploymentSpec, bool, bool], Any] | None = None,
         render: Callable[[DeploymentSpec], str] | None = None,
     ) -> None:
         """``dry_run`` and ``render`` block (the API server, the keyring): run in threads."""
@@ -150,17 +150,40 @@ class DeployForm(FormDialog):
 
     @work(exclusive=True, group="deploy-dry-run")
     async def check_with_cluster(self, values: dict[str, str]) -> None:
+        """Dry run first; a conflict with another field manager and the removal of a model disk
+        are each asked about (the answers go with the values: ``force``, ``prune_disk``)."""
+        from tirui.cluster.kube_errors import KubeConflict
         from tirui.cluster.runtime import RuntimeError_
+        from tirui.screens.dialogs import ConfirmDialog
 
         spec, _ = spec_from(values)
         assert spec is not None and self.dry_run is not None
-        self.show_error("Server-side dry run…")
-        try:
-            await asyncio.to_thread(self.dry_run, spec)
-        except RuntimeError_ as exc:
-            self.show_error(f"Server-side dry run failed: {exc}")
-            return
-        self.dismiss(values)
+        force = prune_disk = False
+        while True:
+            self.show_error("Server-side dry run…")
+            try:
+                result = await asyncio.to_thread(self.dry_run, spec, force, prune_disk)
+            except KubeConflict as exc:
+                self.show_error(f"Server-side dry run: {exc}")
+                if force or not await self.app.push_screen_wait(ConfirmDialog(f"{exc}\n\nTake them over?")):
+                    return
+                force = True
+                continue
+            except RuntimeError_ as exc:
+                self.show_error(f"Server-side dry run failed: {exc}")
+                return
+            if result.kept and not prune_disk:
+                question = (
+                    f"The new spec has no disk: also delete {', '.join(result.kept)}? It holds the cached "
+                    "model (n keeps it; a later deploy with a disk reuses it)."
+                )
+                if await self.app.push_screen_wait(ConfirmDialog(question)):
+                    prune_disk = True
+                    continue
+            break
+        for warning in result.warnings:
+            self.notify(warning, title="Autoscaling", severity="warning", timeout=15)
+        self.dismiss({**values, "force": "yes" if force else "", "prune_disk": "yes" if prune_disk else ""})
 
     @work(exclusive=True, group="deploy-preview")
     async def action_preview(self) -> None:
@@ -189,7 +212,7 @@ def deploy_form(
     runtime_label: str,
     kube: bool = False,
     defaults: Any = None,
-    dry_run: Callable[[DeploymentSpec], list[str]] | None = None,
+    dry_run: Callable[[DeploymentSpec, bool, bool], Any] | None = None,
     render: Callable[[DeploymentSpec], str] | None = None,
 ) -> DeployForm:
     name = default_name(source)

@@ -161,6 +161,8 @@ class DeploymentsScreen(MainScreen):
     def _row(s: DeploymentStatus) -> tuple[str, ...]:
         style = STATUS_STYLE.get(s.status, "")
         status = f"[{style}]{s.status}[/]" if style else s.status
+        if s.autoscale_problem:
+            status += " [yellow]autoscale ⚠[/]"
         return (s.name, s.model, status, f"{s.ready}/{s.desired}", str(s.restarts), s.endpoint, s.age)
 
     def _detail(self) -> None:
@@ -173,6 +175,10 @@ class DeploymentsScreen(MainScreen):
         lines = [f"[b]{s.name}[/b]  {s.source}  ({s.image})"]
         if s.reason:
             lines.append(f"[b]Reason:[/b] {s.reason}")
+        if s.autoscale:
+            lines.append(f"[b]Autoscale:[/b] {s.autoscale}")
+        if s.autoscale_problem:
+            lines.append(f"[yellow]⚠ {s.autoscale_problem}[/]")
         for r in s.replicas:
             lines.append(
                 f"  {r.name}: {r.phase}, {r.ready_workers}/{r.workers} workers READY, restarts {r.restarts}"
@@ -215,7 +221,9 @@ class DeploymentsScreen(MainScreen):
             if values:
                 spec, _ = spec_from(values)
                 if spec is not None:
-                    self.deploy(spec)
+                    self.deploy(
+                        spec, force=values.get("force") == "yes", prune_disk=values.get("prune_disk") == "yes"
+                    )
 
         if app.profile.is_local:
             form = deploy_form(source, runtime_label="local TorchServe on this machine")
@@ -230,13 +238,14 @@ class DeploymentsScreen(MainScreen):
             )
         self.app.push_screen(form, chosen)
 
-    def _dry_run(self, spec: DeploymentSpec) -> list[str]:
-        """The deploy form's check before it closes (runs in a thread)."""
+    def _dry_run(self, spec: DeploymentSpec, force: bool, prune_disk: bool) -> Any:
+        """The deploy form's check before it closes (runs in a thread): an ApplyResult."""
         app: Any = self.app
         if app.runtime is None:
             raise RuntimeError_(f"no Kubernetes access: {app.runtime_error or 'the runtime is starting'}")
-        done: list[str] = app.runtime.dry_run_with(spec, app.profile, app.token_store)
-        return done
+        return app.runtime.dry_run_with(
+            spec, app.profile, app.token_store, force=force, prune_disk=prune_disk
+        )
 
     def _render_yaml(self, spec: DeploymentSpec) -> str:
         """The YAML the deploy form previews: exactly what is applied, Secret values redacted."""
@@ -245,7 +254,7 @@ class DeploymentsScreen(MainScreen):
         return to_yaml(build_for_profile(spec, self.app.profile))  # type: ignore[attr-defined]
 
     @work(group="deploy-op")
-    async def deploy(self, spec: DeploymentSpec) -> None:
+    async def deploy(self, spec: DeploymentSpec, *, force: bool = False, prune_disk: bool = False) -> None:
         from tirui.storage.factory import open_store
 
         app: Any = self.app
@@ -256,7 +265,10 @@ class DeploymentsScreen(MainScreen):
 
         def run() -> DeploymentStatus:
             if not app.profile.is_local:
-                kube_status: DeploymentStatus = runtime.deploy_with(spec, app.profile, tokens)
+                result = runtime.deploy_with(spec, app.profile, tokens, force=force, prune_disk=prune_disk)
+                for line in result.lines()[1:]:
+                    self.app.call_from_thread(self.notify, line, title="Deploy", timeout=10)
+                kube_status: DeploymentStatus = result.status
                 return kube_status
             store = open_store(app.profile, tokens) if "://" in spec.source else None
             status: DeploymentStatus = runtime.deploy(spec, store)
