@@ -6,11 +6,12 @@ import asyncio
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import events
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from tirui import locations
 from tirui.commands import TiruiCommands
@@ -88,6 +89,7 @@ class TiruiApp(App[None]):
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
         self._apply_profile()
+        self._start_cluster()
         for error in self.startup_errors:
             self.notify(error, title="Profile error", severity="error", timeout=15)
         if self._hint:
@@ -121,10 +123,54 @@ class TiruiApp(App[None]):
         old, self.runtime, self.runtime_error = self.runtime, None, ""
         if old is not None and hasattr(old, "shutdown"):
             # Local deployments keep running; switching back adopts them from their state files.
-            self.run_worker(asyncio.to_thread(old.shutdown, keep_running=True), group="runtime-switch")
+            self.run_worker(
+                asyncio.to_thread(old.shutdown, keep_running=True),
+                group="runtime-switch",
+                exit_on_error=False,
+            )
+        self._start_cluster()
         for screen in self.main_screens.values():
             screen.on_profile_changed()
         self.notify(f"Profile {name} ({self.profile.location})", title="Profile")
+
+    # -- workers and the cluster connection ---------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Any worker that fails unexpectedly (they all run with ``exit_on_error=False``) is
+        reported here instead of ending the app; the screen that started it stays usable."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            self.log.error(f"worker {event.worker.name} failed", error)
+            detail = (str(error).strip().splitlines() or [""])[0][:300]
+            self.notify(
+                f"{type(error).__name__}: {detail}",
+                title=f"Unexpected error ({event.worker.group or event.worker.name})",
+                severity="error",
+                timeout=15,
+            )
+
+    def _start_cluster(self) -> None:
+        """On Kubernetes profiles: create the runtime at once (off the event loop) and keep the
+        header's connection state current, whichever screen is open."""
+        if not self.profile.is_local:
+            self.monitor_cluster(self.profile.name)
+
+    @work(exclusive=True, group="cluster-connection", exit_on_error=False)
+    async def monitor_cluster(self, profile_name: str) -> None:
+        """One updater: a cheap request every 2 s, the next only after the last one answered."""
+        runtime = await self.get_runtime()
+        if runtime is None:
+            self.connection = "offline: no kube context"
+            return
+        self.location = f"{runtime.context or '(current context)'}/{runtime.namespace}"
+        from tirui.cluster.runtime import RuntimeError_
+
+        while self.runtime is runtime and self.profile.name == profile_name:
+            try:
+                await asyncio.to_thread(runtime.ping)
+                self.connection = "connected"
+            except RuntimeError_:
+                self.connection = "offline"
+            await asyncio.sleep(2.0)
 
     # -- secrets -----------------------------------------------------------------------------
     async def get_token_store(self) -> TokenStore:

@@ -71,7 +71,7 @@ class BucketActions(_Base):
         fields = [Field("name", "Bucket name", placeholder="models")]
         self.app.push_screen(FormDialog("Create bucket", fields, validate=check), chosen)
 
-    @work(group="bucket-op", thread=True)
+    @work(exit_on_error=False, group="bucket-op", thread=True)
     def _create_bucket(self, name: str) -> None:
         assert self.store is not None
         try:
@@ -128,7 +128,7 @@ class BucketActions(_Base):
         title = f"Download {self._uri(entry.key)} ({human_size(entry.size)})"
         self.app.push_screen(FormDialog(title, fields, validate=check), chosen)
 
-    @work(group="transfer", thread=True)
+    @work(exit_on_error=False, group="transfer", thread=True)
     def _transfer(self, kind: str, path: Path, key: str, *, overwrite: bool) -> None:
         """Run one upload or download behind a :class:`TransferDialog`."""
         assert self.store is not None and self.bucket is not None
@@ -201,7 +201,7 @@ class BucketActions(_Base):
             return
         self._expand_and_confirm(targets)
 
-    @work(group="bucket-op", thread=True)
+    @work(exit_on_error=False, group="bucket-op", thread=True)
     def _expand_and_confirm(self, targets: list[ObjectInfo]) -> None:
         """Folders are deleted through every key below them: list those first, then ask."""
         assert self.store is not None and self.bucket is not None
@@ -227,7 +227,7 @@ class BucketActions(_Base):
 
         self.app.call_from_thread(self.app.push_screen, ConfirmDialog(question), answered)
 
-    @work(group="bucket-op", thread=True)
+    @work(exit_on_error=False, group="bucket-op", thread=True)
     def _delete(self, keys: list[str], rows: list[str]) -> None:
         assert self.store is not None and self.bucket is not None
         try:
@@ -281,7 +281,7 @@ class BucketActions(_Base):
             FormDialog(f"Presigned GET for {self._uri(entry.key)}", fields, validate=check), chosen
         )
 
-    @work(group="bucket-op", thread=True)
+    @work(exit_on_error=False, group="bucket-op", thread=True)
     def _presign(self, key: str, seconds: int) -> None:
         assert self.store is not None and self.bucket is not None
         try:
@@ -298,7 +298,7 @@ class BucketActions(_Base):
         if entry is not None:
             self._details(entry.key)
 
-    @work(group="bucket-op", thread=True)
+    @work(exit_on_error=False, group="bucket-op", thread=True)
     def _details(self, key: str) -> None:
         from tirui.storage.mar import peek_manifest
 

@@ -86,7 +86,7 @@ class BucketsScreen(BucketActions, MainScreen):
         self.open_store()
 
     # -- store and loading -------------------------------------------------------------------
-    @work(exclusive=True, group="store", thread=True)
+    @work(exit_on_error=False, exclusive=True, group="store", thread=True)
     def open_store(self) -> None:
         from tirui.storage.factory import open_store
 
@@ -117,7 +117,7 @@ class BucketsScreen(BucketActions, MainScreen):
             self._load_objects(self._generation, self.bucket, self.listing.prefix)
         self._breadcrumb()
 
-    @work(exclusive=True, group="listing", thread=True)
+    @work(exit_on_error=False, exclusive=True, group="listing", thread=True)
     def _load_buckets(self, generation: int) -> None:
         assert self.store is not None
         try:
@@ -138,7 +138,7 @@ class BucketsScreen(BucketActions, MainScreen):
         self._message("" if buckets else "No buckets yet: press c to create one.")
         self.query_one("#listing-summary", Static).update(f"{len(buckets)} buckets · {self.store_label}")
 
-    @work(exclusive=True, group="listing", thread=True)
+    @work(exit_on_error=False, exclusive=True, group="listing", thread=True)
     def _load_objects(self, generation: int, bucket: str, prefix: str) -> None:
         assert self.store is not None
         worker = get_current_worker()
@@ -221,7 +221,8 @@ class BucketsScreen(BucketActions, MainScreen):
 
     def _connected(self, ok: bool) -> None:
         app: Any = self.app
-        if app.profile.storage.kind != "local":
+        # On Kubernetes profiles the header's state is the API server's (the app monitors it).
+        if app.profile.storage.kind != "local" and app.profile.is_local:
             app.connection = "connected" if ok else "error"
 
     def cursor_key(self) -> str | None:

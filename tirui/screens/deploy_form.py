@@ -148,7 +148,7 @@ class DeployForm(FormDialog):
             else:
                 self.check_with_cluster(values)
 
-    @work(exclusive=True, group="deploy-dry-run")
+    @work(exit_on_error=False, exclusive=True, group="deploy-dry-run")
     async def check_with_cluster(self, values: dict[str, str]) -> None:
         """Dry run first; a conflict with another field manager and the removal of a model disk
         are each asked about (the answers go with the values: ``force``, ``prune_disk``)."""
@@ -185,7 +185,7 @@ class DeployForm(FormDialog):
             self.notify(warning, title="Autoscaling", severity="warning", timeout=15)
         self.dismiss({**values, "force": "yes" if force else "", "prune_disk": "yes" if prune_disk else ""})
 
-    @work(exclusive=True, group="deploy-preview")
+    @work(exit_on_error=False, exclusive=True, group="deploy-preview")
     async def action_preview(self) -> None:
         from tirui.cluster.runtime import RuntimeError_
         from tirui.screens.viewer import TextViewer

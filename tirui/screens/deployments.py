@@ -66,6 +66,7 @@ class DeploymentsScreen(MainScreen):
         self.statuses: dict[str, DeploymentStatus] = {}
         self._watched: Any = None
         self._change_pending = threading.Event()
+        self._refreshing = False
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="deploy-body"):
@@ -86,7 +87,8 @@ class DeploymentsScreen(MainScreen):
         self.refresh_status()
 
     def _tick(self) -> None:
-        if self.app.screen is self:
+        # one refresh at a time: a slow answer makes the next tick wait instead of piling up threads
+        if self.app.screen is self and not self._refreshing:
             self.refresh_status()
 
     # -- runtime -----------------------------------------------------------------------------
@@ -112,8 +114,15 @@ class DeploymentsScreen(MainScreen):
         if self.is_attached:
             self.refresh_status()
 
-    @work(exclusive=True, group="deploy-status")
+    @work(exit_on_error=False, exclusive=True, group="deploy-status")
     async def refresh_status(self) -> None:
+        self._refreshing = True
+        try:
+            await self._refresh()
+        finally:
+            self._refreshing = False
+
+    async def _refresh(self) -> None:
         app: Any = self.app
         runtime = await self.runtime()
         if runtime is None:
@@ -129,40 +138,62 @@ class DeploymentsScreen(MainScreen):
         try:
             statuses = await asyncio.to_thread(runtime.list)
         except RuntimeError_ as exc:
-            self._message(str(exc))
+            self._show(list(self.statuses.values()), stale=self._stale_age(runtime))
+            self._message(f"[red]{exc}[/]\n{self._stale_note(runtime)}")
             return
-        self._show(statuses)
         problem = runtime.watch_problem() if hasattr(runtime, "watch_problem") else ""
-        if problem:
-            self._message(f"[yellow]{problem}[/]")
+        offline = str(app.connection).startswith("offline") and not app.profile.is_local
+        if problem or offline:
+            self._show(statuses, stale=self._stale_age(runtime))
+            why = problem or getattr(runtime, "contact_error", "") or "the API server does not answer"
+            self._message(f"[red]{why}[/]\n{self._stale_note(runtime)}")
+        else:
+            self._show(statuses)
 
-    def _show(self, statuses: list[DeploymentStatus]) -> None:
+    @staticmethod
+    def _stale_age(runtime: Any) -> int:
+        """Seconds since the cluster last answered (-1: never)."""
+        last = getattr(runtime, "last_contact", 0.0)
+        return int(time.time() - last) if last else -1
+
+    def _stale_note(self, runtime: Any) -> str:
+        age = self._stale_age(runtime)
+        when = f"{age} s ago" if age >= 0 else "before the API server became unreachable"
+        return f"Rows are stale: the last good read was {when}; they refresh by themselves when it answers."
+
+    def _show(self, statuses: list[DeploymentStatus], stale: int | None = None) -> None:
         table = self.query_one("#deployments", DataTable)
         new = {s.name: s for s in statuses}
         current = self.selected_name()
-        if list(new) != list(self.statuses):
+        rows = [self._row(s, stale) for s in statuses]
+        if list(new) != list(self.statuses) or table.row_count != len(rows):
             table.clear()
-            for s in statuses:
-                table.add_row(*self._row(s), key=s.name)
+            for s, row in zip(statuses, rows, strict=True):
+                table.add_row(*row, key=s.name)
             if current in new:
                 table.move_cursor(row=list(new).index(current))
         else:
-            for s in statuses:
-                for col, value in zip(table.ordered_columns, self._row(s), strict=True):
+            for s, row in zip(statuses, rows, strict=True):
+                for col, value in zip(table.ordered_columns, row, strict=True):
                     table.update_cell(s.name, col.key, value)
         self.statuses = new
-        if statuses:
-            self._message("")
-        else:
-            self._message("No deployments yet. Press n to deploy a model, or d on a .mar in Buckets (1).")
+        if stale is None:  # (stale rows keep the message that says why)
+            self._message(
+                ""
+                if statuses
+                else "No deployments yet. Press n to deploy a model, or d on a .mar in Buckets (1)."
+            )
         self._detail()
 
     @staticmethod
-    def _row(s: DeploymentStatus) -> tuple[str, ...]:
+    def _row(s: DeploymentStatus, stale: int | None = None) -> tuple[str, ...]:
+        """``stale``: seconds since the last good read when the cluster does not answer."""
         style = STATUS_STYLE.get(s.status, "")
         status = f"[{style}]{s.status}[/]" if style else s.status
         if s.autoscale_problem:
             status += " [yellow]autoscale ⚠[/]"
+        if stale is not None:
+            status = f"[dim]{s.status}[/] [red]stale {f'{stale}s' if stale >= 0 else ''}[/]"
         return (s.name, s.model, status, f"{s.ready}/{s.desired}", str(s.restarts), s.endpoint, s.age)
 
     def _detail(self) -> None:
@@ -253,7 +284,7 @@ class DeploymentsScreen(MainScreen):
 
         return to_yaml(build_for_profile(spec, self.app.profile))  # type: ignore[attr-defined]
 
-    @work(group="deploy-op")
+    @work(exit_on_error=False, group="deploy-op")
     async def deploy(self, spec: DeploymentSpec, *, force: bool = False, prune_disk: bool = False) -> None:
         from tirui.storage.factory import open_store
 
@@ -283,7 +314,7 @@ class DeploymentsScreen(MainScreen):
         self.refresh_status()
 
     # -- operations --------------------------------------------------------------------------
-    @work(group="deploy-op")
+    @work(exit_on_error=False, group="deploy-op")
     async def _op(self, label: str, fn_name: str, *args: Any) -> None:
         runtime = await self.runtime()
         if not hasattr(runtime, fn_name):

@@ -112,7 +112,7 @@ class LoadTestDialog(ModalScreen[None]):
         self.cancel_event = asyncio.Event()
         self.run_test(spec)
 
-    @work(exclusive=True, group="loadtest")
+    @work(exit_on_error=False, exclusive=True, group="loadtest")
     async def run_test(self, spec: LoadSpec) -> None:
         self.running = True
         progress = self.query_one("#lt-progress", Static)
@@ -168,7 +168,7 @@ class LoadTestDialog(ModalScreen[None]):
         default = str(Path.cwd() / f"tirui-loadtest-{time.strftime('%Y%m%d-%H%M%S')}.json")
         self.app.push_screen(FormDialog("Export result", [Field("path", "Write JSON to", default)]), chosen)
 
-    @work(group="loadtest-export")
+    @work(exit_on_error=False, group="loadtest-export")
     async def _export(self, path: Path, result: LoadResult) -> None:
         try:
             await asyncio.to_thread(path.write_text, result.to_json())

@@ -95,7 +95,7 @@ class MetricsScreen(MainScreen):
             return
         self.collect()
 
-    @work(exclusive=True, group="metrics-collect")
+    @work(exit_on_error=False, exclusive=True, group="metrics-collect")
     async def collect(self) -> None:
         import asyncio
 
@@ -104,8 +104,14 @@ class MetricsScreen(MainScreen):
         if runtime is None:
             self._note(f"No Kubernetes access: {app.runtime_error}")
             return
+        from tirui.cluster.runtime import RuntimeError_
+
         if not self.deployment:
-            statuses = await asyncio.to_thread(runtime.list)
+            try:
+                statuses = await asyncio.to_thread(runtime.list)
+            except RuntimeError_ as exc:
+                self._note(f"Cannot list deployments: {exc}")
+                return
             if not statuses:
                 self._note("No deployments: deploy one (2, then n) and its charts appear here.")
                 return
@@ -193,14 +199,20 @@ class MetricsScreen(MainScreen):
         self.per_replica = not self.per_replica
         self.redraw()
 
-    @work(group="metrics-nav")
+    @work(exit_on_error=False, group="metrics-nav")
     async def action_next_deployment(self) -> None:
         import asyncio
 
         runtime = await self.app.get_runtime()  # type: ignore[attr-defined]
         if runtime is None:
             return
-        statuses = await asyncio.to_thread(runtime.list)
+        from tirui.cluster.runtime import RuntimeError_
+
+        try:
+            statuses = await asyncio.to_thread(runtime.list)
+        except RuntimeError_ as exc:
+            self._note(f"Cannot list deployments: {exc}")
+            return
         names = [s.name for s in statuses]
         if names:
             i = names.index(self.deployment) + 1 if self.deployment in names else 0

@@ -236,7 +236,7 @@ class PlaygroundScreen(MainScreen):
     def action_send(self) -> None:
         self.send()
 
-    @work(exclusive=True, group="play-send")
+    @work(exit_on_error=False, exclusive=True, group="play-send")
     async def send(self) -> None:
         try:
             req = self.build_request()

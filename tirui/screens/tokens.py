@@ -91,7 +91,7 @@ class TokensScreen(MainScreen):
     def store(self) -> TokenStore | None:
         return self.app.token_store  # type: ignore[attr-defined, no-any-return]
 
-    @work(exclusive=True, group="tokens")
+    @work(exit_on_error=False, exclusive=True, group="tokens")
     async def load_tokens(self) -> None:
         store = await self.app.get_token_store()  # type: ignore[attr-defined]
         line = self.query_one("#backend-line", Static)
@@ -182,7 +182,7 @@ class TokensScreen(MainScreen):
         if ref is not None:
             self.run_token_op("reveal", ref)
 
-    @work(group="token-op")
+    @work(exit_on_error=False, group="token-op")
     async def run_token_op(self, op: str, ref: TokenRef, value: str = "") -> None:
         store = self.store
         assert store is not None

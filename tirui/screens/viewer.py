@@ -69,7 +69,7 @@ class TextViewer(ModalScreen[None]):
         if self.follow:
             self.reload()
 
-    @work(exclusive=True, group="viewer")
+    @work(exit_on_error=False, exclusive=True, group="viewer")
     async def reload(self) -> None:
         try:
             lines = await asyncio.to_thread(self.fetch)
@@ -116,5 +116,5 @@ class TextViewer(ModalScreen[None]):
             self._set_filter("")
             return
         if self.on_close is not None:
-            self.run_worker(asyncio.to_thread(self.on_close), group="viewer-close")
+            self.run_worker(asyncio.to_thread(self.on_close), group="viewer-close", exit_on_error=False)
         self.dismiss(None)
