@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SHARED_K8S = Path(__file__).resolve().parents[2] / "shared" / "k8s"
+SHARED_K8S = Path(
+    os.environ.get("TIRUI_SHARED_K8S")
+    or next(
+        (p / "shared" / "k8s" for p in Path(__file__).resolve().parents if (p / "shared" / "k8s").is_dir()),
+        Path(__file__).resolve().parents[2] / "shared" / "k8s",
+    )
+)
+"""The scripts and binaries of the real control plane: ``shared/k8s`` beside the checkout
+(``$TIRUI_SHARED_K8S`` names another copy)."""
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 _namespaces = itertools.count(1)
 

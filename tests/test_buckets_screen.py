@@ -260,8 +260,6 @@ async def test_s3_unreachable_endpoint_is_a_message(monkeypatch: pytest.MonkeyPa
 
 async def test_100k_object_prefix_stays_responsive(isolated: Path) -> None:
     """A 100,000-object folder streams in while keys still work; the table holds one page."""
-    import time
-
     folder = local_buckets_dir() / "huge" / "many"
     folder.mkdir(parents=True)
     for i in range(100_000):
@@ -273,10 +271,10 @@ async def test_100k_object_prefix_stays_responsive(isolated: Path) -> None:
         await until(pilot, lambda: rows(app) == ["many/"])
         await pilot.press("enter")
         await until(pilot, lambda: "objects" in text(app, "#listing-summary") and len(rows(app)) > 0)
-        started = time.monotonic()
         await pilot.press("S")  # reverse the sort while pages are still arriving
         await until(pilot, lambda: "sort name↓" in text(app, "#listing-summary"))
-        assert time.monotonic() - started < 2.0
+        # tied to the work, not to seconds: the key took effect before the listing finished
+        assert "all loaded" not in text(app, "#listing-summary")
         await until(pilot, lambda: "all loaded" in text(app, "#listing-summary"), timeout=120)
         assert "100,000 objects" in text(app, "#listing-summary") and "page 1/200" in text(
             app, "#listing-summary"

@@ -114,15 +114,6 @@ async def test_followed_logs_resume_without_duplicates(
     live: tuple[Any, CuttableProxy, KubeRuntime, KubeRuntime],
 ) -> None:
     km, _proxy, _rt, rt = live
-    await asyncio.to_thread(
-        seed,
-        rt,
-        DeploymentSpec(
-            "resnet", "eos://models/r50.mar", tokens=["secret-token-0123456789"], tls_host="r.example.net"
-        ),
-    )
-    await asyncio.to_thread(seed, rt, DeploymentSpec("resnet-v2", "eos://models/r.mar", tokens=["x" * 24]))
-
     # Followed logs: the stream ends (container restart) and is re-opened without duplicates.
     await asyncio.to_thread(rt.core.create_namespaced_pod, NS, pod("resnet-7d9f8c6b5-abcde"))
     sent: list[str] = []

@@ -1,6 +1,10 @@
 """Metrics of Kubernetes deployments from a real TorchServe with real traffic: through the API
 server's pod proxy and pod log (kmock serving those two endpoints from the real TorchServe's
-metrics port and stdout), and through a real Prometheus server scraping it."""
+metrics port and stdout), and through a real Prometheus server scraping it.
+
+kmock, not the real control plane, serves the Kubernetes side here: the real API server's pod
+proxy refuses loopback pod IPs ("address not allowed") and its pod logs need a kubelet, so neither
+can reach a TorchServe on this machine (DESIGN.md §4)."""
 
 from __future__ import annotations
 

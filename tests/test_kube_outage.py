@@ -33,13 +33,15 @@ async def test_no_screen_exits_when_the_api_server_is_unreachable(isolated: Path
     profiles_file().write_text(f'[profiles.k8s.kubernetes]\nkubeconfig = "{kubeconfig}"\nnamespace = "ml"\n')
     app = TiruiApp(profile="k8s", secrets_backend="env")
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: "gpu-cluster/ml" in header(app) and "offline" in header(app), timeout=30)
+        await until(
+            pilot, lambda: "gpu-cluster/ml" in header(app) and "● offline │ eos" in header(app), timeout=30
+        )
         for key, title in (("3", "Metrics"), ("2", "Deployments"), ("4", "Playground"), ("3", "Metrics")):
             await pilot.press(key)
             await until(pilot, lambda t=title: t == app.screen.TITLE)
             await pilot.pause(1.5)
             assert app.is_running and app.return_code is None
-            assert "offline" in header(app) and "gpu-cluster/ml" in header(app)
+            assert "● offline │ eos" in header(app) and "gpu-cluster/ml" in header(app)
         await pilot.press("2")
         message = lambda: str(app.screen.query_one("#deploy-message").render())  # noqa: E731
         await until(pilot, lambda: "cannot reach the Kubernetes API" in message(), timeout=30)
@@ -66,21 +68,21 @@ async def test_stale_rows_during_an_outage_and_recovery(
     async with app.run_test(size=(110, 30)) as pilot:
         await until(pilot, lambda: any(r[0] == "resnet" for r in table_rows(app)), timeout=30)
         await until(
-            pilot, lambda: "admin@loopback/" in header(app) and "connected" in header(app), timeout=30
+            pilot, lambda: "admin@loopback/" in header(app) and "● connected │ eos" in header(app), timeout=30
         )
         await asyncio.to_thread(k8s.stop_apiserver)
         try:
             await until(pilot, lambda: "stale" in table_rows(app)[0][2], timeout=60)
-            assert "offline" in header(app)
+            assert "● offline │ eos" in header(app)
             assert "Rows are stale" in str(app.screen.query_one("#deploy-message").render())
             await pilot.press("3")  # other screens keep working during the outage
             await until(pilot, lambda: app.screen.TITLE == "Metrics")
             await pilot.pause(1.5)
-            assert app.is_running and "offline" in header(app)
+            assert app.is_running and "● offline │ eos" in header(app)
             await pilot.press("2")
         finally:
             await asyncio.to_thread(k8s.start)
-        await until(pilot, lambda: "connected" in header(app), timeout=60)
+        await until(pilot, lambda: "● connected │ eos" in header(app), timeout=60)
         await until(pilot, lambda: "stale" not in table_rows(app)[0][2], timeout=60)
         # the watch is live again: a change made now reaches the table
         apps = client.AppsV1Api(direct.api)

@@ -49,6 +49,9 @@ class TiruiApp(App[None]):
     profile_name: reactive[str] = reactive("")
     location: reactive[str] = reactive("")
     connection: reactive[str] = reactive("checking")
+    """The object store's state (set by the Buckets screen)."""
+    cluster: reactive[str] = reactive("")
+    """The Kubernetes API server's state on Kubernetes profiles: checking, connected, offline."""
     size_warning: reactive[str] = reactive("")
 
     def __init__(
@@ -111,6 +114,7 @@ class TiruiApp(App[None]):
         self.profile_name = self.profile.name
         self.location = self.profile.location
         self.connection = "local" if self.profile.storage.kind == "local" else "checking"
+        self.cluster = "" if self.profile.is_local else "checking"
 
     def switch_profile(self, name: str) -> None:
         """Make ``name`` the active profile; every open main screen reloads."""
@@ -159,7 +163,7 @@ class TiruiApp(App[None]):
         """One updater: a cheap request every 2 s, the next only after the last one answered."""
         runtime = await self.get_runtime()
         if runtime is None:
-            self.connection = "offline: no kube context"
+            self.cluster = "offline: no kube context"
             return
         self.location = f"{runtime.context or '(current context)'}/{runtime.namespace}"
         from tirui.cluster.runtime import RuntimeError_
@@ -167,9 +171,9 @@ class TiruiApp(App[None]):
         while self.runtime is runtime and self.profile.name == profile_name:
             try:
                 await asyncio.to_thread(runtime.ping)
-                self.connection = "connected"
+                self.cluster = "connected"
             except RuntimeError_:
-                self.connection = "offline"
+                self.cluster = "offline"
             await asyncio.sleep(2.0)
 
     # -- secrets -----------------------------------------------------------------------------

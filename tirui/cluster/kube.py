@@ -455,7 +455,7 @@ class KubeRuntime(KubeReads):
         try:
             from kubernetes import client
 
-            client.VersionApi(self.api).get_code(_preload_content=False, _request_timeout=3.0)
+            client.VersionApi(self.api).get_code(_preload_content=False, _request_timeout=2.0)
         except Exception as exc:
             self.contact_error = str(explain(exc, "the API server"))
             raise KubeError(self.contact_error) from None

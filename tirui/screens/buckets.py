@@ -221,8 +221,7 @@ class BucketsScreen(BucketActions, MainScreen):
 
     def _connected(self, ok: bool) -> None:
         app: Any = self.app
-        # On Kubernetes profiles the header's state is the API server's (the app monitors it).
-        if app.profile.storage.kind != "local" and app.profile.is_local:
+        if app.profile.storage.kind != "local":
             app.connection = "connected" if ok else "error"
 
     def cursor_key(self) -> str | None:

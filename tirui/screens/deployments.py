@@ -142,7 +142,7 @@ class DeploymentsScreen(MainScreen):
             self._message(f"[red]{exc}[/]\n{self._stale_note(runtime)}")
             return
         problem = runtime.watch_problem() if hasattr(runtime, "watch_problem") else ""
-        offline = str(app.connection).startswith("offline") and not app.profile.is_local
+        offline = str(app.cluster).startswith("offline")
         if problem or offline:
             self._show(statuses, stale=self._stale_age(runtime))
             why = problem or getattr(runtime, "contact_error", "") or "the API server does not answer"

@@ -12,9 +12,11 @@ _STATE_STYLE = {"connected": "green", "local": "green", "checking": "yellow", "o
 
 
 class StatusHeader(Widget):
-    """Shows the active profile, its kube context/namespace and the connection state.
+    """Shows the active profile, its kube context/namespace with the API server's state (Kubernetes
+    profiles), and the object store's state.
 
-    The values live on the app (``profile_name``, ``location``, ``connection``, ``size_warning``);
+    The values live on the app (``profile_name``, ``location``, ``cluster``, ``connection``,
+    ``size_warning``);
     the header watches them, so every screen's header stays in step without messages.
     """
 
@@ -23,6 +25,7 @@ class StatusHeader(Widget):
     profile_name: reactive[str] = reactive("")
     location: reactive[str] = reactive("")
     connection: reactive[str] = reactive("")
+    cluster: reactive[str] = reactive("")
     size_warning: reactive[str] = reactive("")
 
     def __init__(self, screen_title: str) -> None:
@@ -30,7 +33,7 @@ class StatusHeader(Widget):
         self.screen_title = screen_title
 
     def on_mount(self) -> None:
-        for name in ("profile_name", "location", "connection", "size_warning"):
+        for name in ("profile_name", "location", "connection", "cluster", "size_warning"):
             self.watch(self.app, name, self._mirror(name), init=True)
 
     def _mirror(self, name: str) -> Callable[[str], None]:
@@ -45,7 +48,11 @@ class StatusHeader(Widget):
         text.append(f" {self.screen_title} ", style="bold")
         text.append("│ profile ")
         text.append(self.profile_name, style="bold cyan")
-        text.append(f" │ {self.location} │ ")
+        text.append(f" │ {self.location}")
+        if self.cluster:  # Kubernetes profiles: the API server, then the object store
+            text.append(f" ● {self.cluster}", style=_STATE_STYLE.get(self.cluster.split(":", 1)[0], "yellow"))
+            text.append(" │ eos")
+        text.append(" │ ")
         state = self.connection.split(":", 1)[0]
         text.append(f"● {self.connection}", style=_STATE_STYLE.get(state, "yellow"))
         if self.size_warning:
