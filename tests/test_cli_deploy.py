@@ -167,6 +167,12 @@ def test_kubernetes_lifecycle_from_the_cli_with_least_privilege(
     code, out, err = run("deploy", source, "--name", "resnet", "--dry-run")
     assert code == 0 and "dry run: 5 object(s) would apply" in out, out + err
     code, out, err = run(
+        "deploy", source, "--name", "resnet", "--dry-run", "--min-replicas", "1", "--max-replicas", "2"
+    )
+    assert (
+        code == 0 and "warning: the cluster serves no metrics.k8s.io API" in out and "metrics-server" in out
+    )
+    code, out, err = run(
         "deploy", source, "--name", "resnet", "--env", "FOO=bar", "--tls-host", "r.example.net"
     )
     assert code == 0 and out.startswith(("resnet: Starting", "resnet: Pending")), err
@@ -180,6 +186,13 @@ def test_kubernetes_lifecycle_from_the_cli_with_least_privilege(
     assert "custom.metrics.k8s.io" in err and "dcgm-exporter" in err  # this cluster serves no such API
     code, out, err = run("scale", "resnet", "1")
     assert code == 1 and "autoscaled" in err and err.count("\n") == 1
+    # the HPA controller finds no GPU metric: `status` says so, with the fix
+    for _ in range(60):
+        code, out, err = run("status", "resnet")
+        if "autoscale ⚠" in out:
+            break
+    assert "autoscale: 2-6 replicas on gpu (target 80" in out
+    assert "autoscale ⚠ ScalingActive=False" in out and "dcgm-exporter" in out, out
     code, out, err = run("restart", "resnet")
     assert code == 0 and "restarting" in out, err
     code, out, err = run("deploy", source, "--name", "resnet", "--replicas", "2")
