@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck screenshots benchmarks protos clean
+.PHONY: demo test test-fast lint typecheck screenshots benchmarks protos clean
 
 $(VENV)/.local-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ demo: $(VENV)/.local-installed
 test: $(VENV)/.dev-installed
 	$(PY) -m ruff check tirui tests benchmarks
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.dev-installed  # everything but the tests that start servers (marker `slow`)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check tirui tests benchmarks

@@ -139,3 +139,25 @@ def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
 def k8s_ns(k8s: ControlPlane) -> str:
     """A fresh namespace of the real control plane for one test."""
     return new_namespace(admin_client(k8s))
+
+
+# -- the `slow` marker: tests that start real servers ----------------------------------------------
+SERVER_FIXTURES = {
+    "torchserve",
+    "k8s",
+    "k8s_ns",
+    "s3_endpoint",
+    "s3_store",
+    "any_store",
+    "keyring_bus",
+    "tiny_mar",
+    "big_mar",
+}
+"""Fixtures that start a server or a TorchServe build; a test using one is marked ``slow``
+(``make test-fast`` skips those, ``make test`` runs everything)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tirui.cluster.local import LocalRuntime
-from tirui.cluster.runtime import DeploymentExists, RuntimeError_
+from tirui.cluster.runtime import DeploymentExists, RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec, SpecError
 from tirui.demo.model import build_mar, expected_output
 from tirui.secrets import TokenRef, TokenStore
@@ -123,7 +123,7 @@ def test_adopts_running_deployments_instead_of_duplicating(models: LocalStore, t
 def test_bad_archives_fail_cleanly(tmp_path: Path, runtime: LocalRuntime) -> None:
     corrupt = tmp_path / "corrupt.mar"
     corrupt.write_bytes(b"this is not a zip file at all" * 10)
-    with pytest.raises(RuntimeError_, match="not a usable model archive"):
+    with pytest.raises(RuntimeFailure, match="not a usable model archive"):
         runtime.deploy(DeploymentSpec("corrupt", str(corrupt)))
     assert runtime.list() == [] and not (runtime.root / "corrupt").exists()
     with pytest.raises(SpecError) as info:
@@ -204,7 +204,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def test_disk_full_model_store_fails_cleanly(small_disk: Path, big_mar: Path) -> None:
     rt = LocalRuntime(small_disk / "deployments", supervise=False)
-    with pytest.raises(RuntimeError_, match="No space left on device"):
+    with pytest.raises(RuntimeFailure, match="No space left on device"):
         rt.deploy(DeploymentSpec("big", str(big_mar)))
     assert rt.list() == [] and not (small_disk / "deployments" / "big").exists()
 

@@ -166,13 +166,13 @@ class TiruiApp(App[None]):
             self.cluster = "offline: no kube context"
             return
         self.location = f"{runtime.context or '(current context)'}/{runtime.namespace}"
-        from tirui.cluster.runtime import RuntimeError_
+        from tirui.cluster.runtime import RuntimeFailure
 
         while self.runtime is runtime and self.profile.name == profile_name:
             try:
                 await asyncio.to_thread(runtime.ping)
                 self.cluster = "connected"
-            except RuntimeError_:
+            except RuntimeFailure:
                 self.cluster = "offline"
             await asyncio.sleep(2.0)
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tirui.cluster.runtime import Runtime
 
 
 class DeployCliError(Exception):
@@ -116,17 +119,14 @@ def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
     return spec
 
 
-def _runtime(profile: Any) -> Any:
-    if not profile.is_local:
-        from tirui.cluster.kube import KubeError, KubeRuntime
+def _runtime(profile: Any) -> Runtime:
+    from tirui.cluster.runtime import RuntimeFailure
+    from tirui.cluster.targets import runtime_for
 
-        try:
-            return KubeRuntime.from_profile(profile)
-        except KubeError as exc:
-            raise DeployCliError(f"{exc} (--render prints the objects without a cluster)") from None
-    from tirui.cluster.local import LocalRuntime
-
-    return LocalRuntime.for_profile(profile)
+    try:
+        return runtime_for(profile, None)
+    except RuntimeFailure as exc:
+        raise DeployCliError(f"{exc} (--render prints the objects without a cluster)") from None
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -138,41 +138,33 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if args.render:
         if spec.auth and args.show_secrets:
             from tirui.cluster.credentials import deployment_tokens
-            from tirui.cluster.runtime import RuntimeError_
+            from tirui.cluster.runtime import RuntimeFailure
             from tirui.secrets import TokenStore
 
             try:  # the token the deployment will accept (created in the keyring on first use)
                 spec.tokens = deployment_tokens(profile, TokenStore.from_env(args.secrets), spec.name)
-            except RuntimeError_ as exc:
+            except RuntimeFailure as exc:
                 raise DeployCliError(str(exc)) from None
         print(to_yaml(build_for_profile(spec, profile, show_secrets=args.show_secrets)), end="")
         return 0
     runtime = _runtime(profile)
-    from tirui.cluster.runtime import RuntimeError_
+    from tirui.cluster.runtime import RuntimeFailure
     from tirui.secrets import TokenStore
-    from tirui.storage.factory import open_store
 
+    how = {"force": args.force, "prune_disk": args.prune_disk}
     try:
-        if not profile.is_local:
-            tokens = TokenStore.from_env(args.secrets)
-            how = {"force": args.force, "prune_disk": args.prune_disk}
-            if args.dry_run:
-                result = runtime.dry_run_with(spec, profile, tokens, **how)
-                for line in result.lines():
-                    print(f"{spec.name}: {line}")
-                return 0
-            result = runtime.deploy_with(spec, profile, tokens, **how)
-            for line in result.lines()[1:]:
-                print(f"{spec.name}: {line}", file=sys.stderr if line.startswith("warning") else sys.stdout)
-            status = result.status
-        elif args.dry_run:
-            print(f"{spec.name}: valid; the local runtime would start TorchServe for {spec.source}")
+        tokens = TokenStore.from_env(args.secrets)
+        if args.dry_run:
+            for line in runtime.dry_run_with(spec, profile, tokens, **how).lines():
+                print(f"{spec.name}: {line}")
             return 0
-        else:
-            store = open_store(profile) if "://" in spec.source else None
-            status = runtime.deploy(spec, store)
-    except RuntimeError_ as exc:
+        result = runtime.deploy_with(spec, profile, tokens, **how)
+    except RuntimeFailure as exc:
         raise DeployCliError(str(exc)) from None
+    for line in result.lines()[1:]:
+        print(f"{spec.name}: {line}", file=sys.stderr if line.startswith("warning") else sys.stdout)
+    status = result.status
+    assert status is not None
     print(f"{status.name}: {status.status} ({status.endpoint}); `tirui status {status.name}` follows it")
     return 0
 
@@ -200,58 +192,57 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeError_
+    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
 
-    profile = resolve_profile(args.profile)
+    runtime = _runtime(resolve_profile(args.profile))
     try:
-        _runtime(profile).scale(args.name, args.count)
-    except RuntimeError_ as exc:
+        runtime.scale(args.name, args.count)
+    except RuntimeFailure as exc:
         raise DeployCliError(str(exc)) from None
-    print(f"{args.name}: {args.count} {'worker' if profile.is_local else 'replica'}(s)")
+    print(f"{args.name}: {args.count} {runtime.scale_unit}(s)")
     return 0
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeError_
+    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
 
     try:
         _runtime(resolve_profile(args.profile)).restart(args.name)
-    except RuntimeError_ as exc:
+    except RuntimeFailure as exc:
         raise DeployCliError(str(exc)) from None
     print(f"{args.name}: restarting")
     return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeError_
+    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
 
     try:
         _runtime(resolve_profile(args.profile)).delete(args.name)
-    except RuntimeError_ as exc:
+    except RuntimeFailure as exc:
         raise DeployCliError(str(exc)) from None
     print(f"{args.name}: deleted")
     return 0
 
 
 def cmd_autoscale(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeError_
+    from tirui.cluster.runtime import Autoscalable, RuntimeFailure
     from tirui.config import resolve_profile
 
-    profile = resolve_profile(args.profile)
-    if profile.is_local:
+    runtime = _runtime(resolve_profile(args.profile))
+    if not isinstance(runtime, Autoscalable):
         raise DeployCliError(
             "autoscaling is a Kubernetes feature; locally, scale the workers with tirui scale"
         )
     metric, _, target = args.metric.partition("=")
     target = target or "70"
-    runtime = _runtime(profile)
     try:
         runtime.autoscale(args.name, args.min, args.max, metric, target)
         warning = runtime.autoscale_warning(metric) if args.max else ""
-    except RuntimeError_ as exc:
+    except RuntimeFailure as exc:
         raise DeployCliError(str(exc)) from None
     if warning:
         print(f"{args.name}: warning: {warning}", file=sys.stderr)

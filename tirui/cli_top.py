@@ -46,7 +46,7 @@ def summary_lines(name: str, pipeline: Any, window: int) -> list[str]:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeError_
+    from tirui.cluster.runtime import RuntimeFailure
     from tirui.cluster.targets import runtime_for
     from tirui.config import resolve_profile
     from tirui.metrics.collector import Collector
@@ -57,7 +57,7 @@ def cmd_top(args: argparse.Namespace) -> int:
         runtime = runtime_for(profile, None)
         names = [args.deployment] if args.deployment else [s.name for s in runtime.list()]
         models = {name: runtime.get(name).model for name in names}
-    except RuntimeError_ as exc:
+    except RuntimeFailure as exc:
         raise TopError(str(exc)) from None
     if not names:
         raise TopError("no deployments (tirui deploy … or the TUI's Deployments screen)")

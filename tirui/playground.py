@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tirui.torchserve.errors import TorchServeError
 
 if TYPE_CHECKING:
-    from tirui.targets import Target
+    from tirui.torchserve.target import Target
 
 Protocol = Literal["http", "grpc"]
 TOKEN_PLACEHOLDER = "$TORCHSERVE_TOKEN"

@@ -7,33 +7,17 @@ deployments, from the runtime, which keeps TorchServe's generated keys in the st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from tirui.config import Profile
 from tirui.secrets import SecretStoreError, TokenRef, TokenStore
 from tirui.torchserve.grpc import GrpcEndpoint
 from tirui.torchserve.http import Endpoint
+from tirui.torchserve.target import Target, TargetError
+
+__all__ = ["Target", "TargetError", "resolve_target", "url_target"]
 
 DEFAULT_GRPC_PORT = 7070
-
-
-class TargetError(Exception):
-    """The target cannot be resolved; the message says why and what to type instead."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Everything needed to reach one TorchServe over HTTP and gRPC."""
-
-    name: str
-    http: Endpoint
-    grpc: GrpcEndpoint
-    token_source: str = ""
-    """Where the token came from (for display; never the token itself)."""
-
-    def redacted(self) -> str:
-        return f"{self.name} ({self.http.inference_url}, gRPC {self.grpc.inference_target})"
 
 
 def _lookup(store: TokenStore | None, profile: str, scopes: list[str], name: str) -> tuple[str | None, str]:
@@ -106,12 +90,12 @@ def resolve_target(
             grpc_target=grpc_target,
             verify=verify,
         )
-    from tirui.cluster.runtime import RuntimeError_
+    from tirui.cluster.runtime import RuntimeFailure
     from tirui.cluster.targets import deployment_target, runtime_for
 
     if runtime is None:
         try:
             runtime = runtime_for(profile, store)
-        except RuntimeError_ as exc:
+        except RuntimeFailure as exc:
             raise TargetError(str(exc)) from None
     return deployment_target(text, runtime)

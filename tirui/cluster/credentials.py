@@ -8,7 +8,7 @@ import os
 import secrets
 from typing import Any
 
-from tirui.cluster.runtime import RuntimeError_
+from tirui.cluster.runtime import RuntimeFailure
 from tirui.secrets import SecretStoreError, TokenRef
 
 
@@ -21,7 +21,7 @@ def deployment_tokens(profile: Any, store: Any, name: str, *, create: bool = Tru
     """The deployment's token; a new random one is created and stored on first deploy.
     ``create=False`` (dry runs): a stored token, else a throwaway one that is not stored."""
     if store is None or not store.available:
-        raise RuntimeError_(
+        raise RuntimeFailure(
             "a Kubernetes deployment needs a token in the keyring: the keyring is unavailable "
             "(choose a backend with --secrets encrypted-file, or --no-auth)"
         )
@@ -33,11 +33,11 @@ def deployment_tokens(profile: Any, store: Any, name: str, *, create: bool = Tru
         if not create:
             return [secrets.token_urlsafe(32)]
         if store.read_only:
-            raise RuntimeError_(f"no token {ref.key} and the env backend is read-only: export {ref.env_var}")
+            raise RuntimeFailure(f"no token {ref.key} and the env backend is read-only: export {ref.env_var}")
         token = secrets.token_urlsafe(32)
         store.set(ref, token)
     except SecretStoreError as exc:
-        raise RuntimeError_(f"cannot read or store the deployment token: {exc}") from None
+        raise RuntimeFailure(f"cannot read or store the deployment token: {exc}") from None
     return [token]
 
 
@@ -52,7 +52,7 @@ def storage_credentials(profile: Any, store: Any) -> tuple[str, str]:
         except SecretStoreError:
             secret = None
         if not secret:
-            raise RuntimeError_(
+            raise RuntimeFailure(
                 f"profile {profile.name}: no S3 secret key in the keyring for the model download"
             )
         return s.access_key_id, secret
@@ -61,11 +61,11 @@ def storage_credentials(profile: Any, store: Any) -> tuple[str, str]:
 
         creds = boto3.Session(profile_name=s.aws_profile or None).get_credentials()
         if creds is None:
-            raise RuntimeError_(f"AWS profile {s.aws_profile!r} has no credentials")
+            raise RuntimeFailure(f"AWS profile {s.aws_profile!r} has no credentials")
         return creds.access_key, creds.secret_key
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID", ""), os.environ.get("AWS_SECRET_ACCESS_KEY", "")
     if not key or not secret:
-        raise RuntimeError_(
+        raise RuntimeFailure(
             "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set (the profile uses env credentials)"
         )
     return key, secret

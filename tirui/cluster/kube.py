@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tirui.cluster.kube_apply import ApplyResult, owns_replicas
+from tirui.cluster.kube_apply import owns_replicas
 from tirui.cluster.kube_errors import KubeConflict, KubeError, conflicts_in, explain
 from tirui.cluster.kube_reads import KubeReads
 from tirui.cluster.manifests import (
@@ -29,6 +29,7 @@ from tirui.cluster.manifests import (
     build,
     build_for_profile,
 )
+from tirui.cluster.runtime import ApplyResult
 from tirui.cluster.spec import DeploymentSpec, spec_from_json
 
 __all__ = ["ApplyResult", "KubeConflict", "KubeError", "KubeRuntime", "explain"]
@@ -67,6 +68,12 @@ class _Kind:
 
 class KubeRuntime(KubeReads):
     """Deployments in one namespace of one cluster (reads, watches, logs, metrics: KubeReads)."""
+
+    scale_unit = "replica"
+    delete_note = (
+        "Its Deployment, Service, Ingresses, autoscaler, disk, config and secrets "
+        "(the objects labelled managed-by=tirui for it) are deleted from the cluster."
+    )
 
     def __init__(
         self,

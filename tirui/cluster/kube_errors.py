@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tirui.cluster.runtime import RuntimeError_
+from tirui.cluster.runtime import RuntimeFailure
 
 
-class KubeError(RuntimeError_):
+class KubeError(RuntimeFailure):
     """A Kubernetes API failure, said plainly (forbidden, unreachable, conflict, ...)."""
 
 

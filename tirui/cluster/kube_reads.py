@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tirui.metrics.collector import ReplicaSource
     from tirui.metrics.promql import PrometheusSource
     from tirui.metrics.scrape import Snapshot
-    from tirui.targets import Target
+    from tirui.torchserve.target import Target
 
 Obj = dict[str, Any]
 MANAGED = {MANAGED_BY: "tirui"}
@@ -99,7 +99,7 @@ class KubeReads:
                 return f"{kind} watch disconnected ({w.error}); reconnecting to resume{where}"
         return ""
 
-    def shutdown(self, keep_running: bool = True) -> None:
+    def shutdown(self, *, keep_running: bool = True) -> None:
         """Stop the watches (deployments on a cluster always keep running)."""
         for w in self._watches.values():
             w.stop()
@@ -281,9 +281,9 @@ class KubeReads:
         Service) with its token from the keyring."""
         from tirui.cluster.credentials import token_ref
         from tirui.secrets import SecretStoreError
-        from tirui.targets import Target
         from tirui.torchserve.grpc import GrpcEndpoint
         from tirui.torchserve.http import Endpoint
+        from tirui.torchserve.target import Target
 
         self._managed(name)
         hosts = ingress_hosts(self._list("Ingress", {DEPLOYMENT_LABEL: name}))

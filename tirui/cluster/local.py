@@ -28,11 +28,12 @@ import httpx
 
 from tirui.cluster.local_state import LocalState
 from tirui.cluster.runtime import (
+    ApplyResult,
     DeploymentExists,
     DeploymentNotFound,
     DeploymentStatus,
     ReplicaStatus,
-    RuntimeError_,
+    RuntimeFailure,
 )
 from tirui.cluster.spec import DeploymentSpec
 from tirui.torchserve.server import (
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from tirui.metrics.collector import ReplicaSource
     from tirui.secrets import TokenStore
     from tirui.storage.base import ObjectStore
-    from tirui.targets import Target
+    from tirui.torchserve.target import Target
 
 
 _GENERIC = ("Unknown exception", "Traceback", "raise ", "Backend worker error", "Load model failed")
@@ -96,6 +97,8 @@ class _Dep:
         self.workers_seen = 0
         self.keys_mtime = 0.0
         self.events: deque[tuple[float, str]] = deque(maxlen=200)
+        self.stopping = False
+        """Its processes are being stopped outside the lock: the supervisor leaves it alone."""
 
     def event(self, text: str) -> None:
         self.events.append((time.time(), text))
@@ -107,6 +110,9 @@ class _Dep:
 
 class LocalRuntime:
     """Deploy ``.mar`` archives as local TorchServe processes; thread-safe."""
+
+    scale_unit = "worker"
+    delete_note = "Its processes stop and its files are removed."
 
     def __init__(
         self,
@@ -211,9 +217,9 @@ class LocalRuntime:
         return ServerKeys.read(self._dep(name).workdir)
 
     def target(self, name: str) -> Target | None:
-        from tirui.targets import Target
         from tirui.torchserve.grpc import GrpcEndpoint
         from tirui.torchserve.http import Endpoint
+        from tirui.torchserve.target import Target
 
         with self._lock:
             dep = self._deps.get(name)
@@ -280,7 +286,7 @@ class LocalRuntime:
         etag = ""
         if is_remote(spec.source):
             if store is None:
-                raise RuntimeError_("no object store to download the model from")
+                raise RuntimeFailure("no object store to download the model from")
             uri = parse_uri(spec.source)
             target = models / Path(uri.key).name
             etag = store.head(uri.bucket, uri.key).etag
@@ -290,7 +296,7 @@ class LocalRuntime:
         else:
             src = Path(spec.source).expanduser()
             if not src.is_file():
-                raise RuntimeError_(f"{src} is not a file")
+                raise RuntimeFailure(f"{src} is not a file")
             target = models / src.name
             shutil.copyfile(src, target)
         size = target.stat().st_size
@@ -303,8 +309,47 @@ class LocalRuntime:
             try:
                 manifest = read_manifest(read, size)
             except Exception as exc:
-                raise RuntimeError_(f"{spec.source} is not a usable model archive: {exc}") from None
+                raise RuntimeFailure(f"{spec.source} is not a usable model archive: {exc}") from None
         return target, spec.model_name or manifest.model_name or target.stem, etag
+
+    def deploy_with(
+        self,
+        spec: DeploymentSpec,
+        profile: Profile,
+        tokens: TokenStore | None,
+        *,
+        force: bool = False,
+        prune_disk: bool = False,
+    ) -> ApplyResult:
+        """:meth:`deploy` from the profile's object store (``force``/``prune_disk`` concern
+        Kubernetes objects and mean nothing here)."""
+        from tirui.storage.base import StorageError
+        from tirui.storage.factory import open_store
+
+        try:
+            store = open_store(profile, tokens) if "://" in spec.source else None
+            status = self.deploy(spec, store)
+        except StorageError as exc:
+            raise RuntimeFailure(str(exc)) from None
+        return ApplyResult([f"TorchServe/{spec.name}"], status=status)
+
+    def dry_run_with(
+        self,
+        spec: DeploymentSpec,
+        profile: Profile,
+        tokens: TokenStore | None,
+        *,
+        force: bool = False,
+        prune_disk: bool = False,
+    ) -> ApplyResult:
+        """Checks only the spec: nothing is started."""
+        from tirui.cluster.spec import SpecError
+
+        try:
+            spec.validate()
+        except SpecError as exc:
+            raise RuntimeFailure(str(exc)) from None
+        return ApplyResult([f"TorchServe/{spec.name}"], dry_run=True)
 
     def deploy(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
         """Download the archive and start TorchServe; returns at once (status Starting)."""
@@ -317,7 +362,7 @@ class LocalRuntime:
             mar, model, etag = self._fetch(spec, store, folder)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
-            raise RuntimeError_(
+            raise RuntimeFailure(
                 f"cannot put {spec.source} into the model store: {exc.strerror or exc}"
             ) from None
         except Exception:
@@ -380,14 +425,14 @@ class LocalRuntime:
     def scale(self, name: str, count: int) -> None:
         """Set the TorchServe worker count (synchronously)."""
         if count < 0:
-            raise RuntimeError_("workers must be 0 or more")
+            raise RuntimeFailure("workers must be 0 or more")
         with self._lock:
             dep = self._dep(name)
             keys = ServerKeys.read(dep.workdir)
             port = dep.state.ports["management"]
             model = dep.state.model
         if keys is None:
-            raise RuntimeError_(f"{name} is not running (no TorchServe keys yet)")
+            raise RuntimeFailure(f"{name} is not running (no TorchServe keys yet)")
         try:
             r = self._http.put(
                 f"http://127.0.0.1:{port}/models/{model}",
@@ -396,40 +441,53 @@ class LocalRuntime:
                 timeout=120,
             )
         except httpx.HTTPError as exc:
-            raise RuntimeError_(f"{name}: cannot reach TorchServe's management API ({exc})") from None
+            raise RuntimeFailure(f"{name}: cannot reach TorchServe's management API ({exc})") from None
         if r.status_code >= 300:
-            raise RuntimeError_(f"{name}: scaling failed ({r.status_code}): {r.text.strip()[:200]}")
+            raise RuntimeFailure(f"{name}: scaling failed ({r.status_code}): {r.text.strip()[:200]}")
         with self._lock:
             dep.state.workers = count
             dep.event(f"Scaled to {count} worker(s)")
             dep.state.save(dep.folder)
 
     def restart(self, name: str) -> None:
+        dep = self._stop_outside_lock(name)
         with self._lock:
-            dep = self._dep(name)
-            self._kill(dep)
             dep.state.restarts += 1
             dep.state.last_exit = "restarted by the user"
             dep.event("Restart requested")
             self._start(dep)
 
     def stop(self, name: str) -> None:
+        dep = self._stop_outside_lock(name)
         with self._lock:
-            dep = self._dep(name)
-            self._kill(dep)
             dep.state.phase, dep.state.reason = "Stopped", "stopped by the user"
             dep.event("Stopped by the user")
             dep.state.save(dep.folder)
 
     def delete(self, name: str) -> None:
         """Stop the process group and remove everything of the deployment."""
+        dep = self._stop_outside_lock(name)
         with self._lock:
-            dep = self._dep(name)
-            self._kill(dep)
-            del self._deps[name]
+            self._deps.pop(name, None)
         self._forget_keys(name)
         shutil.rmtree(dep.state.tmp_dir, ignore_errors=True)
         shutil.rmtree(dep.folder, ignore_errors=True)
+
+    def _stop_outside_lock(self, name: str) -> _Dep:
+        """Stop ``name``'s processes without holding the lock (a TorchServe can take many seconds
+        to stop), so listing and the other deployments go on meanwhile."""
+        with self._lock:
+            dep = self._dep(name)
+            pgid, proc = dep.state.pgid, dep.proc
+            dep.stopping = True
+            dep.proc, dep.state.pgid, dep.ready_workers = None, 0, 0
+        try:
+            if pgid:
+                stop_group(pgid, proc=proc)
+        finally:
+            with self._lock:
+                dep.stopping = False
+        return dep
 
     def _kill(self, dep: _Dep) -> None:
         if dep.state.pgid:
@@ -473,6 +531,8 @@ class LocalRuntime:
         return bool(dep.state.pgid) and group_alive(dep.state.pgid)
 
     def _check(self, dep: _Dep) -> None:
+        if dep.stopping:
+            return
         s = dep.state
         now = time.monotonic()
         if s.phase == "Restarting":

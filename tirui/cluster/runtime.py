@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import builtins
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from tirui.cluster.spec import DeploymentSpec
-    from tirui.storage.base import ObjectStore
-    from tirui.targets import Target
+    from tirui.metrics.collector import ReplicaSource
+    from tirui.torchserve.target import Target
 
 
-class RuntimeError_(Exception):
+class RuntimeFailure(Exception):
     """A runtime operation failed; the message is a complete sentence for the user."""
 
 
-class DeploymentNotFound(RuntimeError_):
+class DeploymentNotFound(RuntimeFailure):
     pass
 
 
-class DeploymentExists(RuntimeError_):
+class DeploymentExists(RuntimeFailure):
     pass
 
 
@@ -70,14 +71,70 @@ class DeploymentStatus:
         return f"{seconds}s"
 
 
-class Runtime(Protocol):
-    """What the Deployments screen and the CLI need from where models run. Calls may block."""
+@dataclass
+class ApplyResult:
+    """What one deploy did (or, dry, would do): objects applied, objects pruned because the new
+    spec no longer has them, disks kept because removing them needs a confirmation, warnings
+    about the cluster (e.g. no metrics API), and the deployment's status right after."""
 
-    def list(self) -> list[DeploymentStatus]: ...
+    applied: list[str]
+    pruned: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    status: DeploymentStatus | None = None
+
+    def lines(self) -> list[str]:
+        """The account of it, one sentence a line, for the CLI and the UI."""
+        would = "would " if self.dry_run else ""
+        prefix = "dry run: " if self.dry_run else ""
+        out = [f"{prefix}{len(self.applied)} object(s) {would}apply: {', '.join(self.applied)}"]
+        if self.pruned:
+            out.append(f"{would}remove (no longer in the spec): {', '.join(self.pruned)}")
+        for ref in self.kept:
+            out.append(
+                f"kept {ref}: it holds the cached model and the new spec has no disk; "
+                "--prune-disk (or the form's confirmation) deletes it"
+            )
+        out += [f"warning: {w}" for w in self.warnings]
+        return out
+
+
+@runtime_checkable
+class Runtime(Protocol):
+    """What the screens and the CLI need from where models run (local TorchServe processes or a
+    Kubernetes namespace). Every call may block: the UI runs them in threads. Failures are
+    :class:`RuntimeFailure` with a sentence for the user."""
+
+    profile: str
+    scale_unit: str
+    """What ``scale`` counts: ``worker`` (local TorchServe workers) or ``replica`` (pods)."""
+    delete_note: str
+    """What a delete removes, for the confirmation."""
+
+    def list(self) -> builtins.list[DeploymentStatus]: ...
 
     def get(self, name: str) -> DeploymentStatus: ...
 
-    def deploy(self, spec: DeploymentSpec, store: ObjectStore | None) -> DeploymentStatus: ...
+    def deploy_with(
+        self,
+        spec: DeploymentSpec,
+        profile: Any,
+        tokens: Any,
+        *,
+        force: bool = False,
+        prune_disk: bool = False,
+    ) -> ApplyResult: ...
+
+    def dry_run_with(
+        self,
+        spec: DeploymentSpec,
+        profile: Any,
+        tokens: Any,
+        *,
+        force: bool = False,
+        prune_disk: bool = False,
+    ) -> ApplyResult: ...
 
     def scale(self, name: str, count: int) -> None: ...
 
@@ -87,4 +144,63 @@ class Runtime(Protocol):
 
     def logs(self, name: str, lines: int = 200) -> builtins.list[str]: ...
 
+    def events(self, name: str) -> builtins.list[tuple[float, str]]: ...
+
+    def config_text(self, name: str) -> str: ...
+
+    def metrics_sources(self, name: str) -> builtins.list[ReplicaSource]: ...
+
     def target(self, name: str) -> Target | None: ...
+
+    def shutdown(self, *, keep_running: bool = False) -> None: ...
+
+
+@runtime_checkable
+class Autoscalable(Protocol):
+    """Runtimes with an autoscaler (Kubernetes HPA)."""
+
+    def autoscale(
+        self, name: str, min_replicas: int, max_replicas: int, metric: str = "cpu", target: str = "70"
+    ) -> None: ...
+
+    def autoscale_warning(self, metric: str) -> str: ...
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """Runtimes whose deployments can be stopped and kept listed (local processes)."""
+
+    def stop(self, name: str) -> None: ...
+
+
+@runtime_checkable
+class Watchable(Protocol):
+    """Runtimes that push changes (Kubernetes watches) instead of being polled."""
+
+    def watch(self, on_change: Callable[[], None]) -> None: ...
+
+    def watch_problem(self) -> str: ...
+
+
+class LogFollower(Protocol):
+    def lines(self) -> builtins.list[str]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class LogFollowing(Protocol):
+    """Runtimes that follow logs as they grow (pod logs of every replica)."""
+
+    def follow_logs(self, name: str) -> LogFollower: ...
+
+
+@runtime_checkable
+class Reachable(Protocol):
+    """Runtimes behind a server that can go away (the Kubernetes API server)."""
+
+    context: str
+    last_contact: float
+    contact_error: str
+
+    def ping(self) -> None: ...

@@ -153,7 +153,7 @@ class DeployForm(FormDialog):
         """Dry run first; a conflict with another field manager and the removal of a model disk
         are each asked about (the answers go with the values: ``force``, ``prune_disk``)."""
         from tirui.cluster.kube_errors import KubeConflict
-        from tirui.cluster.runtime import RuntimeError_
+        from tirui.cluster.runtime import RuntimeFailure
         from tirui.screens.dialogs import ConfirmDialog
 
         spec, _ = spec_from(values)
@@ -169,7 +169,7 @@ class DeployForm(FormDialog):
                     return
                 force = True
                 continue
-            except RuntimeError_ as exc:
+            except RuntimeFailure as exc:
                 self.show_error(f"Server-side dry run failed: {exc}")
                 return
             if result.kept and not prune_disk:
@@ -187,7 +187,7 @@ class DeployForm(FormDialog):
 
     @work(exit_on_error=False, exclusive=True, group="deploy-preview")
     async def action_preview(self) -> None:
-        from tirui.cluster.runtime import RuntimeError_
+        from tirui.cluster.runtime import RuntimeFailure
         from tirui.screens.viewer import TextViewer
 
         values = self.values()
@@ -200,7 +200,7 @@ class DeployForm(FormDialog):
         assert spec is not None
         try:
             text = await asyncio.to_thread(self.render_yaml, spec)
-        except (RuntimeError_, ValueError) as exc:
+        except (RuntimeFailure, ValueError) as exc:
             self.show_error(str(exc))
             return
         self.app.push_screen(TextViewer(f"YAML to apply for {spec.name} (secrets redacted)", text.splitlines))

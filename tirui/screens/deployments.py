@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from textual import on, work
@@ -20,7 +20,15 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from tirui.cluster.runtime import DeploymentStatus, RuntimeError_
+from tirui.cluster.runtime import (
+    Autoscalable,
+    DeploymentStatus,
+    LogFollowing,
+    Runtime,
+    RuntimeFailure,
+    Stoppable,
+    Watchable,
+)
 from tirui.cluster.spec import DeploymentSpec, SpecError
 from tirui.locations import styles_dir
 from tirui.screens.base import MainScreen
@@ -67,6 +75,7 @@ class DeploymentsScreen(MainScreen):
         self._watched: Any = None
         self._change_pending = threading.Event()
         self._refreshing = False
+        self._bound: object = None
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="deploy-body"):
@@ -97,7 +106,7 @@ class DeploymentsScreen(MainScreen):
 
     def _start_watch(self, runtime: Any) -> None:
         """Once per runtime: changes seen by its watch threads re-render the table."""
-        if self._watched is runtime or not hasattr(runtime, "watch"):
+        if self._watched is runtime or not isinstance(runtime, Watchable):
             return
         self._watched = runtime
         loop = asyncio.get_running_loop()
@@ -134,14 +143,17 @@ class DeploymentsScreen(MainScreen):
             )
             self._message(msg)
             return
+        if self._bound is not runtime:  # keys follow the runtime's capabilities (check_action)
+            self._bound = runtime
+            self.refresh_bindings()
         self._start_watch(runtime)
         try:
             statuses = await asyncio.to_thread(runtime.list)
-        except RuntimeError_ as exc:
+        except RuntimeFailure as exc:
             self._show(list(self.statuses.values()), stale=self._stale_age(runtime))
             self._message(f"[red]{exc}[/]\n{self._stale_note(runtime)}")
             return
-        problem = runtime.watch_problem() if hasattr(runtime, "watch_problem") else ""
+        problem = runtime.watch_problem() if isinstance(runtime, Watchable) else ""
         offline = str(app.cluster).startswith("offline")
         if problem or offline:
             self._show(statuses, stale=self._stale_age(runtime))
@@ -215,7 +227,7 @@ class DeploymentsScreen(MainScreen):
                 f"  {r.name}: {r.phase}, {r.ready_workers}/{r.workers} workers READY, restarts {r.restarts}"
                 + (f", {r.reason}" if r.reason and r.reason != s.reason else "")
             )
-        if self.app.profile.is_local:  # type: ignore[attr-defined]
+        if isinstance(self.app.runtime, Stoppable):  # type: ignore[attr-defined]
             keep = "kept running" if getattr(self.app, "keep_deployments", False) else "stopped"
             lines.append(f"[dim]On exit local deployments are {keep} (k toggles).[/dim]")
         else:
@@ -273,7 +285,7 @@ class DeploymentsScreen(MainScreen):
         """The deploy form's check before it closes (runs in a thread): an ApplyResult."""
         app: Any = self.app
         if app.runtime is None:
-            raise RuntimeError_(f"no Kubernetes access: {app.runtime_error or 'the runtime is starting'}")
+            raise RuntimeFailure(f"no Kubernetes access: {app.runtime_error or 'the runtime is starting'}")
         return app.runtime.dry_run_with(
             spec, app.profile, app.token_store, force=force, prune_disk=prune_disk
         )
@@ -286,47 +298,51 @@ class DeploymentsScreen(MainScreen):
 
     @work(exit_on_error=False, group="deploy-op")
     async def deploy(self, spec: DeploymentSpec, *, force: bool = False, prune_disk: bool = False) -> None:
-        from tirui.storage.factory import open_store
-
+        """The same deploy as ``tirui deploy``: ``runtime.deploy_with`` on either runtime."""
         app: Any = self.app
         runtime = await self.runtime()
+        if runtime is None:
+            self.app.push_screen(MessageDialog("Deploy failed", f"no runtime: {app.runtime_error}"))
+            return
         self.notify(f"Deploying {spec.name} from {spec.source}…", title="Deploy")
-
         tokens = await app.get_token_store()
-
-        def run() -> DeploymentStatus:
-            if not app.profile.is_local:
-                result = runtime.deploy_with(spec, app.profile, tokens, force=force, prune_disk=prune_disk)
-                for line in result.lines()[1:]:
-                    self.app.call_from_thread(self.notify, line, title="Deploy", timeout=10)
-                kube_status: DeploymentStatus = result.status
-                return kube_status
-            store = open_store(app.profile, tokens) if "://" in spec.source else None
-            status: DeploymentStatus = runtime.deploy(spec, store)
-            return status
-
         try:
-            status = await asyncio.to_thread(run)
-        except (RuntimeError_, StorageError, SpecError, OSError) as exc:
+            result = await asyncio.to_thread(
+                runtime.deploy_with, spec, app.profile, tokens, force=force, prune_disk=prune_disk
+            )
+        except (RuntimeFailure, StorageError, SpecError, OSError) as exc:
             self.app.push_screen(MessageDialog("Deploy failed", str(exc)))
             return
-        self.notify(f"{status.name}: {status.status}", title="Deploy")
+        for line in result.lines()[1:]:
+            self.notify(line, title="Deploy", timeout=10)
+        if result.status is not None:
+            self.notify(f"{result.status.name}: {result.status.status}", title="Deploy")
         self.refresh_status()
 
     # -- operations --------------------------------------------------------------------------
     @work(exit_on_error=False, group="deploy-op")
-    async def _op(self, label: str, fn_name: str, *args: Any) -> None:
+    async def _op(self, label: str, call: Callable[[Runtime], object]) -> None:
         runtime = await self.runtime()
-        if not hasattr(runtime, fn_name):
-            self.app.push_screen(MessageDialog(label, f"{label}: not available with this profile's runtime"))
+        if runtime is None:
             return
         try:
-            await asyncio.to_thread(getattr(runtime, fn_name), *args)
-        except RuntimeError_ as exc:
+            await asyncio.to_thread(call, runtime)
+        except RuntimeFailure as exc:
             self.app.push_screen(MessageDialog(label, str(exc)))
             return
         self.notify(f"{label}: done", title="Deployments")
         self.refresh_status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys by what the runtime can do: autoscale needs an autoscaler (Kubernetes); stop and
+        keep-running concern local processes. Unknown until the runtime exists: shown disabled."""
+        needs = {"autoscale": Autoscalable, "stop": Stoppable, "toggle_keep": Stoppable}
+        if action not in needs:
+            return True
+        runtime = self.app.runtime  # type: ignore[attr-defined]
+        if runtime is None:
+            return None
+        return isinstance(runtime, needs[action])
 
     def action_scale(self) -> None:
         name = self._need()
@@ -340,9 +356,11 @@ class DeploymentsScreen(MainScreen):
 
         def chosen(values: dict[str, str] | None) -> None:
             if values:
-                self._op(f"Scale {name}", "scale", name, int(values["count"]))
+                count = int(values["count"])
+                self._op(f"Scale {name}", lambda rt: rt.scale(name, count))
 
-        label = "TorchServe workers" if self.app.profile.is_local else "Replicas"  # type: ignore[attr-defined]
+        runtime = self.app.runtime  # type: ignore[attr-defined]
+        label = "TorchServe workers" if runtime is not None and runtime.scale_unit == "worker" else "Replicas"
         fields = [Field("count", label, str(current))]
         self.app.push_screen(FormDialog(f"Scale {name}", fields, validate=check), chosen)
 
@@ -351,7 +369,7 @@ class DeploymentsScreen(MainScreen):
         name = self._need()
         if name is None:
             return
-        if self.app.profile.is_local:  # type: ignore[attr-defined]
+        if not isinstance(self.app.runtime, Autoscalable):  # type: ignore[attr-defined]
             self.app.push_screen(
                 MessageDialog(
                     "Autoscale",
@@ -376,14 +394,10 @@ class DeploymentsScreen(MainScreen):
             if values:
                 lo, hi = int(values["min"]), int(values["max"])
                 what = f"{lo}-{hi} on {values['metric'].strip()}" if hi else "off"
+                metric, target = values["metric"].strip(), values["target"].strip()
                 self._op(
                     f"Autoscale {name} {what}",
-                    "autoscale",
-                    name,
-                    lo,
-                    hi,
-                    values["metric"].strip(),
-                    values["target"].strip(),
+                    lambda rt: rt.autoscale(name, lo, hi, metric, target),  # type: ignore[attr-defined]
                 )
 
         fields = [
@@ -400,27 +414,28 @@ class DeploymentsScreen(MainScreen):
     def action_restart(self) -> None:
         name = self._need()
         if name:
-            self._confirm(f"Restart {name}?", lambda: self._op(f"Restart {name}", "restart", name))
+            self._confirm(
+                f"Restart {name}?", lambda: self._op(f"Restart {name}", lambda rt: rt.restart(name))
+            )
 
     def action_stop(self) -> None:
         name = self._need()
-        if name and not self.app.profile.is_local:  # type: ignore[attr-defined]
+        if name and not isinstance(self.app.runtime, Stoppable):  # type: ignore[attr-defined]
             self.notify("On Kubernetes, scale to 0 replicas (s) to stop serving", title="Stop")
         elif name:
             self._confirm(
-                f"Stop {name}? (it stays listed; r starts it)", lambda: self._op(f"Stop {name}", "stop", name)
+                f"Stop {name}? (it stays listed; r starts it)",
+                lambda: self._op(f"Stop {name}", lambda rt: rt.stop(name)),  # type: ignore[attr-defined]
             )
 
     def action_delete(self) -> None:
         name = self._need()
-        if name:
-            what = (
-                "Its processes stop and its files are removed."
-                if self.app.profile.is_local  # type: ignore[attr-defined]
-                else "Its Deployment, Service, Ingresses, autoscaler, disk, config and secrets "
-                "(the objects labelled managed-by=tirui for it) are deleted from the cluster."
+        runtime = self.app.runtime  # type: ignore[attr-defined]
+        if name and runtime is not None:
+            self._confirm(
+                f"Delete {name}? {runtime.delete_note}",
+                lambda: self._op(f"Delete {name}", lambda rt: rt.delete(name)),
             )
-            self._confirm(f"Delete {name}? {what}", lambda: self._op(f"Delete {name}", "delete", name))
 
     def action_toggle_keep(self) -> None:
         app: Any = self.app
@@ -435,7 +450,7 @@ class DeploymentsScreen(MainScreen):
             return
         runtime = self.app.runtime  # type: ignore[attr-defined]
         on_close = None
-        if what == "logs" and hasattr(runtime, "follow_logs"):
+        if what == "logs" and isinstance(runtime, LogFollowing):
             follower = runtime.follow_logs(name)  # starts nothing until the first fetch
             fetch, on_close = follower.lines, follower.close
         elif what == "logs":
@@ -447,7 +462,7 @@ class DeploymentsScreen(MainScreen):
             ]
         else:
             fetch = lambda: runtime.config_text(name).splitlines()  # noqa: E731
-        title = "YAML" if what == "config" and not self.app.profile.is_local else what.capitalize()  # type: ignore[attr-defined]
+        title = "YAML" if what == "config" and runtime.scale_unit == "replica" else what.capitalize()
         self.app.push_screen(TextViewer(f"{title} of {name}", fetch, follow=follow, on_close=on_close))
 
     def action_logs(self) -> None:

@@ -104,12 +104,12 @@ class MetricsScreen(MainScreen):
         if runtime is None:
             self._note(f"No Kubernetes access: {app.runtime_error}")
             return
-        from tirui.cluster.runtime import RuntimeError_
+        from tirui.cluster.runtime import RuntimeFailure
 
         if not self.deployment:
             try:
                 statuses = await asyncio.to_thread(runtime.list)
-            except RuntimeError_ as exc:
+            except RuntimeFailure as exc:
                 self._note(f"Cannot list deployments: {exc}")
                 return
             if not statuses:
@@ -206,11 +206,11 @@ class MetricsScreen(MainScreen):
         runtime = await self.app.get_runtime()  # type: ignore[attr-defined]
         if runtime is None:
             return
-        from tirui.cluster.runtime import RuntimeError_
+        from tirui.cluster.runtime import RuntimeFailure
 
         try:
             statuses = await asyncio.to_thread(runtime.list)
-        except RuntimeError_ as exc:
+        except RuntimeFailure as exc:
             self._note(f"Cannot list deployments: {exc}")
             return
         names = [s.name for s in statuses]
