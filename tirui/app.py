@@ -125,7 +125,7 @@ class TiruiApp(App[None]):
             return
         self._apply_profile()
         old, self.runtime, self.runtime_error = self.runtime, None, ""
-        if old is not None and hasattr(old, "shutdown"):
+        if old is not None:
             # Local deployments keep running; switching back adopts them from their state files.
             self.run_worker(
                 asyncio.to_thread(old.shutdown, keep_running=True),
@@ -139,18 +139,24 @@ class TiruiApp(App[None]):
 
     # -- workers and the cluster connection ---------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Any worker that fails unexpectedly (they all run with ``exit_on_error=False``) is
-        reported here instead of ending the app; the screen that started it stays usable."""
-        if event.state is WorkerState.ERROR and event.worker.error is not None:
-            error = event.worker.error
-            self.log.error(f"worker {event.worker.name} failed", error)
-            detail = (str(error).strip().splitlines() or [""])[0][:300]
-            self.notify(
-                f"{type(error).__name__}: {detail}",
-                title=f"Unexpected error ({event.worker.group or event.worker.name})",
-                severity="error",
-                timeout=15,
-            )
+        if event.state is WorkerState.ERROR:
+            self.report_worker_failure(event.worker)
+
+    def report_worker_failure(self, worker: Worker[Any]) -> None:
+        """The one place an unexpected worker failure ends up (every worker runs with
+        ``exit_on_error=False``; screens forward theirs): a notification and the log, while
+        the screen that started it stays usable."""
+        error = worker.error
+        if error is None:
+            return
+        self.log.error(f"worker {worker.name} failed", error)
+        detail = (str(error).strip().splitlines() or [""])[0][:300]
+        self.notify(
+            f"{type(error).__name__}: {detail}",
+            title=f"Unexpected error ({worker.group or worker.name})",
+            severity="error",
+            timeout=15,
+        )
 
     def _start_cluster(self) -> None:
         """On Kubernetes profiles: create the runtime at once (off the event loop) and keep the
@@ -221,9 +227,13 @@ class TiruiApp(App[None]):
             return self.runtime
 
     async def on_unmount(self) -> None:
-        """Stop the supervisor, and the local deployments unless the user chose to keep them."""
-        if self.runtime is not None and hasattr(self.runtime, "shutdown"):
-            await asyncio.to_thread(self.runtime.shutdown, keep_running=self.keep_deployments)
+        """Stop the supervisor, and the local deployments unless the user chose to keep them.
+        A failure here is logged: it must not turn quitting into a traceback."""
+        if self.runtime is not None:
+            try:
+                await asyncio.to_thread(self.runtime.shutdown, keep_running=self.keep_deployments)
+            except Exception as exc:
+                self.log.error("runtime shutdown failed", exc)
 
     def set_token_backend(self, backend: str, passphrase: str | None) -> None:
         """Switch to another backend for this session (the explicit opt-in of the Tokens screen)."""

@@ -8,11 +8,12 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
 
+from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.widgets.keybar import KeyBar
 from tirui.widgets.status_header import StatusHeader
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ReportsWorkerFailures, Screen[None]):
     """A main screen: subclasses set ``TITLE``/``MODE`` and implement :meth:`compose_body`."""
 
     MODE = ""

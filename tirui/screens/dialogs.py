@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tirui.screens.worker_failures import ReportsWorkerFailures
+
 
 class ConfirmDialog(ModalScreen[bool]):
     """Yes/no question; ``y``/``enter`` confirm, ``n``/``escape`` cancel."""
@@ -55,7 +57,7 @@ class Field:
     required: bool = True
 
 
-class FormDialog(ModalScreen[dict[str, str] | None]):
+class FormDialog(ReportsWorkerFailures, ModalScreen[dict[str, str] | None]):
     """A titled list of inputs; enter on the last field (or ctrl+s) submits, escape cancels."""
 
     BINDINGS = [

@@ -18,6 +18,7 @@ from tirui.loadtest import LoadResult, LoadSpec, run_load
 from tirui.locations import styles_dir
 from tirui.playground import PlaygroundRequest
 from tirui.screens.dialogs import Field, FormDialog
+from tirui.screens.worker_failures import ReportsWorkerFailures
 
 
 def spec_for(req: PlaygroundRequest, target: Any) -> LoadSpec:
@@ -42,7 +43,7 @@ def spec_for(req: PlaygroundRequest, target: Any) -> LoadSpec:
     )
 
 
-class LoadTestDialog(ModalScreen[None]):
+class LoadTestDialog(ReportsWorkerFailures, ModalScreen[None]):
     """ctrl+s starts, esc cancels a running test (or closes), ctrl+x exports the result."""
 
     CSS_PATH = [styles_dir() / "viewer.tcss", styles_dir() / "loadtest.tcss"]

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, ProgressBar, Static
 
+from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.storage.base import CancelToken, human_size
 
 
@@ -26,7 +27,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-class TransferDialog(ModalScreen[None]):
+class TransferDialog(ReportsWorkerFailures, ModalScreen[None]):
     """Shows the progress of a transfer; escape or the button cancels it (the worker finishes)."""
 
     BINDINGS = [Binding("escape,c", "cancel", "Cancel transfer")]

@@ -18,9 +18,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Log
 
 from tirui.locations import styles_dir
+from tirui.screens.worker_failures import ReportsWorkerFailures
 
 
-class TextViewer(ModalScreen[None]):
+class TextViewer(ReportsWorkerFailures, ModalScreen[None]):
     """Shows ``fetch()``'s lines; with ``follow`` it re-reads every second (in a worker)."""
 
     CSS_PATH = styles_dir() / "viewer.tcss"

@@ -1,0 +1,81 @@
+"""An unexpected exception in any screen's worker is reported, and the app keeps running.
+
+The faults are injected into tirui's own layer (a runtime object, the store factory, the token
+store factory), never into a client library: they stand for bugs, not for server answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input
+
+from tests.test_buckets_screen import until
+from tirui.app import TiruiApp
+
+
+class BrokenRuntime:
+    """Every call fails the way a bug would (not a RuntimeFailure the screens expect)."""
+
+    profile = "local"
+    scale_unit = "worker"
+    delete_note = ""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*args: object, **kw: object) -> Any:
+            raise ZeroDivisionError(f"bug in {name}")
+
+        return fail
+
+
+def reported(app: TiruiApp, text: str) -> bool:
+    return any(text in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.parametrize(("mode", "what"), [("deploy", "bug in watch"), ("metrics", "bug in list")])
+async def test_runtime_bug_on_a_screen(isolated: Path, mode: str, what: str) -> None:
+    app = TiruiApp(start_mode=mode)
+    app.runtime = BrokenRuntime()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: reported(app, f"ZeroDivisionError: {what}"))
+        await pilot.pause(1.5)  # the next ticks fail again; still reported, never fatal
+        assert app.is_running and app.return_code is None
+        await pilot.press("1")
+        await until(pilot, lambda: app.screen.TITLE == "Buckets")
+
+
+async def test_runtime_bug_in_the_playground(isolated: Path) -> None:
+    app = TiruiApp(start_mode="play")
+    app.runtime = BrokenRuntime()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.screen.query_one("#target", Input).value = "some-deployment"
+        await pilot.press("ctrl+j")
+        await until(pilot, lambda: reported(app, "ZeroDivisionError: bug in target"))
+        assert app.is_running and app.return_code is None
+
+
+async def test_store_bug_on_the_buckets_screen(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tirui.storage.factory
+
+    def broken(*args: object, **kw: object) -> Any:
+        raise ZeroDivisionError("bug in open_store")
+
+    monkeypatch.setattr(tirui.storage.factory, "open_store", broken)
+    app = TiruiApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: reported(app, "ZeroDivisionError: bug in open_store"))
+        assert app.is_running and app.return_code is None
+
+
+async def test_token_store_bug_on_the_tokens_screen(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tirui.secrets import TokenStore
+
+    def broken(*args: object, **kw: object) -> Any:
+        raise ZeroDivisionError("bug in the token store")
+
+    monkeypatch.setattr(TokenStore, "from_env", broken)
+    app = TiruiApp(start_mode="tokens")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: reported(app, "ZeroDivisionError: bug in the token store"))
+        assert app.is_running and app.return_code is None

@@ -1,0 +1,22 @@
+"""Unexpected worker failures, reported instead of ending the app.
+
+Every worker runs with ``exit_on_error=False``. Textual posts a worker's ``StateChanged`` to the
+node that started it and does not bubble it, so each screen (main or modal) mixes this in and
+hands failures to the one app-level reporter (:meth:`tirui.app.TiruiApp.report_worker_failure`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.worker import Worker, WorkerState
+
+
+class ReportsWorkerFailures:
+    """Mix into a Screen (before the Screen class)."""
+
+    app: Any
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.app.report_worker_failure(event.worker)
