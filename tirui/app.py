@@ -63,7 +63,7 @@ class TiruiApp(App[None]):
         hint: str = "",
         keep_deployments: bool = False,
     ) -> None:
-        self.DEFAULT_MODE = start_mode if start_mode in SCREENS else "buckets"
+        self.DEFAULT_MODE = start_mode if start_mode in SCREENS else "buckets"  # type: ignore[misc]
         super().__init__()
         self.main_screens: dict[str, MainScreen] = {}
         self.startup_errors: list[str] = []

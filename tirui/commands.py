@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
@@ -23,10 +24,10 @@ class TiruiCommands(Provider):
         app: TiruiApp = self.app  # type: ignore[assignment]
         out: list[tuple[str, str, Callable[[], object]]] = []
         for binding in app.BINDINGS:
-            if binding.description:  # type: ignore[union-attr]
+            if isinstance(binding, Binding) and binding.description:
                 out.append(
                     (f"tirui: {binding.description}", binding.key, partial(app.run_action, binding.action))
-                )  # type: ignore[union-attr]
+                )
         from tirui.screens.registry import SCREENS, screen_class
 
         for mode in SCREENS:

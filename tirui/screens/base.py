@@ -20,7 +20,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     """The app mode (and ``:`` command) that shows this screen."""
 
     def compose(self) -> ComposeResult:
-        self.app.main_screens[self.MODE] = self  # type: ignore[attr-defined]
+        self.app.main_screens[self.MODE] = self
         yield StatusHeader(self.TITLE or self.MODE)
         yield from self.compose_body()
         yield KeyBar(id="keybar")

@@ -28,7 +28,9 @@ from tirui.storage.base import (
 )
 
 if TYPE_CHECKING:
-    from tirui.screens.buckets import BucketsScreen as _Base
+    from tirui.core.listing import Listing
+    from tirui.screens.base import MainScreen as _Base
+    from tirui.storage.base import ObjectStore
 else:
     _Base = object
 
@@ -36,7 +38,21 @@ MAX_CONFIRM_LIST = 8
 
 
 class BucketActions(_Base):
-    """Actions on the selected bucket/object(s)."""
+    """Actions on the selected bucket/object(s). Mixed into the Buckets screen, which provides
+    the state and helpers declared here for the type checker."""
+
+    if TYPE_CHECKING:
+        store: ObjectStore | None
+        bucket: str | None
+        listing: Listing
+
+        def load(self) -> None: ...
+
+        def refresh_table(self) -> None: ...
+
+        def cursor_key(self) -> str | None: ...
+
+        def cursor_entry(self) -> ObjectInfo | None: ...
 
     last_transfer = ""
     """Outcome of the latest transfer: done, cancelled, conflict or failed (shown by notifications)."""

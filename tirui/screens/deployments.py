@@ -102,7 +102,7 @@ class DeploymentsScreen(MainScreen):
 
     # -- runtime -----------------------------------------------------------------------------
     async def runtime(self) -> Any:
-        return await self.app.get_runtime()  # type: ignore[attr-defined]
+        return await self.app.get_runtime()
 
     def _start_watch(self, runtime: Any) -> None:
         """Once per runtime: changes seen by its watch threads re-render the table."""
@@ -227,7 +227,7 @@ class DeploymentsScreen(MainScreen):
                 f"  {r.name}: {r.phase}, {r.ready_workers}/{r.workers} workers READY, restarts {r.restarts}"
                 + (f", {r.reason}" if r.reason and r.reason != s.reason else "")
             )
-        if isinstance(self.app.runtime, Stoppable):  # type: ignore[attr-defined]
+        if isinstance(self.app.runtime, Stoppable):
             keep = "kept running" if getattr(self.app, "keep_deployments", False) else "stopped"
             lines.append(f"[dim]On exit local deployments are {keep} (k toggles).[/dim]")
         else:
@@ -294,7 +294,7 @@ class DeploymentsScreen(MainScreen):
         """The YAML the deploy form previews: exactly what is applied, Secret values redacted."""
         from tirui.cluster.manifests import build_for_profile, to_yaml
 
-        return to_yaml(build_for_profile(spec, self.app.profile))  # type: ignore[attr-defined]
+        return to_yaml(build_for_profile(spec, self.app.profile))
 
     @work(exit_on_error=False, group="deploy-op")
     async def deploy(self, spec: DeploymentSpec, *, force: bool = False, prune_disk: bool = False) -> None:
@@ -339,7 +339,7 @@ class DeploymentsScreen(MainScreen):
         needs = {"autoscale": Autoscalable, "stop": Stoppable, "toggle_keep": Stoppable}
         if action not in needs:
             return True
-        runtime = self.app.runtime  # type: ignore[attr-defined]
+        runtime = self.app.runtime
         if runtime is None:
             return None
         return isinstance(runtime, needs[action])
@@ -359,7 +359,7 @@ class DeploymentsScreen(MainScreen):
                 count = int(values["count"])
                 self._op(f"Scale {name}", lambda rt: rt.scale(name, count))
 
-        runtime = self.app.runtime  # type: ignore[attr-defined]
+        runtime = self.app.runtime
         label = "TorchServe workers" if runtime is not None and runtime.scale_unit == "worker" else "Replicas"
         fields = [Field("count", label, str(current))]
         self.app.push_screen(FormDialog(f"Scale {name}", fields, validate=check), chosen)
@@ -369,7 +369,7 @@ class DeploymentsScreen(MainScreen):
         name = self._need()
         if name is None:
             return
-        if not isinstance(self.app.runtime, Autoscalable):  # type: ignore[attr-defined]
+        if not isinstance(self.app.runtime, Autoscalable):
             self.app.push_screen(
                 MessageDialog(
                     "Autoscale",
@@ -397,7 +397,7 @@ class DeploymentsScreen(MainScreen):
                 metric, target = values["metric"].strip(), values["target"].strip()
                 self._op(
                     f"Autoscale {name} {what}",
-                    lambda rt: rt.autoscale(name, lo, hi, metric, target),  # type: ignore[attr-defined]
+                    lambda rt: rt.autoscale(name, lo, hi, metric, target),
                 )
 
         fields = [
@@ -420,17 +420,17 @@ class DeploymentsScreen(MainScreen):
 
     def action_stop(self) -> None:
         name = self._need()
-        if name and not isinstance(self.app.runtime, Stoppable):  # type: ignore[attr-defined]
+        if name and not isinstance(self.app.runtime, Stoppable):
             self.notify("On Kubernetes, scale to 0 replicas (s) to stop serving", title="Stop")
         elif name:
             self._confirm(
                 f"Stop {name}? (it stays listed; r starts it)",
-                lambda: self._op(f"Stop {name}", lambda rt: rt.stop(name)),  # type: ignore[attr-defined]
+                lambda: self._op(f"Stop {name}", lambda rt: rt.stop(name)),
             )
 
     def action_delete(self) -> None:
         name = self._need()
-        runtime = self.app.runtime  # type: ignore[attr-defined]
+        runtime = self.app.runtime
         if name and runtime is not None:
             self._confirm(
                 f"Delete {name}? {runtime.delete_note}",
@@ -446,9 +446,9 @@ class DeploymentsScreen(MainScreen):
 
     def _viewer(self, what: str, follow: bool = False) -> None:
         name = self._need()
-        if name is None or self.app.runtime is None:  # type: ignore[attr-defined]
+        if name is None or self.app.runtime is None:
             return
-        runtime = self.app.runtime  # type: ignore[attr-defined]
+        runtime = self.app.runtime
         on_close = None
         if what == "logs" and isinstance(runtime, LogFollowing):
             follower = runtime.follow_logs(name)  # starts nothing until the first fetch
@@ -477,9 +477,9 @@ class DeploymentsScreen(MainScreen):
     async def action_playground(self) -> None:
         name = self._need()
         if name:
-            await self.app.open_for_deployment("play", name)  # type: ignore[attr-defined]
+            await self.app.open_for_deployment("play", name)
 
     async def action_metrics(self) -> None:
         name = self._need()
         if name:
-            await self.app.open_for_deployment("metrics", name)  # type: ignore[attr-defined]
+            await self.app.open_for_deployment("metrics", name)

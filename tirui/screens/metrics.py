@@ -203,7 +203,7 @@ class MetricsScreen(MainScreen):
     async def action_next_deployment(self) -> None:
         import asyncio
 
-        runtime = await self.app.get_runtime()  # type: ignore[attr-defined]
+        runtime = await self.app.get_runtime()
         if runtime is None:
             return
         from tirui.cluster.runtime import RuntimeFailure

@@ -70,8 +70,8 @@ class TokensScreen(MainScreen):
     def fill_profiles(self) -> None:
         table = self.query_one("#profiles-table", DataTable)
         table.clear()
-        active = self.app.profile.name  # type: ignore[attr-defined]
-        for profile in self.app.profile_set.profiles.values():  # type: ignore[attr-defined]
+        active = self.app.profile.name
+        for profile in self.app.profile_set.profiles.values():
             table.add_row(*self._profile_row(profile, active), key=profile.name)
 
     @staticmethod
@@ -84,16 +84,17 @@ class TokensScreen(MainScreen):
         if not table.has_focus or table.row_count == 0:
             return
         name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        self.app.switch_profile(name)  # type: ignore[attr-defined]
+        self.app.switch_profile(name)
 
     # -- tokens ------------------------------------------------------------------------------
     @property
     def store(self) -> TokenStore | None:
-        return self.app.token_store  # type: ignore[attr-defined, no-any-return]
+        store: TokenStore | None = self.app.token_store
+        return store
 
     @work(exit_on_error=False, exclusive=True, group="tokens")
     async def load_tokens(self) -> None:
-        store = await self.app.get_token_store()  # type: ignore[attr-defined]
+        store = await self.app.get_token_store()
         line = self.query_one("#backend-line", Static)
         if not store.available:
             line.update(f"[b red]Keyring {store.describe()}[/]\nPress b to choose an alternative.")
@@ -139,7 +140,7 @@ class TokensScreen(MainScreen):
     def action_add_token(self) -> None:
         if self._writable() is None:
             return
-        profile = self.app.profile.name  # type: ignore[attr-defined]
+        profile = self.app.profile.name
         fields = [
             Field("profile", "Profile", profile),
             Field("scope", "Scope (endpoint URL or kind)", "default", placeholder="https://…"),
@@ -221,7 +222,7 @@ class TokensScreen(MainScreen):
 
         def chosen(values: dict[str, str] | None) -> None:
             if values:
-                self.app.set_token_backend(values["backend"].strip(), values["passphrase"] or None)  # type: ignore[attr-defined]
+                self.app.set_token_backend(values["backend"].strip(), values["passphrase"] or None)
                 self.load_tokens()
 
         self.app.push_screen(FormDialog("Keyring backend", fields, note=note), chosen)
