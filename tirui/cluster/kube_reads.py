@@ -84,10 +84,6 @@ class KubeReads:
         for callback in builtins.list(self._subscribers):
             callback()
 
-    def unwatch(self, on_change: Any) -> None:
-        if on_change in self._subscribers:
-            self._subscribers.remove(on_change)
-
     def watching(self) -> bool:
         return bool(self._watches) and all(w.synced.is_set() for w in self._watches.values())
 

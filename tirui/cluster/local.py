@@ -213,9 +213,6 @@ class LocalRuntime:
             image="local torchserve",
         )
 
-    def keys(self, name: str) -> ServerKeys | None:
-        return ServerKeys.read(self._dep(name).workdir)
-
     def target(self, name: str) -> Target | None:
         from tirui.torchserve.grpc import GrpcEndpoint
         from tirui.torchserve.http import Endpoint
@@ -249,10 +246,6 @@ class LocalRuntime:
             config = "(not started)"
         state = (dep.folder / "state.json").read_text() if (dep.folder / "state.json").exists() else ""
         return f"# {dep.workdir / 'config.properties'}\n{config}\n# {dep.folder / 'state.json'}\n{state}"
-
-    def metrics_url(self, name: str) -> str:
-        with self._lock:
-            return f"http://127.0.0.1:{self._dep(name).state.ports['metrics']}/metrics"
 
     def metrics_sources(self, name: str) -> builtins.list[ReplicaSource]:
         """The metrics endpoint and access log of each replica (one process locally)."""
