@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.torchserve_fixture import torchserve_session
-from tirui.loadtest import LoadSpec, run_load
+from tirui.traffic.loadtest import LoadSpec, run_load
 
 N = int(os.environ.get("TIRUI_BENCH_REQUESTS", "2000"))
 C = 8

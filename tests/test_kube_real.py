@@ -331,7 +331,7 @@ def test_yaml_of_what_was_applied_without_secrets(cluster: Cluster) -> None:
 
 
 def test_targets_use_the_ingress_hosts_and_the_keyring_token(cluster: Cluster, keyring_bus: str) -> None:
-    from tirui.targets import TargetError, resolve_target
+    from tirui.traffic.targets import TargetError, resolve_target
 
     c = cluster
     store = TokenStore("system")

@@ -12,7 +12,7 @@ import pytest
 
 from tests.torchserve_fixture import RunningTorchServe
 from tirui.demo.model import expected_output
-from tirui.loadtest import LoadResult, LoadSpec, run_load
+from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load
 
 
 def http_spec(ts: RunningTorchServe, **kw: object) -> LoadSpec:

@@ -12,9 +12,9 @@ from tests.test_buckets_screen import until
 from tests.torchserve_fixture import RunningTorchServe
 from tirui.app import TiruiApp
 from tirui.demo.model import expected_output
-from tirui.playground import history_file
 from tirui.screens.dialogs import MessageDialog
 from tirui.screens.loadtest import LoadTestDialog
+from tirui.traffic.playground import history_file
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from tirui.locations import styles_dir
-from tirui.playground import HistoryEntry
+from tirui.traffic.playground import HistoryEntry
 
 
 class HistoryDialog(ModalScreen[int | None]):

@@ -14,11 +14,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from tirui.loadtest import LoadResult, LoadSpec, run_load
 from tirui.locations import styles_dir
-from tirui.playground import PlaygroundRequest
 from tirui.screens.dialogs import Field, FormDialog
 from tirui.screens.worker_failures import ReportsWorkerFailures
+from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load
+from tirui.traffic.playground import PlaygroundRequest
 
 
 def spec_for(req: PlaygroundRequest, target: Any) -> LoadSpec:

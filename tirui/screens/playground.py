@@ -1,6 +1,6 @@
 """Playground: HTTP and gRPC requests to a deployment or a URL, history, copy-as, load tests.
 
-All request logic is in :mod:`tirui.playground`; this screen gathers the form, sends from an
+All request logic is in :mod:`tirui.traffic.playground`; this screen gathers the form, sends from an
 async worker (the clients are async) and streams chunks into the response pane as they arrive.
 """
 
@@ -19,7 +19,11 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TextArea
 
 from tirui.locations import styles_dir
-from tirui.playground import (
+from tirui.screens.base import MainScreen
+from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
+from tirui.screens.history import HistoryDialog
+from tirui.screens.loadtest import LoadTestDialog
+from tirui.traffic.playground import (
     GRPC_INFERENCE,
     GRPC_MANAGEMENT,
     GRPC_WARNINGS,
@@ -34,10 +38,6 @@ from tirui.playground import (
     to_curl,
     to_grpcurl,
 )
-from tirui.screens.base import MainScreen
-from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
-from tirui.screens.history import HistoryDialog
-from tirui.screens.loadtest import LoadTestDialog
 
 METHODS = ("GET", "POST", "PUT", "DELETE")
 
@@ -208,7 +208,7 @@ class PlaygroundScreen(MainScreen):
 
     async def resolve(self) -> Any:
         """The target the form names (a deployment or a URL), with its token."""
-        from tirui.targets import TargetError, resolve_target
+        from tirui.traffic.targets import TargetError, resolve_target
 
         text = self.query_one("#target", Input).value.strip()
         if not text:

@@ -55,7 +55,7 @@ def _payload(data: str) -> bytes:
 def resolve(args: argparse.Namespace) -> Any:
     from tirui.config import resolve_profile
     from tirui.secrets import TokenStore
-    from tirui.targets import TargetError, resolve_target
+    from tirui.traffic.targets import TargetError, resolve_target
 
     profile = resolve_profile(args.profile)
     store = TokenStore.from_env(args.secrets)
@@ -106,7 +106,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from tirui.loadtest import LoadSpec, run_load
+    from tirui.traffic.loadtest import LoadSpec, run_load
 
     body = _payload(args.data)
     target = resolve(args)

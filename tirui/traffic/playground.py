@@ -1,7 +1,7 @@
 """The Playground's requests, without Textual: presets, execution, copy-as-curl/grpcurl, history.
 
 A :class:`PlaygroundRequest` describes one HTTP or gRPC call; :func:`execute` sends it to a
-:class:`~tirui.targets.Target` and returns a :class:`PlaygroundResponse` that is always
+:class:`~tirui.traffic.targets.Target` and returns a :class:`PlaygroundResponse` that is always
 displayable (transport failures become an error response, never an exception). History lines
 and copied commands never contain a token unless the caller asks with ``include_token``.
 """

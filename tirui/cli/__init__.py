@@ -64,7 +64,10 @@ def _parser() -> argparse.ArgumentParser:
         t.add_argument("--scope", default="default", help="endpoint URL or kind (default: default)")
         if name == "get":
             t.add_argument("--reveal", action="store_true", help="print the value itself")
-    from tirui import cli_deploy, cli_serve, cli_storage, cli_top
+    from tirui.cli import deploy as cli_deploy
+    from tirui.cli import serve as cli_serve
+    from tirui.cli import storage as cli_storage
+    from tirui.cli import top as cli_top
 
     cli_storage.add_parsers(sub)
     cli_deploy.add_parsers(sub)
@@ -166,7 +169,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from tirui import cli_deploy, cli_serve, cli_storage, cli_top
+    from tirui.cli import deploy as cli_deploy
+    from tirui.cli import serve as cli_serve
+    from tirui.cli import storage as cli_storage
+    from tirui.cli import top as cli_top
     from tirui.config import ProfileError
     from tirui.secrets import SecretStoreError
     from tirui.storage.base import StorageError
