@@ -147,6 +147,10 @@ def test_redeploy_converges_and_prunes(cluster: Cluster) -> None:
     assert third.pruned == ["PersistentVolumeClaim/t-model-store"]
     pvc = c.raw("PersistentVolumeClaim", "t-model-store")
     assert pvc is None or pvc["metadata"].get("deletionTimestamp")
+    if pvc is not None:  # still in use by a pod: a deploy that needs it says so plainly
+        with pytest.raises(KubeError, match="is being deleted"):
+            c.deploy(c.spec(disk_size="5Gi"))
+    wait_for(lambda: c.raw("PersistentVolumeClaim", "t-model-store") is None, "the disk gone", timeout=120)
 
     # and back: the disk returns without a 422 about two volume types
     c.deploy(c.spec(disk_size="5Gi"))

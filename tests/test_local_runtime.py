@@ -18,7 +18,7 @@ from tirui.cluster.spec import DeploymentSpec, SpecError
 from tirui.demo.model import build_mar, expected_output
 from tirui.secrets import TokenRef, TokenStore
 from tirui.storage.local import LocalStore
-from tirui.torchserve.server import group_alive, java_pid
+from tirui.torchserve.server import ServerKeys, group_alive, java_pid
 
 BROKEN_HANDLER = Path(__file__).with_name("models") / "broken_handler.py"
 
@@ -92,7 +92,7 @@ def test_keys_go_to_the_token_store(models: LocalStore, tmp_path: Path, keyring_
     try:
         rt.deploy(DeploymentSpec("keyed", "eos://models/tiny.mar"), models)
         wait_for(lambda: rt.get("keyed").status == "Ready", what="Ready")
-        keys = rt.keys("keyed")
+        keys = ServerKeys.read(rt.root / "keyed" / "run")  # TorchServe's key_file.json
         assert keys is not None
         assert store.get(TokenRef("local", "local/keyed", "inference")) == keys.inference
         text = json.dumps(json.loads((rt.root / "keyed" / "state.json").read_text()))

@@ -79,3 +79,46 @@ async def test_token_store_bug_on_the_tokens_screen(isolated: Path, monkeypatch:
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: reported(app, "ZeroDivisionError: bug in the token store"))
         assert app.is_running and app.return_code is None
+
+
+class SlowRuntime:
+    """``list()`` blocks until released and counts how many calls run at once."""
+
+    profile = "local"
+    scale_unit = "worker"
+    delete_note = ""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.calls = self.running = self.most = 0
+
+    def list(self) -> list[Any]:
+        with self.lock:
+            self.calls += 1
+            self.running += 1
+            self.most = max(self.most, self.running)
+        self.release.wait(60)
+        with self.lock:
+            self.running -= 1
+        return []
+
+    def shutdown(self, *, keep_running: bool = False) -> None:
+        self.release.set()
+
+
+@pytest.mark.parametrize("mode", ["deploy", "metrics"])
+async def test_a_slow_runtime_makes_the_next_poll_wait(isolated: Path, mode: str) -> None:
+    """One updater per polled resource: while a read hangs, the once-a-second ticks start no
+    second one (they used to pile threads up until the default pool was full)."""
+    app = TiruiApp(start_mode=mode)
+    runtime = app.runtime = SlowRuntime()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: runtime.calls == 1)
+        await pilot.pause(3.5)  # three ticks while the first read still hangs
+        assert (runtime.calls, runtime.most) == (1, 1)
+        runtime.release.set()
+        await until(pilot, lambda: runtime.calls >= 2)
+        assert runtime.most == 1 and app.is_running

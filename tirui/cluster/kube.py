@@ -192,6 +192,11 @@ class KubeRuntime(KubeReads):
                         f"{ref} already exists in {self.namespace} and is not managed by tirui: "
                         "refusing to overwrite it"
                     )
+                if existing is not None and existing["metadata"].get("deletionTimestamp"):
+                    raise KubeError(
+                        f"{ref} is being deleted (a pod still uses it, or a finalizer holds it): "
+                        "deploy again once it is gone"
+                    )
                 if obj["kind"] == "Deployment" and existing is not None and "replicas" not in obj["spec"]:
                     self._handover(existing, dry_run)
                 self._apply_one(obj, dry_run=dry_run, force=force)

@@ -47,6 +47,7 @@ class MetricsScreen(MainScreen):
 
     def __init__(self) -> None:
         super().__init__()
+        self._collecting = False
         self.deployment: str = ""
         self.window = 300
         self.paused = False
@@ -91,12 +92,20 @@ class MetricsScreen(MainScreen):
         self.redraw()
 
     def _tick(self) -> None:
-        if self.frozen_now is not None:
+        # one collection at a time: a slow cluster makes the next tick wait, not pile up threads
+        if self.frozen_now is not None or self._collecting:
             return
         self.collect()
 
     @work(exit_on_error=False, exclusive=True, group="metrics-collect")
     async def collect(self) -> None:
+        self._collecting = True
+        try:
+            await self._collect()
+        finally:
+            self._collecting = False
+
+    async def _collect(self) -> None:
         import asyncio
 
         app: Any = self.app
