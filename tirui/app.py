@@ -21,6 +21,7 @@ from tirui.screens.base import MainScreen
 from tirui.screens.registry import SCREENS, factory
 
 if TYPE_CHECKING:
+    from tirui.cluster.runtime import Runtime
     from tirui.secrets import TokenStore
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
@@ -85,7 +86,7 @@ class TiruiApp(App[None]):
         self._hint = hint
         self.keep_deployments = keep_deployments
         """Leave local deployments running when tirui exits (``--keep-running`` or ``k``)."""
-        self.runtime: Any = None
+        self.runtime: Runtime | None = None
         self.runtime_error = ""
         self._runtime_lock = asyncio.Lock()
 
@@ -167,12 +168,13 @@ class TiruiApp(App[None]):
     @work(exclusive=True, group="cluster-connection", exit_on_error=False)
     async def monitor_cluster(self, profile_name: str) -> None:
         """One updater: a cheap request every 2 s, the next only after the last one answered."""
+        from tirui.cluster.runtime import Reachable, RuntimeFailure
+
         runtime = await self.get_runtime()
-        if runtime is None:
+        if not isinstance(runtime, Reachable):
             self.cluster = "offline: no kube context"
             return
-        self.location = f"{runtime.context or '(current context)'}/{runtime.namespace}"
-        from tirui.cluster.runtime import RuntimeFailure
+        self.location = f"{runtime.context or '(current context)'}/{self.profile.kubernetes.namespace}"
 
         while self.runtime is runtime and self.profile.name == profile_name:
             try:
@@ -198,7 +200,7 @@ class TiruiApp(App[None]):
                     self.token_store = await asyncio.to_thread(TokenStore, "env")
             return self.token_store
 
-    async def get_runtime(self) -> Any:
+    async def get_runtime(self) -> Runtime | None:
         """The profile's runtime, created off the event loop on first use.
 
         Local profile: a supervised :class:`~tirui.cluster.local.LocalRuntime`. Kubernetes

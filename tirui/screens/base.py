@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -12,9 +13,17 @@ from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.widgets.keybar import KeyBar
 from tirui.widgets.status_header import StatusHeader
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from tirui.app import TiruiApp
+
 
 class MainScreen(ReportsWorkerFailures, Screen[None]):
     """A main screen: subclasses set ``TITLE``/``MODE`` and implement :meth:`compose_body`."""
+
+    if TYPE_CHECKING:  # the app, typed (a runtime import would be a cycle: the app imports us)
+        app = getters.app(TiruiApp)
 
     MODE = ""
     """The app mode (and ``:`` command) that shows this screen."""

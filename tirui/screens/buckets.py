@@ -90,7 +90,7 @@ class BucketsScreen(BucketActions, MainScreen):
     def open_store(self) -> None:
         from tirui.storage.factory import open_store
 
-        app: Any = self.app
+        app = self.app
         self.app.call_from_thread(self._message, f"Connecting to {app.profile.name}…")
         try:
             store = open_store(app.profile, app.token_store)
@@ -220,7 +220,7 @@ class BucketsScreen(BucketActions, MainScreen):
         self.notify(text, title="Buckets", severity="error")
 
     def _connected(self, ok: bool) -> None:
-        app: Any = self.app
+        app = self.app
         if app.profile.storage.kind != "local":
             app.connection = "connected" if ok else "error"
 

@@ -132,7 +132,7 @@ class DeploymentsScreen(MainScreen):
             self._refreshing = False
 
     async def _refresh(self) -> None:
-        app: Any = self.app
+        app = self.app
         runtime = await self.runtime()
         if runtime is None:
             self.query_one("#deployments", DataTable).clear()
@@ -258,7 +258,7 @@ class DeploymentsScreen(MainScreen):
         self.open_deploy_form("")
 
     def open_deploy_form(self, source: str) -> None:
-        app: Any = self.app
+        app = self.app
 
         def chosen(values: dict[str, str] | None) -> None:
             if values:
@@ -283,7 +283,7 @@ class DeploymentsScreen(MainScreen):
 
     def _dry_run(self, spec: DeploymentSpec, force: bool, prune_disk: bool) -> Any:
         """The deploy form's check before it closes (runs in a thread): an ApplyResult."""
-        app: Any = self.app
+        app = self.app
         if app.runtime is None:
             raise RuntimeFailure(f"no Kubernetes access: {app.runtime_error or 'the runtime is starting'}")
         return app.runtime.dry_run_with(
@@ -299,7 +299,7 @@ class DeploymentsScreen(MainScreen):
     @work(exit_on_error=False, group="deploy-op")
     async def deploy(self, spec: DeploymentSpec, *, force: bool = False, prune_disk: bool = False) -> None:
         """The same deploy as ``tirui deploy``: ``runtime.deploy_with`` on either runtime."""
-        app: Any = self.app
+        app = self.app
         runtime = await self.runtime()
         if runtime is None:
             self.app.push_screen(MessageDialog("Deploy failed", f"no runtime: {app.runtime_error}"))
@@ -438,7 +438,7 @@ class DeploymentsScreen(MainScreen):
             )
 
     def action_toggle_keep(self) -> None:
-        app: Any = self.app
+        app = self.app
         app.keep_deployments = not app.keep_deployments
         state = "kept running" if app.keep_deployments else "stopped"
         self.notify(f"Local deployments will be {state} when tirui exits", title="Deployments")

@@ -108,7 +108,7 @@ class MetricsScreen(MainScreen):
     async def _collect(self) -> None:
         import asyncio
 
-        app: Any = self.app
+        app = self.app
         runtime = await app.get_runtime()
         if runtime is None:
             self._note(f"No Kubernetes access: {app.runtime_error}")

@@ -213,7 +213,7 @@ class PlaygroundScreen(MainScreen):
         text = self.query_one("#target", Input).value.strip()
         if not text:
             raise ValueError("type a target: a deployment name or an http(s):// URL")
-        app: Any = self.app
+        app = self.app
         store = await app.get_token_store()
         runtime = None
         if "://" not in text:
@@ -261,7 +261,7 @@ class PlaygroundScreen(MainScreen):
         resp = await execute(req, target, on_chunk)
         self.last_response = resp
         self._show(resp)
-        app: Any = self.app
+        app = self.app
         text = self.query_one("#target", Input).value.strip()
         await asyncio.to_thread(record, app.profile.name, text, req, resp)
 
@@ -339,7 +339,7 @@ class PlaygroundScreen(MainScreen):
         )
 
     def action_history(self) -> None:
-        app: Any = self.app
+        app = self.app
         entries = load_history(app.profile.name)
         if not entries:
             self.notify("No requests sent yet with this profile", title="History")

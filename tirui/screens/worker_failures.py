@@ -15,8 +15,7 @@ from textual.worker import Worker, WorkerState
 class ReportsWorkerFailures:
     """Mix into a Screen (before the Screen class)."""
 
-    app: Any
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            self.app.report_worker_failure(event.worker)
+            app: Any = getattr(self, "app")  # noqa: B009 (the Screen this is mixed into has it)
+            app.report_worker_failure(event.worker)
