@@ -31,6 +31,8 @@ class Listing:
     reverse: bool = False
     page: int = 0
     complete: bool = False
+    pages_loaded: int = 0
+    """Streamed pages received so far."""
     selected: set[str] = field(default_factory=set)
     folders: int = 0
     objects: int = 0
@@ -50,6 +52,11 @@ class Listing:
                 self.total_bytes += item.size
         self._view = None
         return len(self.entries) - before
+
+    def add_page(self, items: Iterable[ObjectInfo]) -> int:
+        """:meth:`extend` with one streamed page, counted in ``pages_loaded``."""
+        self.pages_loaded += 1
+        return self.extend(items)
 
     def remove(self, keys: Iterable[str]) -> None:
         """Drop entries that were deleted."""

@@ -9,6 +9,7 @@ peek, deploy) live in :mod:`tirui.screens.bucket_actions`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -21,12 +22,15 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from tirui.core.listing import Listing
+from tirui.messages import BucketsListed, ListingDone, ListingPage, StorageFailed, StoreOpened
 from tirui.screens.base import MainScreen
 from tirui.screens.bucket_actions import BucketActions
 from tirui.storage.base import ObjectInfo, ObjectStore, StorageError, human_size
 
 REFRESH_EVERY = 0.3
 """Seconds between table rebuilds while a listing streams in (the summary updates every page)."""
+PAGES_IN_FLIGHT = 2
+"""Listing pages posted to the screen but not yet shown, at most (back-pressure on the worker)."""
 
 
 def _when(dt: Any) -> str:
@@ -64,8 +68,8 @@ class BucketsScreen(BucketActions, MainScreen):
         self.bucket: str | None = None
         self.listing = Listing()
         self._generation = 0
+        self._page_slots = threading.Semaphore(PAGES_IN_FLIGHT)
         self._last_refresh = 0.0
-        self.pages_shown = 0
         """Pages of the current listing handed to the table so far (each is drawn as it arrives)."""
 
     def compose_body(self) -> Iterable[Widget]:
@@ -86,19 +90,27 @@ class BucketsScreen(BucketActions, MainScreen):
         self.open_store()
 
     # -- store and loading -------------------------------------------------------------------
-    @work(exit_on_error=False, exclusive=True, group="store", thread=True)
     def open_store(self) -> None:
+        self._message(f"Connecting to {self.app.profile.name}…")
+        self._open_store()
+
+    @work(exit_on_error=False, exclusive=True, group="store", thread=True)
+    def _open_store(self) -> None:
         from tirui.storage.factory import open_store
 
-        app = self.app
-        self.app.call_from_thread(self._message, f"Connecting to {app.profile.name}…")
         try:
-            store = open_store(app.profile, app.token_store)
+            store = open_store(self.app.profile, self.app.token_store)
         except StorageError as exc:
-            self.app.call_from_thread(self._fail, str(exc))
+            self.post_message(StorageFailed(str(exc)))
             return
-        self.store = store
-        self.app.call_from_thread(self.load)
+        self.post_message(StoreOpened(store))
+
+    def on_store_opened(self, message: StoreOpened) -> None:
+        self.store = message.store
+        self.load()
+
+    def on_storage_failed(self, message: StorageFailed) -> None:
+        self._fail(message.text)
 
     def load(self) -> None:
         """(Re)load the current level: bucket list or ``bucket/prefix``."""
@@ -113,7 +125,6 @@ class BucketsScreen(BucketActions, MainScreen):
                 filter_text=self.listing.filter_text,
             )
             self._set_columns(("", "Name", "Size", "Modified"))
-            self.pages_shown = 0
             self._load_objects(self._generation, self.bucket, self.listing.prefix)
         self._breadcrumb()
 
@@ -123,13 +134,14 @@ class BucketsScreen(BucketActions, MainScreen):
         try:
             buckets = self.store.list_buckets()
         except StorageError as exc:
-            self.app.call_from_thread(self._fail, str(exc))
+            self.post_message(StorageFailed(str(exc)))
             return
-        self.app.call_from_thread(self._show_buckets, generation, buckets)
+        self.post_message(BucketsListed(generation, buckets))
 
-    def _show_buckets(self, generation: int, buckets: list[Any]) -> None:
-        if generation != self._generation:
+    def on_buckets_listed(self, message: BucketsListed) -> None:
+        if message.generation != self._generation:
             return
+        buckets = message.buckets
         self._connected(True)
         self._set_columns(("", "Bucket", "", "Created"))
         table = self.query_one("#objects", DataTable)
@@ -144,20 +156,26 @@ class BucketsScreen(BucketActions, MainScreen):
         worker = get_current_worker()
         try:
             for page in self.store.iter_pages(bucket, prefix):
+                # back-pressure: at most PAGES_IN_FLIGHT pages wait in the screen's queue, so keys
+                # pressed meanwhile are handled between pages, not after the whole listing
+                while not self._page_slots.acquire(timeout=0.25):
+                    if worker.is_cancelled or generation != self._generation:
+                        return
                 if worker.is_cancelled or generation != self._generation:
+                    self._page_slots.release()
                     return
-                self.app.call_from_thread(self._add_page, generation, page.prefixes + page.objects)
+                self.post_message(ListingPage(generation, page.prefixes + page.objects))
         except StorageError as exc:
-            self.app.call_from_thread(self._fail, str(exc))
+            self.post_message(StorageFailed(str(exc)))
             return
-        self.app.call_from_thread(self._finish_listing, generation)
+        self.post_message(ListingDone(generation))
 
-    def _add_page(self, generation: int, items: list[ObjectInfo]) -> None:
-        if generation != self._generation:
+    def on_listing_page(self, message: ListingPage) -> None:
+        self._page_slots.release()
+        if message.generation != self._generation:
             return
         self._connected(True)
-        self.listing.extend(items)
-        self.pages_shown += 1
+        self.listing.add_page(message.items)
         table = self.query_one("#objects", DataTable)
         now = time.monotonic()
         if table.row_count < self.listing.page_rows or now - self._last_refresh > REFRESH_EVERY:
@@ -165,8 +183,8 @@ class BucketsScreen(BucketActions, MainScreen):
         else:
             self._summary()
 
-    def _finish_listing(self, generation: int) -> None:
-        if generation != self._generation:
+    def on_listing_done(self, message: ListingDone) -> None:
+        if message.generation != self._generation:
             return
         self.listing.complete = True
         self.refresh_table()
