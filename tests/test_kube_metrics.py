@@ -253,4 +253,5 @@ async def test_metrics_screen_on_a_kubernetes_profile(
             assert screen.pipeline.replicas["tiny-0"].note == "ok"
             head = str(screen.query_one("#metrics-head", Static).render())
             assert "tiny" in head and "(access log)" in head and "p99 -" not in head
-            assert any(v for _, v in screen.pipeline.points("rps", "tiny-0", 3600, time.time() + 1) if v)
+            rps = lambda: screen.pipeline.points("rps", "tiny-0", 3600, time.time() + 1)  # noqa: E731
+            await until(pilot, lambda: any(v for _, v in rps() if v), timeout=30)

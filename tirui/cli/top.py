@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import sys
 import time
 from typing import Any
@@ -22,26 +23,70 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
     p.add_argument("--window", type=int, default=60, help="percentile window in seconds (default 60)")
+    p.add_argument(
+        "--json", action="store_true", help="with --once: one JSON object per deployment (for scripts)"
+    )
 
 
 def _fmt(v: float | None, unit: str = "") -> str:
     return "-" if v is None else f"{v:.2f}{unit}"
 
 
-def summary_lines(name: str, pipeline: Any, window: int) -> list[str]:
-    now = time.time()
+def summary(name: str, pipeline: Any, window: int, now: float | None = None) -> dict[str, Any]:
+    """The numbers of one deployment over the last ``window`` s (``tirui top --once --json``).
+    From the access log's inference lines when there are any (gRPC included; probes and scrapes
+    never count), else from TorchServe's counters (then without percentiles or protocols)."""
+    now = now or time.time()
+    log = pipeline.aggregate_log
     q = pipeline.percentiles(window, now)
+    if log.seen:
+        r = log.rates(window, now)
+        rates = {k: r[k] for k in ("rps", "errors", "active", "latency_avg", "2xx", "4xx", "5xx")}
+        protocols = log.protocol_summary(window, now)
+    else:
+        rates = {"rps": pipeline.latest("rps"), "latency_avg": pipeline.latest("latency_avg")}
+        protocols = {}
+    return {
+        "deployment": name,
+        "window_s": window,
+        "requests_per_s": rates.get("rps"),
+        "errors_per_s": rates.get("errors"),
+        "responses_per_s": {c: rates.get(c) for c in ("2xx", "4xx", "5xx")},
+        "avg_ms": rates.get("latency_avg"),
+        "p50_ms": q[0.5],
+        "p90_ms": q[0.9],
+        "p99_ms": q[0.99],
+        "queue_avg_ms": pipeline.latest("queue_avg"),
+        "active_requests": rates.get("active"),
+        "active_source": "access log (Little's law: busy time / elapsed time)" if log.seen else None,
+        "by_protocol": protocols,
+        "percentile_source": pipeline.percentile_source(),
+        "replicas": {rep.name: rep.note for rep in pipeline.replicas.values()},
+    }
+
+
+def summary_lines(name: str, pipeline: Any, window: int) -> list[str]:
+    s = summary(name, pipeline, window)
     lines = [
-        f"{name}: {_fmt(pipeline.latest('rps'))} req/s · avg {_fmt(pipeline.latest('latency_avg'), ' ms')} · "
-        f"queue {_fmt(pipeline.latest('queue_avg'), ' ms')} · p50 {_fmt(q[0.5], ' ms')} · "
-        f"p90 {_fmt(q[0.9], ' ms')} · p99 {_fmt(q[0.99], ' ms')} ({pipeline.percentile_source()}, {window}s)",
-        f"  responses/s 2xx {_fmt(pipeline.latest('2xx'))} 4xx {_fmt(pipeline.latest('4xx'))} "
-        f"5xx {_fmt(pipeline.latest('5xx'))} · cpu {_fmt(pipeline.latest('cpu'), '%')} "
-        f"mem {_fmt(pipeline.latest('mem'), '%')} gpu {_fmt(pipeline.latest('gpu'), '%')}",
+        f"{name}: {_fmt(s['requests_per_s'])} req/s · avg {_fmt(s['avg_ms'], ' ms')} · "
+        f"queue {_fmt(s['queue_avg_ms'], ' ms')} · p50 {_fmt(s['p50_ms'], ' ms')} · "
+        f"p90 {_fmt(s['p90_ms'], ' ms')} · p99 {_fmt(s['p99_ms'], ' ms')} "
+        f"({s['percentile_source']}, {window}s)",
+        f"  responses/s 2xx {_fmt(s['responses_per_s']['2xx'])} 4xx {_fmt(s['responses_per_s']['4xx'])} "
+        f"5xx {_fmt(s['responses_per_s']['5xx'])} · active {_fmt(s['active_requests'])} · "
+        f"cpu {_fmt(pipeline.latest('cpu'), '%')} mem {_fmt(pipeline.latest('mem'), '%')} "
+        f"gpu {_fmt(pipeline.latest('gpu'), '%')}",
     ]
-    for rep in pipeline.replicas.values():
-        if rep.note and rep.note != "ok":
-            lines.append(f"  {rep.name}: {rep.note}")
+    if s["by_protocol"]:
+        lines.append(
+            "  by protocol: "
+            + " · ".join(
+                f"{p} {v['requests']} req p99 {_fmt(v['p99_ms'], ' ms')}" for p, v in s["by_protocol"].items()
+            )
+        )
+    for rep, note in s["replicas"].items():
+        if note and note != "ok":
+            lines.append(f"  {rep}: {note}")
     return lines
 
 
@@ -53,6 +98,8 @@ def cmd_top(args: argparse.Namespace) -> int:
     from tirui.metrics.series import MetricsPipeline
 
     profile = resolve_profile(args.profile)
+    if args.json and not args.once:
+        raise TopError("--json needs --once (one sample for scripts)")
     try:
         runtime = runtime_for(profile, None)
         names = [args.deployment] if args.deployment else [s.name for s in runtime.list()]
@@ -72,6 +119,9 @@ def cmd_top(args: argparse.Namespace) -> int:
                     sources = await asyncio.to_thread(runtime.metrics_sources, n)
                     await collectors[n].collect(sources)
                 rounds += 1
+                if rounds >= 2 and args.once and args.json:
+                    print(json.dumps([summary(n, pipes[n], args.window) for n in names], indent=2))
+                    return
                 if rounds >= 2 or not args.once:
                     out = [line for n in names for line in summary_lines(n, pipes[n], args.window)]
                     if not args.once and sys.stdout.isatty():
@@ -83,7 +133,7 @@ def cmd_top(args: argparse.Namespace) -> int:
         finally:
             for c in collectors.values():
                 await c.aclose()
-            if hasattr(runtime, "shutdown") and not profile.is_local:
+            if not profile.is_local:
                 runtime.shutdown()
 
     with contextlib.suppress(KeyboardInterrupt):

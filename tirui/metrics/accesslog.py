@@ -2,6 +2,9 @@
 
 ``2026-11-24T06:23:18,190 - /127.0.0.1:47064 "POST /predictions/tiny HTTP/1.1" 200 3`` (the file)
 or ``... ACCESS_LOG - /127.0.0.1:44376 "POST /predictions/tiny HTTP/1.1" 200 3`` (stdout, pod log).
+gRPC calls are logged too, with the method ``gRPC``, the full method name as path and the gRPC
+status code (0 = OK) where HTTP has its status:
+``"gRPC org.pytorch.serve.grpc.inference.InferenceAPIsService/Predictions HTTP/2.0" 0 12``.
 :class:`LogTail` follows a growing file (and survives truncation/rotation) without rereading it.
 """
 
@@ -18,10 +21,37 @@ from pathlib import Path
 from typing import Protocol
 
 LINE = re.compile(
-    r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) (?P<ms>\d+(?:\.\d+)?)\s*$'
+    r'"(?P<method>[A-Z]+|gRPC) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{1,3}) (?P<ms>\d+(?:\.\d+)?)\s*$'
 )
 STAMP = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:,(?P<ms>\d{3}))?")
 INFERENCE_PATHS = ("/predictions/", "/explanations/", "/v1/models/", "/v2/models/")
+GRPC_INFERENCE = (
+    "org.pytorch.serve.grpc.inference.InferenceAPIsService/Predictions",
+    "org.pytorch.serve.grpc.inference.InferenceAPIsService/StreamPredictions",
+    "org.pytorch.serve.grpc.inference.InferenceAPIsService/StreamPredictions2",
+)
+GRPC_CODES = (
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+)
+"""gRPC status codes by number (grpc.StatusCode, without importing grpc here)."""
+GRPC_CLIENT_ERRORS = {3, 5, 6, 7, 9, 11, 16}
+"""Codes that mean the caller's mistake (counted with HTTP 4xx); every other non-zero one is 5xx."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +63,35 @@ class AccessEntry:
     latency_ms: float
 
     @property
+    def protocol(self) -> str:
+        return "grpc" if self.method == "gRPC" else "http"
+
+    @property
     def inference(self) -> bool:
+        """A prediction/explanation (REST or gRPC), not a probe, scrape or management call."""
+        if self.method == "gRPC":
+            return self.path in GRPC_INFERENCE
         return self.path.startswith(INFERENCE_PATHS)
+
+    @property
+    def status_class(self) -> str:
+        """``2xx``/``4xx``/``5xx`` (gRPC: OK, a client error such as NOT_FOUND, anything else)."""
+        if self.method == "gRPC":
+            if self.status == 0:
+                return "2xx"
+            return "4xx" if self.status in GRPC_CLIENT_ERRORS else "5xx"
+        return f"{min(max(self.status // 100, 2), 5)}xx"
+
+    @property
+    def error(self) -> bool:
+        return self.status_class != "2xx"
+
+    @property
+    def status_name(self) -> str:
+        """``200`` or the gRPC code's name (``OK``, ``UNAVAILABLE``...)."""
+        if self.method == "gRPC":
+            return GRPC_CODES[self.status] if 0 <= self.status < len(GRPC_CODES) else str(self.status)
+        return str(self.status)
 
 
 def parse_line(line: str, default_at: float | None = None, *, use_stamp: bool = True) -> AccessEntry | None:

@@ -13,16 +13,15 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from tirui.metrics.accesslog import AccessEntry
+from tirui.metrics.logstats import LogStats
 from tirui.metrics.quantiles import WindowedQuantiles, histogram_quantile
 from tirui.metrics.scrape import Snapshot
 
 AGGREGATE = "all"
-COUNTERS = {
-    "rps": "ts_inference_requests_total",
-    "2xx": "Requests2XX",
-    "4xx": "Requests4XX",
-    "5xx": "Requests5XX",
-}
+COUNTERS = {"rps": "ts_inference_requests_total"}
+"""Used only for replicas without an access log; TorchServe's Requests2XX/4XX/5XX are not used at
+all: they count every probe and scrape (``logstats`` says what counts instead)."""
+LOG_SERIES = ("rps", "2xx", "4xx", "5xx", "errors", "active", "latency_avg")
 GAUGES = {
     "cpu": "CPUUtilization",
     "mem": "MemoryUtilization",
@@ -61,8 +60,13 @@ class Replica:
     prev: Snapshot | None = None
     note: str = ""
     last_seen: float = 0.0
-    quantiles: WindowedQuantiles = field(default_factory=WindowedQuantiles)
+    log: LogStats = field(default_factory=LogStats)
     percentile_source: str = ""
+    first_seen: float = 0.0
+
+    @property
+    def quantiles(self) -> WindowedQuantiles:
+        return self.log.quantiles
 
 
 @dataclass
@@ -83,7 +87,7 @@ class MetricsPipeline:
         self.horizon = horizon
         self.replicas: dict[str, Replica] = {}
         self.rings: dict[str, dict[str, deque[tuple[float, float | None]]]] = {}
-        self.aggregate_quantiles = WindowedQuantiles(horizon)
+        self.aggregate_log = LogStats(horizon)
         self.custom_names: set[str] = set()
         self.watch_custom: str = ""
 
@@ -108,9 +112,15 @@ class MetricsPipeline:
         ring = self.rings.get(series, {}).get(replica)
         return ring[-1][1] if ring else None
 
+    @property
+    def aggregate_quantiles(self) -> WindowedQuantiles:
+        return self.aggregate_log.quantiles
+
+    def log_of(self, replica: str = AGGREGATE) -> LogStats:
+        return self.aggregate_log if replica == AGGREGATE else self.replicas[replica].log
+
     def percentiles(self, window: float, now: float, replica: str = AGGREGATE) -> dict[float, float | None]:
-        wq = self.aggregate_quantiles if replica == AGGREGATE else self.replicas[replica].quantiles
-        return wq.quantiles(PERCENTILES, window, now)
+        return self.log_of(replica).quantiles.quantiles(PERCENTILES, window, now)
 
     def percentile_source(self) -> str:
         sources = {r.percentile_source for r in self.replicas.values() if r.percentile_source}
@@ -126,33 +136,36 @@ class MetricsPipeline:
         agg_have: set[str] = set()
         lat_sum = lat_n = queue_sum = 0.0
         for name, data in inputs.items():
-            rep = self.replicas.setdefault(name, Replica(name, quantiles=WindowedQuantiles(self.horizon)))
+            rep = self.replicas.setdefault(name, Replica(name, log=LogStats(self.horizon), first_seen=now))
             rep.last_seen = now
             self._entries(rep, data.entries)
             snap = data.snapshot
             if snap is None:
                 rep.note = data.error or "no data"
-                for series in (*COUNTERS, *GAUGES, "latency_avg", "queue_avg"):
+                # a replica that does not answer is a gap (its silent log proves nothing)
+                for series in (*LOG_SERIES, *GAUGES, "queue_avg"):
                     self._put(series, name, now, None)
                 continue
             rep.note = "ok"
+            if rep.log.seen:  # the access log is the source of request rates (no phantom traffic)
+                for series, value in rep.log.rates(self._span(rep, now), now).items():
+                    self._put(series, name, now, value)
             prev = rep.prev
             dt = (snap.at - prev.at) if prev is not None else 0.0
             match = self._match()
 
-            for series, metric in COUNTERS.items():
-                d = _change(prev, snap, metric, match if metric.startswith("ts_") else {})
-                rate = d / dt if d is not None and dt > 0 else None
-                self._put(series, name, now, rate)
-                if rate is not None:
-                    agg_counts[series] = agg_counts.get(series, 0.0) + rate
-                    agg_have.add(series)
             d_req = _change(prev, snap, COUNTERS["rps"], match)
             d_lat = _change(prev, snap, LATENCY, match)
             d_q = _change(prev, snap, QUEUE, match)
-            avg = d_lat / d_req / 1000 if d_req and d_lat is not None else None
+            if not rep.log.seen:  # no access log (yet): TorchServe's counters
+                rate = d_req / dt if d_req is not None and dt > 0 else None
+                self._put("rps", name, now, rate)
+                if rate is not None:
+                    agg_counts["rps"] = agg_counts.get("rps", 0.0) + rate
+                    agg_have.add("rps")
+                avg = d_lat / d_req / 1000 if d_req and d_lat is not None else None
+                self._put("latency_avg", name, now, avg)
             qavg = d_q / d_req / 1000 if d_req and d_q is not None else None
-            self._put("latency_avg", name, now, avg)
             self._put("queue_avg", name, now, qavg)
             if d_req and d_lat is not None:
                 lat_sum += d_lat
@@ -163,9 +176,13 @@ class MetricsPipeline:
             self._histogram_percentiles(rep, prev, snap, now)
             self._custom(name, prev, snap, now, dt)
             rep.prev = snap
-        for series in COUNTERS:
-            self._put(series, AGGREGATE, now, agg_counts.get(series) if series in agg_have else None)
-        self._put("latency_avg", AGGREGATE, now, lat_sum / lat_n / 1000 if lat_n else None)
+        if self.aggregate_log.seen:
+            span = max((self._span(self.replicas[n], now) for n in inputs), default=SMOOTH)
+            for series, value in self.aggregate_log.rates(span, now).items():
+                self._put(series, AGGREGATE, now, value)
+        else:
+            self._put("rps", AGGREGATE, now, agg_counts.get("rps") if "rps" in agg_have else None)
+            self._put("latency_avg", AGGREGATE, now, lat_sum / lat_n / 1000 if lat_n else None)
         self._put("queue_avg", AGGREGATE, now, queue_sum / lat_n / 1000 if lat_n else None)
         for series in GAUGES:
             values = [v for r in inputs for v in [self.latest(series, r)] if v is not None]
@@ -178,13 +195,17 @@ class MetricsPipeline:
                 self._put(key, name, now, rq)
         self._prune(now)
 
+    @staticmethod
+    def _span(rep: Replica, now: float) -> float:
+        """Seconds behind a rate: SMOOTH, or less while the replica is newer than that."""
+        return max(1.0, min(SMOOTH, now - rep.first_seen)) if rep.first_seen else SMOOTH
+
     def _entries(self, rep: Replica, entries: list[AccessEntry]) -> None:
         for e in entries:
-            if not e.inference:
-                continue
-            rep.quantiles.add(e.latency_ms, e.at)
-            self.aggregate_quantiles.add(e.latency_ms, e.at)
-            rep.percentile_source = "access log"
+            rep.log.add(e)
+            self.aggregate_log.add(e)
+            if e.inference:
+                rep.percentile_source = "access log"
 
     def _histogram_percentiles(self, rep: Replica, prev: Snapshot | None, snap: Snapshot, now: float) -> None:
         """When no access log feeds this replica, use a latency ``_bucket`` histogram if exposed."""

@@ -182,7 +182,8 @@ class MetricsScreen(MainScreen):
             now,
             w,
         )
-        self._chart("throughput").draw(lines([("req/s", "rps")]), now, w)
+        # both from the access log's inference lines (HTTP and gRPC); active = busy time / elapsed
+        self._chart("throughput").draw(lines([("req/s", "rps"), ("active (log)", "active")]), now, w)
         self._chart("errors").draw(lines([("2xx", "2xx"), ("4xx", "4xx"), ("5xx", "5xx")]), now, w)
         hardware = self._chart("hardware")
         if p.watch_custom:
