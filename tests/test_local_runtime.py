@@ -180,6 +180,16 @@ def test_cli_by_deployment_name(models: LocalStore, isolated: Path) -> None:
         assert r.returncode == 0 and "200: 30" in r.stdout, r.stdout + r.stderr
         r = tirui("top", "cli", "--once")
         assert r.returncode == 0 and "req/s" in r.stdout and "access log" in r.stdout, r.stdout + r.stderr
+        assert "by protocol: http 31 req" in r.stdout and "grpc 1 req" in r.stdout, r.stdout
+        r = tirui("top", "cli", "--once", "--json", "--window", "600")
+        assert r.returncode == 0, r.stderr
+        (top,) = json.loads(r.stdout)
+        keys = ("requests_per_s", "p50_ms", "p90_ms", "p99_ms", "errors_per_s", "active_requests")
+        assert all(isinstance(top[k], float) for k in keys), top
+        assert top["by_protocol"]["http"]["requests"] == 31 and top["by_protocol"]["grpc"]["requests"] == 1
+        assert top["errors_per_s"] == 0 and top["by_protocol"]["grpc"]["p99_ms"] is not None
+        r = tirui("top", "cli", "--json")
+        assert r.returncode == 1 and "--json needs --once" in r.stderr
         r = tirui("predict", "nope", "tiny")
         assert r.returncode == 1 and "no deployment named 'nope'" in r.stderr and r.stderr.count("\n") == 1
     finally:
