@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -204,28 +205,25 @@ def cmd_scale(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_restart(args: argparse.Namespace) -> int:
+def _operate(args: argparse.Namespace, call: Callable[[Runtime], object], done: str) -> int:
+    """Run one operation on the profile's runtime; its failure is one line on stderr."""
     from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
 
     try:
-        _runtime(resolve_profile(args.profile)).restart(args.name)
+        call(_runtime(resolve_profile(args.profile)))
     except RuntimeFailure as exc:
         raise DeployCliError(str(exc)) from None
-    print(f"{args.name}: restarting")
+    print(f"{args.name}: {done}")
     return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    return _operate(args, lambda rt: rt.restart(args.name), "restarting")
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeFailure
-    from tirui.config import resolve_profile
-
-    try:
-        _runtime(resolve_profile(args.profile)).delete(args.name)
-    except RuntimeFailure as exc:
-        raise DeployCliError(str(exc)) from None
-    print(f"{args.name}: deleted")
-    return 0
+    return _operate(args, lambda rt: rt.delete(args.name), "deleted")
 
 
 def cmd_autoscale(args: argparse.Namespace) -> int:

@@ -361,8 +361,7 @@ class KubeRuntime(KubeReads):
         """Archive check, ownership preflight and a server-side dry run of every write (pruning
         included); changes nothing (not even the keyring: a deployment without a token yet is
         checked with a throwaway one)."""
-        self.check_source(spec, profile, tokens)
-        objects = self.objects_with(spec, profile, tokens, create_token=False)
+        objects = self._prepare(spec, profile, tokens, create_token=False)
         return self._converge(spec, objects, dry_run=True, force=force, prune_disk=prune_disk)
 
     def deploy_with(
@@ -376,12 +375,17 @@ class KubeRuntime(KubeReads):
     ) -> ApplyResult:
         """Deploy (or re-deploy) ``spec`` so the cluster converges on it: archive check, dry run,
         apply, prune. ``result.status`` is the deployment's state right after."""
-        self.check_source(spec, profile, tokens)
-        objects = self.objects_with(spec, profile, tokens)
+        objects = self._prepare(spec, profile, tokens, create_token=True)
         self._converge(spec, objects, dry_run=True, force=force, prune_disk=prune_disk)
         result = self._converge(spec, objects, dry_run=False, force=force, prune_disk=prune_disk)
         result.status = self.get(spec.name)
         return result
+
+    def _prepare(
+        self, spec: DeploymentSpec, profile: Any, tokens: Any, *, create_token: bool
+    ) -> builtins.list[Obj]:
+        self.check_source(spec, profile, tokens)
+        return self.objects_with(spec, profile, tokens, create_token=create_token)
 
     # -- operations: re-apply the stored spec with one field changed --------------------------
     @staticmethod
