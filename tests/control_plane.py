@@ -272,3 +272,4 @@ def write_profile(home: Path, kubeconfig: Path, namespace: str, s3_endpoint: str
         f"[profiles.{name}.defaults]\ngpus = 0\n"
     )
     return load_profiles().get(name)
+

@@ -47,6 +47,8 @@ class ListWatch:
         self.error = ""
         """Why the watch is disconnected ("" while connected)."""
         self.reconnects = 0
+        self.relists = 0
+        """Full lists after the first (each one answers a 410 Gone)."""
         self.synced = threading.Event()
         self._items: dict[str, Obj] = {}
         self._lock = threading.Lock()
@@ -89,9 +91,14 @@ class ListWatch:
                 delay = 0.5  # the server ended the watch normally: resume at once
             except _Gone:
                 relist = True
+                self.relists += 1
             except Exception as exc:
                 if self._stop.is_set():
                     break
+                if getattr(exc, "status", None) == 410:  # Gone as an HTTP status, not an event
+                    relist = True
+                    self.relists += 1
+                    continue
                 if is_idle_timeout(exc):  # nothing happened for a while: re-open quietly
                     continue
                 self.error = self.explain(exc)
