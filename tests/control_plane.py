@@ -272,4 +272,3 @@ def write_profile(home: Path, kubeconfig: Path, namespace: str, s3_endpoint: str
         f"[profiles.{name}.defaults]\ngpus = 0\n"
     )
     return load_profiles().get(name)
-

@@ -375,4 +375,3 @@ def test_unreachable_api_and_missing_context(tmp_path: Path) -> None:
     profile = Profile("k8s", kubernetes=KubeSettings(kubeconfig=str(kubeconfig), context="gpu-cluster"))
     with pytest.raises(KubeError, match="gpu-cluster"):
         KubeRuntime.from_profile(profile)
-
