@@ -1,13 +1,14 @@
 """What the Buckets screen does to objects: upload, download, delete, presign, details, deploy.
 
 A mixin of :class:`~tirui.screens.buckets.BucketsScreen`; every store call runs in a thread
-worker and reports back with ``call_from_thread``. Nothing here leaves half-done state: transfers
-write to a part file or abort their multipart upload when cancelled, and a delete reports exactly
-which keys failed.
+worker and reports back with Messages (``tirui.messages``), handled on the event loop. Nothing
+here leaves half-done state: transfers write to a part file or abort their multipart upload when
+cancelled, and a delete reports exactly which keys failed.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from tirui.core.durations import format_duration, parse_duration
-from tirui.messages import DeployRequested
+from tirui.messages import (
+    BucketOpDone,
+    BucketOpFailed,
+    ConfirmRequested,
+    DeployRequested,
+    ShowText,
+    TransferEnded,
+    TransferStarted,
+)
 from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
 from tirui.storage.base import (
     Cancelled,
@@ -54,9 +63,6 @@ class BucketActions(_Base):
 
         def cursor_entry(self) -> ObjectInfo | None: ...
 
-    last_transfer = ""
-    """Outcome of the latest transfer: done, cancelled, conflict or failed (shown by notifications)."""
-
     # -- helpers -----------------------------------------------------------------------------
     def _need_object(self) -> ObjectInfo | None:
         entry = self.cursor_entry()
@@ -70,6 +76,31 @@ class BucketActions(_Base):
 
     def _error(self, text: str) -> None:
         self.app.push_screen(MessageDialog("Buckets", text))
+
+    # -- what the thread workers below report (Messages, handled on the event loop) ----------
+    def on_bucket_op_failed(self, message: BucketOpFailed) -> None:
+        self._error(message.text)
+
+    def on_bucket_op_done(self, message: BucketOpDone) -> None:
+        if message.text:
+            self.notify(message.text, title=message.title, severity=message.severity)  # type: ignore[arg-type]
+        if message.removed is not None:
+            self.listing.remove(message.removed)
+            self.refresh_table()
+        if message.reload:
+            self.load()
+
+    def on_show_text(self, message: ShowText) -> None:
+        if message.copy:
+            self.app.copy_to_clipboard(message.copy)
+        self.app.push_screen(MessageDialog(message.title, message.body))
+
+    def on_confirm_requested(self, message: ConfirmRequested) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                message.on_yes()
+
+        self.app.push_screen(ConfirmDialog(message.question), answered)
 
     # -- create bucket -----------------------------------------------------------------------
     def action_create_bucket(self) -> None:
@@ -93,11 +124,9 @@ class BucketActions(_Base):
         try:
             self.store.create_bucket(name)
         except StorageError as exc:
-            self.app.call_from_thread(self._error, str(exc))
+            self.post_message(BucketOpFailed(str(exc)))
             return
-        self.app.call_from_thread(self.notify, f"Created bucket {name}", title="Buckets")
-        if self.bucket is None:
-            self.app.call_from_thread(self.load)
+        self.post_message(BucketOpDone(f"Created bucket {name}", reload=self.bucket is None))
 
     # -- upload / download -------------------------------------------------------------------
     def action_upload(self) -> None:
@@ -152,43 +181,48 @@ class BucketActions(_Base):
         try:
             total = path.stat().st_size if kind == "upload" else store.head(bucket, key).size
         except (OSError, StorageError) as exc:
-            self.app.call_from_thread(self._error, str(exc))
+            self.post_message(BucketOpFailed(str(exc)))
             return
         from tirui.screens.transfer import TransferDialog
 
         cancel = CancelToken()
         verb = "Uploading" if kind == "upload" else "Downloading"
         dialog = TransferDialog(f"{verb} {path.name} ↔ eos://{bucket}/{key}", total, cancel)
-        self.app.call_from_thread(self.app.push_screen, dialog)
+        self.post_message(TransferStarted(dialog))
         try:
             if kind == "upload":
                 store.upload(path, bucket, key, progress=dialog.add, cancel=cancel, overwrite=overwrite)
             else:
                 store.download(bucket, key, path, progress=dialog.add, cancel=cancel, overwrite=overwrite)
         except Conflict as exc:
-            self.last_transfer = "conflict"
-            self.app.call_from_thread(dialog.dismiss)
-            self.app.call_from_thread(self._ask_overwrite, kind, path, key, str(exc))
+            retry = functools.partial(self._ask_overwrite, kind, path, key, str(exc))
+            self.post_message(TransferEnded(dialog, "conflict", "", retry=retry))
             return
         except Cancelled:
-            self.last_transfer = "cancelled"
-            self.app.call_from_thread(dialog.dismiss)
             left = "no parts were left behind" if kind == "upload" else "no partial file was left"
-            self.app.call_from_thread(
-                self.notify, f"{verb} cancelled: {left}.", title="Transfer", severity="warning"
-            )
+            self.post_message(TransferEnded(dialog, "cancelled", f"{verb} cancelled: {left}."))
             return
         except StorageError as exc:
-            self.last_transfer = "failed"
-            self.app.call_from_thread(dialog.dismiss)
-            self.app.call_from_thread(self._error, str(exc))
+            self.post_message(TransferEnded(dialog, "failed", str(exc)))
             return
-        self.last_transfer = "done"
-        self.app.call_from_thread(dialog.dismiss)
         done = f"Uploaded {self._uri(key)}" if kind == "upload" else f"Saved {path}"
-        self.app.call_from_thread(self.notify, f"{done} ({human_size(total)})", title="Transfer")
-        if kind == "upload":
-            self.app.call_from_thread(self.load)
+        text = f"{done} ({human_size(total)})"
+        self.post_message(TransferEnded(dialog, "done", text, reload=kind == "upload"))
+
+    def on_transfer_started(self, message: TransferStarted) -> None:
+        self.app.push_screen(message.dialog)
+
+    def on_transfer_ended(self, message: TransferEnded) -> None:
+        message.dialog.dismiss()
+        if message.retry is not None:
+            message.retry()
+        elif message.outcome == "failed":
+            self._error(message.text)
+        elif message.text:
+            warn = message.outcome == "cancelled"
+            self.notify(message.text, title="Transfer", severity="warning" if warn else "information")
+        if message.reload:
+            self.load()
 
     def _ask_overwrite(self, kind: str, path: Path, key: str, reason: str) -> None:
         def answered(yes: bool | None) -> None:
@@ -227,21 +261,17 @@ class BucketActions(_Base):
                 for page in self.store.iter_pages(self.bucket, folder.key, delimiter=""):
                     keys.extend(o.key for o in page.objects)
         except StorageError as exc:
-            self.app.call_from_thread(self._error, str(exc))
+            self.post_message(BucketOpFailed(str(exc)))
             return
         if not keys:
-            self.app.call_from_thread(self.notify, "Nothing to delete", severity="warning")
+            self.post_message(BucketOpDone("Nothing to delete", severity="warning"))
             return
         shown = "\n".join(f"  {k}" for k in keys[:MAX_CONFIRM_LIST])
         more = f"\n  … and {len(keys) - MAX_CONFIRM_LIST} more" if len(keys) > MAX_CONFIRM_LIST else ""
         question = f"Delete {len(keys)} object(s) from eos://{self.bucket}?\n{shown}{more}"
         removed = [t.key for t in targets]
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._delete(keys, removed)
-
-        self.app.call_from_thread(self.app.push_screen, ConfirmDialog(question), answered)
+        self.post_message(ConfirmRequested(question, functools.partial(self._delete, keys, removed)))
 
     @work(exit_on_error=False, group="bucket-op", thread=True)
     def _delete(self, keys: list[str], rows: list[str]) -> None:
@@ -249,20 +279,15 @@ class BucketActions(_Base):
         try:
             failed = self.store.delete(self.bucket, keys)
         except StorageError as exc:
-            self.app.call_from_thread(self._error, str(exc))
+            self.post_message(BucketOpFailed(str(exc)))
             return
         if failed:
             listed = "\n".join(failed[:MAX_CONFIRM_LIST])
-            self.app.call_from_thread(
-                self._error, f"{len(failed)} of {len(keys)} object(s) could not be deleted:\n{listed}"
+            self.post_message(
+                BucketOpFailed(f"{len(failed)} of {len(keys)} object(s) could not be deleted:\n{listed}")
             )
-        else:
-            self.app.call_from_thread(self.notify, f"Deleted {len(keys)} object(s)", title="Buckets")
-        self.app.call_from_thread(self._after_delete, [r for r in rows if r not in failed])
-
-    def _after_delete(self, keys: list[str]) -> None:
-        self.listing.remove(keys)
-        self.refresh_table()
+        removed = [r for r in rows if r not in failed]
+        self.post_message(BucketOpDone("" if failed else f"Deleted {len(keys)} object(s)", removed=removed))
 
     # -- links and details -------------------------------------------------------------------
     def action_copy_uri(self) -> None:
@@ -303,11 +328,10 @@ class BucketActions(_Base):
         try:
             url = self.store.presign(self.bucket, key, seconds)
         except StorageError as exc:
-            self.app.call_from_thread(self._error, str(exc))
+            self.post_message(BucketOpFailed(str(exc)))
             return
-        self.app.call_from_thread(self.app.copy_to_clipboard, url)
         body = f"{url}\n\nValid for {format_duration(seconds)}. Copied to the clipboard (OSC 52)."
-        self.app.call_from_thread(self.app.push_screen, MessageDialog("Presigned URL", body))
+        self.post_message(ShowText("Presigned URL", body, copy=url))
 
     def action_details(self) -> None:
         entry = self._need_object()
@@ -322,7 +346,7 @@ class BucketActions(_Base):
         try:
             d = self.store.head(self.bucket, key)
         except StorageError as exc:
-            self.app.call_from_thread(self._error, str(exc))
+            self.post_message(BucketOpFailed(str(exc)))
             return
         rows: list[tuple[str, Any]] = [
             ("Key", d.key),
@@ -345,7 +369,7 @@ class BucketActions(_Base):
             except StorageError as exc:
                 rows.append(("mar", f"cannot read the manifest: {exc}"))
         body = "\n".join(f"{k:<16} {v}" if k else str(v) for k, v in rows)
-        self.app.call_from_thread(self.app.push_screen, MessageDialog(self._uri(key), body))
+        self.post_message(ShowText(self._uri(key), body))
 
     def action_deploy(self) -> None:
         entry = self._need_object()
