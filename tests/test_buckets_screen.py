@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input
 
+from tests.helpers import rows, text, until
 from tirui.app import TiruiApp
 from tirui.locations import local_buckets_dir, profiles_file
 from tirui.screens.dialogs import ConfirmDialog, FormDialog, MessageDialog
 from tirui.screens.transfer import TransferDialog
 from tirui.storage.local import LocalStore
-
-
-async def until(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Let the app run until ``cond()`` holds (workers report through the event loop)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await pilot.pause(0.02)
-
-
-def rows(app: TiruiApp) -> list[str]:
-    table = app.screen.query_one("#objects", DataTable)
-    return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
-
-
-def text(app: TiruiApp, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
-from tests.test_buckets_screen import rows, until
-from tests.test_deployments_screen import table_rows
+from tests.helpers import rows, table_rows, until
 from tirui.app import TiruiApp
 from tirui.demo.model import expected_output
 from tirui.demo.setup import prepare_demo

@@ -5,19 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
-from tests.test_buckets_screen import open_models, rows, until
+from tests.helpers import rows, table_rows, until
+from tests.test_buckets_screen import open_models
 from tirui.app import TiruiApp
 from tirui.locations import local_buckets_dir
 from tirui.screens.dialogs import ConfirmDialog, FormDialog
 from tirui.storage.local import LocalStore
 from tirui.torchserve.server import group_alive
-
-
-def table_rows(app: TiruiApp) -> list[list[str]]:
-    table = app.screen.query_one("#deployments", DataTable)
-    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
 def status_of(app: TiruiApp, name: str) -> str:

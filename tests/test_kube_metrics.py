@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers import nearest_rank
 from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at, seed
 from tests.kube_plumbing import tail_as_pod_log
 from tests.servers import free_port, stop_process
-from tests.test_metrics import nearest_rank
 from tests.torchserve_fixture import RunningTorchServe, predict_tiny
 from tirui.cluster.kube import KubeRuntime
 from tirui.cluster.spec import DeploymentSpec
@@ -225,8 +225,8 @@ async def test_metrics_screen_on_a_kubernetes_profile(
     """The Metrics screen finds the pods of a Kubernetes deployment and charts real traffic."""
     from textual.widgets import Static
 
+    from tests.helpers import until
     from tests.kube_cluster import write_k8s_profile
-    from tests.test_buckets_screen import until
     from tirui.app import TiruiApp
 
     monkeypatch.setenv("TIRUI_TOKEN_K8S_API", "k8s-token-0123456789abcdef")

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.control_plane import ControlPlane, seed_archive, write_profile
-from tests.test_buckets_screen import until
-from tests.test_deployments_screen import table_rows
+from tests.helpers import table_rows, until
 from tirui.app import TiruiApp
 from tirui.locations import profiles_file
 

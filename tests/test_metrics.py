@@ -15,17 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import nearest_rank
 from tests.torchserve_fixture import RunningTorchServe, predict_tiny
 from tirui.metrics.accesslog import LogTail, parse_line
 from tirui.metrics.collector import Collector, ReplicaSource
 from tirui.metrics.quantiles import WindowedQuantiles, histogram_quantile
 from tirui.metrics.scrape import ScrapeError, parse
 from tirui.metrics.series import MetricsPipeline, TickInput, delta
-
-
-def nearest_rank(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
 async def test_rates_averages_and_p99_agree_with_real_traffic(torchserve: RunningTorchServe) -> None:

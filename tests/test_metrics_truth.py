@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from tests.test_metrics import nearest_rank
+from tests.helpers import nearest_rank
 from tests.test_torchserve_clients import grpc_client
 from tests.torchserve_fixture import RunningTorchServe, predict_tiny
 from tirui.cli.top import summary

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select, Static, TextArea
 
-from tests.test_buckets_screen import until
+from tests.helpers import until
 from tests.torchserve_fixture import RunningTorchServe
 from tirui.app import TiruiApp
 from tirui.demo.model import expected_output

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from textual.widgets import Input
 
-from tests.test_buckets_screen import until
+from tests.helpers import until
 from tirui.app import TiruiApp
 
 

@@ -1,0 +1,45 @@
+"""Helpers the UI and metrics tests share (Pilot polling, table contents, a reference percentile)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from typing import Any
+
+from textual.widgets import DataTable, Static
+
+from tirui.app import TiruiApp
+
+
+async def until(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Let the app run until ``cond()`` holds (workers report through the event loop); the
+    deadline only stops a hung test."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await pilot.pause(0.02)
+
+
+def rows(app: TiruiApp) -> list[str]:
+    """The names in the Buckets table."""
+    table = app.screen.query_one("#objects", DataTable)
+    return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+
+
+def text(app: TiruiApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def table_rows(app: TiruiApp) -> list[list[str]]:
+    """The cells of the Deployments table."""
+    table = app.screen.query_one("#deployments", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    """The reference percentile the metrics tests compare tirui's with."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
