@@ -18,6 +18,35 @@ CLASSES = ("2xx", "4xx", "5xx")
 PROTOCOLS = ("http", "grpc")
 
 
+class Tally:
+    """The inference requests that arrived in one interval (counted on arrival, so a line that
+    comes late is still counted once, and a slow interval loses nothing)."""
+
+    def __init__(self) -> None:
+        self.classes = dict.fromkeys(CLASSES, 0)
+        self.busy_ms = 0.0
+
+    def add(self, e: AccessEntry) -> None:
+        if e.inference:
+            self.classes[e.status_class] += 1
+            self.busy_ms += e.latency_ms
+
+    def merge(self, other: Tally) -> None:
+        for c, n in other.classes.items():
+            self.classes[c] += n
+        self.busy_ms += other.busy_ms
+
+    def rates(self, seconds: float) -> dict[str, float | None]:
+        """Per second over ``seconds``: the same keys as :meth:`LogStats.rates`."""
+        n = sum(self.classes.values())
+        out: dict[str, float | None] = {c: v / seconds for c, v in self.classes.items()}
+        out["rps"] = n / seconds
+        out["errors"] = (self.classes["4xx"] + self.classes["5xx"]) / seconds
+        out["active"] = self.busy_ms / 1000 / seconds
+        out["latency_avg"] = self.busy_ms / n if n else None
+        return out
+
+
 class WindowedSums:
     """Per-second sums of a value (a count, seconds of latency) over a bounded horizon."""
 

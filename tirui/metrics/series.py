@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from tirui.metrics.accesslog import AccessEntry
-from tirui.metrics.logstats import LogStats
+from tirui.metrics.logstats import LogStats, Tally
 from tirui.metrics.quantiles import WindowedQuantiles, histogram_quantile
 from tirui.metrics.scrape import Snapshot
 
@@ -62,7 +62,8 @@ class Replica:
     last_seen: float = 0.0
     log: LogStats = field(default_factory=LogStats)
     percentile_source: str = ""
-    first_seen: float = 0.0
+    last_tick: float = 0.0
+    """When this replica's previous interval ended (0: this is its first)."""
 
     @property
     def quantiles(self) -> WindowedQuantiles:
@@ -88,6 +89,7 @@ class MetricsPipeline:
         self.replicas: dict[str, Replica] = {}
         self.rings: dict[str, dict[str, deque[tuple[float, float | None]]]] = {}
         self.aggregate_log = LogStats(horizon)
+        self._last_tick = 0.0
         self.custom_names: set[str] = set()
         self.watch_custom: str = ""
 
@@ -133,12 +135,15 @@ class MetricsPipeline:
     def tick(self, now: float, inputs: dict[str, TickInput]) -> None:
         """Process one interval of every replica that exists now."""
         agg_counts: dict[str, float] = {}
+        agg_tally = Tally()
         agg_have: set[str] = set()
         lat_sum = lat_n = queue_sum = 0.0
         for name, data in inputs.items():
-            rep = self.replicas.setdefault(name, Replica(name, log=LogStats(self.horizon), first_seen=now))
+            rep = self.replicas.setdefault(name, Replica(name, log=LogStats(self.horizon)))
             rep.last_seen = now
-            self._entries(rep, data.entries)
+            tally = self._entries(rep, data.entries)
+            interval = now - rep.last_tick if rep.last_tick else 0.0
+            rep.last_tick = now
             snap = data.snapshot
             if snap is None:
                 rep.note = data.error or "no data"
@@ -147,9 +152,10 @@ class MetricsPipeline:
                     self._put(series, name, now, None)
                 continue
             rep.note = "ok"
-            if rep.log.seen:  # the access log is the source of request rates (no phantom traffic)
-                for series, value in rep.log.rates(self._span(rep, now), now).items():
+            if rep.log.seen and interval > 0:  # the access log: no phantom traffic
+                for series, value in tally.rates(interval).items():
                     self._put(series, name, now, value)
+                agg_tally.merge(tally)
             prev = rep.prev
             dt = (snap.at - prev.at) if prev is not None else 0.0
             match = self._match()
@@ -176,9 +182,11 @@ class MetricsPipeline:
             self._histogram_percentiles(rep, prev, snap, now)
             self._custom(name, prev, snap, now, dt)
             rep.prev = snap
+        agg_interval = now - self._last_tick if self._last_tick else 0.0
+        self._last_tick = now
         if self.aggregate_log.seen:
-            span = max((self._span(self.replicas[n], now) for n in inputs), default=SMOOTH)
-            for series, value in self.aggregate_log.rates(span, now).items():
+            rates = agg_tally.rates(agg_interval) if agg_interval > 0 else dict.fromkeys(LOG_SERIES)
+            for series, value in rates.items():
                 self._put(series, AGGREGATE, now, value)
         else:
             self._put("rps", AGGREGATE, now, agg_counts.get("rps") if "rps" in agg_have else None)
@@ -195,17 +203,18 @@ class MetricsPipeline:
                 self._put(key, name, now, rq)
         self._prune(now)
 
-    @staticmethod
-    def _span(rep: Replica, now: float) -> float:
-        """Seconds behind a rate: SMOOTH, or less while the replica is newer than that."""
-        return max(1.0, min(SMOOTH, now - rep.first_seen)) if rep.first_seen else SMOOTH
-
-    def _entries(self, rep: Replica, entries: list[AccessEntry]) -> None:
+    def _entries(self, rep: Replica, entries: list[AccessEntry]) -> Tally:
+        """Feed the windowed stats; the tally of this interval (empty on a replica's first
+        interval: what it reads then is history, e.g. a log backfill, not this interval's rate)."""
+        tally = Tally()
         for e in entries:
             rep.log.add(e)
             self.aggregate_log.add(e)
             if e.inference:
                 rep.percentile_source = "access log"
+                if rep.last_tick:
+                    tally.add(e)
+        return tally
 
     def _histogram_percentiles(self, rep: Replica, prev: Snapshot | None, snap: Snapshot, now: float) -> None:
         """When no access log feeds this replica, use a latency ``_bucket`` histogram if exposed."""
