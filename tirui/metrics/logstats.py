@@ -23,7 +23,7 @@ class Tally:
     comes late is still counted once, and a slow interval loses nothing)."""
 
     def __init__(self) -> None:
-        self.classes = dict.fromkeys(CLASSES, 0)
+        self.classes: dict[str, float] = dict.fromkeys(CLASSES, 0.0)
         self.busy_ms = 0.0
 
     def add(self, e: AccessEntry) -> None:
@@ -99,15 +99,10 @@ class LogStats:
     def rates(self, window: float, now: float) -> dict[str, float | None]:
         """Per second over the last ``window`` s: ``rps``, ``2xx``/``4xx``/``5xx``, ``errors``,
         ``active`` (Little's law), and ``latency_avg`` in ms (None without requests)."""
-        counts = {c: self.classes[c].total(window, now) for c in CLASSES}
-        n = sum(counts.values())
-        busy_ms = self.latency.total(window, now)
-        out: dict[str, float | None] = {c: v / window for c, v in counts.items()}
-        out["rps"] = n / window
-        out["errors"] = (counts["4xx"] + counts["5xx"]) / window
-        out["active"] = busy_ms / 1000 / window
-        out["latency_avg"] = busy_ms / n if n else None
-        return out
+        tally = Tally()
+        tally.classes = {c: self.classes[c].total(window, now) for c in CLASSES}
+        tally.busy_ms = self.latency.total(window, now)
+        return tally.rates(window)
 
     def protocol_summary(self, window: float, now: float) -> dict[str, dict[str, float | int | None]]:
         """``{"http": {"requests": n, "p99_ms": x}, "grpc": {...}}`` over the last ``window`` s."""
