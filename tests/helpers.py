@@ -43,3 +43,18 @@ def nearest_rank(values: list[float], q: float) -> float:
     """The reference percentile the metrics tests compare tirui's with."""
     ordered = sorted(values)
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+async def open_modal(pilot: Any, key: str, kind: type[Any]) -> Any:
+    """Press ``key`` and wait until a screen of ``kind`` is on top; returns it."""
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(pilot.app.screen, kind))
+    return pilot.app.screen
+
+
+def fill(form: Any, **values: str) -> None:
+    """Type ``values`` into a FormDialog's fields (``#field-<name>`` inputs)."""
+    from textual.widgets import Input
+
+    for name, value in values.items():
+        form.query_one(f"#field-{name}", Input).value = value

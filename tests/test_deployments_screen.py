@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.widgets import Input, Static
 
-from tests.helpers import rows, table_rows, until
+from tests.helpers import fill, open_modal, rows, table_rows, until
 from tests.test_buckets_screen import open_models
 from tirui.app import TiruiApp
 from tirui.locations import local_buckets_dir
@@ -44,9 +44,7 @@ async def test_deploy_from_buckets_then_scale_and_delete(isolated: Path, tiny_ma
         await until(pilot, lambda: "Ready" in table_rows(app)[0][2], timeout=120)
         assert table_rows(app)[0][3] == "1/1"
 
-        await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
-        app.screen.query_one("#field-count", Input).value = "2"
+        fill(await open_modal(pilot, "s", FormDialog), count="2")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: table_rows(app)[0][3] == "2/2", timeout=90)
 
@@ -139,22 +137,16 @@ async def test_kubernetes_deploy_scale_delete_through_the_screen(
         await pilot.press("ctrl+s")
         await until(pilot, lambda: any(r[0] == "resnet" for r in table_rows(app)), timeout=30)
         assert table_rows(app)[0][3] == "0/1"
-        await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
-        app.screen.query_one("#field-count", Input).value = "2"
+        fill(await open_modal(pilot, "s", FormDialog), count="2")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: table_rows(app)[0][3] == "0/2", timeout=30)
 
         # autoscale: the HPA's own account (no metrics-server here) shows in the table and pane
-        await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
-        form = app.screen
-        form.query_one("#field-min", Input).value = "4"
-        form.query_one("#field-max", Input).value = "2"
+        form = await open_modal(pilot, "a", FormDialog)
+        fill(form, min="4", max="2")
         await pilot.press("ctrl+s")
         assert "not above max" in str(form.query_one("#form-error", Static).render())
-        form.query_one("#field-min", Input).value = "1"
-        form.query_one("#field-max", Input).value = "3"
+        fill(form, min="1", max="3")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "autoscale ⚠" in table_rows(app)[0][2], timeout=90)
         detail = str(app.screen.query_one("#deploy-detail", Static).render())

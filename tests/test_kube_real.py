@@ -25,7 +25,7 @@ from tests.control_plane import (
 )
 from tirui.cluster.credentials import token_ref
 from tirui.cluster.kube import KubeConflict, KubeError, KubeRuntime
-from tirui.cluster.runtime import DeploymentNotFound
+from tirui.cluster.runtime import DeploymentNotFound, DeployOptions
 from tirui.cluster.spec import DeploymentSpec
 from tirui.secrets import TokenStore
 
@@ -56,7 +56,7 @@ class Cluster:
         return DeploymentSpec(name, kw.pop("source", self.source), **kw)
 
     def deploy(self, spec: DeploymentSpec, **kw: Any) -> Any:
-        return self.rt.deploy_with(spec, self.profile, self.tokens, **kw)
+        return self.rt.deploy_with(spec, self.profile, self.tokens, DeployOptions(**kw))
 
     def dep(self, name: str = "t") -> Any:
         return self.apps.read_namespaced_deployment(name, self.ns, _preload_content=False)
@@ -140,7 +140,9 @@ def test_redeploy_converges_and_prunes(cluster: Cluster) -> None:
     wait_for(new_hash, "a new ReplicaSet for the changed pod template")
 
     # a dry run says what it would remove and changes nothing; then the confirmed prune
-    dry = c.rt.dry_run_with(c.spec(auth=False, replicas=2), c.profile, c.tokens, prune_disk=True)
+    dry = c.rt.deploy_with(
+        c.spec(auth=False, replicas=2), c.profile, c.tokens, DeployOptions(dry_run=True, prune_disk=True)
+    )
     assert dry.pruned == ["PersistentVolumeClaim/t-model-store"] and dry.dry_run
     assert c.raw("PersistentVolumeClaim", "t-model-store") is not None
     third = c.deploy(c.spec(auth=False, replicas=2), prune_disk=True)
@@ -262,9 +264,9 @@ def test_missing_archive_is_refused_before_anything_is_applied(cluster: Cluster)
     """Item 4: the dry run used to accept an archive that does not exist."""
     c = cluster
     missing = c.source.replace("tiny.mar", "nokey.mar")
-    for call in (c.rt.dry_run_with, c.rt.deploy_with):
+    for dry_run in (True, False):
         with pytest.raises(KubeError, match=r"nokey\.mar") as info:
-            call(c.spec(source=missing), c.profile, c.tokens)
+            c.deploy(c.spec(source=missing), dry_run=dry_run)
         assert "nothing was changed" in str(info.value)
     assert c.raw("Deployment", "t") is None and c.raw("Secret", "t-storage") is None
 

@@ -149,17 +149,17 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print(to_yaml(build_for_profile(spec, profile, show_secrets=args.show_secrets)), end="")
         return 0
     runtime = _runtime(profile)
-    from tirui.cluster.runtime import RuntimeFailure
+    from tirui.cluster.runtime import DeployOptions, RuntimeFailure
     from tirui.secrets import TokenStore
 
-    how = {"force": args.force, "prune_disk": args.prune_disk}
+    how = DeployOptions(dry_run=args.dry_run, force=args.force, prune_disk=args.prune_disk)
     try:
         tokens = TokenStore.from_env(args.secrets)
-        if args.dry_run:
-            for line in runtime.dry_run_with(spec, profile, tokens, **how).lines():
+        result = runtime.deploy_with(spec, profile, tokens, how)
+        if how.dry_run:
+            for line in result.lines():
                 print(f"{spec.name}: {line}")
             return 0
-        result = runtime.deploy_with(spec, profile, tokens, **how)
     except RuntimeFailure as exc:
         raise DeployCliError(str(exc)) from None
     for line in result.lines()[1:]:

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from tirui.cluster.kube_apply import KubeWrites
@@ -27,7 +28,7 @@ from tirui.cluster.manifests import (
     build,
     build_for_profile,
 )
-from tirui.cluster.runtime import ApplyResult
+from tirui.cluster.runtime import DEPLOY, ApplyResult, DeployOptions
 from tirui.cluster.spec import DeploymentSpec, spec_from_json
 
 __all__ = ["ApplyResult", "KubeConflict", "KubeError", "KubeRuntime", "explain"]
@@ -197,50 +198,28 @@ class KubeRuntime(KubeWrites, KubeReads):
             show_secrets=True,
         )
 
-    def _converge(
-        self,
-        spec: DeploymentSpec,
-        objects: builtins.list[Obj],
-        *,
-        dry_run: bool,
-        force: bool,
-        prune_disk: bool,
-    ) -> ApplyResult:
+    def _converge(self, spec: DeploymentSpec, objects: builtins.list[Obj], how: DeployOptions) -> ApplyResult:
+        dry_run = how.dry_run
         self.preflight(objects)
-        applied = self.apply(objects, dry_run=dry_run, force=force)
-        pruned, kept = self.prune(spec.name, objects, dry_run=dry_run, prune_disk=prune_disk)
+        applied = self.apply(objects, dry_run=dry_run, force=how.force)
+        pruned, kept = self.prune(spec.name, objects, dry_run=dry_run, prune_disk=how.prune_disk)
         warning = self.autoscale_warning(spec.autoscale_metric) if spec.autoscaling else ""
         return ApplyResult(applied, pruned, kept, [warning] if warning else [], dry_run)
 
-    def dry_run_with(
-        self,
-        spec: DeploymentSpec,
-        profile: Any,
-        tokens: Any,
-        *,
-        force: bool = False,
-        prune_disk: bool = False,
-    ) -> ApplyResult:
-        """Archive check, ownership preflight and a server-side dry run of every write (pruning
-        included); changes nothing (not even the keyring: a deployment without a token yet is
-        checked with a throwaway one)."""
-        objects = self._prepare(spec, profile, tokens, create_token=False)
-        return self._converge(spec, objects, dry_run=True, force=force, prune_disk=prune_disk)
-
     def deploy_with(
-        self,
-        spec: DeploymentSpec,
-        profile: Any,
-        tokens: Any,
-        *,
-        force: bool = False,
-        prune_disk: bool = False,
+        self, spec: DeploymentSpec, profile: Any, tokens: Any, how: DeployOptions = DEPLOY
     ) -> ApplyResult:
         """Deploy (or re-deploy) ``spec`` so the cluster converges on it: archive check, dry run,
-        apply, prune. ``result.status`` is the deployment's state right after."""
-        objects = self._prepare(spec, profile, tokens, create_token=True)
-        self._converge(spec, objects, dry_run=True, force=force, prune_disk=prune_disk)
-        result = self._converge(spec, objects, dry_run=False, force=force, prune_disk=prune_disk)
+        apply, prune. ``result.status`` is the deployment's state right after.
+
+        ``how.dry_run``: the archive check, ownership preflight and a server-side dry run of every
+        write (pruning included) only; changes nothing (not even the keyring: a deployment without
+        a token yet is checked with a throwaway one)."""
+        objects = self._prepare(spec, profile, tokens, create_token=not how.dry_run)
+        result = self._converge(spec, objects, replace(how, dry_run=True))
+        if how.dry_run:
+            return result
+        result = self._converge(spec, objects, how)
         result.status = self.get(spec.name)
         return result
 

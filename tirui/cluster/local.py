@@ -28,10 +28,12 @@ import httpx
 
 from tirui.cluster.local_state import LocalState
 from tirui.cluster.runtime import (
+    DEPLOY,
     ApplyResult,
     DeploymentExists,
     DeploymentNotFound,
     DeploymentStatus,
+    DeployOptions,
     ReplicaStatus,
     RuntimeFailure,
 )
@@ -310,12 +312,12 @@ class LocalRuntime:
         spec: DeploymentSpec,
         profile: Profile,
         tokens: TokenStore | None,
-        *,
-        force: bool = False,
-        prune_disk: bool = False,
+        how: DeployOptions = DEPLOY,
     ) -> ApplyResult:
-        """:meth:`deploy` from the profile's object store (``force``/``prune_disk`` concern
-        Kubernetes objects and mean nothing here)."""
+        """:meth:`deploy` from the profile's object store; a dry run checks only the spec, nothing
+        is started (``force``/``prune_disk`` concern Kubernetes objects and mean nothing here)."""
+        if how.dry_run:
+            return self._spec_checked(spec)
         from tirui.storage.base import StorageError
         from tirui.storage.factory import open_store
 
@@ -326,16 +328,8 @@ class LocalRuntime:
             raise RuntimeFailure(str(exc)) from None
         return ApplyResult([f"TorchServe/{spec.name}"], status=status)
 
-    def dry_run_with(
-        self,
-        spec: DeploymentSpec,
-        profile: Profile,
-        tokens: TokenStore | None,
-        *,
-        force: bool = False,
-        prune_disk: bool = False,
-    ) -> ApplyResult:
-        """Checks only the spec: nothing is started."""
+    @staticmethod
+    def _spec_checked(spec: DeploymentSpec) -> ApplyResult:
         from tirui.cluster.spec import SpecError
 
         try:

@@ -71,6 +71,21 @@ class DeploymentStatus:
         return f"{seconds}s"
 
 
+@dataclass(frozen=True)
+class DeployOptions:
+    """How a deploy goes: ``dry_run`` checks everything and changes nothing; ``force`` takes over
+    fields another field manager owns (Kubernetes); ``prune_disk`` lets a re-deploy without a disk
+    delete the model disk."""
+
+    dry_run: bool = False
+    force: bool = False
+    prune_disk: bool = False
+
+
+DEPLOY = DeployOptions()
+"""A plain deploy."""
+
+
 @dataclass
 class ApplyResult:
     """What one deploy did (or, dry, would do): objects applied, objects pruned because the new
@@ -117,24 +132,11 @@ class Runtime(Protocol):
     def get(self, name: str) -> DeploymentStatus: ...
 
     def deploy_with(
-        self,
-        spec: DeploymentSpec,
-        profile: Any,
-        tokens: Any,
-        *,
-        force: bool = False,
-        prune_disk: bool = False,
-    ) -> ApplyResult: ...
-
-    def dry_run_with(
-        self,
-        spec: DeploymentSpec,
-        profile: Any,
-        tokens: Any,
-        *,
-        force: bool = False,
-        prune_disk: bool = False,
-    ) -> ApplyResult: ...
+        self, spec: DeploymentSpec, profile: Any, tokens: Any, how: DeployOptions = DEPLOY
+    ) -> ApplyResult:
+        """Deploy or re-deploy ``spec`` from the profile's store (``how.dry_run``: only check it);
+        the one deploy behind ``tirui deploy`` and the form."""
+        ...
 
     def scale(self, name: str, count: int) -> None: ...
 

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Static
 from tirui.cluster.runtime import (
     Autoscalable,
     DeploymentStatus,
+    DeployOptions,
     LogFollowing,
     Runtime,
     RuntimeFailure,
@@ -286,9 +287,8 @@ class DeploymentsScreen(MainScreen):
         app = self.app
         if app.runtime is None:
             raise RuntimeFailure(f"no Kubernetes access: {app.runtime_error or 'the runtime is starting'}")
-        return app.runtime.dry_run_with(
-            spec, app.profile, app.token_store, force=force, prune_disk=prune_disk
-        )
+        how = DeployOptions(dry_run=True, force=force, prune_disk=prune_disk)
+        return app.runtime.deploy_with(spec, app.profile, app.token_store, how)
 
     def _render_yaml(self, spec: DeploymentSpec) -> str:
         """The YAML the deploy form previews: exactly what is applied, Secret values redacted."""
@@ -306,10 +306,9 @@ class DeploymentsScreen(MainScreen):
             return
         self.notify(f"Deploying {spec.name} from {spec.source}…", title="Deploy")
         tokens = await app.get_token_store()
+        how = DeployOptions(force=force, prune_disk=prune_disk)
         try:
-            result = await asyncio.to_thread(
-                runtime.deploy_with, spec, app.profile, tokens, force=force, prune_disk=prune_disk
-            )
+            result = await asyncio.to_thread(runtime.deploy_with, spec, app.profile, tokens, how)
         except (RuntimeFailure, StorageError, SpecError, OSError) as exc:
             self.app.push_screen(MessageDialog("Deploy failed", str(exc)))
             return
