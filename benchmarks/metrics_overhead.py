@@ -4,7 +4,8 @@ feeding the percentile windows, and four charts rebuilt each second.
 The endpoints serve a payload recorded from a real TorchServe 0.12.0 (benchmarks/data/) with
 counters that grow, and append access-log lines (50/s each); they run in a separate process so
 their CPU is not counted. Prints resident memory at the start and the end, then
-``ratio=<process CPU seconds / wall seconds>`` last. Target: <= 0.05 and flat memory.
+``ratio=<process CPU seconds / wall seconds>`` last. Target: <= 0.03 and flat memory.
+``benchmarks/metrics_scale.py`` runs the same with 100 endpoints.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 payload = Path(sys.argv[1]).read_text()
 logdir = Path(sys.argv[2])
 count = int(sys.argv[3])
+per_second = float(sys.argv[4])
 started = time.time()
 
 def body(i):
@@ -43,6 +45,7 @@ def body(i):
     return text.encode()
 
 class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as TorchServe's metrics endpoint (Netty) does
     def do_GET(self):
         data = body(self.server.index)
         self.send_response(200)
@@ -68,7 +71,7 @@ while True:
         f.write(f'{stamp} - /127.0.0.1:1 "POST /predictions/tiny HTTP/1.1" 200 {3 + k % 9}\n')
         f.flush()
     k += 1
-    time.sleep(0.02)
+    time.sleep(1 / per_second)
 """
 
 
@@ -96,7 +99,7 @@ def rss_mb() -> float:
     return 0.0
 
 
-async def run(sources: list[ReplicaSource]) -> tuple[float, float, float, float]:
+async def run(sources: list[ReplicaSource], seconds: float) -> tuple[float, float, float, float]:
     pipeline = MetricsPipeline(model="tiny")
     collector = Collector(pipeline)
     await collector.collect(sources)  # warm-up: imports, connections
@@ -105,7 +108,7 @@ async def run(sources: list[ReplicaSource]) -> tuple[float, float, float, float]
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
     tick = t0
-    while time.monotonic() - t0 < SECONDS:
+    while time.monotonic() - t0 < seconds:
         tick += 1.0
         await asyncio.sleep(max(0.0, tick - time.monotonic()))
         now = time.time()
@@ -119,10 +122,12 @@ async def run(sources: list[ReplicaSource]) -> tuple[float, float, float, float]
     return cpu, wall, rss_start, rss_mb()
 
 
-def main() -> None:
+def measure(endpoints: int, lines_per_s: float, *, api_bound: bool = False, seconds: float = SECONDS) -> None:
+    """Collect from ``endpoints`` for ``seconds``; ``api_bound`` marks them as pods behind the
+    Kubernetes API server (the collector's budget then samples them)."""
     with tempfile.TemporaryDirectory() as tmp:
         servers = subprocess.Popen(
-            [sys.executable, "-c", SERVERS, str(PAYLOAD), tmp, str(ENDPOINTS)],
+            [sys.executable, "-c", SERVERS, str(PAYLOAD), tmp, str(endpoints), str(lines_per_s)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -130,16 +135,27 @@ def main() -> None:
             assert servers.stdout is not None
             ports = [int(p) for p in servers.stdout.readline().split()]
             sources = [
-                ReplicaSource(f"r{i}", f"http://127.0.0.1:{port}/metrics", Path(tmp) / f"access_{i}.log")
+                ReplicaSource(
+                    f"r{i}",
+                    f"http://127.0.0.1:{port}/metrics",
+                    Path(tmp) / f"access_{i}.log",
+                    api_bound=api_bound,
+                )
                 for i, port in enumerate(ports)
             ]
-            cpu, wall, rss0, rss1 = asyncio.run(run(sources))
+            cpu, wall, rss0, rss1 = asyncio.run(run(sources, seconds))
         finally:
             servers.kill()
             servers.wait()
-    print(f"{ENDPOINTS} endpoints at 1 Hz for {wall:.1f} s: {cpu:.2f} s CPU")
+    print(
+        f"{endpoints} endpoints, {lines_per_s:g} access-log lines/s each, for {wall:.1f} s: {cpu:.2f} s CPU"
+    )
     print(f"resident memory: {rss0:.1f} MB at the start, {rss1:.1f} MB at the end")
     print(f"ratio={cpu / wall:.4f}")
+
+
+def main() -> None:
+    measure(ENDPOINTS, 50)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from tests.torchserve_fixture import RunningTorchServe, predict_tiny
 from tirui.metrics.accesslog import LogTail, parse_line
 from tirui.metrics.collector import Collector, ReplicaSource
 from tirui.metrics.quantiles import WindowedQuantiles, histogram_quantile
-from tirui.metrics.scrape import ScrapeError, parse
+from tirui.metrics.scrape import ScrapeError, Snapshot, _library_parse, parse
 from tirui.metrics.series import MetricsPipeline, TickInput, delta
 
 
@@ -224,3 +225,73 @@ def test_top_once(torchserve: RunningTorchServe) -> None:
         env={**os.environ},
     )
     assert r.returncode == 1 and "no local deployment" in r.stderr and r.stderr.count("\n") == 1
+
+
+def _same(a: Snapshot, b: Snapshot) -> bool:
+    def norm(s: Snapshot) -> dict[Any, Any]:
+        return {k: ("nan" if math.isnan(v) else v) for k, v in s.values.items()}
+
+    return norm(a) == norm(b) and a.types == b.types
+
+
+PAYLOAD = Path(__file__).parent.parent / "benchmarks" / "data" / "torchserve_metrics.txt"
+EXPOSITIONS = [
+    PAYLOAD.read_text(),
+    "# TYPE http_requests_total counter\n"
+    'http_requests_total{method="post",code="200"} 1027 1395066363000\n'
+    'http_requests_total{method="post",code="400"}    3\n'
+    "# TYPE lat histogram\n"
+    'lat_bucket{le="0.05"} 24054\nlat_bucket{le="+Inf"} 144320\nlat_sum 53423\nlat_count 144320\n'
+    "plain_metric 12.5\nnan_metric NaN\n"
+    '# TYPE rpc summary\nrpc{quantile="0.5"} 4773\nrpc_sum 1.7560473e+07\nrpc_count 2693\n'
+    "# TYPE legacy untyped\nlegacy 1\n",
+    'escaped{path="a\\\\b",q="x\\"y\\n"} 1\n',  # the fast path hands this to the library
+]
+
+
+@pytest.mark.parametrize("text", EXPOSITIONS)
+def test_fast_parser_gives_what_the_library_parser_gives(text: str) -> None:
+    assert _same(parse(text, 1.0), _library_parse(text, Snapshot(1.0)))
+
+
+def test_fast_parser_on_a_real_torchserve(torchserve: RunningTorchServe) -> None:
+    text = httpx.get(torchserve.metrics_url).text
+    assert "ts_inference_requests_total" in text or "Requests2XX" in text
+    assert _same(parse(text, 1.0), _library_parse(text, Snapshot(1.0)))
+
+
+async def test_api_server_budget_samples_pods_in_turn_without_gaps(tmp_path: Path) -> None:
+    """100 pods behind the API server: at most 10 scrapes a round, each pod once in 10 rounds,
+    rates from the longer spans, no gaps for the pods left out; direct sources are not limited."""
+    calls: list[str] = []
+    text = PAYLOAD.read_text()
+
+    def fetch(name: str, k: int) -> Snapshot:
+        calls.append(name)
+        return parse(text.replace("} 50082.758", f"}} {50082.758 + k * 1000}"), time.time())
+
+    pipeline = MetricsPipeline(model="tiny")
+    collector = Collector(pipeline, api_budget=10)
+    rounds = [0]
+    sources = [
+        ReplicaSource(f"pod-{i}", "", fetch=lambda i=i: fetch(f"pod-{i}", rounds[0]), api_bound=True)
+        for i in range(100)
+    ]
+    try:
+        for r in range(20):
+            rounds[0] = r
+            before = len(calls)
+            await collector.collect(sources, now=1000.0 + r)
+            assert len(calls) - before == 10
+        assert sorted(calls) == sorted(f"pod-{i}" for i in range(100) for _ in range(2))
+        assert "10 of 100 pods" in collector.sampling and "every 10 s" in collector.sampling
+        mem = [v for _, v in pipeline.points("mem", "pod-5", 3600, 2000.0)]
+        assert mem and None not in mem  # sampled twice, never a gap
+        direct = ReplicaSource("local", "", fetch=lambda: fetch("local", 0))
+        before = len(calls)
+        other = Collector(MetricsPipeline(), api_budget=1)
+        await other.collect([direct, ReplicaSource("local2", "", fetch=lambda: fetch("local2", 0))])
+        await other.aclose()
+        assert len(calls) - before == 2 and other.sampling == ""
+    finally:
+        await collector.aclose()

@@ -111,7 +111,8 @@ def cmd_top(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         pipes = {n: MetricsPipeline(model=models[n]) for n in names}
-        collectors = {n: Collector(pipes[n], backfill=256 * 1024) for n in names}
+        budget = max(1, 10 // len(names))  # the API-server budget (10 requests/s) shared by all
+        collectors = {n: Collector(pipes[n], backfill=256 * 1024, api_budget=budget) for n in names}
         try:
             rounds = 0
             while True:
@@ -124,6 +125,7 @@ def cmd_top(args: argparse.Namespace) -> int:
                     return
                 if rounds >= 2 or not args.once:
                     out = [line for n in names for line in summary_lines(n, pipes[n], args.window)]
+                    out += sorted({c.sampling for c in collectors.values() if c.sampling})
                     if not args.once and sys.stdout.isatty():
                         print("\x1b[H\x1b[2J", end="")
                     print("\n".join(out), flush=True)

@@ -17,7 +17,7 @@ from tirui.cluster.kube_errors import explain
 from tirui.cluster.kube_logs import DeploymentLogs, PodLog
 from tirui.cluster.kube_status import deployment_status, ingress_endpoint, ingress_hosts, labels, timestamp
 from tirui.cluster.kube_watch import ListWatch
-from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, METRICS_PORT
+from tirui.cluster.objects import DEPLOYMENT_LABEL, MANAGED_BY, METRICS_PORT
 from tirui.cluster.runtime import DeploymentNotFound, DeploymentStatus
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ YAML_KINDS = {
     "Service": "v1",
     "Ingress": "networking.k8s.io/v1",
     "HorizontalPodAutoscaler": "autoscaling/v2",
+    "PodDisruptionBudget": "policy/v1",
     "PersistentVolumeClaim": "v1",
     "ConfigMap": "v1",
     "Secret": "v1",
@@ -255,19 +256,24 @@ class KubeReads:
         return log
 
     def metrics_sources(self, name: str) -> builtins.list[ReplicaSource]:
-        """Every running pod: metrics via the pod proxy (or Prometheus), latencies via its log."""
+        """Every running pod: metrics via the pod proxy (or Prometheus: one query a round for all
+        pods), latencies via its log."""
         from tirui.metrics.collector import ReplicaSource
+        from tirui.metrics.promql import PodBatch
 
         out = []
-        for pod in self.pod_names(name, running=True):
-            if self.prometheus is not None:
-                fetch = functools.partial(self.prometheus.snapshot, self.namespace, pod)
+        pods = self.pod_names(name, running=True)
+        batch = PodBatch(self.prometheus, self.namespace, pods) if self.prometheus is not None else None
+        for pod in pods:
+            if self.prometheus is not None and batch is not None:
+                fetch = functools.partial(batch.get, pod)
                 where = f"{self.prometheus.base_url} pod={pod}"
             else:
                 fetch = functools.partial(self.scrape_pod, pod)
                 where = f"pods/{pod}:{METRICS_PORT}/proxy/metrics"
+            log = functools.partial(self._access_log, pod)
             out.append(
-                ReplicaSource(pod, where, fetch=fetch, open_log=functools.partial(self._access_log, pod))
+                ReplicaSource(pod, where, fetch=fetch, open_log=log, api_bound=self.prometheus is None)
             )
         return out
 

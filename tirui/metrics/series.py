@@ -77,6 +77,10 @@ class TickInput:
     snapshot: Snapshot | None = None
     error: str = ""
     entries: list[AccessEntry] = field(default_factory=list)
+    sampled: bool = True
+    """False when the collector left this replica's metrics out of this round to bound its load:
+    its log still counts, its gauges keep their last value, and its counters' next rate spans
+    the longer interval (not a gap)."""
 
 
 class MetricsPipeline:
@@ -145,17 +149,19 @@ class MetricsPipeline:
             interval = now - rep.last_tick if rep.last_tick else 0.0
             rep.last_tick = now
             snap = data.snapshot
-            if snap is None:
+            if snap is None and data.sampled:
                 rep.note = data.error or "no data"
                 # a replica that does not answer is a gap (its silent log proves nothing)
                 for series in (*LOG_SERIES, *GAUGES, "queue_avg"):
                     self._put(series, name, now, None)
                 continue
-            rep.note = "ok"
             if rep.log.seen and interval > 0:  # the access log: no phantom traffic
                 for series, value in tally.rates(interval).items():
                     self._put(series, name, now, value)
                 agg_tally.merge(tally)
+            if snap is None:  # not sampled this round
+                continue
+            rep.note = "ok"
             prev = rep.prev
             dt = (snap.at - prev.at) if prev is not None else 0.0
             match = self._match()

@@ -194,6 +194,8 @@ class MetricsScreen(MainScreen):
             )
         self._head()
         notes = [f"{r.name}: {r.note}" for r in p.replicas.values() if r.note and r.note != "ok"]
+        if self.collector is not None and self.collector.sampling:
+            notes.insert(0, self.collector.sampling)
         self._note(" · ".join(notes) if notes else f"{len(p.replicas)} replica(s) reporting")
 
     # -- actions -----------------------------------------------------------------------------
