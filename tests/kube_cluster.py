@@ -11,7 +11,7 @@ from typing import Any
 import kmock
 
 from tirui.cluster.kube import KubeRuntime
-from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY
+from tirui.cluster.objects import DEPLOYMENT_LABEL, MANAGED_BY
 from tirui.locations import profiles_file
 
 RESOURCES = [
@@ -24,6 +24,7 @@ RESOURCES = [
     "apps/v1/deployments",
     "networking.k8s.io/v1/ingresses",
     "autoscaling/v2/horizontalpodautoscalers",
+    "policy/v1/poddisruptionbudgets",
 ]
 NAMESPACE = "ml"
 
@@ -107,6 +108,7 @@ def seed(rt: KubeRuntime, spec: Any) -> None:
         "HorizontalPodAutoscaler": client.AutoscalingV2Api(
             rt.api
         ).create_namespaced_horizontal_pod_autoscaler,
+        "PodDisruptionBudget": client.PolicyV1Api(rt.api).create_namespaced_pod_disruption_budget,
     }
     for obj in build(spec, namespace=rt.namespace, show_secrets=True):
         calls[obj["kind"]](rt.namespace, obj)

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.control_plane import wait_for
 from tests.servers import stop_process, wait_for_port
 from tests.torchserve_fixture import wait_ready
-from tirui.cluster.proxy import ProxyPorts, render_nginx
+from tirui.cluster.manifests import torchserve_config
+from tirui.cluster.proxy import ProxyPorts, proxy_prestop, render_nginx, upstream_prestop
+from tirui.cluster.spec import DeploymentSpec
 from tirui.demo.model import build_mar, expected_output
 from tirui.torchserve.errors import TorchServeError
 from tirui.torchserve.grpc import GrpcEndpoint, TorchServeGRPC
@@ -23,14 +33,29 @@ ROTATED = "tok-bbbbbbbbbbbbbbbbbbbb"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-@pytest.fixture(scope="module")
-def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyPorts]:
+SPEC = DeploymentSpec(name="t", source="eos://models/tiny.mar", max_body="24Mi", request_timeout_s=30)
+"""What the pair below is configured from: the same limits ``tirui deploy`` renders."""
+MB20 = 20 * 10**6
+
+
+@dataclass
+class Pair:
+    """nginx (as rendered for a pod) in front of TorchServe (as configured for a pod)."""
+
+    ports: ProxyPorts
+    ts: subprocess.Popen[bytes]
+    nginx: subprocess.Popen[bytes]
+    runtime: Path
+    conf: Path
+
+
+@contextmanager
+def proxy_pair(root: Path) -> Iterator[Pair]:
     if not Path(NGINX).exists():
         pytest.fail("nginx is not installed (apt-get install nginx)")
-    root = tmp_path_factory.mktemp("proxy")
     build_mar(root / "store")
-    up = Ports.free()
-    front = Ports.free()
+    build_mar(root / "store", name="echo", handler=Path(__file__).parent / "models" / "size_handler.py")
+    up, front = Ports.free(), Ports.free()
     ports = ProxyPorts(
         inference=front.inference,
         management=front.management,
@@ -40,14 +65,28 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyPorts]:
         upstream_management=up.management,
         upstream_grpc_inference=up.grpc_inference,
         upstream_grpc_management=up.grpc_management,
+        metrics=front.metrics,
     )
-    ts = start_server(root / "ts", ServerConfig(up, root / "store", ["tiny.mar"], token_auth=False))
+    limits = {
+        k: v
+        for k, _, v in (line.partition("=") for line in torchserve_config(SPEC, "tiny.mar").splitlines())
+        if k in ("max_request_size", "max_response_size")
+    }
+    config = ServerConfig(up, root / "store", ["tiny.mar", "echo.mar"], token_auth=False, extra=limits)
+    ts = start_server(root / "ts", config)
     runtime = root / "nginx"
     runtime.mkdir()
     conf = runtime / "nginx.conf"
-    conf.write_text(
-        render_nginx([GOOD, ROTATED], ports=ports, listen="127.0.0.1", runtime_dir=str(runtime), user="root")
+    rendered = render_nginx(
+        [GOOD, ROTATED],
+        ports=ports,
+        listen="127.0.0.1",
+        runtime_dir=str(runtime),
+        user="root",
+        max_body_bytes=SPEC.max_body_bytes,
+        timeout_s=SPEC.request_timeout_s,
     )
+    conf.write_text(rendered)
     check = subprocess.run([NGINX, "-t", "-c", str(conf), "-p", str(runtime)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     nginx = subprocess.Popen(
@@ -57,11 +96,22 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyPorts]:
     )
     try:
         wait_for_port(ports.inference, proc=nginx)
-        wait_ready(root / "ts", up, ["tiny"], token_auth=False)
-        yield ports
+        wait_ready(root / "ts", up, ["tiny", "echo"], token_auth=False)
+        yield Pair(ports, ts, nginx, runtime, conf)
     finally:
         stop_process(nginx)
         stop_group(ts.pid, proc=ts)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    with proxy_pair(tmp_path_factory.mktemp("proxy")) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def proxied(pair: Pair) -> ProxyPorts:
+    return pair.ports
 
 
 def test_rest_needs_an_accepted_token(proxied: ProxyPorts) -> None:
@@ -75,9 +125,9 @@ def test_rest_needs_an_accepted_token(proxied: ProxyPorts) -> None:
     assert httpx.get(f"http://127.0.0.1:{proxied.inference}/ping").status_code == 200  # probes
     m = f"http://127.0.0.1:{proxied.management}/models"
     assert httpx.get(m).status_code == 401
-    assert (
-        httpx.get(m, headers={"Authorization": f"Bearer {GOOD}"}).json()["models"][0]["modelName"] == "tiny"
-    )
+    assert "tiny" in {
+        x["modelName"] for x in httpx.get(m, headers={"Authorization": f"Bearer {GOOD}"}).json()["models"]
+    }
 
 
 async def test_grpc_needs_an_accepted_token(proxied: ProxyPorts) -> None:
@@ -101,3 +151,63 @@ def test_rendering_rejects_unsafe_tokens_and_can_disable_auth() -> None:
         render_nginx(['abc"; } server { listen 1'])
     open_conf = render_nginx([], auth=False)
     assert "default 1;" in open_conf and '"Bearer ' not in open_conf
+
+
+def _auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {GOOD}", "Content-Type": "application/octet-stream"}
+
+
+def test_a_20mb_body_passes_over_http_and_one_above_the_limit_is_refused(pair: Pair) -> None:
+    """One setting (max_body) sizes nginx and TorchServe alike; TorchServe's own default
+    (6,553,500 bytes) would answer 413 to this body."""
+    url = f"http://127.0.0.1:{pair.ports.inference}/predictions/echo"
+    body = os.urandom(MB20)
+    r = httpx.post(url, content=body, headers=_auth(), timeout=120)
+    assert r.status_code == 200 and r.json() == {"bytes": MB20}
+    r = httpx.post(url, content=os.urandom(SPEC.max_body_bytes + 1), headers=_auth(), timeout=120)
+    assert r.status_code == 413  # nginx, before TorchServe
+
+
+async def test_a_20mb_message_passes_over_grpc(pair: Pair) -> None:
+    async with TorchServeGRPC(
+        GrpcEndpoint(f"127.0.0.1:{pair.ports.grpc_inference}", inference_token=GOOD)
+    ) as c:
+        reply = await c.predict("echo", {"data": os.urandom(MB20)})
+    assert json.loads(reply.payload) == {"bytes": MB20}
+
+
+def _inflight(ports: ProxyPorts) -> int:
+    text = httpx.get(f"http://127.0.0.1:{ports.metrics}/metrics").text
+    assert "# TYPE tirui_proxy_connections_writing gauge" in text
+    line = next(x for x in text.splitlines() if x.startswith("tirui_proxy_connections_writing "))
+    return int(line.split()[1])
+
+
+def test_a_request_in_flight_when_the_pod_stops_completes(tmp_path: Path) -> None:
+    """Both preStop hooks as rendered, run the way the kubelet runs them (at once, then SIGTERM to
+    a container once its hook returns): the slow request started before completes with 200,
+    TorchServe is stopped only after it, and nothing new is accepted."""
+    with proxy_pair(tmp_path) as p:
+        assert _inflight(p.ports) == 1  # the scrape itself
+        url = f"http://127.0.0.1:{p.ports.inference}/predictions/echo"
+        done: dict[str, Any] = {}
+
+        def slow() -> None:
+            r = httpx.post(url, content=b"sleep:3", headers=_auth(), timeout=60)
+            done["status"], done["body"], done["at"] = r.status_code, r.json(), time.monotonic()
+
+        worker = threading.Thread(target=slow)
+        worker.start()
+        wait_for(lambda: _inflight(p.ports) >= 2, "the slow request in flight at the proxy")
+        env = {**os.environ, "PATH": f"{Path(NGINX).parent}:{os.environ.get('PATH', '')}"}
+        proxy_hook = proxy_prestop(str(p.conf), runtime_dir=str(p.runtime), delay_s=1, prefix=str(p.runtime))
+        hooks = [subprocess.Popen(cmd, env=env) for cmd in (proxy_hook, upstream_prestop(str(p.runtime)))]
+        assert hooks[1].wait() == 0  # TorchServe's hook returns once nginx has drained ...
+        ts_stopped_at = time.monotonic()
+        stop_group(p.ts.pid, proc=p.ts)  # ... and only then does TorchServe get SIGTERM
+        worker.join()
+        assert done["status"] == 200 and done["body"] == {"bytes": len(b"sleep:3")}
+        assert done["at"] <= ts_stopped_at
+        assert hooks[0].wait() == 0 and p.nginx.wait() == 0  # nginx quit gracefully
+        with pytest.raises(httpx.ConnectError):
+            httpx.post(url, content=b"x", headers=_auth())

@@ -38,7 +38,13 @@ def test_render_needs_no_cluster_and_is_schema_valid(isolated: Path) -> None:
         "--max-replicas",
         "4",
         "--autoscale-metric",
-        "ts_queue_latency=500m",
+        "queue-latency-ms=50",
+        "--max-body",
+        "100Mi",
+        "--gpu-product",
+        "NVIDIA-H100-80GB-HBM3",
+        "--pull-secret",
+        "regcred",
         "--disk",
         "20Gi",
         "--tls-host",
@@ -67,12 +73,24 @@ def test_render_needs_no_cluster_and_is_schema_valid(isolated: Path) -> None:
     for d in docs:
         kubernetes_validate.validate(d, kubernetes_validate.latest_version(), strict=True)
         assert d["metadata"]["namespace"] == "models"
+    assert docs[-1]["spec"]["metrics"][0]["pods"]["metric"]["name"] == "tirui_queue_latency_ms"
+    pod = docs[4]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert f"max_request_size={100 * 2**20}" in docs[2]["data"]["config.properties"]
     serve = docs[4]["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "TS_LOG_LEVEL", "value": "debug"} in serve["env"]
     requests = serve["resources"]["requests"]
     assert (requests["cpu"], requests["memory"]) == ("2", "6Gi")
     env = docs[4]["spec"]["template"]["spec"]["initContainers"][0]["env"]
     assert {"name": "S3_ENDPOINT", "value": "https://objectstore.example.net"} in env
+    rules = tirui(
+        "--profile", "prod", "deploy", "eos://models/r50.mar", "--name", "resnet",
+        "--autoscale-metric", "queue-latency-ms=50", "--adapter-rules",
+    )  # fmt: skip
+    assert rules.returncode == 0, rules.stderr
+    (rule,) = yaml.safe_load(rules.stdout)["rules"]
+    assert rule["name"]["as"] == "tirui_queue_latency_ms" and "rate(" in rule["metricsQuery"]
     r = tirui("--profile", "prod", "deploy", "eos://models/r50.mar", "--name", "resnet")
     assert r.returncode == 1 and "kube context gpu" in r.stderr and r.stderr.count("\n") == 1, r.stderr
 
@@ -102,6 +120,23 @@ def test_bad_input_is_one_line(isolated: Path) -> None:
             "not an environment variable",
         ),
         (("deploy", "eos://m/x.mar", "--name", "ok", "--cpu", "lots", "--render"), "lots"),
+        (
+            (
+                "deploy",
+                "eos://m/x.mar",
+                "--name",
+                "ok",
+                "--max-replicas",
+                "3",
+                "--min-replicas",
+                "1",
+                "--autoscale-metric",
+                "ts_queue_latency_microseconds=500m",
+                "--render",
+            ),
+            "is a counter (it only grows)",
+        ),
+        (("deploy", "eos://m/x.mar", "--name", "ok", "--max-body", "huge", "--render"), "huge"),
     ]:
         r = tirui(*args)
         assert r.returncode == 1 and message in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)

@@ -377,3 +377,59 @@ def test_unreachable_api_and_missing_context(tmp_path: Path) -> None:
     profile = Profile("k8s", kubernetes=KubeSettings(kubeconfig=str(kubeconfig), context="gpu-cluster"))
     with pytest.raises(KubeError, match="gpu-cluster"):
         KubeRuntime.from_profile(profile)
+
+
+def test_gpu_fleet_options_limits_and_drain_are_accepted_and_scheduled(cluster: Cluster) -> None:
+    """The operator-facing choices, applied on the real API server (its schema and validation):
+    GPU product selector (the real scheduler honours it), pull secrets, /dev/shm, securityContext,
+    preStop hooks and grace period, topology spread; a PDB while 2+ replicas, gone at 1."""
+    c = cluster
+    api = admin_client(c.plane)
+    node = f"a100-{c.ns}"
+    product = "NVIDIA-A100-SXM4-80GB"
+    register_node(
+        api,
+        f"l4-{c.ns}",
+        gpus=8,
+        labels={"nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": "NVIDIA-L4"},
+    )
+    register_node(
+        api, node, gpus=2, labels={"nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": product}
+    )
+    spec = c.spec(
+        gpus=1,
+        replicas=2,
+        gpu_product=product,
+        image_pull_secrets=["regcred"],
+        shm_size="2Gi",
+        max_body="100Mi",
+        request_timeout_s=300,
+    )
+    c.deploy(spec)
+    dep = _json(c.dep())
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["nodeSelector"]["nvidia.com/gpu.product"] == product
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["terminationGracePeriodSeconds"] == spec.grace_seconds >= 300
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    proxy, ts = container(dep, "auth-proxy"), container(dep, "torchserve")
+    assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "-s quit" in proxy["lifecycle"]["preStop"]["exec"]["command"][2]
+    assert "nginx.pid" in ts["lifecycle"]["preStop"]["exec"]["command"][2]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}} in pod["volumes"]
+    assert pod["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "ScheduleAnyway"
+    pdb = c.raw("PodDisruptionBudget", "t")
+    assert pdb is not None and pdb["spec"]["minAvailable"] == 1
+    pods = wait_for(lambda: len(p := c.pods()) == 2 and p, "two pods")
+    for p in pods:  # only the A100 node qualifies, though the L4 node has more GPUs free
+        scheduled = wait_for(lambda p=p: c.core.read_namespaced_pod(p, c.ns).spec.node_name, f"{p} scheduled")
+        assert scheduled == node
+
+    c.rt.scale("t", 1)
+    assert c.raw("PodDisruptionBudget", "t") is None  # one replica: a PDB would block every drain
+    c.rt.autoscale("t", 2, 5, "queue-latency-ms", "50")
+    hpa = c.raw("HorizontalPodAutoscaler", "t")
+    assert hpa is not None and hpa["spec"]["metrics"][0]["pods"]["metric"]["name"] == "tirui_queue_latency_ms"
+    assert c.raw("PodDisruptionBudget", "t") is not None  # autoscaling from 2 up
+    assert "on queue-latency-ms (target 50" in c.rt.get("t").autoscale
+    assert "prometheus-adapter" in c.rt.autoscale_warning("queue-latency-ms")

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY, REDACTED, build, to_yaml
+from tirui.cluster.manifests import build, to_yaml
+from tirui.cluster.objects import DEPLOYMENT_LABEL, MANAGED_BY, REDACTED
 from tirui.cluster.spec import DeploymentSpec, SpecError
 
 K8S = kubernetes_validate.latest_version()
@@ -88,7 +89,7 @@ def test_disk_tls_and_autoscaling_only_when_asked() -> None:
             tls_host="resnet.models.example.net",
             min_replicas=2,
             max_replicas=6,
-            autoscale_metric="ts_queue_latency",
+            autoscale_metric="queue-latency-ms",
             autoscale_target="50",
         )
     )
@@ -106,7 +107,11 @@ def test_disk_tls_and_autoscaling_only_when_asked() -> None:
     assert grpc["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
     hpa = kinds["HorizontalPodAutoscaler"][0]["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
-    assert hpa["metrics"][0]["pods"]["metric"]["name"] == "ts_queue_latency"
+    assert hpa["metrics"][0]["pods"] == {
+        "metric": {"name": "tirui_queue_latency_ms"},
+        "target": {"type": "AverageValue", "averageValue": "50"},
+    }
+    assert kinds["PodDisruptionBudget"][0]["spec"]["minAvailable"] == 1  # min replicas 2
     cpu = by_kind(build(spec(min_replicas=1, max_replicas=3)))["HorizontalPodAutoscaler"][0]["spec"][
         "metrics"
     ][0]
@@ -129,6 +134,21 @@ def test_cpu_only_deployment_has_no_gpu_scheduling() -> None:
         (dict(min_replicas=1, max_replicas=2, autoscale_target="150"), "autoscale_target"),
         (dict(tls_host="not a host"), "tls_host"),
         (dict(gpus=-1), "gpus"),
+        (dict(max_body="lots"), "max_body"),
+        (dict(max_body="4Gi"), "max_body"),
+        (dict(request_timeout_s=0), "request_timeout_s"),
+        (dict(gpu_product="A100 80GB"), "gpu_product"),
+        (dict(image_pull_secrets=["Not_A_Secret"]), "image_pull_secrets"),
+        (dict(shm_size="big"), "shm_size"),
+        (
+            dict(min_replicas=1, max_replicas=2, autoscale_metric="ts_queue_latency_microseconds"),
+            "autoscale_metric",
+        ),
+        (dict(min_replicas=1, max_replicas=2, autoscale_metric="Requests2XX"), "autoscale_metric"),
+        (
+            dict(min_replicas=1, max_replicas=2, autoscale_metric="inflight", autoscale_target="-1"),
+            "autoscale_target",
+        ),
     ],
 )
 def test_invalid_specs_are_refused(kw: dict[str, Any], field: str) -> None:
@@ -156,9 +176,28 @@ quantity = st.sampled_from(["100m", "1", "2", "1500m", "512Mi", "4Gi", "16Gi"])
     disk=st.sampled_from(["", "10Gi", "100Gi"]),
     host=st.sampled_from(["", "m.example.net", "a-b.models.example.org"]),
     autoscale=st.sampled_from(
-        [None, (1, 4, "cpu", "60"), (2, 10, "gpu", "80"), (1, 3, "ts_queue_latency", "500m")]
+        [
+            None,
+            (1, 4, "cpu", "60"),
+            (2, 10, "gpu", "80"),
+            (1, 3, "queue-latency-ms", "50"),
+            (2, 5, "inflight", "2.5"),
+            (1, 9, "requests-per-s", "20"),
+            (1, 3, "my_adapter_metric", "500m"),
+        ]
     ),
     auth=st.booleans(),
+    fleet=st.sampled_from(
+        [
+            {},
+            {
+                "gpu_product": "NVIDIA-L4",
+                "image_pull_secrets": ["regcred"],
+                "shm_size": "",
+                "max_body": "200Mi",
+            },
+        ]
+    ),
 )
 def test_generated_specs_are_schema_valid(
     name: str,
@@ -172,6 +211,7 @@ def test_generated_specs_are_schema_valid(
     host: str,
     autoscale: tuple[int, int, str, str] | None,
     auth: bool,
+    fleet: dict[str, Any],
 ) -> None:
     s = DeploymentSpec(
         name=name,
@@ -186,9 +226,91 @@ def test_generated_specs_are_schema_valid(
         tls_host=host,
         auth=auth,
         tokens=["x" * 24] if auth else [],
+        **fleet,
     )
     if autoscale:
         s.min_replicas, s.max_replicas, s.autoscale_metric, s.autoscale_target = autoscale
     objects = build(s, storage_endpoint="https://objectstore.example.net")
     validate_all(objects)
     assert all(o["metadata"]["labels"][DEPLOYMENT_LABEL] == name for o in objects)
+
+
+def test_autoscale_choices_render_the_hpa_metric_and_the_adapter_rule() -> None:
+    """Named metrics are rates from TorchServe's counters, in human units; a counter itself is refused."""
+    import yaml
+
+    from tirui.cluster.autoscale import AutoscaleError, adapter_rules_yaml, parse_metric
+
+    assert parse_metric("queue-latency-ms=50") == ("queue-latency-ms", "50")
+    assert parse_metric("inflight") == ("inflight", "4")  # the metric's default target
+    assert parse_metric("cpu", "85") == ("cpu", "85")
+    hpa = lambda m, t: by_kind(  # noqa: E731
+        build(spec(min_replicas=1, max_replicas=4, autoscale_metric=m, autoscale_target=t))
+    )["HorizontalPodAutoscaler"][0]["spec"]["metrics"][0]
+    assert hpa("requests-per-s", "0.5")["pods"] == {
+        "metric": {"name": "tirui_requests_per_second"},
+        "target": {"type": "AverageValue", "averageValue": "500m"},
+    }
+    assert hpa("gpu", "80")["pods"]["metric"]["name"] == "DCGM_FI_DEV_GPU_UTIL"
+    assert hpa("inflight", "3")["pods"]["metric"]["name"] == "tirui_inflight_requests"
+    for counter in ("ts_queue_latency_microseconds", "ts_inference_requests_total", "my_requests_total"):
+        with pytest.raises(AutoscaleError, match="counter"):
+            parse_metric(f"{counter}=500m")
+    rules = yaml.safe_load(
+        adapter_rules_yaml(["cpu", "queue-latency-ms", "inflight", "requests-per-s", "gpu"])
+    )
+    by_name = {r["name"]["as"]: r for r in rules["rules"]}
+    assert set(by_name) == {
+        "tirui_queue_latency_ms",
+        "tirui_inflight_requests",
+        "tirui_requests_per_second",
+        "DCGM_FI_DEV_GPU_UTIL",
+    }
+    queue = by_name["tirui_queue_latency_ms"]["metricsQuery"]
+    assert "rate(ts_queue_latency_microseconds" in queue and "rate(ts_inference_requests_total" in queue
+    assert "/ 1000" in queue  # µs → ms
+    assert "- 1" in by_name["tirui_inflight_requests"]["metricsQuery"]  # the scrape itself
+    for rule in rules["rules"]:
+        assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+
+
+def test_limits_drain_and_fleet_options() -> None:
+    s = spec(
+        replicas=3,
+        max_body="200Mi",
+        request_timeout_s=600,
+        gpu_product="NVIDIA-A100-SXM4-80GB",
+        image_pull_secrets=["regcred", "mirror"],
+        shm_size="8Gi",
+        tls_host="resnet.example.net",
+    )
+    objects = build(s)
+    validate_all(objects)
+    kinds = by_kind(objects)
+    config = kinds["ConfigMap"][0]["data"]["config.properties"]
+    assert f"max_request_size={200 * 2**20}\n" in config and f"max_response_size={200 * 2**20}\n" in config
+    nginx = base64.b64decode(kinds["Secret"][1]["data"]["nginx.conf"]).decode()
+    assert f"client_max_body_size {200 * 2**20};" in nginx and "proxy_read_timeout 600s;" in nginx
+    assert "grpc_read_timeout 600s;" in nginx and "$connections_writing" in nginx
+    for ingress in kinds["Ingress"]:
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "200m"
+        assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "600"
+    pod = kinds["Deployment"][0]["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] >= 600 + s.drain_seconds
+    ts, proxy = pod["containers"]
+    assert "nginx.pid" in " ".join(ts["lifecycle"]["preStop"]["exec"]["command"])
+    assert "-s quit" in " ".join(proxy["lifecycle"]["preStop"]["exec"]["command"])
+    assert pod["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror"}]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}} in pod["volumes"]
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in ts["volumeMounts"]
+    assert pod["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+    assert proxy["securityContext"]["readOnlyRootFilesystem"] and proxy["securityContext"]["runAsNonRoot"]
+    assert all(c["securityContext"]["allowPrivilegeEscalation"] is False for c in pod["containers"])
+    assert pod["initContainers"][0]["securityContext"]["runAsNonRoot"]
+    assert kinds["PodDisruptionBudget"][0]["spec"] == {
+        "minAvailable": 1,
+        "selector": {"matchLabels": {DEPLOYMENT_LABEL: "resnet"}},
+    }
+    assert "PodDisruptionBudget" not in by_kind(build(spec(replicas=1)))  # it would block every drain

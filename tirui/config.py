@@ -115,6 +115,16 @@ class DeploymentDefaults:
     """Ingress class."""
     domain: str = ""
     """When set, new deployments get ``<name>.<domain>`` as their TLS host."""
+    gpu_product: str = ""
+    """Schedule onto nodes with this ``nvidia.com/gpu.product`` label only (e.g. NVIDIA-L4)."""
+    image_pull_secrets: str = ""
+    """Comma-separated Secrets for pulling images from a private registry."""
+    shm_size: str = "1Gi"
+    """Memory-backed ``/dev/shm`` per replica ("" keeps the runtime's 64Mi)."""
+    max_body: str = "64Mi"
+    """Largest request/response body through nginx, TorchServe and the Ingress."""
+    request_timeout_s: int = 120
+    """Longest expected request, in seconds (proxy timeout; termination drains this long)."""
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,14 @@ def add_parsers(sub: Any) -> None:
     d.add_argument("--workers", type=int, default=None, help="TorchServe workers per replica")
     d.add_argument("--min-replicas", type=int, default=0)
     d.add_argument("--max-replicas", type=int, default=0)
-    d.add_argument("--autoscale-metric", default="cpu", help="cpu, gpu or <pods metric>=<target>")
-    d.add_argument("--target", default="70", help="utilisation %% for cpu/gpu (default 70)")
+    d.add_argument(
+        "--autoscale-metric",
+        default="cpu",
+        metavar="METRIC[=TARGET]",
+        help="cpu (70%%), gpu (80%%), queue-latency-ms (50), inflight (4), requests-per-s (10), or a "
+        "Pods metric the adapter serves; TARGET per pod in the metric's unit, e.g. queue-latency-ms=50",
+    )
+    d.add_argument("--target", default="", help="the autoscale target, when not given as METRIC=TARGET")
     d.add_argument("--disk", default="", help="persistent model-cache disk size, e.g. 20Gi")
     d.add_argument("--tls-host", default="", help="public host name (cert-manager issues its certificate)")
     d.add_argument("--no-auth", action="store_true", help="no bearer-token check in front of TorchServe")
@@ -41,11 +47,45 @@ def add_parsers(sub: Any) -> None:
     d.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment (repeatable)"
     )
+    d.add_argument(
+        "--max-body",
+        default=None,
+        metavar="SIZE",
+        help="largest request/response body through nginx, TorchServe (HTTP and gRPC) and the "
+        "Ingress, e.g. 64Mi (default: profile's)",
+    )
+    d.add_argument(
+        "--request-timeout",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="longest expected request: the proxy's timeout; stopping pods drain this long (default 120)",
+    )
+    d.add_argument(
+        "--gpu-product",
+        default=None,
+        help="only nodes labelled nvidia.com/gpu.product=<this>, e.g. NVIDIA-A100-SXM4-80GB",
+    )
+    d.add_argument(
+        "--pull-secret",
+        action="append",
+        default=None,
+        metavar="SECRET",
+        help="image pull Secret for a private registry (repeatable)",
+    )
+    d.add_argument(
+        "--shm-size", default=None, help="memory-backed /dev/shm per replica (default 1Gi; 0: none)"
+    )
     mode = d.add_mutually_exclusive_group()
     mode.add_argument(
         "--render", action="store_true", help="print the YAML that would be applied; no cluster"
     )
     mode.add_argument("--dry-run", action="store_true", help="server-side dry run only")
+    mode.add_argument(
+        "--adapter-rules",
+        action="store_true",
+        help="print the prometheus-adapter rules the autoscale metric needs; no cluster",
+    )
     d.add_argument("--show-secrets", action="store_true", help="with --render: print tokens and keys too")
     d.add_argument(
         "--force",
@@ -71,7 +111,12 @@ def add_parsers(sub: Any) -> None:
     a.add_argument("name")
     a.add_argument("--min", type=int, required=True)
     a.add_argument("--max", type=int, required=True)
-    a.add_argument("--metric", default="cpu", help="cpu, gpu or <pods metric>=<target> (e.g. gpu=80)")
+    a.add_argument(
+        "--metric",
+        default="cpu",
+        metavar="METRIC[=TARGET]",
+        help="cpu, gpu, queue-latency-ms, inflight, requests-per-s or a Pods metric, e.g. gpu=80",
+    )
     r = sub.add_parser("rbac", help="print the Role + RoleBinding tirui needs in a namespace")
     r.add_argument("--namespace", default=None, help="default: the profile's namespace")
     who = r.add_mutually_exclusive_group()
@@ -81,16 +126,17 @@ def add_parsers(sub: Any) -> None:
 
 
 def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
+    from tirui.cluster.autoscale import AutoscaleError, parse_metric
     from tirui.cluster.spec import DeploymentSpec, SpecError, parse_env
 
     d = profile.defaults
-    metric, target = args.autoscale_metric, args.target
-    if "=" in metric:
-        metric, target = metric.split("=", 1)
     try:
         env = parse_env(args.env)
-    except SpecError as exc:
+        metric, target = parse_metric(args.autoscale_metric, args.target)
+    except (SpecError, AutoscaleError) as exc:
         raise DeployCliError(str(exc)) from None
+    secrets = args.pull_secret if args.pull_secret is not None else d.image_pull_secrets.split(",")
+    shm = d.shm_size if args.shm_size is None else args.shm_size
     spec = DeploymentSpec(
         name=args.name,
         source=args.source,
@@ -112,6 +158,11 @@ def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
         tls_issuer=d.tls_issuer,
         ingress_class=d.ingress_class,
         auth=not args.no_auth,
+        max_body=args.max_body or d.max_body,
+        request_timeout_s=d.request_timeout_s if args.request_timeout is None else args.request_timeout,
+        gpu_product=d.gpu_product if args.gpu_product is None else args.gpu_product,
+        image_pull_secrets=[s.strip() for s in secrets if s.strip()],
+        shm_size="" if shm.strip() in ("", "0") else shm.strip(),
     )
     try:
         spec.validate()
@@ -136,6 +187,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     profile = resolve_profile(args.profile)
     spec = spec_from_args(args, profile)
+    if args.adapter_rules:
+        from tirui.cluster.autoscale import adapter_rules_yaml
+
+        print(adapter_rules_yaml([spec.autoscale_metric]), end="")
+        return 0
     if args.render:
         if spec.auth and args.show_secrets:
             from tirui.cluster.credentials import deployment_tokens
@@ -235,12 +291,13 @@ def cmd_autoscale(args: argparse.Namespace) -> int:
         raise DeployCliError(
             "autoscaling is a Kubernetes feature; locally, scale the workers with tirui scale"
         )
-    metric, _, target = args.metric.partition("=")
-    target = target or "70"
+    from tirui.cluster.autoscale import AutoscaleError, parse_metric
+
     try:
+        metric, target = parse_metric(args.metric)
         runtime.autoscale(args.name, args.min, args.max, metric, target)
         warning = runtime.autoscale_warning(metric) if args.max else ""
-    except RuntimeFailure as exc:
+    except (RuntimeFailure, AutoscaleError) as exc:
         raise DeployCliError(str(exc)) from None
     if warning:
         print(f"{args.name}: warning: {warning}", file=sys.stderr)

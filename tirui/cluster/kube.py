@@ -23,11 +23,8 @@ from typing import Any
 from tirui.cluster.kube_apply import KubeWrites
 from tirui.cluster.kube_errors import KubeConflict, KubeError, explain
 from tirui.cluster.kube_reads import KubeReads
-from tirui.cluster.manifests import (
-    SPEC_ANNOTATION,
-    build,
-    build_for_profile,
-)
+from tirui.cluster.manifests import build, build_for_profile
+from tirui.cluster.objects import SPEC_ANNOTATION
 from tirui.cluster.runtime import DEPLOY, ApplyResult, DeployOptions
 from tirui.cluster.spec import DeploymentSpec, spec_from_json
 
@@ -92,6 +89,7 @@ class KubeRuntime(KubeWrites, KubeReads):
         self.contact_error = ""
         core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
         net, hpa = client.NetworkingV1Api(api_client), client.AutoscalingV2Api(api_client)
+        policy = client.PolicyV1Api(api_client)
         self.core, self.apps = core, apps
         self.kinds = {
             "Secret": _Kind(core, "secret", self.timeout),
@@ -101,6 +99,7 @@ class KubeRuntime(KubeWrites, KubeReads):
             "Deployment": _Kind(apps, "deployment", self.timeout),
             "Ingress": _Kind(net, "ingress", self.timeout),
             "HorizontalPodAutoscaler": _Kind(hpa, "horizontal_pod_autoscaler", self.timeout),
+            "PodDisruptionBudget": _Kind(policy, "pod_disruption_budget", self.timeout),
         }
         self.pods = _Kind(core, "pod", self.timeout)
 
@@ -257,8 +256,18 @@ class KubeRuntime(KubeWrites, KubeReads):
             storage_endpoint=extra.get("storage_endpoint", ""),
             storage_region=extra.get("storage_region", "us-east-1"),
         )
-        wanted = {"Deployment"} | ({"HorizontalPodAutoscaler"} if with_hpa else set())
+        wanted = {"Deployment", "PodDisruptionBudget"} | ({"HorizontalPodAutoscaler"} if with_hpa else set())
         self.apply([o for o in objects if o["kind"] in wanted])
+        if not any(o["kind"] == "PodDisruptionBudget" for o in objects):  # fewer than 2 replicas now
+            self._remove("PodDisruptionBudget", spec.name, "the disruption budget")
+
+    def _remove(self, kind: str, name: str, what: str) -> None:
+        if self._get(kind, name) is None:
+            return
+        try:
+            self.kinds[kind].delete(name, self.namespace)
+        except Exception as exc:
+            raise explain(exc, f"removing {what} of {name}") from None
 
     def scale(self, name: str, count: int) -> None:
         if count < 0:
@@ -281,11 +290,7 @@ class KubeRuntime(KubeWrites, KubeReads):
             spec.min_replicas = spec.max_replicas = 0
             spec.replicas = int(dep.get("spec", {}).get("replicas") or 1)
             self._reapply(spec, extra)
-            if self._get("HorizontalPodAutoscaler", name) is not None:
-                try:
-                    self.kinds["HorizontalPodAutoscaler"].delete(name, self.namespace)
-                except Exception as exc:
-                    raise explain(exc, f"removing the autoscaler of {name}") from None
+            self._remove("HorizontalPodAutoscaler", name, "the autoscaler")
             return
         spec.min_replicas, spec.max_replicas = min_replicas, max_replicas
         spec.autoscale_metric, spec.autoscale_target = metric, target

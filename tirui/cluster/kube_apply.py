@@ -10,7 +10,7 @@ import builtins
 from typing import Any
 
 from tirui.cluster.kube_errors import KubeConflict, KubeError, conflicts_in, explain
-from tirui.cluster.manifests import DEPLOYMENT_LABEL, MANAGED_BY
+from tirui.cluster.objects import DEPLOYMENT_LABEL, MANAGED_BY
 
 Obj = dict[str, Any]
 
@@ -33,6 +33,7 @@ OWN_REPLICA_MANAGERS = {"kube-controller-manager", HANDOVER_MANAGER}
 manager) and the handover. Their ownership is taken back without asking."""
 KINDS_BY_DELETE_ORDER = (
     "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
     "Ingress",
     "Service",
     "Deployment",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from tirui.cluster.manifests import DEPLOYMENT_LABEL
+from tirui.cluster.autoscale import CHOICES, requirement
+from tirui.cluster.objects import DEPLOYMENT_LABEL
 from tirui.cluster.runtime import DeploymentStatus, ReplicaStatus
 
 Obj = dict[str, Any]
@@ -49,19 +50,22 @@ def ingress_endpoint(name: str, namespace: str, ingresses: list[Obj]) -> str:
     return f"https://{host}" if host else f"http://{name}.{namespace}.svc:8080"
 
 
-GPU_METRIC = "DCGM_FI_DEV_GPU_UTIL"
+def choice_name(metric: str) -> str:
+    """The tirui choice (``gpu``, ``queue-latency-ms``, ...) behind an HPA metric name."""
+    return next((c.name for c in CHOICES.values() if metric in (c.name, c.hpa_metric)), metric)
 
 
 def autoscale_fix(metric: str) -> str:
-    """What the cluster must run for an autoscaler on ``metric`` (cpu, gpu or a Pods metric)."""
-    if metric == "cpu":
+    """What the cluster must run for an autoscaler on ``metric`` (a choice or an HPA metric name)."""
+    name = choice_name(metric)
+    if name == "cpu":
         return "install metrics-server (it serves metrics.k8s.io, the CPU utilisation of pods)"
-    if metric in ("gpu", GPU_METRIC):
+    if name in CHOICES:
         return (
-            f"install NVIDIA dcgm-exporter and prometheus-adapter with a rule serving {GPU_METRIC} "
-            "per pod (custom.metrics.k8s.io)"
+            f"run {requirement(name)} (serving {CHOICES[name].hpa_metric} per pod on "
+            "custom.metrics.k8s.io; tirui deploy --render --adapter-rules prints the rule)"
         )
-    return f"install prometheus-adapter with a rule serving {metric} per pod (custom.metrics.k8s.io)"
+    return f"install {requirement(name)}"
 
 
 def hpa_health(hpa: Obj) -> tuple[str, str]:
@@ -79,7 +83,7 @@ def hpa_health(hpa: Obj) -> tuple[str, str]:
             metric = m.get("pods", {}).get("metric", {}).get("name", "?")
             target = str(m.get("pods", {}).get("target", {}).get("averageValue"))
         break
-    short = "gpu" if metric == GPU_METRIC else metric
+    short = choice_name(metric)
     current = "unknown"
     for m in status.get("currentMetrics") or []:
         value = (m.get("resource") or m.get("pods") or {}).get("current", {})

@@ -6,6 +6,14 @@ cannot share; so in a pod TorchServe listens on loopback with its auth off, and 
 before passing REST and gRPC (HTTP/2) on. ``/ping`` stays open for probes. A refused REST request
 gets 401 with a TorchServe-style JSON body; a refused gRPC call gets HTTP 401, which gRPC clients
 report as UNAUTHENTICATED.
+
+The proxy also serves its own Prometheus gauges on ``ports.metrics`` (``/metrics``): nginx's
+``$connections_writing`` (connections with a request being answered, the scrape itself included)
+and ``$connections_active``; tirui's ``inflight`` autoscale metric is the first minus the scrape.
+
+Termination drains: the proxy's preStop hook waits for endpoints to drop the pod, then asks nginx to
+quit gracefully (it stops accepting and finishes what is in flight); TorchServe's preStop waits
+until nginx is gone, so no request in flight loses its upstream.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ class ProxyPorts:
     upstream_management: int = 8091
     upstream_grpc_inference: int = 7090
     upstream_grpc_management: int = 7091
+    metrics: int = 9145
 
 
 def _check_token(token: str) -> str:
@@ -43,8 +52,11 @@ def render_nginx(
     listen: str = "0.0.0.0",
     runtime_dir: str = "/tmp/nginx",
     user: str | None = None,
+    max_body_bytes: int = 64 * 2**20,
+    timeout_s: int = 300,
 ) -> str:
-    """A complete ``nginx.conf``; ``runtime_dir`` holds the pid file and temp paths."""
+    """A complete ``nginx.conf``; ``runtime_dir`` holds the pid file and temp paths. Request
+    bodies up to ``max_body_bytes`` pass (REST and gRPC); an upstream may take ``timeout_s``."""
     accepted = "\n".join(f'        "Bearer {_check_token(t)}" 1;' for t in tokens)
     default = "0" if auth else "1"
 
@@ -72,7 +84,8 @@ def render_nginx(
             proxy_set_header Authorization "";
             proxy_buffering off;
             proxy_request_buffering off;
-            proxy_read_timeout 300s;
+            proxy_read_timeout {timeout_s}s;
+            proxy_send_timeout {timeout_s}s;
         }}
     }}"""
 
@@ -85,7 +98,8 @@ def render_nginx(
                 return 401;
             }}
             grpc_set_header Authorization "";
-            grpc_read_timeout 300s;
+            grpc_read_timeout {timeout_s}s;
+            grpc_send_timeout {timeout_s}s;
             grpc_pass grpc://127.0.0.1:{upstream};
         }}
     }}"""
@@ -101,7 +115,7 @@ events {{
 }}
 http {{
     access_log off;
-    client_max_body_size 64m;
+    client_max_body_size {max_body_bytes};
     client_body_temp_path {runtime_dir}/client_body;
     proxy_temp_path {runtime_dir}/proxy;
     fastcgi_temp_path {runtime_dir}/fastcgi;
@@ -115,5 +129,36 @@ http {{
 {rest(p.management, p.upstream_management, False)}
 {grpc(p.grpc_inference, p.upstream_grpc_inference)}
 {grpc(p.grpc_management, p.upstream_grpc_management)}
+    server {{
+        listen {listen}:{p.metrics};
+        location = /metrics {{
+            default_type "text/plain; version=0.0.4";
+            return 200 "{PROXY_METRICS}";
+        }}
+    }}
 }}
 """
+
+
+PROXY_METRICS = (
+    "# HELP tirui_proxy_connections_writing Connections being answered (this scrape included).\\n"
+    "# TYPE tirui_proxy_connections_writing gauge\\n"
+    "tirui_proxy_connections_writing $connections_writing\\n"
+    "# HELP tirui_proxy_connections_active Open client connections, idle keep-alive ones included.\\n"
+    "# TYPE tirui_proxy_connections_active gauge\\n"
+    "tirui_proxy_connections_active $connections_active\\n"
+)
+"""The metrics body (nginx ``return`` text: ``\\n`` is nginx's escape for a newline)."""
+
+
+def proxy_prestop(conf: str, *, runtime_dir: str, delay_s: int, prefix: str = "") -> list[str]:
+    """The proxy's preStop hook: wait ``delay_s`` for endpoints to drop the pod (new requests stop
+    arriving), ask nginx to quit gracefully, and return once it has (its pid file is gone)."""
+    where = f"-c {conf}" + (f" -p {prefix}" if prefix else "")
+    pid = f"{runtime_dir}/nginx.pid"
+    return ["sh", "-c", f"sleep {delay_s}; nginx {where} -s quit; while [ -e {pid} ]; do sleep 1; done"]
+
+
+def upstream_prestop(runtime_dir: str) -> list[str]:
+    """TorchServe's preStop hook: keep serving until the proxy in front of it has drained."""
+    return ["sh", "-c", f"while [ -e {runtime_dir}/nginx.pid ]; do sleep 1; done"]

@@ -9,20 +9,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tirui.cluster.autoscale import metric_problem, target_problem
+from tirui.cluster.quantities import QUANTITY_RE, to_bytes
 from tirui.storage.uri import is_remote
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-QUANTITY_RE = re.compile(
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
-"""Kubernetes resource.Quantity, as in apimachinery."""
+LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 HOST_RE = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$"
 )
 ENV_NAME_RE = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 """Names Kubernetes accepts for container environment variables."""
-METRICS = ("cpu", "gpu")
-METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+MIN_BODY, MAX_BODY = 1024, 2**31 - 1
+"""TorchServe's request/response limits are Java ints."""
 MAX_NAME = 40
 """RFC 1123 labels allow 63; tirui appends suffixes such as ``-tokens`` to object names."""
 
@@ -63,12 +62,23 @@ class DeploymentSpec:
     """With ``max_replicas``: autoscale between them (HorizontalPodAutoscaler)."""
     max_replicas: int = 0
     autoscale_metric: str = "cpu"
-    """``cpu``, ``gpu`` or the name of a Pods metric served by the metrics adapter."""
+    """``cpu``, ``gpu``, ``queue-latency-ms``, ``inflight``, ``requests-per-s`` (see
+    :mod:`tirui.cluster.autoscale`) or the name of a Pods metric the adapter serves."""
     autoscale_target: str = "70"
-    """Percent for cpu/gpu; an average value (quantity) for a Pods metric."""
+    """Percent for cpu/gpu; ms, requests or req/s for the named rates; a quantity for a raw metric."""
     disk_size: str = ""
     """Persistent disk caching the model store; empty means none."""
     storage_class: str = ""
+    max_body: str = "64Mi"
+    """Largest request and response body: nginx, TorchServe (HTTP and gRPC) and the Ingress."""
+    request_timeout_s: int = 120
+    """Longest expected request; the proxy's timeout and the drain on termination follow it."""
+    gpu_product: str = ""
+    """Only nodes whose ``nvidia.com/gpu.product`` label has this value (e.g. NVIDIA-A100-SXM4-80GB)."""
+    image_pull_secrets: list[str] = field(default_factory=list)
+    """Secrets (in the namespace) for pulling the images from a private registry."""
+    shm_size: str = "1Gi"
+    """Size of ``/dev/shm`` (memory-backed; PyTorch workers need more than the default 64Mi)."""
     tls_host: str = ""
     tls_issuer: str = "letsencrypt"
     ingress_class: str = "nginx"
@@ -129,15 +139,12 @@ class DeploymentSpec:
                 out["min_replicas"] = "min replicas must be at least 1 when autoscaling"
             elif self.max_replicas < self.min_replicas:
                 out["max_replicas"] = f"max replicas ({self.max_replicas}) is below min ({self.min_replicas})"
-            metric = self.autoscale_metric
-            if metric not in METRICS and not METRIC_NAME_RE.match(metric):
-                out["autoscale_metric"] = f"{metric!r} is not cpu, gpu or a metric name"
-            target = self.autoscale_target
-            if metric in METRICS:
-                if not target.isdigit() or not 1 <= int(target) <= 100:
-                    out["autoscale_target"] = f"{target!r} is not a utilisation percentage (1-100)"
-            elif not QUANTITY_RE.match(target):
-                out["autoscale_target"] = f"{target!r} is not a quantity (e.g. 10, 500m)"
+            problem = metric_problem(self.autoscale_metric)
+            if problem:
+                out["autoscale_metric"] = problem
+            elif problem := target_problem(self.autoscale_metric, self.autoscale_target):
+                out["autoscale_target"] = problem
+        out.update(self._fleet_problems())
         if self.tls_host and not HOST_RE.match(self.tls_host):
             out["tls_host"] = f"{self.tls_host!r} is not a DNS host name"
         if self.auth and any(
@@ -148,6 +155,38 @@ class DeploymentSpec:
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
                 out["env"] = f"{key!r} is not an environment variable name"
         return out
+
+    def _fleet_problems(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        try:
+            if not MIN_BODY <= self.max_body_bytes <= MAX_BODY:
+                out["max_body"] = f"{self.max_body!r} is outside 1Ki-2Gi"
+        except ValueError as exc:
+            out["max_body"] = str(exc)
+        if not 1 <= self.request_timeout_s <= 3600:
+            out["request_timeout_s"] = "the request timeout must be 1-3600 seconds"
+        if self.shm_size and not QUANTITY_RE.match(self.shm_size):
+            out["shm_size"] = f"{self.shm_size!r} is not a Kubernetes quantity (e.g. 1Gi)"
+        if not LABEL_VALUE_RE.match(self.gpu_product):
+            out["gpu_product"] = f"{self.gpu_product!r} is not a node label value (NVIDIA-A100-SXM4-80GB)"
+        bad = [s for s in self.image_pull_secrets if not NAME_RE.match(s) or len(s) > 253]
+        if bad:
+            out["image_pull_secrets"] = f"{', '.join(map(repr, bad))}: not a Secret name"
+        return out
+
+    @property
+    def max_body_bytes(self) -> int:
+        return to_bytes(self.max_body)
+
+    @property
+    def drain_seconds(self) -> int:
+        """How long a terminating pod keeps serving after endpoints start to drop it."""
+        return 5
+
+    @property
+    def grace_seconds(self) -> int:
+        """terminationGracePeriodSeconds: the drain, the longest request, and a margin."""
+        return self.drain_seconds + self.request_timeout_s + 10
 
     def validate(self) -> None:
         problems = self.problems()

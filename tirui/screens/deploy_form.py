@@ -27,6 +27,7 @@ INT_FIELDS = (
     "replicas",
     "min_replicas",
     "max_replicas",
+    "request_timeout_s",
 )
 TEXT_FIELDS = (
     "image",
@@ -39,6 +40,9 @@ TEXT_FIELDS = (
     "storage_class",
     "tls_host",
     "tls_issuer",
+    "max_body",
+    "gpu_product",
+    "shm_size",
 )
 
 
@@ -69,8 +73,10 @@ def spec_from(values: dict[str, str]) -> tuple[DeploymentSpec | None, dict[str, 
         env = parse_env(values.get("env", "").split(","))
     except SpecError as exc:
         problems.update(exc.problems)
+    secrets = [s.strip() for s in values.get("image_pull_secrets", "").split(",") if s.strip()]
     spec = DeploymentSpec(
         env=env,
+        image_pull_secrets=secrets,
         name=values["name"].strip(),
         source=values["source"].strip(),
         model_name=values.get("model_name", "").strip(),
@@ -81,6 +87,7 @@ def spec_from(values: dict[str, str]) -> tuple[DeploymentSpec | None, dict[str, 
         replicas=numbers.get("replicas", 1),
         min_replicas=numbers.get("min_replicas", 0),
         max_replicas=numbers.get("max_replicas", 0),
+        request_timeout_s=numbers.get("request_timeout_s", 120),
         auth=auth in ("yes", "y", "true", "on"),
         **text,  # type: ignore[arg-type]
     )
@@ -101,8 +108,13 @@ def kube_fields(defaults: Any, name: str) -> list[Field]:
         Field("memory_limit", "Memory limit (e.g. 8Gi)", "8Gi"),
         Field("min_replicas", "Autoscale: min replicas (0: off)", "0"),
         Field("max_replicas", "Autoscale: max replicas (0: off)", "0"),
-        Field("autoscale_metric", "Autoscale metric: cpu, gpu or a Pods metric", "cpu"),
-        Field("autoscale_target", "Autoscale target (% for cpu/gpu, else an average value)", "70"),
+        Field(
+            "autoscale_metric",
+            "Autoscale on: cpu (metrics-server), gpu (dcgm-exporter + adapter), queue-latency-ms, "
+            "inflight, requests-per-s (Prometheus + prometheus-adapter rule: --adapter-rules)",
+            "cpu",
+        ),
+        Field("autoscale_target", "Target per pod: % for cpu/gpu, ms, requests or req/s", "70"),
         Field("disk_size", "Model-cache disk (e.g. 20Gi; empty: none)", required=False),
         Field(
             "storage_class",
@@ -113,6 +125,30 @@ def kube_fields(defaults: Any, name: str) -> list[Field]:
         Field("tls_host", "TLS host (cert-manager; empty: no Ingress)", host, required=False),
         Field("tls_issuer", "cert-manager ClusterIssuer", d.tls_issuer),
         Field("auth", "Token authentication (yes/no)", "yes"),
+        Field("max_body", "Largest request/response body: nginx, TorchServe, gRPC, Ingress", d.max_body),
+        Field(
+            "request_timeout_s",
+            "Longest request in seconds (proxy timeout; pods drain this long on stop)",
+            str(d.request_timeout_s),
+        ),
+        Field(
+            "gpu_product",
+            "GPU type: nodes labelled nvidia.com/gpu.product=<this> (GPU operator); empty: any",
+            d.gpu_product,
+            required=False,
+        ),
+        Field(
+            "image_pull_secrets",
+            "Image pull Secrets in the namespace (comma separated; private registries)",
+            d.image_pull_secrets,
+            required=False,
+        ),
+        Field(
+            "shm_size",
+            "/dev/shm size, memory-backed (DataLoader workers); empty: 64Mi",
+            d.shm_size,
+            required=False,
+        ),
     ]
 
 

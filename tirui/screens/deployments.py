@@ -385,15 +385,22 @@ class DeploymentsScreen(MainScreen):
                 return "min and max are whole numbers (max 0 removes autoscaling)"
             if int(hi) and not 1 <= int(lo) <= int(hi):
                 return f"min ({lo}) must be at least 1 and not above max ({hi})"
-            if int(hi) and not values["metric"].strip():
-                return "name a metric: cpu, gpu, or a Pods metric such as ts_queue_latency_microseconds"
+            if int(hi):
+                from tirui.cluster.autoscale import AutoscaleError, parse_metric
+
+                try:
+                    parse_metric(values["metric"], values["target"])
+                except AutoscaleError as exc:
+                    return str(exc)
             return None
 
         def chosen(values: dict[str, str] | None) -> None:
             if values:
                 lo, hi = int(values["min"]), int(values["max"])
                 what = f"{lo}-{hi} on {values['metric'].strip()}" if hi else "off"
-                metric, target = values["metric"].strip(), values["target"].strip()
+                from tirui.cluster.autoscale import parse_metric
+
+                metric, target = parse_metric(values["metric"], values["target"]) if hi else ("cpu", "70")
                 self._op(
                     f"Autoscale {name} {what}",
                     lambda rt: rt.autoscale(name, lo, hi, metric, target),
@@ -402,8 +409,18 @@ class DeploymentsScreen(MainScreen):
         fields = [
             Field("min", "Min replicas", str(max(1, current))),
             Field("max", "Max replicas (0 removes autoscaling)", str(max(2, current * 2))),
-            Field("metric", "Metric: cpu, gpu or a Pods metric", "cpu"),
-            Field("target", "Target (cpu/gpu: % utilisation; Pods metric: average value)", "70"),
+            Field(
+                "metric",
+                "Metric: cpu, gpu, queue-latency-ms, inflight, requests-per-s (Prometheus + adapter "
+                "rule: tirui deploy --adapter-rules) or a Pods metric",
+                "cpu",
+            ),
+            Field(
+                "target",
+                "Target per pod: % for cpu/gpu; ms, requests or req/s; empty: default",
+                "70",
+                required=False,
+            ),
         ]
         self.app.push_screen(FormDialog(f"Autoscale {name}", fields, validate=check), chosen)
 

@@ -73,7 +73,7 @@ class GrpcEndpoint:
 
 
 def _channel(target: str, tls: bool, ca_file: str) -> grpc.aio.Channel:
-    options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+    options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
     if not tls:
         return grpc.aio.insecure_channel(target, options=options)
     roots = Path(ca_file).expanduser().read_bytes() if ca_file else None

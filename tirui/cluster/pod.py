@@ -1,0 +1,282 @@
+"""The Deployment and its pod: TorchServe, the auth proxy, the archive fetcher, and the choices a
+GPU-cluster operator expects (see README "What the manifests assume of the cluster").
+
+- **Drain**: both containers have a preStop hook (:func:`~tirui.cluster.proxy.proxy_prestop`,
+  :func:`~tirui.cluster.proxy.upstream_prestop`); the grace period covers the drain delay plus the
+  longest expected request (``spec.request_timeout_s``).
+- **Security**: every container runs as a non-root user without privilege escalation or
+  capabilities, under the runtime's default seccomp profile; the proxy's root filesystem is
+  read-only (its pid and temp files live on a small shared volume).
+- **GPU fleets**: the GPU product as a node selector, pull secrets, a memory-backed ``/dev/shm``,
+  and a spread of replicas across nodes.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from tirui.cluster.objects import (
+    FETCH_IMAGE,
+    METRICS_PORT,
+    PORTS,
+    PROXY_IMAGE,
+    PROXY_RUNTIME,
+    RESTARTED_AT,
+    SPEC_ANNOTATION,
+    Manifest,
+    labels,
+    meta,
+    selector,
+)
+from tirui.cluster.proxy import proxy_prestop, upstream_prestop
+from tirui.cluster.spec import DeploymentSpec, spec_to_json
+
+MODEL_STORE = "/home/model-server/model-store"
+TORCHSERVE_UID = 1000
+"""``model-server`` in the pytorch/torchserve images."""
+NGINX_UID = 101
+"""``nginx`` in the nginx:alpine image."""
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+"""Set on GPU nodes by NVIDIA's GPU feature discovery (GPU operator)."""
+
+
+def _fetch_script(bucket: str, key: str, model_file: str) -> str:
+    """Download the archive unless the disk already holds the object with the same ETag."""
+    target = f"{MODEL_STORE}/{model_file}"
+    b, k = shlex.quote(bucket), shlex.quote(key)
+    return (
+        "set -eu\n"
+        'EP=""; [ -n "${S3_ENDPOINT:-}" ] && EP="--endpoint-url $S3_ENDPOINT"\n'
+        f"ETAG=$(aws $EP s3api head-object --bucket {b} --key {k} --query ETag --output text)\n"
+        f'if [ -f {target} ] && [ "$(cat {target}.etag 2>/dev/null)" = "$ETAG" ]; then\n'
+        '  echo "model already on disk (ETag $ETAG): skipping the download"; exit 0\n'
+        "fi\n"
+        f"aws $EP s3 cp s3://{bucket}/{key} {target}.part\n"
+        f"mv {target}.part {target}\n"
+        f'echo "$ETAG" > {target}.etag\n'
+    )
+
+
+def _ready_probe(model: str) -> list[str]:
+    """Ready only when the model has a READY worker (``/ping`` is not readiness, DESIGN.md §4)."""
+    code = (
+        "import json,sys,urllib.request;"
+        f"d=json.load(urllib.request.urlopen('http://127.0.0.1:{PORTS.upstream_management}/models/{model}',timeout=3));"
+        "sys.exit(0 if any(w.get('status')=='READY' for m in d for w in m.get('workers',[])) else 1)"
+    )
+    return ["python", "-c", code]
+
+
+def _resources(spec: DeploymentSpec) -> dict[str, Any]:
+    requests: dict[str, str] = {"cpu": spec.cpu_request, "memory": spec.memory_request}
+    limits: dict[str, str] = {}
+    if spec.cpu_limit:
+        limits["cpu"] = spec.cpu_limit
+    if spec.memory_limit:
+        limits["memory"] = spec.memory_limit
+    if spec.gpus:
+        limits["nvidia.com/gpu"] = str(spec.gpus)
+        requests["nvidia.com/gpu"] = str(spec.gpus)
+    return {"requests": {k: v for k, v in requests.items() if v}, "limits": limits}
+
+
+def _non_root(uid: int, *, read_only: bool = False) -> dict[str, Any]:
+    ctx: dict[str, Any] = {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    if read_only:
+        ctx["readOnlyRootFilesystem"] = True
+    return ctx
+
+
+def _s3_env(secret: str, endpoint: str, region: str) -> list[dict[str, Any]]:
+    def ref(key: str) -> dict[str, Any]:
+        return {"secretKeyRef": {"name": secret, "key": key}}
+
+    return [
+        {"name": "AWS_ACCESS_KEY_ID", "valueFrom": ref("AWS_ACCESS_KEY_ID")},
+        {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": ref("AWS_SECRET_ACCESS_KEY")},
+        {"name": "AWS_DEFAULT_REGION", "value": region},
+        {"name": "S3_ENDPOINT", "value": endpoint},
+        {"name": "HOME", "value": "/tmp"},
+    ]
+
+
+def _torchserve(spec: DeploymentSpec, model: str) -> Manifest:
+    ready = {"exec": {"command": _ready_probe(model)}}
+    mounts = [
+        {"name": "model-store", "mountPath": MODEL_STORE},
+        {"name": "config", "mountPath": "/home/model-server/config"},
+        {"name": "proxy-runtime", "mountPath": PROXY_RUNTIME, "readOnly": True},
+    ]
+    if spec.shm_size:
+        mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
+    return {
+        "name": "torchserve",
+        "image": spec.image,
+        "args": [
+            "torchserve",
+            "--start",
+            "--foreground",
+            "--ncs",
+            "--ts-config",
+            "/home/model-server/config/config.properties",
+        ],
+        "env": [{"name": k, "value": v} for k, v in sorted(spec.env.items())],
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+        "resources": _resources(spec),
+        "volumeMounts": mounts,
+        "startupProbe": {**ready, "periodSeconds": 5, "failureThreshold": 120, "timeoutSeconds": 5},
+        "readinessProbe": {**ready, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
+        "livenessProbe": {
+            "httpGet": {"path": "/ping", "port": PORTS.inference},
+            "periodSeconds": 20,
+            "failureThreshold": 3,
+            "timeoutSeconds": 5,
+        },
+        "lifecycle": {"preStop": {"exec": {"command": upstream_prestop(PROXY_RUNTIME)}}},
+        "securityContext": _non_root(TORCHSERVE_UID),
+    }
+
+
+def _proxy(spec: DeploymentSpec) -> Manifest:
+    ports = [
+        {"name": "http", "containerPort": PORTS.inference},
+        {"name": "management", "containerPort": PORTS.management},
+        {"name": "grpc", "containerPort": PORTS.grpc_inference},
+        {"name": "grpc-management", "containerPort": PORTS.grpc_management},
+        {"name": "proxy-metrics", "containerPort": PORTS.metrics},
+    ]
+    conf = "/etc/tirui/nginx.conf"
+    drain = proxy_prestop(conf, runtime_dir=PROXY_RUNTIME, delay_s=spec.drain_seconds)
+    return {
+        "name": "auth-proxy",
+        "image": PROXY_IMAGE,
+        "command": ["nginx", "-c", conf, "-g", "daemon off;"],
+        "ports": ports,
+        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+        "volumeMounts": [
+            {"name": "proxy", "mountPath": "/etc/tirui", "readOnly": True},
+            {"name": "proxy-runtime", "mountPath": PROXY_RUNTIME},
+        ],
+        "readinessProbe": {"tcpSocket": {"port": PORTS.inference}, "periodSeconds": 10},
+        "lifecycle": {"preStop": {"exec": {"command": drain}}},
+        "securityContext": _non_root(NGINX_UID, read_only=True),
+    }
+
+
+def _pod(spec: DeploymentSpec, fetch: Manifest, model: str, n: dict[str, str]) -> Manifest:
+    store_volume: dict[str, Any] = (
+        {"name": "model-store", "persistentVolumeClaim": {"claimName": n["pvc"]}}
+        if spec.disk_size
+        else {"name": "model-store", "emptyDir": {}}
+    )
+    volumes: list[dict[str, Any]] = [
+        store_volume,
+        {"name": "config", "configMap": {"name": n["config"]}},
+        {"name": "proxy", "secret": {"secretName": n["tokens"]}},
+        {"name": "proxy-runtime", "emptyDir": {"sizeLimit": "64Mi"}},
+    ]
+    if spec.shm_size:
+        volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": spec.shm_size}})
+    pod: dict[str, Any] = {
+        "initContainers": [fetch],
+        "containers": [_torchserve(spec, model), _proxy(spec)],
+        "volumes": volumes,
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": spec.grace_seconds,
+        "securityContext": {"fsGroup": TORCHSERVE_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": selector(spec)},
+            }
+        ],
+    }
+    if spec.image_pull_secrets:
+        pod["imagePullSecrets"] = [{"name": s} for s in spec.image_pull_secrets]
+    if spec.gpus:
+        nodes = dict(spec.gpu_node_selector)
+        if spec.gpu_product:
+            nodes[GPU_PRODUCT_LABEL] = spec.gpu_product
+        pod["nodeSelector"] = nodes
+        pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    return pod
+
+
+def deployment(
+    spec: DeploymentSpec,
+    namespace: str,
+    n: dict[str, str],
+    source: tuple[str, str, str],
+    model: str,
+    endpoint: str,
+    region: str,
+) -> Manifest:
+    """The Deployment; ``source`` is (bucket, key, file name in the model store)."""
+    bucket, key, model_file = source
+    fetch = {
+        "name": "fetch-model",
+        "image": FETCH_IMAGE,
+        "command": ["sh", "-c", _fetch_script(bucket, key, model_file)],
+        "env": _s3_env(n["storage"], endpoint, region),
+        "volumeMounts": [{"name": "model-store", "mountPath": MODEL_STORE}],
+        "securityContext": _non_root(TORCHSERVE_UID),
+    }
+    annotations = {
+        "tirui.dev/source": spec.source,
+        SPEC_ANNOTATION: spec_to_json(spec, storage_endpoint=endpoint, storage_region=region),
+    }
+    template_annotations = {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(METRICS_PORT),
+        "prometheus.io/path": "/metrics",
+    }
+    if spec.restarted_at:
+        template_annotations[RESTARTED_AT] = spec.restarted_at
+    out: Manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(spec, n["deployment"], namespace, annotations=annotations),
+        "spec": {
+            "selector": {"matchLabels": selector(spec)},
+            "strategy": _strategy(spec),
+            "template": {
+                "metadata": {"labels": labels(spec), "annotations": template_annotations},
+                "spec": _pod(spec, fetch, model, n),
+            },
+        },
+    }
+    if not spec.autoscaling:
+        out["spec"]["replicas"] = spec.replicas
+    return out
+
+
+def _strategy(spec: DeploymentSpec) -> dict[str, Any]:
+    """Recreate with a ReadWriteOnce model disk, else a rolling update. The rolling parameters are
+    written out (the API server's defaults) so that tirui owns them and a later switch to
+    Recreate removes them; a defaulted ``rollingUpdate`` left behind makes that switch a 422."""
+    if spec.disk_size:
+        return {"type": "Recreate"}
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+
+
+def disruption_budget(spec: DeploymentSpec, namespace: str, n: dict[str, str]) -> Manifest | None:
+    """minAvailable 1 once there are two replicas or more (a node drain then takes them one by
+    one); none below that, where it would block every drain."""
+    floor = spec.min_replicas if spec.autoscaling else spec.replicas
+    if floor < 2:
+        return None
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta(spec, n["pdb"], namespace),
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": selector(spec)}},
+    }
