@@ -295,3 +295,45 @@ async def test_api_server_budget_samples_pods_in_turn_without_gaps(tmp_path: Pat
         assert len(calls) - before == 2 and other.sampling == ""
     finally:
         await collector.aclose()
+
+
+def test_pipeline_memory_is_bounded_by_its_horizon() -> None:
+    """40 replicas with traffic: once the horizon is full, more ticks hold no more memory."""
+    import tracemalloc
+
+    from tirui.metrics.accesslog import AccessEntry
+
+    text = PAYLOAD.read_text()
+    pipeline = MetricsPipeline(model="tiny", horizon=5, max_points=5)
+
+    def tick(k: int) -> None:
+        now = 1000.0 + k
+        pipeline.tick(
+            now,
+            {
+                f"r{r}": TickInput(
+                    parse(text, now) if (k + r) % 10 == 0 else None,
+                    "",
+                    [
+                        AccessEntry(
+                            now - 0.5 + j / 40, "POST", "/predictions/tiny", 200, 3 + (j * 7 + r) % 40
+                        )
+                        for j in range(20)
+                    ],
+                    sampled=(k + r) % 10 == 0,
+                )
+                for r in range(40)
+            },
+        )
+
+    tracemalloc.start()
+    try:
+        for k in range(30):
+            tick(k)
+        full, _ = tracemalloc.get_traced_memory()
+        for k in range(30, 120):
+            tick(k)
+        later, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert later <= full * 1.05, (full, later)

@@ -1,7 +1,8 @@
 """Metrics: live charts of one deployment from TorchServe's own metrics and access log.
 
-Once a second a worker collects (concurrent scrapes, log tails); the charts redraw at most once
-a second and only while this screen is shown and not paused. Percentiles come from the access
+Once a second a worker collects (concurrent scrapes, log tails); the numbers redraw each second,
+the charts once per braille dot of their time axis (:func:`~tirui.widgets.chart.redraw_period`),
+and only while this screen is shown and not paused. Percentiles come from the access
 log (exact per-request latencies), or from a ``_bucket`` histogram where an endpoint has one; the
 chart legend names the source.
 """
@@ -56,6 +57,8 @@ class MetricsScreen(MainScreen):
         self.collector: Any = None
         self.frozen_now: float | None = None
         """Tests set this to draw deterministic charts from injected data."""
+        self._charts_at = 0.0
+        """When the charts were last drawn (monotonic)."""
 
     def compose_body(self) -> Iterable[Widget]:
         from tirui.widgets.chart import SeriesChart  # plotext: imported when the screen is first shown
@@ -138,7 +141,7 @@ class MetricsScreen(MainScreen):
             self._note(f"{self.deployment} is not running: no replica to scrape.")
         await self.collector.collect(sources)
         if self.app.screen is self and not self.paused:
-            self.redraw()
+            self.redraw(charts=self._charts_due())
 
     # -- drawing -----------------------------------------------------------------------------
     def _chart(self, name: str) -> Any:
@@ -159,7 +162,25 @@ class MetricsScreen(MainScreen):
             f"p50 {_fmt(q[0.5])} · p90 {_fmt(q[0.9])} · p99 {_fmt(q[0.99])} ({p.percentile_source()})"
         )
 
-    def redraw(self, now: float | None = None) -> None:
+    def _charts_due(self) -> bool:
+        from tirui.widgets.chart import redraw_period
+
+        width = self._chart("latency").size.width
+        return time.monotonic() - self._charts_at >= redraw_period(self.window, width) - 0.05
+
+    def redraw(self, now: float | None = None, *, charts: bool = True) -> None:
+        """The head line and notes; the charts too unless ``charts`` is False."""
+        if charts:
+            self._draw_charts(now)
+        self._head()
+        p = self.pipeline
+        notes = [f"{r.name}: {r.note}" for r in p.replicas.values() if r.note and r.note != "ok"]
+        if self.collector is not None and self.collector.sampling:
+            notes.insert(0, self.collector.sampling)
+        self._note(" · ".join(notes) if notes else f"{len(p.replicas)} replica(s) reporting")
+
+    def _draw_charts(self, now: float | None = None) -> None:
+        self._charts_at = time.monotonic()
         now = now or self.frozen_now or time.time()
         p = self.pipeline
         replicas = sorted(p.replicas) if self.per_replica else [AGGREGATE]
@@ -192,11 +213,6 @@ class MetricsScreen(MainScreen):
             hardware.draw(
                 lines([("cpu", "cpu"), ("mem", "mem"), ("gpu", "gpu"), ("gpu mem", "gpu_mem")]), now, w
             )
-        self._head()
-        notes = [f"{r.name}: {r.note}" for r in p.replicas.values() if r.note and r.note != "ok"]
-        if self.collector is not None and self.collector.sampling:
-            notes.insert(0, self.collector.sampling)
-        self._note(" · ".join(notes) if notes else f"{len(p.replicas)} replica(s) reporting")
 
     # -- actions -----------------------------------------------------------------------------
     def action_window(self) -> None:

@@ -7,6 +7,13 @@ from textual_plotext import PlotextPlot
 Points = list[tuple[float, float | None]]
 
 
+def redraw_period(window: float, width: int) -> float:
+    """Seconds one braille dot of the x axis spans (two dots per cell), at least 1: redrawing
+    a live chart more often moves no point sideways, so the Metrics screen redraws its charts at
+    this cadence (a 5-minute window on a 50-cell chart: every 3 s) and its numbers every second."""
+    return max(1.0, window / max(2 * width, 1))
+
+
 def _downsample(points: Points, limit: int) -> Points:
     """Keep about ``limit`` points (plotext slows down badly with many more than its width)."""
     if len(points) <= limit or limit < 2:
