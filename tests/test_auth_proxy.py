@@ -177,10 +177,17 @@ async def test_a_20mb_message_passes_over_grpc(pair: Pair) -> None:
 
 
 def _inflight(ports: ProxyPorts) -> int:
-    text = httpx.get(f"http://127.0.0.1:{ports.metrics}/metrics").text
-    assert "# TYPE tirui_proxy_connections_writing gauge" in text
-    line = next(x for x in text.splitlines() if x.startswith("tirui_proxy_connections_writing "))
-    return int(line.split()[1])
+    """Requests in flight at the proxy, as tirui's metrics pipeline reads its gauge."""
+    from tirui.metrics.scrape import parse
+    from tirui.metrics.series import MetricsPipeline, TickInput
+
+    snap = parse(httpx.get(f"http://127.0.0.1:{ports.metrics}/metrics").text)
+    assert snap.types["tirui_proxy_connections_writing"] == "gauge"
+    pipeline = MetricsPipeline()
+    pipeline.tick(snap.at, {"pod": TickInput(snap)})
+    value = pipeline.latest("inflight")
+    assert value is not None
+    return int(value)
 
 
 def test_a_request_in_flight_when_the_pod_stops_completes(tmp_path: Path) -> None:
@@ -188,7 +195,7 @@ def test_a_request_in_flight_when_the_pod_stops_completes(tmp_path: Path) -> Non
     a container once its hook returns): the slow request started before completes with 200,
     TorchServe is stopped only after it, and nothing new is accepted."""
     with proxy_pair(tmp_path) as p:
-        assert _inflight(p.ports) == 1  # the scrape itself
+        assert _inflight(p.ports) == 0  # the scrape itself is not counted
         url = f"http://127.0.0.1:{p.ports.inference}/predictions/echo"
         done: dict[str, Any] = {}
 
@@ -198,7 +205,7 @@ def test_a_request_in_flight_when_the_pod_stops_completes(tmp_path: Path) -> Non
 
         worker = threading.Thread(target=slow)
         worker.start()
-        wait_for(lambda: _inflight(p.ports) >= 2, "the slow request in flight at the proxy")
+        wait_for(lambda: _inflight(p.ports) == 1, "the slow request in flight at the proxy")
         env = {**os.environ, "PATH": f"{Path(NGINX).parent}:{os.environ.get('PATH', '')}"}
         proxy_hook = proxy_prestop(str(p.conf), runtime_dir=str(p.runtime), delay_s=1, prefix=str(p.runtime))
         hooks = [subprocess.Popen(cmd, env=env) for cmd in (proxy_hook, upstream_prestop(str(p.runtime)))]

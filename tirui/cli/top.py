@@ -59,6 +59,7 @@ def summary(name: str, pipeline: Any, window: int, now: float | None = None) -> 
         "queue_avg_ms": pipeline.latest("queue_avg"),
         "active_requests": rates.get("active"),
         "active_source": "access log (Little's law: busy time / elapsed time)" if log.seen else None,
+        "inflight_proxy": pipeline.latest("inflight"),
         "by_protocol": protocols,
         "percentile_source": pipeline.percentile_source(),
         "replicas": {rep.name: rep.note for rep in pipeline.replicas.values()},

@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tirui.cluster.quantities import QUANTITY_RE
+from tirui.metrics.scrape import PROXY_INFLIGHT
 
 GPU_METRIC = "DCGM_FI_DEV_GPU_UTIL"
-PROXY_INFLIGHT = "tirui_proxy_connections_writing"
-"""The auth proxy's gauge (nginx ``$connections_writing``); the scrape reading it is one of them."""
 TORCHSERVE_COUNTERS = frozenset(
     {
         "ts_inference_requests_total",

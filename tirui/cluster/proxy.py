@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tirui.metrics.scrape import PROXY_INFLIGHT
+
 REFUSED = '{"code": 401, "type": "Unauthorized", "message": "missing or wrong bearer token"}'
 
 
@@ -141,9 +143,9 @@ http {{
 
 
 PROXY_METRICS = (
-    "# HELP tirui_proxy_connections_writing Connections being answered (this scrape included).\\n"
-    "# TYPE tirui_proxy_connections_writing gauge\\n"
-    "tirui_proxy_connections_writing $connections_writing\\n"
+    f"# HELP {PROXY_INFLIGHT} Connections being answered (this scrape included).\\n"
+    f"# TYPE {PROXY_INFLIGHT} gauge\\n"
+    f"{PROXY_INFLIGHT} $connections_writing\\n"
     "# HELP tirui_proxy_connections_active Open client connections, idle keep-alive ones included.\\n"
     "# TYPE tirui_proxy_connections_active gauge\\n"
     "tirui_proxy_connections_active $connections_active\\n"

@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass, field
 
 Labels = tuple[tuple[str, str], ...]
+PROXY_INFLIGHT = "tirui_proxy_connections_writing"
+"""The auth proxy's gauge of connections being answered (nginx ``$connections_writing``), the
+scrape reading it included: requests in flight = value - 1."""
 
 
 class ScrapeError(Exception):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from tirui.metrics.accesslog import AccessEntry
 from tirui.metrics.logstats import LogStats, Tally
 from tirui.metrics.quantiles import WindowedQuantiles, histogram_quantile
-from tirui.metrics.scrape import Snapshot
+from tirui.metrics.scrape import PROXY_INFLIGHT, Snapshot
 
 AGGREGATE = "all"
 COUNTERS = {"rps": "ts_inference_requests_total"}
@@ -227,6 +227,9 @@ class MetricsPipeline:
                 queue_sum += d_q or 0.0
             for series, metric in GAUGES.items():
                 self._put(series, name, now, snap.total(metric))
+            writing = snap.total(PROXY_INFLIGHT)  # the pod's auth proxy, when its port is scraped
+            if writing is not None:
+                self._put("inflight", name, now, max(writing - 1.0, 0.0))
             self._histogram_percentiles(rep, prev, snap, now)
             self._custom(name, prev, snap, now, dt)
             rep.prev = snap
@@ -243,6 +246,9 @@ class MetricsPipeline:
         for series in GAUGES:
             values = [v for r in inputs for v in [self.latest(series, r)] if v is not None]
             self._put(series, AGGREGATE, now, sum(values) / len(values) if values else None)
+        if "inflight" in self.rings:
+            values = [v for r in inputs for v in [self.latest("inflight", r)] if v is not None]
+            self._put("inflight", AGGREGATE, now, sum(values) if values else None)
         for q in PERCENTILES:
             key = f"p{int(q * 100)}"
             self._put(key, AGGREGATE, now, self.aggregate_quantiles.quantiles((q,), SMOOTH, now)[q])

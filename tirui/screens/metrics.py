@@ -204,7 +204,9 @@ class MetricsScreen(MainScreen):
             w,
         )
         # both from the access log's inference lines (HTTP and gRPC); active = busy time / elapsed
-        self._chart("throughput").draw(lines([("req/s", "rps"), ("active (log)", "active")]), now, w)
+        # in flight as the pods' auth proxies count it, when Prometheus scrapes their proxy port
+        proxy = [("in flight (proxy)", "inflight")] if "inflight" in p.rings else []
+        self._chart("throughput").draw(lines([("req/s", "rps"), ("active (log)", "active"), *proxy]), now, w)
         self._chart("errors").draw(lines([("2xx", "2xx"), ("4xx", "4xx"), ("5xx", "5xx")]), now, w)
         hardware = self._chart("hardware")
         if p.watch_custom:
