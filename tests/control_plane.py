@@ -241,8 +241,9 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
         time.sleep(0.1)
 
 
-def seed_archive(s3_endpoint: str, key: str = "tiny.mar", bucket: str = "models") -> str:
-    """An object in moto's real S3 server for deploys to HEAD; returns its ``eos://`` URI."""
+def seed_archive(s3_endpoint: str, key: str = "tiny.mar", bucket: str = "models", body: bytes = b"") -> str:
+    """An object in moto's real S3 server for deploys to HEAD (an empty zip unless ``body``);
+    returns its ``eos://`` URI."""
     import boto3
 
     s3 = boto3.client(
@@ -254,7 +255,7 @@ def seed_archive(s3_endpoint: str, key: str = "tiny.mar", bucket: str = "models"
     )
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=key, Body=b"PK\x05\x06" + b"\0" * 18)
+    s3.put_object(Bucket=bucket, Key=key, Body=body or b"PK\x05\x06" + b"\0" * 18)
     return f"eos://{bucket}/{key}"
 
 

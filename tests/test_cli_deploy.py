@@ -142,7 +142,7 @@ def test_bad_input_is_one_line(isolated: Path) -> None:
         assert r.returncode == 1 and message in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)
 
 
-def test_local_lifecycle_from_the_cli(isolated: Path, tiny_mar: Path) -> None:
+def test_local_lifecycle_from_the_cli(isolated: Path, tiny_mar: Path, tmp_path: Path) -> None:
     r = tirui("deploy", str(tiny_mar), "--name", "clid")
     assert r.returncode == 0 and "clid: Starting" in r.stdout, r.stderr
     try:
@@ -152,6 +152,17 @@ def test_local_lifecycle_from_the_cli(isolated: Path, tiny_mar: Path) -> None:
         assert "Ready" in out and "1/1" in out
         assert tirui("scale", "clid", "2").returncode == 0
         assert "2/2" in tirui("status", "clid").stdout
+        from tirui.demo.model import build_mar
+
+        v2 = build_mar(tmp_path / "v2", version="2.0")
+        r = tirui("deploy", str(v2), "--name", "clid")  # the same name: an update in place
+        assert r.returncode == 0, r.stderr
+        out = tirui("status", "clid").stdout
+        assert "serving: " in out and "v2.0" in out and f"previous: {tiny_mar} · v1.0" in out, out
+        r = tirui("rollback", "clid")
+        assert r.returncode == 0 and f"now serving {tiny_mar} · v1.0" in r.stdout, r.stderr
+        again = tirui("deploy", str(tiny_mar), "--name", "clid")
+        assert again.returncode == 1 and "same model version" in again.stderr
     finally:
         r = tirui("delete", "clid")
     assert r.returncode == 0 and "deleted" in r.stdout

@@ -433,3 +433,56 @@ def test_gpu_fleet_options_limits_and_drain_are_accepted_and_scheduled(cluster: 
     assert c.raw("PodDisruptionBudget", "t") is not None  # autoscaling from 2 up
     assert "on queue-latency-ms (target 50" in c.rt.get("t").autoscale
     assert "prometheus-adapter" in c.rt.autoscale_warning("queue-latency-ms")
+
+
+def test_a_new_archive_rolls_out_with_no_fewer_ready_pods_and_rolls_back(
+    cluster: Cluster, s3_endpoint: str
+) -> None:
+    """The real deployment controller with the rendered strategy: the new ReplicaSet's pod must be
+    Ready (the test plays the kubelet) before an old pod goes, so the ready count never drops;
+    the table names both versions; rollback re-deploys the previous archive, unless its object
+    changed since."""
+    c = cluster
+    api = admin_client(c.plane)
+    register_node(api, f"roll-{c.ns}")
+
+    def play_kubelet() -> None:
+        for p in c.pods():
+            pod = c.core.read_namespaced_pod(p, c.ns)
+            if pod.spec.node_name and not pod.metadata.deletion_timestamp and pod.status.phase != "Running":
+                set_pod_status(api, c.ns, p, running())
+
+    def replica_sets() -> dict[str, tuple[int, int]]:
+        items = c.apps.list_namespaced_replica_set(c.ns, label_selector="tirui.dev/deployment=t").items
+        return {rs.metadata.name: (rs.spec.replicas or 0, rs.status.ready_replicas or 0) for rs in items}
+
+    c.deploy(c.spec(replicas=4))  # with 4, the API server's default (25% unavailable) would drop one
+    wait_for(lambda: (play_kubelet(), c.rt.get("t").ready == 4)[1], "4 of 4 ready")
+    (old_rs,) = replica_sets()
+    v2 = seed_archive(s3_endpoint, "tiny-v2.mar", body=b"PK\x05\x06" + b"\1" * 18)
+    c.deploy(c.spec(source=v2, replicas=4))
+    wait_for(lambda: len(replica_sets()) == 2, "a new ReplicaSet")
+    new_rs = next(n for n in replica_sets() if n != old_rs)
+    wait_for(lambda: replica_sets()[new_rs][0] == 1, "one surge pod")
+    assert replica_sets()[old_rs] == (4, 4)  # nothing old goes before something new is ready
+
+    def step() -> bool:
+        available = c.apps.read_namespaced_deployment_status("t", c.ns).status.available_replicas or 0
+        assert available >= 4, replica_sets()  # at every observation of the rollout
+        play_kubelet()
+        return replica_sets()[old_rs][0] == 0
+
+    wait_for(step, "the old ReplicaSet scaled down to 0")
+    wait_for(lambda: (play_kubelet(), replica_sets()[new_rs] == (4, 4))[1], "the new ReplicaSet ready")
+    status = c.rt.get("t")
+    assert status.version.startswith(v2) and status.previous.startswith(c.source)
+    c.rt.scale("t", 4)  # an operation re-applies the Deployment: the history stays
+    assert c.rt.get("t").previous.startswith(c.source)
+
+    back = c.rt.rollback("t", c.profile, c.tokens)
+    assert back.status is not None and back.status.version.startswith(c.source)
+    assert back.status.previous.startswith(v2)
+    seed_archive(s3_endpoint, "tiny-v2.mar", body=b"PK\x05\x06" + b"\2" * 18)  # overwritten since
+    with pytest.raises(KubeError, match="has changed since"):
+        c.rt.rollback("t", c.profile, c.tokens)
+    assert c.rt.get("t").version.startswith(c.source)  # nothing was changed

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tirui.cluster.local import LocalRuntime
-from tirui.cluster.runtime import DeploymentExists, RuntimeFailure
+from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec, SpecError
 from tirui.demo.model import build_mar, expected_output
 from tirui.secrets import TokenRef, TokenStore
@@ -63,8 +63,9 @@ def test_deploy_ready_predict_restart_scale_delete(models: LocalStore, runtime: 
     assert status.status == "Starting" and status.model == "tiny"
     wait_for(lambda: runtime.get("demo").status == "Ready", what="Ready")
     assert predict(runtime, "demo") == expected_output([1, 1, 1, 1])
-    with pytest.raises(DeploymentExists):
+    with pytest.raises(RuntimeFailure, match="same model version"):  # an update needs a new version
         runtime.deploy(DeploymentSpec("demo", "eos://models/tiny.mar"), models)
+    assert predict(runtime, "demo") == expected_output([1, 1, 1, 1])  # still serving, untouched
 
     # Kill the TorchServe (Java) process by PID: the runtime restarts it and counts the restart.
     state = runtime._deps["demo"].state
@@ -246,3 +247,61 @@ def test_port_taken_on_restart_moves_to_free_ports(models: LocalStore, runtime: 
         wait_for(lambda: runtime.get("ports").status == "Ready", what="Ready on new ports")
         assert runtime._deps["ports"].state.ports["inference"] != old
         assert predict(runtime, "ports") == expected_output([1, 1, 1, 1])
+
+
+async def test_update_under_load_drops_nothing_and_rollback_returns(
+    models: LocalStore, runtime: LocalRuntime, tmp_path: Path
+) -> None:
+    """A new archive version swapped into the running TorchServe while 4 clients keep sending
+    (tirui bench's engine): not one request fails, through the update and the rollback."""
+    import asyncio
+
+    from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load
+
+    v2 = build_mar(tmp_path / "v2", version="2.0")
+    models.upload(v2, "models", "tiny-v2.mar")
+    runtime.deploy(DeploymentSpec("upd", "eos://models/tiny.mar"), models)
+    await asyncio.to_thread(wait_for, lambda: runtime.get("upd").status == "Ready", 120, "Ready")
+    target = runtime.target("upd")
+    assert target is not None
+    spec = LoadSpec(
+        url=f"{target.http.inference_url}/predictions/tiny",
+        body=b"[1, 1, 1, 1]",
+        headers={"Content-Type": "application/json"},
+        token=target.http.inference_token,
+        requests=None,
+        duration=3600,
+        concurrency=4,
+    )
+    live: list[LoadResult] = []
+    cancel = asyncio.Event()
+    load = asyncio.ensure_future(run_load(spec, progress=live.append, every=0.1, cancel=cancel))
+
+    async def more_requests(n: int) -> None:
+        start = live[-1].count if live else 0
+        while not live or live[-1].count < start + n:
+            assert not load.done(), load.result() if load.done() else ""
+            await asyncio.sleep(0.05)
+
+    try:
+        await more_requests(50)
+        status = await asyncio.to_thread(
+            runtime.deploy, DeploymentSpec("upd", "eos://models/tiny-v2.mar"), models
+        )
+        assert "tiny-v2.mar · v2.0" in status.version and "tiny.mar · v1.0" in status.previous
+        assert status.restarts == 0 and status.status == "Ready"
+        await more_requests(50)
+        mgmt = target.http.management_url
+        versions = httpx.get(
+            f"{mgmt}/models/tiny/all", headers={"Authorization": f"Bearer {target.http.management_token}"}
+        ).json()
+        assert [v["modelVersion"] for v in versions] == ["2.0"]  # the old version was unregistered
+        back = await asyncio.to_thread(runtime.rollback, "upd")
+        assert back.status is not None and "tiny.mar · v1.0" in back.status.version
+        assert "v2.0" in back.status.previous
+        await more_requests(50)
+    finally:
+        cancel.set()
+        result = await load
+    assert result.count >= 150 and result.errors == 0, result.summary()
+    assert predict(runtime, "upd") == expected_output([1, 1, 1, 1])

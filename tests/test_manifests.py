@@ -314,3 +314,15 @@ def test_limits_drain_and_fleet_options() -> None:
         "selector": {"matchLabels": {DEPLOYMENT_LABEL: "resnet"}},
     }
     assert "PodDisruptionBudget" not in by_kind(build(spec(replicas=1)))  # it would block every drain
+
+
+def test_updates_roll_without_lowering_ready_pods_unless_a_one_node_disk_forbids_it() -> None:
+    def strategy(**kw: Any) -> Any:
+        return by_kind(build(spec(**kw)))["Deployment"][0]["spec"]["strategy"]
+
+    assert strategy() == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
+    assert strategy(disk_size="10Gi") == {"type": "Recreate"}  # ReadWriteOnce: one node at a time
+    shared = build(spec(disk_size="10Gi", disk_access="ReadWriteMany"))
+    validate_all(shared)
+    assert by_kind(shared)["Deployment"][0]["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert by_kind(shared)["PersistentVolumeClaim"][0]["spec"]["accessModes"] == ["ReadWriteMany"]

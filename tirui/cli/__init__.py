@@ -65,12 +65,14 @@ def _parser() -> argparse.ArgumentParser:
         if name == "get":
             t.add_argument("--reveal", action="store_true", help="print the value itself")
     from tirui.cli import deploy as cli_deploy
+    from tirui.cli import operate as cli_operate
     from tirui.cli import serve as cli_serve
     from tirui.cli import storage as cli_storage
     from tirui.cli import top as cli_top
 
     cli_storage.add_parsers(sub)
     cli_deploy.add_parsers(sub)
+    cli_operate.add_parsers(sub)
     cli_serve.add_parsers(sub)
     cli_top.add_parsers(sub)
     return p
@@ -170,6 +172,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from tirui.cli import deploy as cli_deploy
+    from tirui.cli import operate as cli_operate
     from tirui.cli import serve as cli_serve
     from tirui.cli import storage as cli_storage
     from tirui.cli import top as cli_top
@@ -183,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **cli_serve.COMMANDS,
         **cli_top.COMMANDS,
         **cli_deploy.COMMANDS,
+        **cli_operate.COMMANDS,
     }
     try:
         return commands[args.command or "tui"](args)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,6 +37,12 @@ def add_parsers(sub: Any) -> None:
     )
     d.add_argument("--target", default="", help="the autoscale target, when not given as METRIC=TARGET")
     d.add_argument("--disk", default="", help="persistent model-cache disk size, e.g. 20Gi")
+    d.add_argument(
+        "--disk-access",
+        default="ReadWriteOnce",
+        choices=["ReadWriteOnce", "ReadWriteMany"],
+        help="ReadWriteMany (a shared storage class) keeps updates rolling; ReadWriteOnce recreates pods",
+    )
     d.add_argument("--tls-host", default="", help="public host name (cert-manager issues its certificate)")
     d.add_argument("--no-auth", action="store_true", help="no bearer-token check in front of TorchServe")
     d.add_argument("--image", default=None, help="TorchServe image")
@@ -98,25 +103,6 @@ def add_parsers(sub: Any) -> None:
         help="when the new spec has no --disk: delete the old model-cache disk too",
     )
 
-    s = sub.add_parser("status", help="deployments and their state")
-    s.add_argument("name", nargs="?")
-    sc = sub.add_parser("scale", help="set replicas (Kubernetes) or workers (local)")
-    sc.add_argument("name")
-    sc.add_argument("count", type=int)
-    rs = sub.add_parser("restart", help="restart a deployment (a rollout restart on Kubernetes)")
-    rs.add_argument("name")
-    dl = sub.add_parser("delete", help="delete a deployment (only what tirui manages)")
-    dl.add_argument("name")
-    a = sub.add_parser("autoscale", help="set autoscaling (Kubernetes)")
-    a.add_argument("name")
-    a.add_argument("--min", type=int, required=True)
-    a.add_argument("--max", type=int, required=True)
-    a.add_argument(
-        "--metric",
-        default="cpu",
-        metavar="METRIC[=TARGET]",
-        help="cpu, gpu, queue-latency-ms, inflight, requests-per-s or a Pods metric, e.g. gpu=80",
-    )
     r = sub.add_parser("rbac", help="print the Role + RoleBinding tirui needs in a namespace")
     r.add_argument("--namespace", default=None, help="default: the profile's namespace")
     who = r.add_mutually_exclusive_group()
@@ -153,6 +139,7 @@ def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
         autoscale_metric=metric,
         autoscale_target=target,
         disk_size=args.disk,
+        disk_access=args.disk_access,
         storage_class=d.storage_class,
         tls_host=args.tls_host,
         tls_issuer=d.tls_issuer,
@@ -171,7 +158,7 @@ def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
     return spec
 
 
-def _runtime(profile: Any) -> Runtime:
+def open_runtime(profile: Any) -> Runtime:
     from tirui.cluster.runtime import RuntimeFailure
     from tirui.cluster.targets import runtime_for
 
@@ -204,7 +191,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                 raise DeployCliError(str(exc)) from None
         print(to_yaml(build_for_profile(spec, profile, show_secrets=args.show_secrets)), end="")
         return 0
-    runtime = _runtime(profile)
+    runtime = open_runtime(profile)
     from tirui.cluster.runtime import DeployOptions, RuntimeFailure
     from tirui.secrets import TokenStore
 
@@ -226,89 +213,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from tirui.config import resolve_profile
-
-    runtime = _runtime(resolve_profile(args.profile))
-    try:
-        rows = [runtime.get(args.name)] if args.name else runtime.list()
-    except Exception as exc:
-        raise DeployCliError(str(exc)) from None
-    print(f"{'NAME':16}{'MODEL':14}{'STATUS':12}{'READY':8}{'RESTARTS':10}{'AGE':6}ENDPOINT")
-    for s in rows:
-        print(
-            f"{s.name:16}{s.model:14}{s.status:12}{f'{s.ready}/{s.desired}':8}{s.restarts:<10}{s.age:6}{s.endpoint}"
-        )
-        if s.reason and args.name:
-            print(f"  reason: {s.reason}")
-        if s.autoscale and args.name:
-            print(f"  autoscale: {s.autoscale}")
-        if s.autoscale_problem:
-            print(f"  autoscale ⚠ {s.autoscale_problem}")
-    return 0
-
-
-def cmd_scale(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeFailure
-    from tirui.config import resolve_profile
-
-    runtime = _runtime(resolve_profile(args.profile))
-    try:
-        runtime.scale(args.name, args.count)
-    except RuntimeFailure as exc:
-        raise DeployCliError(str(exc)) from None
-    print(f"{args.name}: {args.count} {runtime.scale_unit}(s)")
-    return 0
-
-
-def _operate(args: argparse.Namespace, call: Callable[[Runtime], object], done: str) -> int:
-    """Run one operation on the profile's runtime; its failure is one line on stderr."""
-    from tirui.cluster.runtime import RuntimeFailure
-    from tirui.config import resolve_profile
-
-    try:
-        call(_runtime(resolve_profile(args.profile)))
-    except RuntimeFailure as exc:
-        raise DeployCliError(str(exc)) from None
-    print(f"{args.name}: {done}")
-    return 0
-
-
-def cmd_restart(args: argparse.Namespace) -> int:
-    return _operate(args, lambda rt: rt.restart(args.name), "restarting")
-
-
-def cmd_delete(args: argparse.Namespace) -> int:
-    return _operate(args, lambda rt: rt.delete(args.name), "deleted")
-
-
-def cmd_autoscale(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import Autoscalable, RuntimeFailure
-    from tirui.config import resolve_profile
-
-    runtime = _runtime(resolve_profile(args.profile))
-    if not isinstance(runtime, Autoscalable):
-        raise DeployCliError(
-            "autoscaling is a Kubernetes feature; locally, scale the workers with tirui scale"
-        )
-    from tirui.cluster.autoscale import AutoscaleError, parse_metric
-
-    try:
-        metric, target = parse_metric(args.metric)
-        runtime.autoscale(args.name, args.min, args.max, metric, target)
-        warning = runtime.autoscale_warning(metric) if args.max else ""
-    except (RuntimeFailure, AutoscaleError) as exc:
-        raise DeployCliError(str(exc)) from None
-    if warning:
-        print(f"{args.name}: warning: {warning}", file=sys.stderr)
-    print(
-        f"{args.name}: autoscaling {args.min}-{args.max} on {metric}"
-        if args.max
-        else f"{args.name}: autoscaling off"
-    )
-    return 0
-
-
 def cmd_rbac(args: argparse.Namespace) -> int:
     from tirui.cluster.manifests import to_yaml
     from tirui.cluster.rbac import role_objects
@@ -320,12 +224,4 @@ def cmd_rbac(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {
-    "rbac": cmd_rbac,
-    "restart": cmd_restart,
-    "deploy": cmd_deploy,
-    "status": cmd_status,
-    "scale": cmd_scale,
-    "delete": cmd_delete,
-    "autoscale": cmd_autoscale,
-}
+COMMANDS = {"rbac": cmd_rbac, "deploy": cmd_deploy}

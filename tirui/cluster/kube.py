@@ -23,6 +23,7 @@ from typing import Any
 from tirui.cluster.kube_apply import KubeWrites
 from tirui.cluster.kube_errors import KubeConflict, KubeError, explain
 from tirui.cluster.kube_reads import KubeReads
+from tirui.cluster.kube_versions import carry_history, rollback_spec
 from tirui.cluster.manifests import build, build_for_profile
 from tirui.cluster.objects import SPEC_ANNOTATION
 from tirui.cluster.runtime import DEPLOY, ApplyResult, DeployOptions
@@ -162,16 +163,25 @@ class KubeRuntime(KubeWrites, KubeReads):
     # -- deploy ----------------------------------------------------------------------------
     def check_source(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> None:
         """The archive must exist (HEAD) before anything is applied: an init container would
-        otherwise fail forever on it."""
+        otherwise fail forever on it. Its ETag and manifest's model version go into the spec
+        (what the table shows as the serving version)."""
         from tirui.storage.base import StorageError
         from tirui.storage.factory import open_store
+        from tirui.storage.mar import read_manifest
         from tirui.storage.uri import parse_uri
 
         uri = parse_uri(spec.source)
         try:
-            open_store(profile, tokens).head(uri.bucket, uri.key)
+            store = open_store(profile, tokens)
+            head = store.head(uri.bucket, uri.key)
         except StorageError as exc:
             raise KubeError(f"model archive {spec.source}: {exc} (nothing was changed)") from None
+        spec.etag = head.etag
+        try:
+            read = functools.partial(store.read_range, uri.bucket, uri.key)
+            spec.model_version = read_manifest(read, head.size).model_version
+        except Exception:  # an unreadable manifest shows as an unknown version, the pod says why
+            spec.model_version = ""
 
     def objects_with(
         self, spec: DeploymentSpec, profile: Any, tokens: Any, *, create_token: bool = True
@@ -183,12 +193,13 @@ class KubeRuntime(KubeWrites, KubeReads):
 
         if spec.auth and not spec.tokens:
             spec.tokens = deployment_tokens(profile, tokens, spec.name, create=create_token)
+        existing = self._get("Deployment", spec.name)
         if not spec.restarted_at:
-            stored = self._stored_spec(self._get("Deployment", spec.name))
+            stored = self._stored_spec(existing)
             if stored is not None:
                 spec.restarted_at = stored[0].restarted_at
         key, secret = storage_credentials(profile, tokens)
-        return build_for_profile(
+        objects = build_for_profile(
             spec,
             profile,
             namespace=self.namespace,
@@ -196,6 +207,8 @@ class KubeRuntime(KubeWrites, KubeReads):
             secret_access_key=secret,
             show_secrets=True,
         )
+        carry_history(objects, existing, spec)
+        return objects
 
     def _converge(self, spec: DeploymentSpec, objects: builtins.list[Obj], how: DeployOptions) -> ApplyResult:
         dry_run = how.dry_run
@@ -249,13 +262,16 @@ class KubeRuntime(KubeWrites, KubeReads):
             )
         return dep, *stored
 
-    def _reapply(self, spec: DeploymentSpec, extra: dict[str, str], *, with_hpa: bool = False) -> None:
+    def _reapply(
+        self, dep: Obj, spec: DeploymentSpec, extra: dict[str, str], *, with_hpa: bool = False
+    ) -> None:
         objects = build(
             spec,
             namespace=self.namespace,
             storage_endpoint=extra.get("storage_endpoint", ""),
             storage_region=extra.get("storage_region", "us-east-1"),
         )
+        carry_history(objects, dep, spec)
         wanted = {"Deployment", "PodDisruptionBudget"} | ({"HorizontalPodAutoscaler"} if with_hpa else set())
         self.apply([o for o in objects if o["kind"] in wanted])
         if not any(o["kind"] == "PodDisruptionBudget" for o in objects):  # fewer than 2 replicas now
@@ -272,13 +288,13 @@ class KubeRuntime(KubeWrites, KubeReads):
     def scale(self, name: str, count: int) -> None:
         if count < 0:
             raise KubeError("replicas must be 0 or more")
-        _, spec, extra = self._spec_of(name)
+        dep, spec, extra = self._spec_of(name)
         if self._get("HorizontalPodAutoscaler", name) is not None:
             raise KubeError(
                 f"{name} is autoscaled: change its range (tirui autoscale) or remove autoscaling first"
             )
         spec.replicas = count
-        self._reapply(spec, extra)
+        self._reapply(dep, spec, extra)
 
     def autoscale(
         self, name: str, min_replicas: int, max_replicas: int, metric: str = "cpu", target: str = "70"
@@ -289,7 +305,7 @@ class KubeRuntime(KubeWrites, KubeReads):
         if max_replicas == 0:
             spec.min_replicas = spec.max_replicas = 0
             spec.replicas = int(dep.get("spec", {}).get("replicas") or 1)
-            self._reapply(spec, extra)
+            self._reapply(dep, spec, extra)
             self._remove("HorizontalPodAutoscaler", name, "the autoscaler")
             return
         spec.min_replicas, spec.max_replicas = min_replicas, max_replicas
@@ -297,13 +313,30 @@ class KubeRuntime(KubeWrites, KubeReads):
         problems = spec.kube_problems()
         if problems:
             raise KubeError("; ".join(problems.values()))
-        self._reapply(spec, extra, with_hpa=True)
+        self._reapply(dep, spec, extra, with_hpa=True)
 
     def restart(self, name: str) -> None:
         """A rollout restart: a new pod-template stamp, applied like any other change."""
-        _, spec, extra = self._spec_of(name)
+        dep, spec, extra = self._spec_of(name)
         spec.restarted_at = dt.datetime.now(dt.UTC).isoformat()
-        self._reapply(spec, extra, with_hpa=spec.autoscaling)
+        self._reapply(dep, spec, extra, with_hpa=spec.autoscaling)
+
+    def rollback(self, name: str, profile: Any, tokens: Any) -> ApplyResult:
+        """Re-deploy the previous archive (a rolling update like any other) with today's scale.
+        Refused when the object at the previous key has changed since: its bytes are gone."""
+        dep, _, _ = self._spec_of(name)
+        try:
+            spec = rollback_spec(dep, name)
+        except ValueError as exc:
+            raise KubeError(str(exc)) from None
+        etag = spec.etag
+        self.check_source(spec, profile, tokens)
+        if etag and spec.etag != etag:
+            raise KubeError(
+                f"{spec.source} has changed since {name} served it (ETag {etag} → {spec.etag}): the "
+                "previous version is no longer in the store (nothing was changed)"
+            )
+        return self.deploy_with(spec, profile, tokens)
 
     def delete(self, name: str) -> None:
         """Delete every object carrying both tirui labels for ``name``; nothing else."""

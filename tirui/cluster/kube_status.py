@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from tirui.cluster.autoscale import CHOICES, requirement
+from tirui.cluster.kube_versions import stored, versions
 from tirui.cluster.objects import DEPLOYMENT_LABEL
 from tirui.cluster.runtime import DeploymentStatus, ReplicaStatus
 
@@ -133,6 +134,8 @@ def deployment_status(
         (h for h in hpas or [] if h.get("spec", {}).get("scaleTargetRef", {}).get("name") == name), None
     )
     autoscale, problem = hpa_health(hpa) if hpa is not None else ("", "")
+    version, previous = versions(dep)
+    serving = stored(dep)
     return DeploymentStatus(
         name=name,
         model=source.rsplit("/", 1)[-1].removesuffix(".mar"),
@@ -149,6 +152,9 @@ def deployment_status(
         gpus=int(gpus) if str(gpus).isdigit() else 0,
         autoscale=autoscale,
         autoscale_problem=problem,
+        version=version,
+        previous=previous,
+        model_version=serving.model_version if serving else "",
     )
 
 

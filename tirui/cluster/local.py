@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -30,7 +30,6 @@ from tirui.cluster.local_state import LocalState
 from tirui.cluster.runtime import (
     DEPLOY,
     ApplyResult,
-    DeploymentExists,
     DeploymentNotFound,
     DeploymentStatus,
     DeployOptions,
@@ -213,6 +212,9 @@ class LocalRuntime:
             created=s.created,
             replicas=[replica],
             image="local torchserve",
+            version=s.version_text,
+            model_version=s.model_version,
+            previous=s.previous_text,
         )
 
     def target(self, name: str) -> Target | None:
@@ -271,8 +273,11 @@ class LocalRuntime:
         return out[-lines:]
 
     # -- deploy ------------------------------------------------------------------------------
-    def _fetch(self, spec: DeploymentSpec, store: ObjectStore | None, folder: Path) -> tuple[Path, str, str]:
-        """Put the archive in the model store; returns (path, model name, etag). Skips a cached copy."""
+    def _fetch(
+        self, spec: DeploymentSpec, store: ObjectStore | None, folder: Path, file_name: str = ""
+    ) -> tuple[Path, str, str, str]:
+        """Put the archive in the model store (as ``file_name`` when given); returns (path, model
+        name, etag, model version). Skips a cached copy."""
         from tirui.storage.mar import read_manifest
         from tirui.storage.uri import is_remote, parse_uri
 
@@ -283,7 +288,7 @@ class LocalRuntime:
             if store is None:
                 raise RuntimeFailure("no object store to download the model from")
             uri = parse_uri(spec.source)
-            target = models / Path(uri.key).name
+            target = models / (file_name or Path(uri.key).name)
             etag = store.head(uri.bucket, uri.key).etag
             old = LocalState.load(folder)
             if not (target.exists() and old is not None and old.etag == etag):
@@ -292,7 +297,7 @@ class LocalRuntime:
             src = Path(spec.source).expanduser()
             if not src.is_file():
                 raise RuntimeFailure(f"{src} is not a file")
-            target = models / src.name
+            target = models / (file_name or src.name)
             shutil.copyfile(src, target)
         size = target.stat().st_size
         with target.open("rb") as f:
@@ -305,7 +310,8 @@ class LocalRuntime:
                 manifest = read_manifest(read, size)
             except Exception as exc:
                 raise RuntimeFailure(f"{spec.source} is not a usable model archive: {exc}") from None
-        return target, spec.model_name or manifest.model_name or target.stem, etag
+        model = spec.model_name or manifest.model_name or target.stem
+        return target, model, etag, manifest.model_version
 
     def deploy_with(
         self,
@@ -339,14 +345,15 @@ class LocalRuntime:
         return ApplyResult([f"TorchServe/{spec.name}"], dry_run=True)
 
     def deploy(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
-        """Download the archive and start TorchServe; returns at once (status Starting)."""
+        """Download the archive and start TorchServe; returns at once (status Starting). An
+        existing deployment is updated in place instead (:meth:`update`)."""
         spec.validate()
         with self._lock:
             if spec.name in self._deps:
-                raise DeploymentExists(f"a local deployment named {spec.name!r} already exists")
+                return self.update(spec, store)
         folder = self.root / spec.name
         try:
-            mar, model, etag = self._fetch(spec, store, folder)
+            mar, model, etag, version = self._fetch(spec, store, folder)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise RuntimeFailure(
@@ -368,6 +375,7 @@ class LocalRuntime:
             etag=etag,
             created=time.time(),
             env=dict(spec.env),
+            model_version=version,
         )
         dep = _Dep(state, folder)
         with self._lock:
@@ -387,6 +395,7 @@ class LocalRuntime:
             workers=s.workers,
             batch_size=s.batch_size,
             max_batch_delay_ms=s.max_batch_delay_ms,
+            enable_model_api=True,  # in-place updates register a second version beside the first
         )
         try:
             Path(s.tmp_dir).mkdir(parents=True, exist_ok=True)
@@ -407,6 +416,89 @@ class LocalRuntime:
             f"gRPC {s.ports['grpc_inference']})"
         )
         s.save(dep.folder)
+
+    # -- updates -----------------------------------------------------------------------------
+    def update(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
+        """Serve ``spec``'s archive in the running TorchServe without a restart (the version swap
+        of :mod:`~tirui.cluster.local_update`); a deployment that is not running gets the new
+        archive and starts with it. The archive before is kept for :meth:`rollback`."""
+        with self._lock:
+            dep = self._dep(spec.name)
+            revision = dep.state.revision + 1
+        stem = Path(spec.source.rsplit("/", 1)[-1]).stem
+        mar, _, etag, version = self._fetch(spec, store, dep.folder, f"{stem}.r{revision}.mar")
+        new = {"source": spec.source, "mar_file": str(mar), "etag": etag, "model_version": version}
+        try:
+            self._switch(dep, spec, new, revision)
+        except BaseException:
+            mar.unlink(missing_ok=True)
+            raise
+        return self.get(spec.name)
+
+    def rollback(self, name: str, profile: Any = None, tokens: Any = None) -> ApplyResult:
+        """Serve the previous archive again (kept on disk, so a changed object store is no matter)."""
+        with self._lock:
+            dep = self._dep(name)
+            previous, revision = dict(dep.state.previous), dep.state.revision + 1
+        if not previous or not Path(previous["mar_file"]).is_file():
+            raise RuntimeFailure(f"{name} has no previous version to return to")
+        spec = DeploymentSpec(
+            name,
+            previous["source"],
+            workers=dep.state.workers,
+            batch_size=dep.state.batch_size,
+            max_batch_delay_ms=dep.state.max_batch_delay_ms,
+        )
+        self._switch(dep, spec, previous, revision)
+        return ApplyResult([f"TorchServe/{name}"], status=self.get(name))
+
+    def _switch(self, dep: _Dep, spec: DeploymentSpec, new: dict[str, str], revision: int) -> None:
+        from tirui.cluster.local_update import Swap, swap_in
+
+        s = dep.state
+        keys = ServerKeys.read(dep.workdir)
+        running = s.phase == "Ready" and keys is not None
+        if running:
+            assert keys is not None
+            swap = Swap(
+                f"http://127.0.0.1:{s.ports['management']}",
+                keys.management,
+                s.model,
+                spec.workers,
+                spec.batch_size,
+                spec.max_batch_delay_ms,
+                timeout=self.startup_timeout,
+            )
+            swap_in(self._http, swap, Path(new["mar_file"]).name, new["model_version"])
+        with self._lock:
+            old = {
+                "source": s.source,
+                "mar_file": s.mar_file,
+                "etag": s.etag,
+                "model_version": s.model_version,
+            }
+            s.previous = old
+            s.source, s.mar_file, s.etag = new["source"], new["mar_file"], new["etag"]
+            s.model_version, s.revision = new["model_version"], revision
+            s.workers, s.batch_size, s.max_batch_delay_ms = (
+                spec.workers,
+                spec.batch_size,
+                spec.max_batch_delay_ms,
+            )
+            how = "in place, no restart" if running else "for its next start"
+            dep.event(f"Now serving {s.version_text} ({how}); previous: {s.previous_text}")
+            s.save(dep.folder)
+            self._prune_archives(dep)
+            if not running and s.phase in ("Failed", "Restarting"):
+                self._start(dep)
+
+    @staticmethod
+    def _prune_archives(dep: _Dep) -> None:
+        """Keep the serving archive and the previous one; older ones are no use to a rollback."""
+        keep = {Path(dep.state.mar_file).name, Path(dep.state.previous.get("mar_file", "")).name}
+        for path in Path(dep.state.mar_file).parent.glob("*.mar"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
 
     # -- operations --------------------------------------------------------------------------
     def scale(self, name: str, count: int) -> None:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tirui.cluster.spec import version_text
 from tirui.torchserve.server import Ports
 
 STATE_FILE = "state.json"
@@ -41,7 +42,22 @@ class LocalState:
     ever_ready: bool = False
     env: dict[str, str] = field(default_factory=dict)
     """The spec's extra environment for TorchServe (and its handlers)."""
+    model_version: str = ""
+    revision: int = 0
+    """How many archives this deployment has been updated to (names their files in the store)."""
+    previous: dict[str, str] = field(default_factory=dict)
+    """The archive served before the last update (source, mar_file, etag, model_version), kept
+    on disk for ``tirui rollback``."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version_text(self) -> str:
+        return version_text(self.source, self.model_version, self.etag)
+
+    @property
+    def previous_text(self) -> str:
+        p = self.previous
+        return version_text(p["source"], p.get("model_version", ""), p.get("etag", "")) if p else ""
 
     @property
     def port_set(self) -> Ports:

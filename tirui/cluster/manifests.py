@@ -127,7 +127,7 @@ def build(
             "kind": "PersistentVolumeClaim",
             "metadata": meta(spec, n["pvc"], namespace),
             "spec": {
-                "accessModes": ["ReadWriteOnce"],
+                "accessModes": [spec.disk_access],
                 "resources": {"requests": {"storage": spec.disk_size}},
             },
         }

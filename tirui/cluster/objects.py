@@ -13,6 +13,8 @@ RESTARTED_AT = "tirui.dev/restartedAt"
 SPEC_ANNOTATION = "tirui.dev/spec"
 """The spec a Deployment was applied from (no tokens): scale, autoscale and restart re-apply
 the whole object from it, so one field manager keeps owning every field tirui sets."""
+PREVIOUS_ANNOTATION = "tirui.dev/previous-spec"
+"""The spec the Deployment ran before its archive last changed (``tirui rollback`` returns to it)."""
 PROXY_IMAGE = "nginx:1.27-alpine"
 FETCH_IMAGE = "amazon/aws-cli:2.17.0"
 PORTS = ProxyPorts()

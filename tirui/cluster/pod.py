@@ -260,12 +260,16 @@ def deployment(
 
 
 def _strategy(spec: DeploymentSpec) -> dict[str, Any]:
-    """Recreate with a ReadWriteOnce model disk, else a rolling update. The rolling parameters are
-    written out (the API server's defaults) so that tirui owns them and a later switch to
-    Recreate removes them; a defaulted ``rollingUpdate`` left behind makes that switch a 422."""
-    if spec.disk_size:
+    """A rolling update that never lowers the ready count (``maxUnavailable: 0``; new pods must
+    pass their readiness probe, i.e. have a READY worker, before an old one goes; ``maxSurge``
+    25%, at least one pod, so the cluster needs room for it). A ReadWriteOnce model disk can be
+    mounted on one node only, so with one the pods are recreated instead (downtime on updates):
+    use ``ReadWriteMany`` or no disk for zero-downtime updates. The rolling parameters are written
+    out so that tirui owns them and a later switch to Recreate removes them (a defaulted
+    ``rollingUpdate`` left behind makes that switch a 422)."""
+    if spec.disk_size and spec.disk_access == "ReadWriteOnce":
         return {"type": "Recreate"}
-    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
 
 
 def disruption_budget(spec: DeploymentSpec, namespace: str, n: dict[str, str]) -> Manifest | None:

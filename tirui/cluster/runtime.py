@@ -22,10 +22,6 @@ class DeploymentNotFound(RuntimeFailure):
     pass
 
 
-class DeploymentExists(RuntimeFailure):
-    pass
-
-
 @dataclass
 class ReplicaStatus:
     """One replica (a pod, or a local TorchServe process)."""
@@ -61,6 +57,11 @@ class DeploymentStatus:
     """The autoscaler in words (range, metric, target, current value); "" without one."""
     autoscale_problem: str = ""
     """Why the autoscaler cannot act, with the fix ("" when healthy or absent)."""
+    version: str = ""
+    """What is serving: archive, model version, ETag ("" when unknown)."""
+    model_version: str = ""
+    previous: str = ""
+    """The version before it, which ``tirui rollback`` returns to ("" when none)."""
 
     @property
     def age(self) -> str:
@@ -166,6 +167,13 @@ class Autoscalable(Protocol):
     ) -> None: ...
 
     def autoscale_warning(self, metric: str) -> str: ...
+
+
+@runtime_checkable
+class Versioned(Protocol):
+    """Runtimes that keep the previous model version of a deployment and can return to it."""
+
+    def rollback(self, name: str, profile: Any, tokens: Any) -> ApplyResult: ...
 
 
 @runtime_checkable

@@ -26,6 +26,12 @@ MAX_NAME = 40
 """RFC 1123 labels allow 63; tirui appends suffixes such as ``-tokens`` to object names."""
 
 
+def version_text(source: str, model_version: str, etag: str) -> str:
+    """``eos://models/tiny-v2.mar · v2.0 · etag 1a2b3c4d``: a served archive in one line."""
+    parts = [source] + ([f"v{model_version}"] if model_version else [])
+    return " · ".join(parts + ([f"etag {etag.strip(chr(34))[:8]}"] if etag else []))
+
+
 class SpecError(ValueError):
     """A spec with problems; ``problems`` maps field names to sentences."""
 
@@ -68,6 +74,9 @@ class DeploymentSpec:
     """Percent for cpu/gpu; ms, requests or req/s for the named rates; a quantity for a raw metric."""
     disk_size: str = ""
     """Persistent disk caching the model store; empty means none."""
+    disk_access: str = "ReadWriteOnce"
+    """``ReadWriteOnce`` (one node: updates recreate the pods) or ``ReadWriteMany`` (a storage
+    class that shares it, e.g. NFS/EFS/Filestore: updates roll with no downtime)."""
     storage_class: str = ""
     max_body: str = "64Mi"
     """Largest request and response body: nginx, TorchServe (HTTP and gRPC) and the Ingress."""
@@ -85,6 +94,10 @@ class DeploymentSpec:
     auth: bool = True
     tokens: list[str] = field(default_factory=list)
     """Accepted bearer tokens (several at once during a rotation). Never rendered unless asked."""
+    etag: str = ""
+    """What was deployed: the archive's ETag when it was checked (filled in by the runtime)."""
+    model_version: str = ""
+    """What was deployed: the archive manifest's model version (filled in by the runtime)."""
     restarted_at: str = ""
     """Pod-template stamp of the last rollout restart (kept across re-deploys, so an unchanged
     re-deploy does not roll the pods)."""
@@ -165,6 +178,8 @@ class DeploymentSpec:
             out["max_body"] = str(exc)
         if not 1 <= self.request_timeout_s <= 3600:
             out["request_timeout_s"] = "the request timeout must be 1-3600 seconds"
+        if self.disk_access not in ("ReadWriteOnce", "ReadWriteMany"):
+            out["disk_access"] = f"{self.disk_access!r}: ReadWriteOnce or ReadWriteMany"
         if self.shm_size and not QUANTITY_RE.match(self.shm_size):
             out["shm_size"] = f"{self.shm_size!r} is not a Kubernetes quantity (e.g. 1Gi)"
         if not LABEL_VALUE_RE.match(self.gpu_product):
@@ -173,6 +188,11 @@ class DeploymentSpec:
         if bad:
             out["image_pull_secrets"] = f"{', '.join(map(repr, bad))}: not a Secret name"
         return out
+
+    @property
+    def version_text(self) -> str:
+        """``eos://models/tiny-v2.mar · v2.0 · etag 1a2b3c4d``: what is serving, in one line."""
+        return version_text(self.source, self.model_version, self.etag)
 
     @property
     def max_body_bytes(self) -> int:

@@ -38,6 +38,7 @@ TEXT_FIELDS = (
     "autoscale_target",
     "disk_size",
     "storage_class",
+    "disk_access",
     "tls_host",
     "tls_issuer",
     "max_body",
@@ -121,6 +122,11 @@ def kube_fields(defaults: Any, name: str) -> list[Field]:
             "Disk storage class (empty: the cluster default)",
             d.storage_class,
             required=False,
+        ),
+        Field(
+            "disk_access",
+            "Disk access: ReadWriteOnce (updates recreate pods) or ReadWriteMany (shared class; rolling)",
+            "ReadWriteOnce",
         ),
         Field("tls_host", "TLS host (cert-manager; empty: no Ingress)", host, required=False),
         Field("tls_issuer", "cert-manager ClusterIssuer", d.tls_issuer),
@@ -268,5 +274,8 @@ def deploy_form(
     keys = (
         "ctrl+s deploys after a server-side dry run; ctrl+r previews the YAML" if kube else "ctrl+s deploys"
     )
-    note = f"Runtime: {runtime_label}. {keys}; the Deployments table shows it Starting, then Ready."
+    note = (
+        f"Runtime: {runtime_label}. {keys}; the Deployments table shows it Starting, then Ready. "
+        "An existing name is updated in place, without downtime (b rolls back)."
+    )
     return DeployForm(fields, note=note, dry_run=dry_run, render=render)

@@ -28,6 +28,7 @@ from tirui.cluster.runtime import (
     Runtime,
     RuntimeFailure,
     Stoppable,
+    Versioned,
     Watchable,
 )
 from tirui.cluster.spec import DeploymentSpec, SpecError
@@ -60,6 +61,7 @@ class DeploymentsScreen(MainScreen):
         Binding("s", "scale", "Scale"),
         Binding("a", "autoscale", "Autoscale", show=False),
         Binding("r", "restart", "Restart"),
+        Binding("b", "rollback", "Rollback", show=False),
         Binding("l", "logs", "Logs"),
         Binding("e", "events", "Events"),
         Binding("p", "playground", "Playground"),
@@ -207,7 +209,8 @@ class DeploymentsScreen(MainScreen):
             status += " [yellow]autoscale ⚠[/]"
         if stale is not None:
             status = f"[dim]{s.status}[/] [red]stale {f'{stale}s' if stale >= 0 else ''}[/]"
-        return (s.name, s.model, status, f"{s.ready}/{s.desired}", str(s.restarts), s.endpoint, s.age)
+        model = f"{s.model} v{s.model_version}" if s.model_version else s.model
+        return (s.name, model, status, f"{s.ready}/{s.desired}", str(s.restarts), s.endpoint, s.age)
 
     def _detail(self) -> None:
         name = self.selected_name()
@@ -219,6 +222,10 @@ class DeploymentsScreen(MainScreen):
         lines = [f"[b]{s.name}[/b]  {s.source}  ({s.image})"]
         if s.reason:
             lines.append(f"[b]Reason:[/b] {s.reason}")
+        if s.version:
+            lines.append(f"[b]Serving:[/b] {s.version}")
+        if s.previous:
+            lines.append(f"[b]Previous:[/b] {s.previous} [dim](b rolls back)[/dim]")
         if s.autoscale:
             lines.append(f"[b]Autoscale:[/b] {s.autoscale}")
         if s.autoscale_problem:
@@ -335,7 +342,12 @@ class DeploymentsScreen(MainScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys by what the runtime can do: autoscale needs an autoscaler (Kubernetes); stop and
         keep-running concern local processes. Unknown until the runtime exists: shown disabled."""
-        needs = {"autoscale": Autoscalable, "stop": Stoppable, "toggle_keep": Stoppable}
+        needs = {
+            "autoscale": Autoscalable,
+            "stop": Stoppable,
+            "toggle_keep": Stoppable,
+            "rollback": Versioned,
+        }
         if action not in needs:
             return True
         runtime = self.app.runtime
@@ -433,6 +445,27 @@ class DeploymentsScreen(MainScreen):
             self._confirm(
                 f"Restart {name}?", lambda: self._op(f"Restart {name}", lambda rt: rt.restart(name))
             )
+
+    def action_rollback(self) -> None:
+        name = self._need()
+        if name is None:
+            return
+        previous = self.statuses[name].previous
+        if not previous:
+            self.notify(f"{name} has served one archive only: nothing to roll back to", title="Rollback")
+            return
+        self._confirm(f"Serve {previous} again on {name}?", lambda: self._rollback(name))
+
+    @work(exit_on_error=False, group="deploy-op")
+    async def _rollback(self, name: str) -> None:
+        app = self.app
+        tokens = await app.get_token_store()
+
+        def back(rt: Runtime) -> object:
+            assert isinstance(rt, Versioned)
+            return rt.rollback(name, app.profile, tokens)
+
+        self._op(f"Rollback {name}", back)
 
     def action_stop(self) -> None:
         name = self._need()

@@ -1,0 +1,135 @@
+"""A new archive into a running local TorchServe without dropping a request.
+
+TorchServe keeps several versions of one model (DESIGN.md §4): the new archive is registered as
+another version beside the serving one (``synchronous=true``: the call returns once its workers
+are up), checked for a READY worker, made the default (``set-default``: requests to
+``/predictions/<model>`` go to it from then on), and only then is the old version unregistered.
+Unregistering stops the old version's workers, and a worker stopped mid-request fails that
+request, so the old version drains first: its queue must be empty
+(``jobQueueStatus.pendingRequests``) and then ``drain_s`` more seconds pass for the requests its
+workers still run. Any failure before the switch leaves the old version serving and unregisters
+the new one: nothing is lost or half-done.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from tirui.cluster.runtime import RuntimeFailure
+
+
+@dataclass(frozen=True)
+class Swap:
+    """Where and how: the management API of one TorchServe and the model to swap."""
+
+    management: str
+    """``http://127.0.0.1:PORT``"""
+    token: str
+    model: str
+    workers: int
+    batch_size: int
+    max_batch_delay_ms: int
+    timeout: float = 300.0
+    drain_s: float = 2.0
+    """How long the old version's workers get to finish what they run after the switch."""
+
+
+def _call(client: httpx.Client, method: str, url: str, swap: Swap, **kw: object) -> httpx.Response:
+    try:
+        return client.request(
+            method,
+            url,
+            headers={"Authorization": f"Bearer {swap.token}"},
+            timeout=swap.timeout,
+            **kw,  # type: ignore[arg-type]
+        )
+    except httpx.HTTPError as exc:
+        raise RuntimeFailure(f"{swap.model}: TorchServe's management API did not answer ({exc})") from None
+
+
+def _message(r: httpx.Response) -> str:
+    try:
+        return str(r.json().get("message", r.text)).strip()[:300]
+    except ValueError:
+        return r.text.strip()[:300]
+
+
+def serving_version(client: httpx.Client, swap: Swap) -> str:
+    """The default version's ``modelVersion``."""
+    r = _call(client, "GET", f"{swap.management}/models/{swap.model}", swap)
+    if r.status_code != 200:
+        raise RuntimeFailure(
+            f"{swap.model}: cannot describe the serving model ({r.status_code}: {_message(r)})"
+        )
+    return str(r.json()[0].get("modelVersion", ""))
+
+
+def _drain(client: httpx.Client, swap: Swap, url: str) -> None:
+    """Until the old version's queue is empty (at most ``timeout``), then ``drain_s`` more."""
+    deadline = time.monotonic() + swap.timeout
+    while time.monotonic() < deadline:
+        r = _call(client, "GET", url, swap)
+        try:
+            pending = sum(int(m.get("jobQueueStatus", {}).get("pendingRequests", 0)) for m in r.json())
+        except (ValueError, AttributeError, TypeError):
+            pending = 0
+        if pending == 0:
+            break
+        time.sleep(0.2)
+    time.sleep(swap.drain_s)
+
+
+def swap_in(client: httpx.Client, swap: Swap, archive: str, new_version: str) -> str:
+    """Register ``archive`` (a file name in the model store) as ``new_version``, make it the
+    default, unregister the version that served before; returns that old version."""
+    old = serving_version(client, swap)
+    if new_version == old:
+        raise RuntimeFailure(
+            f"the new archive has the same model version ({old}) as the one serving: give it another "
+            "(torch-model-archiver --version …) so both can run side by side during the update"
+        )
+    base = f"{swap.management}/models"
+    params = {
+        "url": archive,
+        "model_name": swap.model,
+        "initial_workers": str(max(1, swap.workers)),
+        "batch_size": str(swap.batch_size),
+        "max_batch_delay": str(swap.max_batch_delay_ms),
+        "synchronous": "true",
+    }
+    r = _call(client, "POST", base, swap, params=params)
+    if r.status_code == 405 or "model api" in _message(r).lower():
+        raise RuntimeFailure(
+            f"{swap.model}: this TorchServe was started without its model API, so it cannot load a "
+            "second version: restart the deployment once (r), then update it"
+        )
+    if r.status_code >= 300:
+        raise RuntimeFailure(
+            f"{swap.model}: TorchServe refused the new archive ({r.status_code}: {_message(r)})"
+        )
+    try:
+        d = _call(client, "GET", f"{base}/{swap.model}/{new_version}", swap)
+        ready = d.status_code == 200 and any(
+            w.get("status") == "READY" for m in d.json() for w in m.get("workers", [])
+        )
+        if not ready:
+            raise RuntimeFailure(
+                f"{swap.model} {new_version}: no worker became READY (the old version still serves)"
+            )
+        s = _call(client, "PUT", f"{base}/{swap.model}/{new_version}/set-default", swap)
+        if s.status_code >= 300:
+            raise RuntimeFailure(f"{swap.model}: set-default failed ({s.status_code}: {_message(s)})")
+    except BaseException:
+        _call(client, "DELETE", f"{base}/{swap.model}/{new_version}", swap, params={"synchronous": "true"})
+        raise
+    _drain(client, swap, f"{base}/{swap.model}/{old}")
+    u = _call(client, "DELETE", f"{base}/{swap.model}/{old}", swap, params={"synchronous": "true"})
+    if u.status_code >= 300:  # the new one serves; the old one only costs memory until a restart
+        raise RuntimeFailure(
+            f"{swap.model} {new_version} serves now, but unregistering {old} failed "
+            f"({u.status_code}: {_message(u)})"
+        )
+    return old
