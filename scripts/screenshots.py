@@ -1,13 +1,16 @@
 """Regenerate screenshots/*.svg: the demo flow on the local profile, headless, in a throwaway
 config/data dir (``make screenshots``; needs the ``local`` extra: it deploys the demo model).
 
-Buckets (the demo bucket, a .mar's details) → deploy → Deployments with the model Ready →
-Playground after a prediction → Metrics after a short load → Tokens → help.
+Buckets (the demo bucket, a .mar's details) → the deploy form → Deployments with the model Ready
+→ Playground after a prediction → Metrics after a short load → Tokens → help. Then, when the real
+control plane of ``../shared/k8s`` can start: a Kubernetes deployment of two replicas (the script
+plays the kubelet, as the tests do) in the Deployments screen, its detail pane showing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -62,6 +65,8 @@ async def shoot() -> None:
         await pilot.press("escape")
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await settle(pilot, app)
+        shot(app, "deploy-form")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.current_mode == "deploy")
         await until(
@@ -105,6 +110,64 @@ async def shoot() -> None:
         shot(app, "help")
 
 
+async def shoot_kubernetes(tmp: Path) -> None:
+    """A Kubernetes profile on a real control plane: Deployments with the detail pane."""
+    from tests.control_plane import (
+        admin_client,
+        control_plane,
+        new_namespace,
+        register_node,
+        running,
+        seed_archive,
+        set_pod_status,
+        wait_for,
+        write_profile,
+    )
+    from tests.servers import moto_server
+    from tirui.app import TiruiApp
+    from tirui.cluster.kube import KubeRuntime
+    from tirui.cluster.runtime import DeployOptions
+    from tirui.cluster.spec import DeploymentSpec
+    from tirui.secrets import TokenStore
+
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    from tirui.cluster.credentials import token_ref
+
+    os.environ[token_ref("k8s", "resnet").env_var] = "tok-screenshot-0123456789"
+    with moto_server() as s3, contextlib.ExitStack() as stack:
+        plane = stack.enter_context(contextlib.contextmanager(control_plane)(tmp / "k8s"))
+        api = admin_client(plane)
+        namespace = new_namespace(api)
+        register_node(api, "gpu-node-1", gpus=4, labels={"nvidia.com/gpu.present": "true"})
+        profile = write_profile(Path(os.environ["XDG_CONFIG_HOME"]), plane.kubeconfig, namespace, s3)
+        source = seed_archive(s3, "resnet-50.mar")
+        runtime = KubeRuntime.from_profile(profile, TokenStore("env"))
+        spec = DeploymentSpec(
+            "resnet",
+            source,
+            gpus=1,
+            replicas=2,
+            min_replicas=2,
+            max_replicas=4,
+            autoscale_metric="queue-latency-ms",
+            autoscale_target="50",
+        )
+        runtime.deploy_with(spec, profile, TokenStore("env"), DeployOptions())
+        pods = wait_for(lambda: len(p := runtime.pod_names("resnet")) == 2 and p, "two pods")
+        for pod in pods:
+            wait_for(
+                lambda pod=pod: runtime.core.read_namespaced_pod(pod, namespace).spec.node_name, "scheduled"
+            )
+            set_pod_status(api, namespace, pod, running(["torchserve", "auth-proxy"]))
+        runtime.shutdown()
+        app = TiruiApp(profile="k8s", start_mode="deploy", secrets_backend="env")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.runtime is not None and app.runtime.get("resnet").ready == 2)
+            await settle(pilot, app, 2.0)
+            app.clear_notifications()
+            shot(app, "deployments-kubernetes")
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,6 +180,10 @@ def main() -> None:
         )
         sys.path.insert(0, str(ROOT))
         asyncio.run(shoot())
+        try:
+            asyncio.run(shoot_kubernetes(Path(tmp)))
+        except (RuntimeError, OSError) as exc:  # no etcd or Kubernetes binaries here
+            print(f"skipped the Kubernetes screenshot: {exc}")
 
 
 if __name__ == "__main__":

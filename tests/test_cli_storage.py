@@ -50,6 +50,10 @@ def test_storage_cli_flow(profile: dict[str, str], tiny_mar: Path, tmp_path: Pat
     assert r.returncode == 0 and (out / "tiny.mar").read_bytes() == tiny_mar.read_bytes()
     r = tirui(profile, "cp", "eos://cli-flow/models/tiny.mar", str(out))
     assert r.returncode == 1 and "already exists" in r.stderr and r.stderr.count("\n") == 1
+    r = tirui(profile, "cp", "eos://cli-flow/models/tiny.mar", "/proc/")  # a folder that takes no files
+    assert r.returncode == 1 and "cannot create files in /proc" in r.stderr and "not found" not in r.stderr
+    r = tirui({**profile, "TIRUI_SECRETS": "env"}, "tokens", "set", "api")
+    assert r.returncode == 1 and "read-only" in r.stderr and "TIRUI_TOKEN_" in r.stderr, r.stderr
     r = tirui(profile, "rm", "eos://cli-flow/models/tiny.mar")
     assert r.returncode == 0 and "deleted" in r.stdout
     r = tirui(profile, "rm", "eos://cli-flow/models/tiny.mar")

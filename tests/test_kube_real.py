@@ -248,8 +248,12 @@ def test_pod_states_on_a_gpu_node(cluster: Cluster) -> None:
     set_pod_status(api, c.ns, pods[0], running())
     set_pod_status(api, c.ns, pods[1], crashing())
     status = wait_for(lambda: (s := c.rt.get("t")).ready == 1 and s, "one Ready pod")
-    assert (status.status, status.desired, status.restarts) == ("CrashLoopBackOff", 2, 4)
-    assert "OOMKilled" in status.reason
+    assert (status.status, status.desired, status.restarts) == ("Degraded", 2, 4)
+    assert (
+        "1 of 2 ready" in status.reason
+        and "CrashLoopBackOff" in status.reason
+        and "OOMKilled" in status.reason
+    )
 
     c.deploy(c.spec("big", gpus=4))
     pending = wait_for(

@@ -5,6 +5,7 @@ would kill the worker on StreamPredictions, DESIGN.md §4).
 """
 
 import json
+import time
 
 import torch
 from ts.handler_utils.utils import send_intermediate_predict_response
@@ -25,4 +26,5 @@ class StreamHandler(BaseHandler):
         for step in range(3):
             chunk = [json.dumps({"step": step}) + "\n" for _ in data]
             send_intermediate_predict_response(chunk, context.request_ids, "Intermediate", 200, context)
+            time.sleep(0.3)  # chunks apart in time, so a client that buffers them shows it
         return [json.dumps({"step": 3, "output": [round(v, 6) for v in row]}) + "\n" for row in out]

@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "get":
             t.add_argument("--reveal", action="store_true", help="print the value itself")
     from tirui.cli import deploy as cli_deploy
+    from tirui.cli import observe as cli_observe
     from tirui.cli import operate as cli_operate
     from tirui.cli import serve as cli_serve
     from tirui.cli import storage as cli_storage
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_storage.add_parsers(sub)
     cli_deploy.add_parsers(sub)
     cli_operate.add_parsers(sub)
+    cli_observe.add_parsers(sub)
     cli_serve.add_parsers(sub)
     cli_top.add_parsers(sub)
     return p
@@ -124,6 +126,11 @@ def cmd_tokens(args: argparse.Namespace) -> int:
             print(f"{m.profile:14}{m.scope:36}{m.name:16}••••••••")
         return 0
     ref = TokenRef(profile, args.scope, args.name)
+    if args.action in ("set", "delete") and store.read_only:  # type: ignore[attr-defined]
+        raise CliError(
+            f"the env secrets backend is read-only: export {ref.env_var} instead "
+            "(or use --secrets keyring / file to store tokens)"
+        )
     if args.action == "set":
         value = getpass.getpass(f"Value for {ref.key}: ") if sys.stdin.isatty() else sys.stdin.read().strip()
         store.set(ref, value)  # type: ignore[attr-defined]
@@ -172,6 +179,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from tirui.cli import deploy as cli_deploy
+    from tirui.cli import observe as cli_observe
     from tirui.cli import operate as cli_operate
     from tirui.cli import serve as cli_serve
     from tirui.cli import storage as cli_storage
@@ -187,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **cli_top.COMMANDS,
         **cli_deploy.COMMANDS,
         **cli_operate.COMMANDS,
+        **cli_observe.COMMANDS,
     }
     try:
         return commands[args.command or "tui"](args)

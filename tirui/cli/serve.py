@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,22 @@ def add_parsers(sub: Any) -> None:
     common.add_argument("--grpc-target", default="", help="host:port of gRPC inference (default: host:7070)")
     common.add_argument("--ca-file", default="", help="PEM bundle of a private CA")
     common.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    common.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="extra HTTP header, or gRPC metadata with --grpc (repeatable)",
+    )
 
     p = sub.add_parser("predict", parents=[common], help="send one prediction request")
     p.add_argument("-v", "--verbose", action="store_true", help="status, timings and headers on stderr")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="gRPC: StreamPredictions, each chunk printed as it arrives (HTTP chunks always are)",
+    )
 
     b = sub.add_parser("bench", parents=[common], help="load-test a model (like hey)")
     b.add_argument("-n", "--requests", type=int, default=200, help="total requests (default 200)")
@@ -73,35 +87,77 @@ def resolve(args: argparse.Namespace) -> Any:
         raise ServeCliError(str(exc)) from None
 
 
+def parse_headers(items: list[str]) -> dict[str, str]:
+    """``["Name: value", ...]`` (curl's -H) → a dict; ServeCliError for a malformed one."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise ServeCliError(f"{item!r} is not a header: write -H 'Name: value'")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _emit(chunk: bytes) -> None:
+    """Write a chunk the moment it arrives (a pipe reader sees it at once, not at the end)."""
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from tirui.torchserve.errors import TorchServeError
     from tirui.torchserve.grpc import TorchServeGRPC
     from tirui.torchserve.http import TorchServeHTTP
 
     body = _payload(args.data)
+    headers = parse_headers(args.header)
     target = resolve(args)
+    last = [b""]
 
-    async def run() -> bytes:
+    def emit(chunk: bytes) -> None:
+        last[0] = chunk
+        _emit(chunk)
+
+    async def run() -> None:
         if args.grpc:
+            metadata = [(k.lower(), v) for k, v in headers.items()]
             async with TorchServeGRPC(target.grpc, deadline=args.timeout) as g:
-                r = await g.predict(args.model, {"data": body}, version=args.model_version)
+                if args.stream:
+                    started, count = time.perf_counter(), 0
+                    stream = g.stream_predict(
+                        args.model, {"data": body}, version=args.model_version, metadata=metadata
+                    )
+                    async for part in stream:
+                        count += 1
+                        emit(part)
+                    if args.verbose:
+                        print(
+                            f"gRPC OK: {count} chunk(s) in {(time.perf_counter() - started) * 1000:.1f} ms",
+                            file=sys.stderr,
+                        )
+                    return
+                r = await g.predict(args.model, {"data": body}, version=args.model_version, metadata=metadata)
                 if args.verbose:
                     print(f"gRPC {r.code} in {r.elapsed * 1000:.1f} ms", file=sys.stderr)
-                return r.payload
+                emit(r.payload)
+                return
         async with TorchServeHTTP(target.http, timeout=args.timeout) as h:
-            res = await h.predict(args.model, body, version=args.model_version or None)
+            res = await h.predict(
+                args.model, body, version=args.model_version or None, on_chunk=emit, headers=headers
+            )
             if args.verbose:
                 print(
-                    f"HTTP {res.status} in {res.elapsed * 1000:.1f} ms (first byte {res.ttfb * 1000:.1f} ms)",
+                    f"HTTP {res.status} in {res.elapsed * 1000:.1f} ms (first byte {res.ttfb * 1000:.1f} ms, "
+                    f"{res.chunks} chunk(s))",
                     file=sys.stderr,
                 )
-            return res.body
 
     try:
-        out = asyncio.run(run())
+        asyncio.run(run())
     except TorchServeError as exc:
         raise ServeCliError(str(exc)) from None
-    sys.stdout.buffer.write(out if out.endswith(b"\n") else out + b"\n")
+    if not last[0].endswith(b"\n"):
+        _emit(b"\n")
     return 0
 
 
@@ -124,7 +180,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         spec = LoadSpec(
             url=target.http.inference_url + path,
             body=body,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **parse_headers(args.header)},
             token=target.http.inference_token,
         )
     spec.requests = None if args.duration else args.requests

@@ -135,10 +135,13 @@ class DeploymentLogs:
         self._lock = threading.Lock()
         self._followers: dict[str, PodLog] = {}
         self._checked = 0.0
+        self.appended = 0
+        """Every line kept so far (the deque drops old ones): a reader takes the new ones."""
 
     def _sink(self, pod: str, at: float, text: str) -> None:
         with self._lock:
             self._lines.append(f"[{pod}] {text}")
+            self.appended += 1
 
     def lines(self) -> list[str]:
         """Everything followed so far; re-checks the pod list every few seconds. Blocking."""
@@ -157,6 +160,14 @@ class DeploymentLogs:
             out = list(self._lines)
         out += [f"[{p}] ({f.error})" for p, f in self._followers.items() if f.error]
         return out
+
+    def since(self, seen: int) -> tuple[list[str], int]:
+        """The lines kept after the first ``seen`` (any the bounded buffer dropped are gone) and
+        the new total, for a reader that prints as they come (``tirui logs -f``)."""
+        self.lines()
+        with self._lock:
+            new = min(self.appended - seen, len(self._lines))
+            return (list(self._lines)[len(self._lines) - new :] if new > 0 else []), self.appended
 
     def close(self) -> None:
         for follower in self._followers.values():

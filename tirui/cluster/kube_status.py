@@ -106,6 +106,31 @@ def hpa_health(hpa: Obj) -> tuple[str, str]:
     return text, f"{'; '.join(problems)}. Fix: {autoscale_fix(short)}"
 
 
+def rollout_state(dep: Obj, desired: int, ready: int, failing: list[ReplicaStatus]) -> tuple[str, str]:
+    """(status, reason) as ``kubectl rollout status`` would put it: a rollout under way is
+    Progressing, some replicas serving while others fail is Degraded (with the failing pod's
+    reason), none serving shows the failure itself."""
+    meta, st = dep.get("metadata", {}), dep.get("status", {}) or {}
+    tracked = "observedGeneration" in st  # the deployment controller has reported on it
+    updated = int(st.get("updatedReplicas") or 0) if tracked else desired
+    behind = tracked and int(st["observedGeneration"]) < int(meta.get("generation") or 0)
+    if desired == 0:
+        return "ScaledToZero", ""
+    if failing and ready == 0:
+        return failing[0].phase, failing[0].reason
+    if failing:
+        first = failing[0]
+        why = f"{first.name}: {first.phase}" + (f" ({first.reason})" if first.reason else "")
+        return "Degraded", f"{ready} of {desired} ready; {why}"
+    if (updated < desired or behind) and ready > 0:
+        return "Progressing", f"rolling out: {updated} of {desired} updated, {ready} ready"
+    if ready >= desired:
+        return "Ready", ""
+    if ready > 0:
+        return "Progressing", f"{ready} of {desired} ready, the others starting"
+    return "Starting", ""
+
+
 def deployment_status(
     dep: Obj, pods: list[Obj], endpoint: str, hpas: list[Obj] | None = None
 ) -> DeploymentStatus:
@@ -119,14 +144,7 @@ def deployment_status(
     ready = sum(r.ready for r in replicas)
     restarts = sum(r.restarts for r in replicas)
     failing = [r for r in replicas if r.phase in WAITING_FAILURES or r.phase == "Pending"]
-    if desired == 0:
-        status, reason = "ScaledToZero", ""
-    elif ready >= desired:
-        status, reason = "Ready", ""
-    elif failing:
-        status, reason = failing[0].phase, failing[0].reason
-    else:
-        status, reason = "Starting", ""
+    status, reason = rollout_state(dep, desired, ready, failing)
     containers = spec.get("template", {}).get("spec", {}).get("containers", [{}])
     gpus = containers[0].get("resources", {}).get("limits", {}).get("nvidia.com/gpu", "0")
     source = (meta.get("annotations") or {}).get("tirui.dev/source", "")

@@ -48,6 +48,7 @@ from tirui.torchserve.server import (
 )
 
 if TYPE_CHECKING:
+    from tirui.cluster.local_logs import LocalLogs
     from tirui.config import Profile
     from tirui.metrics.collector import ReplicaSource
     from tirui.secrets import TokenStore
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from tirui.torchserve.target import Target
 
 
+EVENTS_FILE = "events.log"
 _GENERIC = ("Unknown exception", "Traceback", "raise ", "Backend worker error", "Load model failed")
 
 
@@ -97,12 +99,30 @@ class _Dep:
         self.ready_workers = 0
         self.workers_seen = 0
         self.keys_mtime = 0.0
-        self.events: deque[tuple[float, str]] = deque(maxlen=200)
+        self.events: deque[tuple[float, str]] = deque(self._saved_events(), maxlen=200)
         self.stopping = False
         """Its processes are being stopped outside the lock: the supervisor leaves it alone."""
 
+    def _saved_events(self) -> list[tuple[float, str]]:
+        """Events outlive the tirui that saw them (``events.log``: a later tirui, ``tirui events``)."""
+        out = []
+        for line in _tail(self.folder / EVENTS_FILE, 200):
+            at, _, text = line.partition("\t")
+            with contextlib.suppress(ValueError):
+                out.append((float(at), text))
+        return out
+
     def event(self, text: str) -> None:
-        self.events.append((time.time(), text))
+        at = time.time()
+        self.events.append((at, text))
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = self.folder / EVENTS_FILE
+            with path.open("a", encoding="utf-8") as f:
+                f.write(f"{at:.3f}\t{text.replace(chr(10), ' ')}\n")
+                grown = f.tell() > 256 * 1024
+            if grown:  # keep it bounded: the last 200 events, as in memory
+                path.write_text("".join(f"{t:.3f}\t{x}\n" for t, x in self.events), encoding="utf-8")
 
     @property
     def workdir(self) -> Path:
@@ -264,6 +284,12 @@ class LocalRuntime:
 
     def access_log(self, name: str) -> Path:
         return self._dep(name).workdir / "logs" / "access_log.log"
+
+    def follow_logs(self, name: str) -> LocalLogs:
+        """A follower of the deployment's TorchServe logs (reads when asked; nothing to stop)."""
+        from tirui.cluster.local_logs import LocalLogs
+
+        return LocalLogs(self._dep(name).workdir / "logs")
 
     def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
         dep = self._dep(name)

@@ -193,7 +193,12 @@ class Watchable(Protocol):
 
 
 class LogFollower(Protocol):
+    appended: int
+    """How many lines were kept so far in all (``lines()`` holds the most recent of them)."""
+
     def lines(self) -> builtins.list[str]: ...
+
+    def since(self, seen: int) -> tuple[builtins.list[str], int]: ...
 
     def close(self) -> None: ...
 

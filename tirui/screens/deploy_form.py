@@ -15,6 +15,7 @@ from typing import Any
 
 from textual import work
 from textual.binding import Binding
+from textual.widgets import Input
 
 from tirui.cluster.spec import DeploymentSpec, SpecError, parse_env
 from tirui.screens.dialogs import Field, FormDialog
@@ -161,7 +162,10 @@ def kube_fields(defaults: Any, name: str) -> list[Field]:
 class DeployForm(FormDialog):
     """The deploy form; with ``dry_run`` it checks the spec against the cluster before closing."""
 
-    BINDINGS = [Binding("ctrl+r", "preview", "Preview YAML")]
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Deploy"),
+        Binding("ctrl+r", "preview", "Preview YAML"),
+    ]
 
     def __init__(
         self,
@@ -181,6 +185,22 @@ class DeployForm(FormDialog):
         super().__init__("Deploy a model", fields, note=note, validate=check)
         self.dry_run = dry_run
         self.render_yaml = render
+        values = {f.name: f.value for f in fields}
+        name = values.get("name", "")
+        self._derived: str | None = name if name == default_name(values.get("source", "")) else None
+        """The name tirui gave last (as ``d`` in Buckets names it); None once the user typed one."""
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Typing an archive names the deployment after it, while the name is still tirui's."""
+        if event.input.id != "field-source":
+            return
+        name = self.query_one("#field-name", Input)
+        if self._derived is not None and name.value == self._derived:
+            self._derived = name.value = default_name(event.value.strip())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``ctrl+r`` only where there is YAML to preview (Kubernetes profiles)."""
+        return self.render_yaml is not None if action == "preview" else True
 
     def action_submit(self) -> None:
         values = self.values()

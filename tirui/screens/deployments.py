@@ -42,6 +42,8 @@ from tirui.storage.base import StorageError
 STATUS_STYLE = {
     "Ready": "green",
     "Starting": "yellow",
+    "Progressing": "yellow",
+    "Degraded": "dark_orange",
     "NotReady": "yellow",
     "Restarting": "dark_orange",
     "Failed": "red",

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tirui.screens.worker_failures import ReportsWorkerFailures
+from tirui.widgets.keybar import KeyBar
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -33,6 +34,7 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="error" if self.danger else "primary")
                 yield Button("No (n)", id="no")
+        yield KeyBar(id="keybar")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -81,16 +83,17 @@ class FormDialog(ReportsWorkerFailures, ModalScreen[dict[str, str] | None]):
         """Called with the values on submit; a returned sentence keeps the dialog open and shows it."""
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog-box"):  # long forms scroll at 80x24
+        with VerticalScroll(classes="dialog-box form-box"):  # long forms scroll at 80x24
             yield Label(self.title_text, classes="dialog-title")
             for f in self.fields:
-                yield Label(f.label)
+                yield Label(f.label, classes="field-label")
                 yield Input(
                     f.value,
                     placeholder=f.placeholder,
                     password=f.password,
                     id=f"field-{f.name}",
                     disabled=f.disabled,
+                    compact=True,  # one line each: twice the fields fit at 80x24
                 )
             if self.note:
                 yield Static(self.note, classes="dialog-note")
@@ -98,6 +101,7 @@ class FormDialog(ReportsWorkerFailures, ModalScreen[dict[str, str] | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
+        yield KeyBar(id="keybar")  # this dialog's own keys, not the screen's below it
 
     def on_mount(self) -> None:
         enabled = [i for i in self.query(Input) if not i.disabled]
@@ -162,6 +166,7 @@ class MessageDialog(ModalScreen[None]):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.body, classes="dialog-text", markup=False)
             yield Button("Close (esc)", id="close")
+        yield KeyBar(id="keybar")
 
     def on_button_pressed(self) -> None:
         self.dismiss(None)

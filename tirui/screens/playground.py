@@ -23,6 +23,7 @@ from tirui.screens.base import MainScreen
 from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
 from tirui.screens.history import HistoryDialog
 from tirui.screens.loadtest import LoadTestDialog
+from tirui.torchserve.target import Target
 from tirui.traffic.playground import (
     GRPC_INFERENCE,
     GRPC_MANAGEMENT,
@@ -79,6 +80,8 @@ class PlaygroundScreen(MainScreen):
         self.body_file: Path | None = None
         self.last_response: PlaygroundResponse | None = None
         self._streamed: list[bytes] = []
+        self._sequence_confirmed: set[tuple[str, str]] = set()
+        """(target, model) pairs the user agreed to send StreamPredictions2 to."""
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="play-body"):
@@ -244,6 +247,13 @@ class PlaygroundScreen(MainScreen):
         except ValueError as exc:
             self._status(f"Not sent: {exc}", error=True)
             return
+        if (
+            req.protocol == "grpc"
+            and req.preset == "StreamPredictions2"
+            and not await self._sequence_ok(req, target)
+        ):
+            self._status("Not sent: StreamPredictions2 cancelled")
+            return
         response_box = self.query_one("#response", TextArea)
         response_box.text = ""
         self._streamed = []
@@ -264,6 +274,32 @@ class PlaygroundScreen(MainScreen):
         app = self.app
         text = self.query_one("#target", Input).value.strip()
         await asyncio.to_thread(record, app.profile.name, text, req, resp)
+
+    async def _sequence_ok(self, req: PlaygroundRequest, target: Target) -> bool:
+        """StreamPredictions2 wedges an ordinary model's worker: ask first unless TorchServe
+        describes the model as stateful (a sequence model), once per target and model."""
+        from tirui.torchserve.errors import TorchServeError
+        from tirui.torchserve.http import TorchServeHTTP
+
+        key = (target.name, req.model)
+        if key in self._sequence_confirmed:
+            return True
+        try:
+            async with TorchServeHTTP(target.http, timeout=10) as client:
+                described = await client.describe(req.model, req.version or None)
+            if any(m.get("stateful") for m in described):
+                return True
+            why = f"{req.model} is not a sequence (stateful) model."
+        except (TorchServeError, OSError) as exc:
+            why = f"tirui cannot tell whether {req.model} is a sequence model ({exc})."
+        question = (
+            f"{why} StreamPredictions2 is for sequence models: on an ordinary model it wedges the "
+            "worker until it is scaled to 0 and back. Send it anyway?"
+        )
+        if await self.app.push_screen_wait(ConfirmDialog(question)):
+            self._sequence_confirmed.add(key)
+            return True
+        return False
 
     def _show(self, resp: PlaygroundResponse) -> None:
         if resp.error and not resp.headers:

@@ -7,6 +7,7 @@ filter clears it.
 from __future__ import annotations
 
 import asyncio
+import textwrap
 from collections.abc import Callable
 
 from rich.markup import escape
@@ -19,6 +20,7 @@ from textual.widgets import Input, Label, Log
 
 from tirui.locations import styles_dir
 from tirui.screens.worker_failures import ReportsWorkerFailures
+from tirui.widgets.keybar import KeyBar
 
 
 class TextViewer(ReportsWorkerFailures, ModalScreen[None]):
@@ -30,6 +32,7 @@ class TextViewer(ReportsWorkerFailures, ModalScreen[None]):
         Binding("escape,q", "close", "Close"),
         Binding("f", "toggle_follow", "Follow on/off"),
         Binding("slash", "filter", "Filter"),
+        Binding("w", "toggle_wrap", "Wrap on/off"),
     ]
 
     def __init__(
@@ -38,13 +41,17 @@ class TextViewer(ReportsWorkerFailures, ModalScreen[None]):
         fetch: Callable[[], list[str]],
         *,
         follow: bool = False,
+        followable: bool | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
-        """``fetch`` runs in a thread; ``on_close`` (also in a thread) releases what it follows."""
+        """``fetch`` runs in a thread; ``on_close`` (also in a thread) releases what it follows.
+        ``followable`` (default: ``follow``): the source changes, so ``f`` means something."""
         super().__init__(classes="dialog")
         self.title_text = title
         self.fetch = fetch
         self.follow = follow
+        self.followable = follow if followable is None else followable
+        self.wrap = False
         self.on_close = on_close
         self.filter_text = ""
         self._lines: list[str] = []
@@ -55,14 +62,21 @@ class TextViewer(ReportsWorkerFailures, ModalScreen[None]):
             yield Label(self._title(), id="viewer-title", classes="dialog-title")
             yield Log(id="viewer-log", highlight=False)
             yield Input(placeholder="show lines containing… (enter applies, esc clears)", id="viewer-filter")
+        yield KeyBar(id="keybar")
 
     def _title(self) -> str:
-        state = "following (f stops)" if self.follow else "f follows"
-        shown = f" · lines with {escape(repr(self.filter_text))}" if self.filter_text else ""
-        return f"{self.title_text}  [dim]{state}{shown} · / filters · esc closes[/dim]"
+        state = ("following" if self.follow else "paused") if self.followable else ""
+        shown = f"lines with {escape(repr(self.filter_text))}" if self.filter_text else ""
+        extra = " · ".join(x for x in (state, shown, "wrapped" if self.wrap else "") if x)
+        return f"{self.title_text}  [dim]{extra}[/dim]" if extra else self.title_text
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``f`` only where the text can change (logs, events), not for a fixed text (YAML)."""
+        return self.followable if action == "toggle_follow" else True
 
     def on_mount(self) -> None:
         self.query_one("#viewer-filter", Input).display = False
+        self.query_one("#viewer-log", Log).focus()  # arrows scroll, sideways too
         self.reload()
         self.set_interval(1.0, self._tick)
 
@@ -84,6 +98,13 @@ class TextViewer(ReportsWorkerFailures, ModalScreen[None]):
             [line for line in self._lines if self.filter_text in line] if self.filter_text else self._lines
         )
         log = self.query_one("#viewer-log", Log)
+        if self.wrap:  # long lines (events, tracebacks) folded to the width instead of cut off
+            width = max(20, log.scrollable_content_region.width - 1)
+            lines = [
+                part
+                for line in lines
+                for part in (textwrap.wrap(line, width, subsequent_indent="  ") or [""])
+            ]
         if lines[: len(self._shown)] == self._shown and self._shown:
             log.write_lines(lines[len(self._shown) :])
         else:
@@ -107,6 +128,17 @@ class TextViewer(ReportsWorkerFailures, ModalScreen[None]):
         self.query_one("#viewer-log", Log).focus()
         self.query_one("#viewer-title", Label).update(self._title())
         self._show()
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        self._shown = []
+        self.query_one("#viewer-title", Label).update(self._title())
+        self._show()
+
+    def on_resize(self) -> None:
+        if self.wrap:
+            self._shown = []
+            self._show()
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow

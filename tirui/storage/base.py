@@ -6,6 +6,7 @@ Errors are :class:`StorageError` subclasses whose message is fit to show a user 
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -164,6 +165,23 @@ class ObjectStore(Protocol):
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+def check_destination(what: str, path: Path, overwrite: bool) -> None:
+    """A download's target: not there yet (unless ``overwrite``), in a folder that exists and
+    takes new files; checked before any byte moves, so the message names the real problem."""
+    if path.exists() and not overwrite:
+        raise Conflict(f"{what}: {path} already exists.")
+    if not path.parent.is_dir():
+        raise NotFound(f"{what}: folder {path.parent} does not exist.")
+    probe = path.parent / f".tirui-write-check-{os.getpid()}"
+    try:
+        probe.open("wb").close()
+    except OSError as exc:
+        raise StorageError(
+            f"{what}: cannot create files in {path.parent} ({exc.strerror or exc}); choose a writable folder."
+        ) from None
+    probe.unlink(missing_ok=True)
 
 
 def validate_bucket_name(name: str) -> None:

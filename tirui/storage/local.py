@@ -25,6 +25,7 @@ from tirui.storage.base import (
     ObjectInfo,
     ProgressFn,
     StorageError,
+    check_destination,
     validate_bucket_name,
     validate_key,
 )
@@ -225,10 +226,7 @@ class LocalStore:
         src = self._path(bucket, key)
         if not src.is_file():
             raise NotFound(f"{what}: not found.")
-        if path.exists() and not overwrite:
-            raise Conflict(f"{what}: {path} already exists.")
-        if not path.parent.is_dir():
-            raise NotFound(f"{what}: folder {path.parent} does not exist.")
+        check_destination(what, path, overwrite)
         self._copy(src, path, progress, cancel, what)
 
     def delete(self, bucket: str, keys: list[str]) -> list[str]:

@@ -30,6 +30,7 @@ from tirui.storage.base import (
     StorageError,
     Throttled,
     Unreachable,
+    check_destination,
     validate_bucket_name,
     validate_key,
 )
@@ -320,10 +321,7 @@ class S3Store:
         overwrite: bool = False,
     ) -> None:
         what = f"Downloading eos://{bucket}/{key}"
-        if path.exists() and not overwrite:
-            raise Conflict(f"{what}: {path} already exists.")
-        if not path.parent.is_dir():
-            raise NotFound(f"{what}: folder {path.parent} does not exist.")
+        check_destination(what, path, overwrite)
         self.head(bucket, key)  # a clear 404/403 before any local file is created
         part = path.with_name(f".{path.name}.tirui-part")
         sub = _Progress(progress)

@@ -56,7 +56,11 @@ def classify_status(status: int, body: bytes) -> tuple[ErrorKind, str] | None:
     if status == 404:
         return "not_found", f"not found (404): {detail}"
     if status == 503:
-        return "unavailable", f"no worker ready (503): {detail}"
+        if "prediction failed" in detail.lower():  # the handler raised: a worker was there
+            return "server", f"the model failed on this input (503): {detail}"
+        if "worker" in detail.lower() or not detail:
+            return "unavailable", f"no worker ready (503): {detail}"
+        return "unavailable", f"unavailable (503): {detail}"
     if status == 413:
         return "too_large", f"request too large (413): {detail}"
     if status == 507:

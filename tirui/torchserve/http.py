@@ -154,7 +154,7 @@ class TorchServeHTTP:
                     total += len(chunk)
                     if len(kept) < max_body:
                         kept += chunk[: max_body - len(kept)]
-                    if on_chunk is not None:
+                    if on_chunk is not None and r.status_code < 400:  # an error body is the error's
                         on_chunk(chunk)
         except httpx.HTTPError as exc:
             raise transport_error(exc, url) from None
@@ -204,9 +204,12 @@ class TorchServeHTTP:
         version: str | None = None,
         explain: bool = False,
         on_chunk: Callable[[bytes], None] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> HttpResult:
-        """``POST /predictions/{model}[/{version}]`` (or ``/explanations``)."""
-        body, headers = self._payload(data)
+        """``POST /predictions/{model}[/{version}]`` (or ``/explanations``); ``headers`` are sent
+        too (after the content type, so they may override it)."""
+        body, sent = self._payload(data)
+        headers = {**sent, **(headers or {})}
         kind = "explanations" if explain else "predictions"
         path = f"/{kind}/{model}" + (f"/{version}" if version else "")
         return await self.call("POST", "inference", path, body=body, headers=headers, on_chunk=on_chunk)

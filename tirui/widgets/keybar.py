@@ -26,6 +26,8 @@ class KeyBar(Static):
         self.call_after_refresh(self._render_keys)
 
     def _render_keys(self) -> None:
+        if not self.is_attached:  # its dialog closed before this refresh came round
+            return
         parts: list[tuple[int, str]] = []
         seen: set[str] = set()
         for active in self.screen.active_bindings.values():
