@@ -483,7 +483,7 @@ class LocalRuntime:
 
         s = dep.state
         keys = ServerKeys.read(dep.workdir)
-        running = s.phase == "Ready" and keys is not None
+        running = s.phase in ("Starting", "Ready", "NotReady") and bool(s.pgid) and keys is not None
         if running:
             assert keys is not None
             swap = Swap(

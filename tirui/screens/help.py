@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
+from tirui.widgets.keybar import KeyBar
+
 COMMANDS_HELP = "Command bar (:) — " + ", ".join(
     ["buckets", "deploy", "metrics", "play", "tokens", "help", "quit", "profile NAME"]
 )
@@ -37,6 +39,7 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row(format_key(key), description, scope)
             yield table
             yield Static(COMMANDS_HELP + "   ·   ctrl+p: command palette   ·   /: filter tables")
+        yield KeyBar(id="keybar")
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Label
 
 from tirui.locations import styles_dir
 from tirui.traffic.playground import HistoryEntry
+from tirui.widgets.keybar import KeyBar
 
 
 class HistoryDialog(ModalScreen[int | None]):
@@ -41,6 +42,7 @@ class HistoryDialog(ModalScreen[int | None]):
                 when = time.strftime("%m-%d %H:%M:%S", time.localtime(e.ts))
                 table.add_row(when, e.target, what, e.status, f"{e.elapsed_ms:.1f}", key=str(i))
             yield table
+        yield KeyBar(id="keybar")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.dismiss(int(str(event.row_key.value)))

@@ -19,6 +19,7 @@ from tirui.screens.dialogs import Field, FormDialog
 from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load
 from tirui.traffic.playground import PlaygroundRequest
+from tirui.widgets.keybar import KeyBar
 
 
 def spec_for(req: PlaygroundRequest, target: Any) -> LoadSpec:
@@ -82,6 +83,7 @@ class LoadTestDialog(ReportsWorkerFailures, ModalScreen[None]):
             yield Static("ctrl+s starts · esc cancels/closes · ctrl+x exports JSON", id="lt-progress")
             yield Static("", id="lt-summary")
             yield PlotextPlot(id="lt-hist")
+        yield KeyBar(id="keybar")
 
     def read_spec(self) -> LoadSpec:
         def number(widget_id: str, kind: type) -> Any:

@@ -18,6 +18,7 @@ from textual.widgets import Button, Label, ProgressBar, Static
 
 from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.storage.base import CancelToken, human_size
+from tirui.widgets.keybar import KeyBar
 
 
 def _duration(seconds: float) -> str:
@@ -47,6 +48,7 @@ class TransferDialog(ReportsWorkerFailures, ModalScreen[None]):
             yield ProgressBar(total=self.total or None, show_eta=False, id="transfer-bar")
             yield Static("starting…", id="transfer-stats")
             yield Button("Cancel (esc)", id="transfer-cancel", variant="error")
+        yield KeyBar(id="keybar")
 
     def on_mount(self) -> None:
         self.set_interval(0.1, self._refresh_stats)
