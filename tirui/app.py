@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,7 +22,11 @@ from tirui.screens.base import MainScreen
 from tirui.screens.registry import SCREENS, factory
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from tirui.cluster.runtime import Runtime
+    from tirui.metrics.alert_watch import AlertWatch
+    from tirui.metrics.alerts import Alert
     from tirui.secrets import TokenStore
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
@@ -54,6 +59,8 @@ class TiruiApp(App[None]):
     cluster: reactive[str] = reactive("")
     """The Kubernetes API server's state on Kubernetes profiles: checking, connected, offline."""
     size_warning: reactive[str] = reactive("")
+    alerts: reactive[str] = reactive("")
+    """"2 alerts firing" (or why the rules cannot be read) for the header; "" when all is well."""
 
     def __init__(
         self,
@@ -87,6 +94,10 @@ class TiruiApp(App[None]):
         self.keep_deployments = keep_deployments
         """Leave local deployments running when tirui exits (``--keep-running`` or ``k``)."""
         self.runtime: Runtime | None = None
+        self.firing: list[Alert] = []
+        """The alerts firing now (see :meth:`check_alerts`)."""
+        self._alert_watch: tuple[str, AlertWatch] | None = None
+        self._alert_timer: Timer | None = None
         self.runtime_error = ""
         self._runtime_lock = asyncio.Lock()
 
@@ -161,9 +172,51 @@ class TiruiApp(App[None]):
 
     def _start_cluster(self) -> None:
         """On Kubernetes profiles: create the runtime at once (off the event loop) and keep the
-        header's connection state current, whichever screen is open."""
+        header's connection state current, whichever screen is open. On every profile: watch the
+        alert rules."""
         if not self.profile.is_local:
             self.monitor_cluster(self.profile.name)
+        self.check_alerts()
+        if self._alert_timer is None:
+            self._alert_timer = self.set_interval(10.0, self.check_alerts)
+
+    @work(exclusive=True, group="alerts", exit_on_error=False)
+    async def check_alerts(self) -> None:
+        """One round of the rules in ``alerts.toml`` (every 10 s, from a timer: the header counts
+        what fires, the Deployments table marks it, each alert that starts firing notifies)."""
+        from tirui.locations import config_dir
+
+        path = config_dir() / "alerts.toml"
+        if self._alert_watch is not None and self._alert_watch[0] != self.profile.name:
+            await self._alert_watch[1].aclose()  # another profile: start afresh
+            self._alert_watch, self.firing, self.alerts = None, [], ""
+        if not path.exists():  # no rules: nothing to do, not even creating the runtime
+            self.firing, self.alerts = [], ""
+            return
+        from tirui.cluster.runtime import RuntimeFailure
+        from tirui.metrics.alert_watch import AlertWatch
+        from tirui.metrics.alerts import AlertRuleError
+
+        if self._alert_watch is None:
+            self._alert_watch = (self.profile.name, AlertWatch(path))
+        watch = self._alert_watch[1]
+        runtime = await self.get_runtime()
+        if runtime is None:
+            return
+        try:
+            now_firing = await watch.check(runtime)
+        except AlertRuleError as exc:
+            self.firing, self.alerts = [], f"alert rules: {exc}"
+            return
+        except RuntimeFailure:
+            return  # the table says the cluster is away; keep the last known alerts
+        before = {(a.deployment, a.rule) for a in self.firing}
+        for alert in now_firing:
+            if (alert.deployment, alert.rule) not in before:
+                self.notify(alert.line(), title="Alert", severity="error", timeout=15)
+        self.firing = now_firing
+        count = len(now_firing)
+        self.alerts = f"{count} alert{'s' if count > 1 else ''} firing" if count else ""
 
     @work(exclusive=True, group="cluster-connection", exit_on_error=False)
     async def monitor_cluster(self, profile_name: str) -> None:
@@ -231,6 +284,9 @@ class TiruiApp(App[None]):
     async def on_unmount(self) -> None:
         """Stop the supervisor, and the local deployments unless the user chose to keep them.
         A failure here is logged: it must not turn quitting into a traceback."""
+        if self._alert_watch is not None:
+            with contextlib.suppress(Exception):
+                await self._alert_watch[1].aclose()
         if self.runtime is not None:
             try:
                 await asyncio.to_thread(self.runtime.shutdown, keep_running=self.keep_deployments)

@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         t.add_argument("--scope", default="default", help="endpoint URL or kind (default: default)")
         if name == "get":
             t.add_argument("--reveal", action="store_true", help="print the value itself")
+    from tirui.cli import alerts as cli_alerts
     from tirui.cli import deploy as cli_deploy
     from tirui.cli import observe as cli_observe
     from tirui.cli import operate as cli_operate
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_deploy.add_parsers(sub)
     cli_operate.add_parsers(sub)
     cli_observe.add_parsers(sub)
+    cli_alerts.add_parsers(sub)
     cli_serve.add_parsers(sub)
     cli_top.add_parsers(sub)
     return p
@@ -178,6 +180,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from tirui.cli import alerts as cli_alerts
     from tirui.cli import deploy as cli_deploy
     from tirui.cli import observe as cli_observe
     from tirui.cli import operate as cli_operate
@@ -196,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **cli_deploy.COMMANDS,
         **cli_operate.COMMANDS,
         **cli_observe.COMMANDS,
+        **cli_alerts.COMMANDS,
     }
     try:
         return commands[args.command or "tui"](args)
@@ -208,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_serve.ServeCliError,
         cli_top.TopError,
         cli_deploy.DeployCliError,
+        cli_alerts.AlertsError,
     ) as exc:
         print(f"tirui: error: {exc}", file=sys.stderr)
         return 1

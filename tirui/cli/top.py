@@ -95,8 +95,6 @@ def cmd_top(args: argparse.Namespace) -> int:
     from tirui.cluster.runtime import RuntimeFailure
     from tirui.cluster.targets import runtime_for
     from tirui.config import resolve_profile
-    from tirui.metrics.collector import Collector
-    from tirui.metrics.series import MetricsPipeline
 
     profile = resolve_profile(args.profile)
     if args.json and not args.once:
@@ -110,23 +108,22 @@ def cmd_top(args: argparse.Namespace) -> int:
     if not names:
         raise TopError("no deployments (tirui deploy … or the TUI's Deployments screen)")
 
+    from tirui.metrics.sampler import Sampler
+
     async def run() -> None:
-        pipes = {n: MetricsPipeline(model=models[n]) for n in names}
-        budget = max(1, 10 // len(names))  # the API-server budget (10 requests/s) shared by all
-        collectors = {n: Collector(pipes[n], backfill=256 * 1024, api_budget=budget) for n in names}
+        sampler = Sampler(runtime, models)
+        pipes = sampler.pipes
         try:
             rounds = 0
             while True:
-                for n in names:
-                    sources = await asyncio.to_thread(runtime.metrics_sources, n)
-                    await collectors[n].collect(sources)
+                await sampler.round()
                 rounds += 1
                 if rounds >= 2 and args.once and args.json:
                     print(json.dumps([summary(n, pipes[n], args.window) for n in names], indent=2))
                     return
                 if rounds >= 2 or not args.once:
                     out = [line for n in names for line in summary_lines(n, pipes[n], args.window)]
-                    out += sorted({c.sampling for c in collectors.values() if c.sampling})
+                    out += sampler.sampling
                     if not args.once and sys.stdout.isatty():
                         print("\x1b[H\x1b[2J", end="")
                     print("\n".join(out), flush=True)
@@ -134,8 +131,7 @@ def cmd_top(args: argparse.Namespace) -> int:
                         return
                 await asyncio.sleep(args.interval)
         finally:
-            for c in collectors.values():
-                await c.aclose()
+            await sampler.aclose()
             if not profile.is_local:
                 runtime.shutdown()
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -182,7 +183,8 @@ class DeploymentsScreen(MainScreen):
         table = self.query_one("#deployments", DataTable)
         new = {s.name: s for s in statuses}
         current = self.selected_name()
-        rows = [self._row(s, stale) for s in statuses]
+        firing = self.app.firing
+        rows = [self._row(s, stale, sum(a.deployment == s.name for a in firing)) for s in statuses]
         if list(new) != list(self.statuses) or table.row_count != len(rows):
             table.clear()
             for s, row in zip(statuses, rows, strict=True):
@@ -203,12 +205,15 @@ class DeploymentsScreen(MainScreen):
         self._detail()
 
     @staticmethod
-    def _row(s: DeploymentStatus, stale: int | None = None) -> tuple[str, ...]:
-        """``stale``: seconds since the last good read when the cluster does not answer."""
+    def _row(s: DeploymentStatus, stale: int | None = None, alerts: int = 0) -> tuple[str, ...]:
+        """``stale``: seconds since the last good read when the cluster does not answer;
+        ``alerts``: how many alert rules fire for it."""
         style = STATUS_STYLE.get(s.status, "")
         status = f"[{style}]{s.status}[/]" if style else s.status
         if s.autoscale_problem:
             status += " [yellow]autoscale ⚠[/]"
+        if alerts:
+            status += f" [bold red]🔔 {alerts}[/]"
         if stale is not None:
             status = f"[dim]{s.status}[/] [red]stale {f'{stale}s' if stale >= 0 else ''}[/]"
         model = f"{s.model} v{s.model_version}" if s.model_version else s.model
@@ -232,6 +237,9 @@ class DeploymentsScreen(MainScreen):
             lines.append(f"[b]Autoscale:[/b] {s.autoscale}")
         if s.autoscale_problem:
             lines.append(f"[yellow]⚠ {s.autoscale_problem}[/]")
+        for alert in self.app.firing:
+            if alert.deployment == s.name:
+                lines.append(f"[bold red]🔔 {escape(alert.line())}[/]")
         for r in s.replicas:
             lines.append(
                 f"  {r.name}: {r.phase}, {r.ready_workers}/{r.workers} workers READY, restarts {r.restarts}"

@@ -27,13 +27,14 @@ class StatusHeader(Widget):
     connection: reactive[str] = reactive("")
     cluster: reactive[str] = reactive("")
     size_warning: reactive[str] = reactive("")
+    alerts: reactive[str] = reactive("")
 
     def __init__(self, screen_title: str) -> None:
         super().__init__(id="status-header")
         self.screen_title = screen_title
 
     def on_mount(self) -> None:
-        for name in ("profile_name", "location", "connection", "cluster", "size_warning"):
+        for name in ("profile_name", "location", "connection", "cluster", "size_warning", "alerts"):
             self.watch(self.app, name, self._mirror(name), init=True)
 
     def _mirror(self, name: str) -> Callable[[str], None]:
@@ -55,6 +56,8 @@ class StatusHeader(Widget):
         text.append(" │ ")
         state = self.connection.split(":", 1)[0]
         text.append(f"● {self.connection}", style=_STATE_STYLE.get(state, "yellow"))
+        if self.alerts:
+            text.append(f" │ 🔔 {self.alerts}", style="bold red")
         if self.size_warning:
             text.append(f" │ ⚠ {self.size_warning}", style="bold red")
         return text

@@ -1,0 +1,95 @@
+"""``tirui alerts``: which alert rules fire now (exit 1 while any does, for scripts and cron), and
+``--render``: the same rules as a PrometheusRule for clusters that run the Prometheus operator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+
+class AlertsError(Exception):
+    """One line on stderr, exit 1."""
+
+
+def add_parsers(sub: Any) -> None:
+    a = sub.add_parser(
+        "alerts", help="alert rules firing now (exit 1 while any fires); --render: PrometheusRule"
+    )
+    a.add_argument("name", nargs="?", help="only this deployment")
+    a.add_argument("--rules", default="", help="rules file (default: alerts.toml in the config dir)")
+    a.add_argument(
+        "--render", action="store_true", help="print the rules as a PrometheusRule; no metrics read"
+    )
+    a.add_argument("--namespace", default=None, help="with --render: default the profile's namespace")
+
+
+def rules_path(given: str) -> Path:
+    from tirui.locations import config_dir
+
+    return Path(given).expanduser() if given else config_dir() / "alerts.toml"
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from tirui.cluster.manifests import to_yaml
+    from tirui.cluster.runtime import RuntimeFailure
+    from tirui.cluster.targets import runtime_for
+    from tirui.config import resolve_profile
+    from tirui.metrics.alerts import AlertRuleError, firing, load_rules, prometheus_rule
+    from tirui.metrics.sampler import Sampler
+
+    path = rules_path(args.rules)
+    try:
+        rules = load_rules(path)
+    except AlertRuleError as exc:
+        raise AlertsError(str(exc)) from None
+    if not rules:
+        print(f"no alert rules in {path} (one [[alert]] table per rule: deployment, kind, above, for)")
+        return 0
+    profile = resolve_profile(args.profile)
+    named = sorted({r.deployment for r in rules if r.deployment != "*"})
+    if args.render and not any(r.deployment == "*" for r in rules):
+        names = [args.name] if args.name else named
+        namespace = args.namespace or profile.kubernetes.namespace
+        print(to_yaml([prometheus_rule(rules, names, namespace)]), end="")
+        return 0
+    try:
+        runtime = runtime_for(profile, None)
+        statuses = {s.name: s for s in runtime.list() if not args.name or s.name == args.name}
+    except RuntimeFailure as exc:
+        raise AlertsError(str(exc)) from None
+    if args.render:
+        namespace = args.namespace or profile.kubernetes.namespace
+        print(to_yaml([prometheus_rule(rules, sorted(statuses), namespace)]), end="")
+        return 0
+    if args.name and args.name not in statuses:
+        raise AlertsError(f"no deployment named {args.name!r}")
+
+    async def sample() -> dict[str, Any]:
+        sampler = Sampler(runtime, {n: s.model for n, s in statuses.items()})
+        try:
+            for i in range(2):  # the second round has rates; the logs' history fills the windows
+                if i:
+                    await asyncio.sleep(1.0)
+                await sampler.round()
+            return sampler.pipes
+        finally:
+            await sampler.aclose()
+
+    try:
+        pipes = asyncio.run(sample()) if statuses else {}
+    finally:
+        if not profile.is_local:
+            runtime.shutdown()
+    now = time.time()
+    alerts = [a for n, s in statuses.items() for a in firing(rules, n, pipes[n], s, now)]
+    for alert in alerts:
+        print(f"FIRING {alert.line()}")
+    if not alerts:
+        print(f"no alert fires ({len(rules)} rule(s), {len(statuses)} deployment(s))")
+    return 1 if alerts else 0
+
+
+COMMANDS = {"alerts": cmd_alerts}
