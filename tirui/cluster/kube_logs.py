@@ -8,7 +8,6 @@ and lets a follower that lost its stream (container restart, API hiccup) resume 
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import datetime as dt
 import threading
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tirui.cluster.kube_watch import is_idle_timeout, shutdown, stream_lines
+from tirui.cluster.log_buffer import LineBuffer
 
 Sink = Callable[[str, float, str], None]
 """(pod, timestamp, line without the Kubernetes timestamp)."""
@@ -117,7 +117,7 @@ class PodLog:
         self.sink(self.pod, at, text)
 
 
-class DeploymentLogs:
+class DeploymentLogs(LineBuffer):
     """The merged, bounded log of every pod of a deployment, following pods as they come and go."""
 
     def __init__(
@@ -129,19 +129,15 @@ class DeploymentLogs:
         keep: int = 5000,
         explain: Callable[[Exception], str] = str,
     ) -> None:
+        super().__init__(keep)
         self.core, self.namespace, self.pods = core, namespace, pods
         self.explain = explain
-        self._lines: collections.deque[str] = collections.deque(maxlen=keep)
-        self._lock = threading.Lock()
         self._followers: dict[str, PodLog] = {}
         self._checked = 0.0
-        self.appended = 0
-        """Every line kept so far (the deque drops old ones): a reader takes the new ones."""
 
     def _sink(self, pod: str, at: float, text: str) -> None:
         with self._lock:
-            self._lines.append(f"[{pod}] {text}")
-            self.appended += 1
+            self._keep([f"[{pod}] {text}"])
 
     def lines(self) -> list[str]:
         """Everything followed so far; re-checks the pod list every few seconds. Blocking."""
@@ -160,14 +156,6 @@ class DeploymentLogs:
             out = list(self._lines)
         out += [f"[{p}] ({f.error})" for p, f in self._followers.items() if f.error]
         return out
-
-    def since(self, seen: int) -> tuple[list[str], int]:
-        """The lines kept after the first ``seen`` (any the bounded buffer dropped are gone) and
-        the new total, for a reader that prints as they come (``tirui logs -f``)."""
-        self.lines()
-        with self._lock:
-            new = min(self.appended - seen, len(self._lines))
-            return (list(self._lines)[len(self._lines) - new :] if new > 0 else []), self.appended
 
     def close(self) -> None:
         for follower in self._followers.values():

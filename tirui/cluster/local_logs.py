@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import collections
-import threading
 from pathlib import Path
+
+from tirui.cluster.log_buffer import LineBuffer
 
 FILES = ("ts_log.log", "model_log.log")
 
 
-class LocalLogs:
+class LocalLogs(LineBuffer):
     """``lines()``: the last ``backlog`` lines of each log file, then every line appended since,
     each prefixed with its file (``[ts_log.log] …``). ``appended`` counts every line ever kept,
     so a reader can take just the new ones. A truncated or replaced file is read from its start."""
 
     def __init__(self, logs: Path, *, backlog: int = 200, keep: int = 5000) -> None:
+        super().__init__(keep)
         self.logs = logs
         self.backlog = backlog
-        self._lines: collections.deque[str] = collections.deque(maxlen=keep)
         self._pos: dict[str, int] = {}
         self._rest: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-        self.appended = 0
 
     def _read(self, name: str) -> list[str]:
         path = self.logs / name
@@ -50,18 +48,8 @@ class LocalLogs:
     def lines(self) -> list[str]:
         with self._lock:
             for name in FILES:
-                new = self._read(name)
-                self._lines.extend(new)
-                self.appended += len(new)
+                self._keep(self._read(name))
             return list(self._lines)
-
-    def since(self, seen: int) -> tuple[list[str], int]:
-        """The lines kept after the first ``seen`` (any the bounded buffer dropped are gone) and
-        the new total, for a reader that prints as they come (``tirui logs -f``)."""
-        self.lines()
-        with self._lock:
-            new = min(self.appended - seen, len(self._lines))
-            return (list(self._lines)[len(self._lines) - new :] if new > 0 else []), self.appended
 
     def close(self) -> None:
         """Nothing runs in the background: reading happens in :meth:`lines`."""
