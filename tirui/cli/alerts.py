@@ -33,11 +33,10 @@ def rules_path(given: str) -> Path:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from tirui.cluster.manifests import to_yaml
     from tirui.cluster.runtime import RuntimeFailure
     from tirui.cluster.targets import runtime_for
     from tirui.config import resolve_profile
-    from tirui.metrics.alerts import AlertRuleError, firing, load_rules, prometheus_rule
+    from tirui.metrics.alerts import AlertRuleError, firing, load_rules
     from tirui.metrics.sampler import Sampler
 
     path = rules_path(args.rules)
@@ -49,21 +48,18 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         print(f"no alert rules in {path} (one [[alert]] table per rule: deployment, kind, above, for)")
         return 0
     profile = resolve_profile(args.profile)
-    named = sorted({r.deployment for r in rules if r.deployment != "*"})
-    if args.render and not any(r.deployment == "*" for r in rules):
-        names = [args.name] if args.name else named
-        namespace = args.namespace or profile.kubernetes.namespace
-        print(to_yaml([prometheus_rule(rules, names, namespace)]), end="")
-        return 0
+    if args.render and not any(r.deployment == "*" for r in rules):  # the rules name them all
+        names = [args.name] if args.name else sorted({r.deployment for r in rules})
+        return _render(rules, names, args.namespace or profile.kubernetes.namespace)
     try:
         runtime = runtime_for(profile, None)
         statuses = {s.name: s for s in runtime.list() if not args.name or s.name == args.name}
     except RuntimeFailure as exc:
         raise AlertsError(str(exc)) from None
     if args.render:
-        namespace = args.namespace or profile.kubernetes.namespace
-        print(to_yaml([prometheus_rule(rules, sorted(statuses), namespace)]), end="")
-        return 0
+        if not profile.is_local:
+            runtime.shutdown()
+        return _render(rules, sorted(statuses), args.namespace or profile.kubernetes.namespace)
     if args.name and args.name not in statuses:
         raise AlertsError(f"no deployment named {args.name!r}")
 
@@ -90,6 +86,14 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if not alerts:
         print(f"no alert fires ({len(rules)} rule(s), {len(statuses)} deployment(s))")
     return 1 if alerts else 0
+
+
+def _render(rules: list[Any], names: list[str], namespace: str) -> int:
+    from tirui.cluster.manifests import to_yaml
+    from tirui.metrics.alerts import prometheus_rule
+
+    print(to_yaml([prometheus_rule(rules, names, namespace)]), end="")
+    return 0
 
 
 COMMANDS = {"alerts": cmd_alerts}
