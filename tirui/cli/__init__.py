@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "get":
             t.add_argument("--reveal", action="store_true", help="print the value itself")
     from tirui.cli import alerts as cli_alerts
+    from tirui.cli import canary as cli_canary
     from tirui.cli import deploy as cli_deploy
     from tirui.cli import observe as cli_observe
     from tirui.cli import operate as cli_operate
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_storage.add_parsers(sub)
     cli_deploy.add_parsers(sub)
     cli_operate.add_parsers(sub)
+    cli_canary.add_parsers(sub)
     cli_observe.add_parsers(sub)
     cli_alerts.add_parsers(sub)
     cli_serve.add_parsers(sub)
@@ -181,6 +183,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from tirui.cli import alerts as cli_alerts
+    from tirui.cli import canary as cli_canary
     from tirui.cli import deploy as cli_deploy
     from tirui.cli import observe as cli_observe
     from tirui.cli import operate as cli_operate
@@ -198,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **cli_top.COMMANDS,
         **cli_deploy.COMMANDS,
         **cli_operate.COMMANDS,
+        **cli_canary.COMMANDS,
         **cli_observe.COMMANDS,
         **cli_alerts.COMMANDS,
     }

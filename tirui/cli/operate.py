@@ -55,6 +55,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if s.version and args.name:
             print(f"  serving: {s.version}")
             print(f"  previous: {s.previous or '(none)'}")
+        if s.canary:
+            print(f"  {s.canary.text()} (split by {s.canary.split})")
         if s.autoscale and args.name:
             print(f"  autoscale: {s.autoscale}")
         if s.autoscale_problem:

@@ -112,6 +112,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     body = _payload(args.data)
     headers = parse_headers(args.header)
     target = resolve(args)
+    if not args.model_version:  # a local canary takes its share of tirui's own requests
+        args.model_version = target.pick_version()
     last = [b""]
 
     def emit(chunk: bytes) -> None:
@@ -183,6 +185,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             headers={"Content-Type": "application/json", **parse_headers(args.header)},
             token=target.http.inference_token,
         )
+    if not args.model_version and target.canary_version:  # a local canary: follow its weight
+        spec.with_canary(target, follow=lambda: resolve(args))
     spec.requests = None if args.duration else args.requests
     spec.duration = args.duration
     spec.concurrency = args.concurrency

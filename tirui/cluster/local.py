@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from tirui.cluster.local_canary import LocalCanaries, canary_of
 from tirui.cluster.local_state import LocalState
 from tirui.cluster.runtime import (
     DEPLOY,
@@ -49,6 +50,7 @@ from tirui.torchserve.server import (
 
 if TYPE_CHECKING:
     from tirui.cluster.local_logs import LocalLogs
+    from tirui.cluster.local_update import Swap
     from tirui.config import Profile
     from tirui.metrics.collector import ReplicaSource
     from tirui.secrets import TokenStore
@@ -129,7 +131,7 @@ class _Dep:
         return self.folder / "run"
 
 
-class LocalRuntime:
+class LocalRuntime(LocalCanaries):
     """Deploy ``.mar`` archives as local TorchServe processes; thread-safe."""
 
     scale_unit = "worker"
@@ -235,6 +237,7 @@ class LocalRuntime:
             version=s.version_text,
             model_version=s.model_version,
             previous=s.previous_text,
+            canary=self.canary_status(s.name),
         )
 
     def target(self, name: str) -> Target | None:
@@ -247,6 +250,7 @@ class LocalRuntime:
             if dep is None:
                 return None
             p = dep.state.port_set
+            canary = canary_of(dep.folder)
         keys = ServerKeys.read(dep.workdir)
         inf, mgmt = (keys.inference, keys.management) if keys else (None, None)
         return Target(
@@ -254,6 +258,8 @@ class LocalRuntime:
             http=Endpoint(f"http://127.0.0.1:{p.inference}", f"http://127.0.0.1:{p.management}", inf, mgmt),
             grpc=GrpcEndpoint(f"127.0.0.1:{p.grpc_inference}", f"127.0.0.1:{p.grpc_management}", inf, mgmt),
             token_source=f"TorchServe key_file.json of {name}",
+            canary_version=str(canary.get("model_version", "")),
+            canary_weight=int(canary.get("weight", 0)),
         )
 
     def events(self, name: str) -> builtins.list[tuple[float, str]]:
@@ -411,6 +417,7 @@ class LocalRuntime:
 
     def _start(self, dep: _Dep) -> None:
         s = dep.state
+        self._drop_canary(dep)  # TorchServe starts with the serving archive only
         if s.port_set.taken():
             s.ports = Ports.free().__dict__
         mar = Path(s.mar_file)
@@ -478,25 +485,38 @@ class LocalRuntime:
         self._switch(dep, spec, previous, revision)
         return ApplyResult([f"TorchServe/{name}"], status=self.get(name))
 
-    def _switch(self, dep: _Dep, spec: DeploymentSpec, new: dict[str, str], revision: int) -> None:
-        from tirui.cluster.local_update import Swap, swap_in
+    def _swap(self, dep: _Dep, spec: DeploymentSpec | None = None) -> Swap | None:
+        """How to reach the running TorchServe's management API (None when it is not running)."""
+        from tirui.cluster.local_update import Swap
 
         s = dep.state
         keys = ServerKeys.read(dep.workdir)
-        running = s.phase in ("Starting", "Ready", "NotReady") and bool(s.pgid) and keys is not None
-        if running:
-            assert keys is not None
-            swap = Swap(
-                f"http://127.0.0.1:{s.ports['management']}",
-                keys.management,
-                s.model,
-                spec.workers,
-                spec.batch_size,
-                spec.max_batch_delay_ms,
-                timeout=self.startup_timeout,
-            )
+        if not (s.phase in ("Starting", "Ready", "NotReady") and s.pgid and keys is not None):
+            return None
+        return Swap(
+            f"http://127.0.0.1:{s.ports['management']}",
+            keys.management,
+            s.model,
+            spec.workers if spec else s.workers,
+            spec.batch_size if spec else s.batch_size,
+            spec.max_batch_delay_ms if spec else s.max_batch_delay_ms,
+            timeout=self.startup_timeout,
+        )
+
+    def _switch(self, dep: _Dep, spec: DeploymentSpec, new: dict[str, str], revision: int) -> None:
+        from tirui.cluster.local_update import swap_in
+
+        swap = self._swap(dep, spec)
+        if swap is not None:
             swap_in(self._http, swap, Path(new["mar_file"]).name, new["model_version"])
+        self._switched(dep, spec, new, revision, running=swap is not None)
+
+    def _switched(
+        self, dep: _Dep, spec: DeploymentSpec, new: dict[str, str], revision: int, *, running: bool
+    ) -> None:
+        """Book a switch to ``new`` (the archive before becomes the previous one)."""
         with self._lock:
+            s = dep.state
             old = {
                 "source": s.source,
                 "mar_file": s.mar_file,
@@ -521,7 +541,11 @@ class LocalRuntime:
     @staticmethod
     def _prune_archives(dep: _Dep) -> None:
         """Keep the serving archive and the previous one; older ones are no use to a rollback."""
-        keep = {Path(dep.state.mar_file).name, Path(dep.state.previous.get("mar_file", "")).name}
+        keep = {
+            Path(dep.state.mar_file).name,
+            Path(dep.state.previous.get("mar_file", "")).name,
+            Path(canary_of(dep.folder).get("mar_file", "")).name,
+        }
         for path in Path(dep.state.mar_file).parent.glob("*.mar"):
             if path.name not in keep:
                 path.unlink(missing_ok=True)

@@ -82,14 +82,15 @@ def _drain(client: httpx.Client, swap: Swap, url: str) -> None:
     time.sleep(swap.drain_s)
 
 
-def swap_in(client: httpx.Client, swap: Swap, archive: str, new_version: str) -> str:
-    """Register ``archive`` (a file name in the model store) as ``new_version``, make it the
-    default, unregister the version that served before; returns that old version."""
+def register(client: httpx.Client, swap: Swap, archive: str, new_version: str) -> None:
+    """Register ``archive`` (a file name in the model store) as another version of the model,
+    beside the serving one, and check it has a READY worker; nothing changes for the traffic.
+    On failure the new version is unregistered again."""
     old = serving_version(client, swap)
     if new_version == old:
         raise RuntimeFailure(
             f"the new archive has the same model version ({old}) as the one serving: give it another "
-            "(torch-model-archiver --version …) so both can run side by side during the update"
+            "(torch-model-archiver --version …) so both can run side by side"
         )
     base = f"{swap.management}/models"
     params = {
@@ -104,7 +105,7 @@ def swap_in(client: httpx.Client, swap: Swap, archive: str, new_version: str) ->
     if r.status_code == 405 or "model api" in _message(r).lower():
         raise RuntimeFailure(
             f"{swap.model}: this TorchServe was started without its model API, so it cannot load a "
-            "second version: restart the deployment once (r), then update it"
+            "second version: restart the deployment once (r), then try again"
         )
     if r.status_code >= 300:
         raise RuntimeFailure(
@@ -119,17 +120,40 @@ def swap_in(client: httpx.Client, swap: Swap, archive: str, new_version: str) ->
             raise RuntimeFailure(
                 f"{swap.model} {new_version}: no worker became READY (the old version still serves)"
             )
-        s = _call(client, "PUT", f"{base}/{swap.model}/{new_version}/set-default", swap)
-        if s.status_code >= 300:
-            raise RuntimeFailure(f"{swap.model}: set-default failed ({s.status_code}: {_message(s)})")
     except BaseException:
-        _call(client, "DELETE", f"{base}/{swap.model}/{new_version}", swap, params={"synchronous": "true"})
+        retire(client, swap, new_version, drain=False)
         raise
-    _drain(client, swap, f"{base}/{swap.model}/{old}")
-    u = _call(client, "DELETE", f"{base}/{swap.model}/{old}", swap, params={"synchronous": "true"})
-    if u.status_code >= 300:  # the new one serves; the old one only costs memory until a restart
-        raise RuntimeFailure(
-            f"{swap.model} {new_version} serves now, but unregistering {old} failed "
-            f"({u.status_code}: {_message(u)})"
-        )
+
+
+def make_default(client: httpx.Client, swap: Swap, version: str) -> None:
+    """Requests to ``/predictions/<model>`` go to ``version`` from now on."""
+    s = _call(client, "PUT", f"{swap.management}/models/{swap.model}/{version}/set-default", swap)
+    if s.status_code >= 300:
+        raise RuntimeFailure(f"{swap.model}: set-default failed ({s.status_code}: {_message(s)})")
+
+
+def retire(client: httpx.Client, swap: Swap, version: str, *, drain: bool = True) -> None:
+    """Unregister ``version`` (after its queue drains, unless ``drain`` is off)."""
+    url = f"{swap.management}/models/{swap.model}/{version}"
+    if drain:
+        _drain(client, swap, url)
+    u = _call(client, "DELETE", url, swap, params={"synchronous": "true"})
+    if u.status_code >= 300 and u.status_code != 404:
+        raise RuntimeFailure(f"{swap.model}: unregistering {version} failed ({u.status_code}: {_message(u)})")
+
+
+def swap_in(client: httpx.Client, swap: Swap, archive: str, new_version: str) -> str:
+    """Register ``archive`` as ``new_version``, make it the default, unregister the version that
+    served before; returns that old version."""
+    old = serving_version(client, swap)
+    register(client, swap, archive, new_version)
+    try:
+        make_default(client, swap, new_version)
+    except BaseException:
+        retire(client, swap, new_version, drain=False)
+        raise
+    try:
+        retire(client, swap, old)
+    except RuntimeFailure as exc:  # the new one serves; the old one only costs memory until a restart
+        raise RuntimeFailure(f"{swap.model} {new_version} serves now, but {exc}") from None
     return old

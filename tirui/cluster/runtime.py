@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from tirui.canary.feed import SideFeed
+    from tirui.canary.state import CanaryStatus
     from tirui.cluster.spec import DeploymentSpec
     from tirui.metrics.collector import ReplicaSource
     from tirui.torchserve.target import Target
@@ -62,6 +64,8 @@ class DeploymentStatus:
     model_version: str = ""
     previous: str = ""
     """The version before it, which ``tirui rollback`` returns to ("" when none)."""
+    canary: CanaryStatus | None = None
+    """A canary running beside it, with its share of the traffic."""
 
     @property
     def age(self) -> str:
@@ -174,6 +178,28 @@ class Versioned(Protocol):
     """Runtimes that keep the previous model version of a deployment and can return to it."""
 
     def rollback(self, name: str, profile: Any, tokens: Any) -> ApplyResult: ...
+
+
+@runtime_checkable
+class Canaries(Protocol):
+    """Runtimes that run a canary version beside the stable one with a share of the traffic
+    (the analysis in :mod:`tirui.canary.analysis` drives the ``canary_*`` calls)."""
+
+    def canary_start(
+        self, name: str, source: str, weight: int, profile: Any = None, tokens: Any = None, policy: str = ""
+    ) -> CanaryStatus: ...
+
+    def canary_status(self, name: str) -> CanaryStatus | None: ...
+
+    def canary_weight(self, name: str, weight: int) -> None: ...
+
+    def canary_promote(self, name: str) -> None: ...
+
+    def canary_abort(self, name: str) -> None: ...
+
+    def canary_record(self, name: str, text: str, *, warning: bool = False) -> None: ...
+
+    def canary_feed(self, name: str) -> SideFeed: ...
 
 
 @runtime_checkable

@@ -33,7 +33,7 @@ def spec_for(req: PlaygroundRequest, target: Any) -> LoadSpec:
             token=target.grpc.inference_token,
             tls=target.grpc.tls,
             headers={k: v for k, v in req.headers.items() if k.lower() != "content-type"},
-        )
+        ).with_canary(target if not req.version else None)
     api = "management" if req.api == "management" else "inference"
     return LoadSpec(
         url=target.http.base(api) + "/" + req.path.lstrip("/"),
@@ -41,7 +41,7 @@ def spec_for(req: PlaygroundRequest, target: Any) -> LoadSpec:
         body=req.body,
         headers=dict(req.headers),
         token=target.http.token(api),
-    )
+    ).with_canary(target)
 
 
 class LoadTestDialog(ReportsWorkerFailures, ModalScreen[None]):

@@ -9,6 +9,7 @@ hey on this machine, aiohttp reaches it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
@@ -39,6 +40,39 @@ class LoadSpec:
     """Requests per second across all workers; None means as fast as possible."""
     timeout: float = 30.0
     tls: bool = False
+    canary_version: str = ""
+    canary_weight: int = 0
+    """A local canary: this percentage of the requests go to that model version (HTTP: the URL
+    gains ``/<version>`` when it names none; gRPC: ``model_version``)."""
+    canary_source: Callable[[], tuple[str, int]] | None = None
+    """Asked about once a second during the run for (version, weight): the split follows a
+    canary analysis moving the weight meanwhile."""
+
+    def with_canary(self, target: Any, follow: Callable[[], Any] | None = None) -> LoadSpec:
+        """Split like ``target`` says (a local canary) and, with ``follow`` (returns the current
+        target), keep following it; a URL naming a version is left alone."""
+        self.canary_version = getattr(target, "canary_version", "")
+        self.canary_weight = getattr(target, "canary_weight", 0)
+        if follow is not None:
+
+            def source() -> tuple[str, int]:
+                now = follow()
+                return getattr(now, "canary_version", ""), getattr(now, "canary_weight", 0)
+
+            self.canary_source = source
+        return self
+
+    def _canary_url(self) -> str:
+        head, sep, query = self.url.partition("?")
+        parts = head.split("://", 1)[-1].split("/")[1:]
+        if len(parts) != 2 or parts[0] not in ("predictions", "explanations") or not self.canary_version:
+            return ""
+        return f"{head}/{self.canary_version}{sep}{query}"
+
+    def _to_canary(self) -> bool:
+        import random
+
+        return self.canary_weight > 0 and random.random() * 100 < self.canary_weight
 
     def validate(self) -> None:
         if self.concurrency < 1:
@@ -166,7 +200,8 @@ async def _http_workers(spec: LoadSpec, budget: _Budget, result: LoadResult) -> 
             while await budget.take():
                 t0 = time.perf_counter()
                 try:
-                    async with session.request(method, url, data=body) as r:
+                    to = (spec._canary_url() or url) if spec.canary_version and spec._to_canary() else url
+                    async with session.request(method, to, data=body) as r:
                         payload = await r.read()
                     status = str(r.status)
                     good = r.status < 400
@@ -200,12 +235,21 @@ async def _grpc_workers(spec: LoadSpec, budget: _Budget, result: LoadResult) -> 
     if spec.token:
         metadata.append(("authorization", f"Bearer {spec.token}"))
     request = inference_pb2.PredictionsRequest(model_name=spec.model, input={"data": spec.body})
+    canaries: dict[str, Any] = {}
+
+    def canary() -> Any:
+        if spec.canary_version not in canaries:
+            canaries[spec.canary_version] = inference_pb2.PredictionsRequest(
+                model_name=spec.model, model_version=spec.canary_version, input={"data": spec.body}
+            )
+        return canaries[spec.canary_version]
 
     async def worker() -> None:
         while await budget.take():
             t0 = time.perf_counter()
             try:
-                response = await stub.Predictions(request, metadata=metadata, timeout=spec.timeout)
+                message = canary() if spec.canary_version and spec._to_canary() else request
+                response = await stub.Predictions(message, metadata=metadata, timeout=spec.timeout)
                 result.bytes_received += len(response.prediction)
                 status, good = "OK", True
             except grpc.aio.AioRpcError as exc:
@@ -235,8 +279,13 @@ async def run_load(
     runner = _http_workers if spec.protocol == "http" else _grpc_workers
     task = asyncio.ensure_future(runner(spec, budget, result))
     try:
+        followed = time.perf_counter()
         while not task.done():
             await asyncio.wait([task], timeout=every)
+            if spec.canary_source is not None and time.perf_counter() - followed >= 1.0:
+                followed = time.perf_counter()
+                with contextlib.suppress(Exception):  # the split stays as it was; the load goes on
+                    spec.canary_version, spec.canary_weight = await asyncio.to_thread(spec.canary_source)
             result.elapsed = time.perf_counter() - budget.start
             if progress is not None and not task.done():
                 progress(result)

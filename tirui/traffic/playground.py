@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import shlex
 import time
@@ -148,7 +149,13 @@ ChunkFn = Callable[[bytes], None]
 async def execute(
     req: PlaygroundRequest, target: Target, on_chunk: ChunkFn | None = None
 ) -> PlaygroundResponse:
-    """Send ``req``; every failure is a response with ``ok=False`` and a sentence."""
+    """Send ``req``; every failure is a response with ``ok=False`` and a sentence. With a local
+    canary, an inference request naming no version goes to the canary's for its share of calls."""
+    if target.canary_version and req.api != "management" and not req.version:
+        if req.protocol == "http":
+            req = dataclasses.replace(req, path=target.route_path(req.path))
+        elif req.preset in GRPC_INFERENCE[1:]:
+            req = dataclasses.replace(req, version=target.pick_version())
     try:
         if req.protocol == "http":
             return await _http(req, target, on_chunk)

@@ -1,0 +1,232 @@
+"""Canaries on the local runtime: both versions in one TorchServe.
+
+The canary archive is registered as another version of the served model (not the default), so
+``/predictions/<model>`` still reaches the stable version and ``/predictions/<model>/<version>``
+the canary. TorchServe itself cannot split traffic by weight, so locally **tirui's own clients
+split it** (the Playground, ``tirui bench``, ``tirui predict`` and the load test send that share of
+their requests to the canary's version); other clients keep reaching the stable version.
+Promotion makes the canary the default and retires the old version after it drains (as an
+update does); an abort drains and unregisters the canary. A TorchServe restart ends the canary
+(it starts with the serving archive only), with an event saying so.
+
+The canary lives in its own file, ``canary.json`` beside ``state.json``: written only by the
+canary operations, read fresh by every tirui (the analysis in ``tirui canary`` moves the weight
+that a ``tirui bench`` in another terminal follows).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tirui.canary.state import CanaryStatus
+from tirui.cluster.runtime import RuntimeFailure
+from tirui.cluster.spec import DeploymentSpec
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tirui.canary.feed import SideFeed
+    from tirui.cluster.local import _Dep
+    from tirui.cluster.local_update import Swap
+    from tirui.storage.base import ObjectStore
+
+CANARY_FILE = "canary.json"
+LOCAL_SPLIT = "tirui's own clients (Playground, bench, predict); other clients reach the stable version"
+
+
+def canary_of(folder: Path) -> dict[str, Any]:
+    """The deployment's canary (source, mar_file, etag, model_version, weight, started, policy),
+    or {} without one."""
+    try:
+        doc = json.loads((folder / CANARY_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _write(folder: Path, canary: dict[str, Any]) -> None:
+    path = folder / CANARY_FILE
+    if not canary:
+        path.unlink(missing_ok=True)
+        return
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(canary, indent=2))
+    os.replace(tmp, path)
+
+
+def canary_text(canary: dict[str, Any]) -> str:
+    from tirui.cluster.spec import version_text
+
+    if not canary:
+        return ""
+    return version_text(
+        str(canary["source"]), str(canary.get("model_version", "")), str(canary.get("etag", ""))
+    )
+
+
+class LocalCanaries:
+    """The canary half of :class:`~tirui.cluster.local.LocalRuntime` (a mixin)."""
+
+    _lock: threading.RLock
+    _http: httpx.Client
+
+    if TYPE_CHECKING:
+
+        def _dep(self, name: str) -> _Dep: ...
+
+        def _swap(self, dep: _Dep, spec: DeploymentSpec | None = None) -> Swap | None: ...
+
+        def _fetch(
+            self, spec: DeploymentSpec, store: ObjectStore | None, folder: Path, file_name: str = ""
+        ) -> tuple[Path, str, str, str]: ...
+
+        def _switched(
+            self, dep: _Dep, spec: DeploymentSpec, new: dict[str, str], revision: int, *, running: bool
+        ) -> None: ...
+
+    def canary_start(
+        self, name: str, source: str, weight: int, profile: Any = None, tokens: Any = None, policy: str = ""
+    ) -> CanaryStatus:
+        """Load ``source`` beside the serving version with ``weight`` % of tirui's traffic."""
+        from tirui.cluster.local_update import register
+
+        with self._lock:
+            dep = self._dep(name)
+            if canary_of(dep.folder):
+                raise RuntimeFailure(
+                    f"{name} already has a canary ({canary_text(canary_of(dep.folder))}): promote or "
+                    "abort it first"
+                )
+            swap = self._swap(dep)
+            revision = dep.state.revision + 1
+        if swap is None or dep.state.phase != "Ready":
+            raise RuntimeFailure(f"{name} is not serving ({dep.state.phase}): a canary needs it Ready")
+        store = None
+        if "://" in source:
+            from tirui.storage.factory import open_store
+
+            store = open_store(profile, tokens)
+        stem = Path(source.rsplit("/", 1)[-1]).stem
+        spec = DeploymentSpec(name, source)
+        mar, _, etag, version = self._fetch(spec, store, dep.folder, f"{stem}.r{revision}.mar")
+        try:
+            register(self._http, swap, mar.name, version)
+        except BaseException:
+            mar.unlink(missing_ok=True)
+            raise
+        with self._lock:
+            s = dep.state
+            s.revision = revision
+            canary = {
+                "source": source,
+                "mar_file": str(mar),
+                "etag": etag,
+                "model_version": version,
+                "weight": weight,
+                "started": time.time(),
+                "policy": policy,
+            }
+            _write(dep.folder, canary)
+            dep.event(f"Canary started: {canary_text(canary)} at {weight}% (split by {LOCAL_SPLIT})")
+            s.save(dep.folder)
+        status = self.canary_status(name)
+        assert status is not None
+        return status
+
+    def canary_status(self, name: str) -> CanaryStatus | None:
+        with self._lock:
+            c = canary_of(self._dep(name).folder)
+            if not c:
+                return None
+            return CanaryStatus(
+                canary_text(c),
+                int(c.get("weight", 0)),
+                float(c.get("started", 0.0)),
+                model_version=str(c.get("model_version", "")),
+                split=LOCAL_SPLIT,
+                policy=str(c.get("policy", "")),
+            )
+
+    def _canary(self, name: str) -> tuple[_Dep, dict[str, Any]]:
+        dep = self._dep(name)
+        canary = canary_of(dep.folder)
+        if not canary:
+            raise RuntimeFailure(f"{name} has no canary")
+        return dep, canary
+
+    def _drop_canary(self, dep: _Dep) -> None:
+        """A TorchServe (re)start loads the serving archive only: the canary is over."""
+        canary = canary_of(dep.folder)
+        if canary:
+            _write(dep.folder, {})
+            with contextlib.suppress(OSError):
+                Path(canary["mar_file"]).unlink()
+            dep.event(
+                f"Warning: canary {canary_text(canary)} ended: TorchServe (re)started with the stable "
+                "version only; start the canary again"
+            )
+
+    def canary_weight(self, name: str, weight: int) -> None:
+        with self._lock:
+            dep, canary = self._canary(name)
+            _write(dep.folder, {**canary, "weight": weight})
+            dep.event(f"Canary weight set to {weight}%")
+
+    def canary_promote(self, name: str) -> None:
+        """The canary becomes the default version; the old one drains and is unregistered."""
+        from tirui.cluster.local_update import make_default, retire
+
+        with self._lock:
+            dep, c = self._canary(name)
+            swap, old = self._swap(dep), dep.state.model_version
+        if swap is None:
+            raise RuntimeFailure(f"{name} is not running: the canary cannot be promoted")
+        make_default(self._http, swap, c["model_version"])
+        new = {k: str(c[k]) for k in ("source", "mar_file", "etag", "model_version")}
+        with self._lock:
+            _write(dep.folder, {})
+            spec = DeploymentSpec(
+                name,
+                new["source"],
+                workers=dep.state.workers,
+                batch_size=dep.state.batch_size,
+                max_batch_delay_ms=dep.state.max_batch_delay_ms,
+            )
+            self._switched(dep, spec, new, dep.state.revision, running=True)
+        try:
+            retire(self._http, swap, old)
+        except RuntimeFailure as exc:
+            raise RuntimeFailure(f"{name}: the canary serves now, but {exc}") from None
+
+    def canary_abort(self, name: str) -> None:
+        """Send it no more traffic, let it drain, unregister it; the stable version never stopped."""
+        from tirui.cluster.local_update import retire
+
+        with self._lock:
+            dep, c = self._canary(name)
+            _write(dep.folder, {**c, "weight": 0})
+            swap = self._swap(dep)
+        if swap is not None:
+            retire(self._http, swap, str(c["model_version"]))
+        with self._lock:
+            _write(dep.folder, {})
+            dep.event(f"Canary {canary_text(c)} removed: stable serves all traffic")
+        Path(c["mar_file"]).unlink(missing_ok=True)
+
+    def canary_record(self, name: str, text: str, *, warning: bool = False) -> None:
+        with self._lock:
+            self._dep(name).event(("Warning: " if warning else "") + text)
+
+    def canary_feed(self, name: str) -> SideFeed:
+        from tirui.canary.feed import VersionSplitFeed
+        from tirui.metrics.accesslog import LogTail
+
+        with self._lock:
+            dep, c = self._canary(name)
+        return VersionSplitFeed(LogTail(dep.workdir / "logs" / "access_log.log"), str(c["model_version"]))
