@@ -20,7 +20,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from tirui.canary.state import CANARY_SUFFIX
+from tirui.cluster.canary_manifests import served_model
 from tirui.cluster.kube_apply import KubeWrites
+from tirui.cluster.kube_canary import KubeCanaries
 from tirui.cluster.kube_errors import KubeConflict, KubeError, explain
 from tirui.cluster.kube_reads import KubeReads
 from tirui.cluster.kube_versions import carry_history, rollback_spec
@@ -48,7 +51,7 @@ class _Kind:
         self.list = call("list")
 
 
-class KubeRuntime(KubeWrites, KubeReads):
+class KubeRuntime(KubeCanaries, KubeWrites, KubeReads):
     """Deployments in one namespace of one cluster (reads, watches, logs, metrics: KubeReads)."""
 
     scale_unit = "replica"
@@ -194,10 +197,12 @@ class KubeRuntime(KubeWrites, KubeReads):
         if spec.auth and not spec.tokens:
             spec.tokens = deployment_tokens(profile, tokens, spec.name, create=create_token)
         existing = self._get("Deployment", spec.name)
-        if not spec.restarted_at:
-            stored = self._stored_spec(existing)
-            if stored is not None:
+        stored = self._stored_spec(existing)
+        if stored is not None:
+            if not spec.restarted_at:
                 spec.restarted_at = stored[0].restarted_at
+            if not spec.model_name:  # a new archive keeps the model name clients call
+                spec.model_name = served_model(stored[0])
         key, secret = storage_credentials(profile, tokens)
         objects = build_for_profile(
             spec,
@@ -341,6 +346,7 @@ class KubeRuntime(KubeWrites, KubeReads):
     def delete(self, name: str) -> None:
         """Delete every object carrying both tirui labels for ``name``; nothing else."""
         self._managed(name)
+        self.prune(name + CANARY_SUFFIX, [], prune_disk=True)
         self.prune(name, [], prune_disk=True)
 
     # -- cluster capabilities ----------------------------------------------------------------

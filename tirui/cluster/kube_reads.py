@@ -13,6 +13,9 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from tirui.canary.state import CANARY_SUFFIX
+from tirui.cluster.canary_manifests import CANARY_OF
+from tirui.cluster.kube_canary import canary_status_of
 from tirui.cluster.kube_errors import explain
 from tirui.cluster.kube_logs import DeploymentLogs, PodLog
 from tirui.cluster.kube_status import deployment_status, ingress_endpoint, ingress_hosts, labels, timestamp
@@ -120,12 +123,16 @@ class KubeReads:
         pods = self._objects("Pod", MANAGED)
         ingresses = self._objects("Ingress", MANAGED)
         hpas = self._objects("HorizontalPodAutoscaler", MANAGED)
-        return [
-            deployment_status(
-                d, pods, ingress_endpoint(d["metadata"]["name"], self.namespace, ingresses), hpas
-            )
-            for d in sorted(deployments, key=lambda d: d["metadata"]["name"])
-        ]
+        canaries = {labels(d)[CANARY_OF]: d for d in deployments if CANARY_OF in labels(d)}
+        rows = []
+        for d in sorted(deployments, key=lambda d: d["metadata"]["name"]):
+            if CANARY_OF in labels(d):
+                continue  # shown with its stable deployment
+            name = d["metadata"]["name"]
+            row = deployment_status(d, pods, ingress_endpoint(name, self.namespace, ingresses), hpas)
+            row.canary = canary_status_of(canaries.get(name))
+            rows.append(row)
+        return rows
 
     def _managed(self, name: str) -> Obj:
         dep = self._get("Deployment", name)
@@ -136,12 +143,14 @@ class KubeReads:
     def get(self, name: str) -> DeploymentStatus:
         dep = self._managed(name)
         ingresses = self._list("Ingress", {DEPLOYMENT_LABEL: name})
-        return deployment_status(
+        row = deployment_status(
             dep,
             self._list("Pod", {DEPLOYMENT_LABEL: name}),
             ingress_endpoint(name, self.namespace, ingresses),
             self._list("HorizontalPodAutoscaler", {DEPLOYMENT_LABEL: name}),
         )
+        row.canary = canary_status_of(self._get("Deployment", name + CANARY_SUFFIX))
+        return row
 
     def pod_names(self, name: str, *, running: bool = False) -> builtins.list[str]:
         pods = self._objects("Pod", {DEPLOYMENT_LABEL: name})
@@ -239,7 +248,7 @@ class KubeReads:
             raise ScrapeError(str(explain(exc, f"{pod} (pod proxy)"))) from None
         return parse(r.data.decode("utf-8", "replace"))
 
-    def _access_log(self, pod: str) -> PushedLog:
+    def _access_log(self, pod: str, tail_lines: int = 2000) -> PushedLog:
 
         from tirui.metrics.accesslog import PushedLog
 
@@ -249,7 +258,7 @@ class KubeReads:
             self.namespace,
             pod,
             log.push,
-            tail_lines=2000,
+            tail_lines=tail_lines,
             explain=lambda exc: str(explain(exc, f"{pod} log")),
         ).start()
         log.on_close = follower.stop

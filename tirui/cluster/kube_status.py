@@ -156,7 +156,7 @@ def deployment_status(
     serving = stored(dep)
     return DeploymentStatus(
         name=name,
-        model=source.rsplit("/", 1)[-1].removesuffix(".mar"),
+        model=(serving.model_name if serving else "") or source.rsplit("/", 1)[-1].removesuffix(".mar"),
         source=source,
         desired=desired,
         ready=ready,
@@ -183,6 +183,8 @@ def pod_status(pod: Obj) -> ReplicaStatus:
     phase = status.get("phase", "Pending")
     containers = status.get("containerStatuses", []) or []
     restarts = sum(int(c.get("restartCount", 0)) for c in containers)
+    if meta.get("deletionTimestamp"):  # going away (a rollout, a scale-down): serves no new requests
+        return ReplicaStatus(name, False, "Terminating", restarts, "")
     reason = ""
     for c in containers:
         waiting = c.get("state", {}).get("waiting")

@@ -1,0 +1,263 @@
+"""Canaries on Kubernetes (mixed into :class:`~tirui.cluster.kube.KubeRuntime`).
+
+Start: the archive is checked (HEAD, model version), then the canary's objects
+(:mod:`~tirui.cluster.canary_manifests`) are applied like any deploy (server-side apply, field
+manager ``tirui``). Weight: the canary Ingresses are re-applied with the new ``canary-weight``.
+Promote: the stable Deployment gets the canary's archive (a rolling update, maxUnavailable 0; its
+previous spec is kept for ``tirui rollback``); the canary keeps its share until the stable
+rollout is complete, then its objects are deleted. Abort: the canary's objects are deleted
+(ingress-nginx sends everything to the stable Service again; the canary pods' preStop hooks drain
+what they were serving). Decisions go into the namespace's events (``core/v1`` Events on the
+stable Deployment, reported by ``tirui``), where ``kubectl describe`` and ``tirui events`` see them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import functools
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from tirui.canary.state import CANARY_SUFFIX, CanaryStatus
+from tirui.cluster.canary_manifests import build_canary, canary_spec, canary_state, served_model
+from tirui.cluster.kube_errors import KubeError, explain
+from tirui.cluster.kube_versions import carry_history, stored
+from tirui.cluster.manifests import build
+from tirui.cluster.spec import DeploymentSpec
+
+if TYPE_CHECKING:
+    from tirui.canary.feed import SideFeed
+    from tirui.metrics.accesslog import PushedLog
+
+Obj = dict[str, Any]
+INGRESS_SPLIT = "the ingress-nginx canary Ingress (all clients, REST and gRPC)"
+
+
+def event_reason(text: str) -> str:
+    """``CanaryStep``, ``CanaryPassed``, ``CanaryCheckFailed``, ``CanaryRolledBack``,
+    ``CanaryPromoted`` (from the analysis' sentence), else ``Canary``."""
+    for start, reason in (
+        ("canary step", "CanaryStep"),
+        ("canary passed", "CanaryPassed"),
+        ("canary check failed", "CanaryCheckFailed"),
+        ("canary rolled back", "CanaryRolledBack"),
+        ("canary promoted", "CanaryPromoted"),
+        ("canary aborted", "CanaryAborted"),
+        ("canary started", "CanaryStarted"),
+        ("canary weight", "CanaryWeight"),
+    ):
+        if text.lower().startswith(start):
+            return reason
+    return "Canary"
+
+
+class KubeCanaries:
+    """The canary half of the Kubernetes runtime."""
+
+    namespace: str
+    core: Any
+    rollout_timeout: float = 600.0
+    """How long a promotion waits for the stable rollout before it leaves the canary in place."""
+
+    if TYPE_CHECKING:
+
+        def _get(self, kind: str, name: str) -> Obj | None: ...
+
+        def _spec_of(self, name: str) -> tuple[Obj, DeploymentSpec, dict[str, str]]: ...
+
+        def check_source(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> None: ...
+
+        def preflight(self, objects: builtins.list[Obj]) -> None: ...
+
+        def apply(
+            self, objects: builtins.list[Obj], *, dry_run: bool = False, force: bool = False
+        ) -> builtins.list[str]: ...
+
+        def prune(
+            self, name: str, keep: builtins.list[Obj], *, dry_run: bool = False, prune_disk: bool = False
+        ) -> tuple[builtins.list[str], builtins.list[str]]: ...
+
+        def pod_names(self, name: str, *, running: bool = False) -> builtins.list[str]: ...
+
+        def _access_log(self, pod: str, tail_lines: int = 2000) -> PushedLog: ...
+
+    # -- state -------------------------------------------------------------------------------
+    def _canary_dep(self, name: str) -> Obj | None:
+        return self._get("Deployment", name + CANARY_SUFFIX)
+
+    def canary_status(self, name: str) -> CanaryStatus | None:
+        return canary_status_of(self._canary_dep(name))
+
+    def _canary_objects(self, name: str, weight: int) -> builtins.list[Obj]:
+        dep = self._canary_dep(name)
+        spec = stored(dep)
+        if dep is None or spec is None:
+            raise KubeError(f"{name} has no canary")
+        _, stable, extra = self._spec_of(name)
+        state = canary_state(dep)
+        return build_canary(
+            stable,
+            spec,
+            weight,
+            namespace=self.namespace,
+            storage_endpoint=extra.get("storage_endpoint", ""),
+            storage_region=extra.get("storage_region", "us-east-1"),
+            policy=str(state.get("policy", "")),
+            started=float(state.get("started", 0.0)),
+        )
+
+    # -- operations --------------------------------------------------------------------------
+    def canary_start(
+        self, name: str, source: str, weight: int, profile: Any = None, tokens: Any = None, policy: str = ""
+    ) -> CanaryStatus:
+        _, stable, _ = self._spec_of(name)
+        if not stable.tls_host:
+            raise KubeError(
+                f"{name} has no Ingress (deploy it with --tls-host): on Kubernetes an ingress-nginx "
+                "canary Ingress splits the traffic"
+            )
+        if self._canary_dep(name) is not None:
+            raise KubeError(f"{name} already has a canary: promote or abort it first")
+        spec = canary_spec(stable, source)
+        self.check_source(spec, profile, tokens)
+        if (spec.source, spec.etag) == (stable.source, stable.etag):
+            raise KubeError(f"{source} is the archive {name} serves already (same ETag)")
+        objects = build_canary(
+            stable,
+            spec,
+            weight,
+            namespace=self.namespace,
+            storage_endpoint=profile.storage.endpoint_url if profile is not None else "",
+            storage_region=profile.storage.region if profile is not None else "us-east-1",
+            policy=policy,
+        )
+        self.preflight(objects)
+        self.apply(objects, dry_run=True)
+        self.apply(objects)
+        self.canary_record(name, f"canary started: {spec.version_text} at {weight}%")
+        status = self.canary_status(name)
+        if status is None:
+            raise KubeError(f"{name}: the canary Deployment is not there after it was applied")
+        return status
+
+    def canary_weight(self, name: str, weight: int) -> None:
+        self.apply([o for o in self._canary_objects(name, weight) if o["kind"] in ("Ingress", "Deployment")])
+
+    def canary_abort(self, name: str) -> None:
+        if self._canary_dep(name) is None:
+            raise KubeError(f"{name} has no canary")
+        self.prune(name + CANARY_SUFFIX, [], prune_disk=True)
+
+    def canary_promote(self, name: str) -> None:
+        """The stable Deployment takes the canary's archive; the canary goes once that rolled out."""
+        dep, stable, extra = self._spec_of(name)
+        canary = stored(self._canary_dep(name))
+        if canary is None:
+            raise KubeError(f"{name} has no canary")
+        new = replace(
+            stable,
+            source=canary.source,
+            etag=canary.etag,
+            model_version=canary.model_version,
+            model_name=served_model(stable),  # clients keep calling the same model
+        )
+        objects = build(
+            new,
+            namespace=self.namespace,
+            storage_endpoint=extra.get("storage_endpoint", ""),
+            storage_region=extra.get("storage_region", "us-east-1"),
+        )
+        carry_history(objects, dep, new)
+        wanted = {"ConfigMap", "Deployment", "PodDisruptionBudget"}
+        if new.autoscaling:
+            wanted.add("HorizontalPodAutoscaler")
+        self.apply([o for o in objects if o["kind"] in wanted])
+        self._await_rollout(name)
+        self.prune(name + CANARY_SUFFIX, [], prune_disk=True)
+
+    def _await_rollout(self, name: str) -> None:
+        deadline = time.monotonic() + self.rollout_timeout
+        while not rolled_out(self._get("Deployment", name)):
+            if time.monotonic() > deadline:
+                raise KubeError(
+                    f"{name}: the stable rollout to the canary's archive is not complete after "
+                    f"{self.rollout_timeout:.0f}s; the canary keeps its share meanwhile: run "
+                    f"`tirui canary {name} --promote` again once `tirui status {name}` says Ready"
+                )
+            time.sleep(1.0)
+
+    def canary_record(self, name: str, text: str, *, warning: bool = False) -> None:
+        """A ``core/v1`` Event on the stable Deployment, reported by ``tirui``."""
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{name}.", "namespace": self.namespace},
+            "involvedObject": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": name,
+                "namespace": self.namespace,
+            },
+            "reason": event_reason(text),
+            "message": text[:1024],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": "tirui"},
+            "reportingComponent": "tirui",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self.core.create_namespaced_event(self.namespace, event, _request_timeout=10.0)
+        except Exception as exc:
+            raise explain(exc, f"recording an event for {name}") from None
+
+    def canary_feed(self, name: str) -> SideFeed:
+        from tirui.canary.feed import PodGroupFeed
+
+        def openers(deployment: str) -> dict[str, Any]:
+            return {
+                pod: functools.partial(self._access_log, pod, 0)
+                for pod in self.pod_names(deployment, running=True)
+            }
+
+        return PodGroupFeed(
+            functools.partial(openers, name), functools.partial(openers, name + CANARY_SUFFIX)
+        )
+
+
+def rolled_out(dep: Obj | None) -> bool:
+    """As ``kubectl rollout status`` has it: the controller saw the newest spec and every replica
+    is updated and available."""
+    if dep is None:
+        return False
+    meta, spec, status = dep.get("metadata", {}), dep.get("spec", {}), dep.get("status", {})
+    want = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    return (
+        int(status.get("observedGeneration", 0)) >= int(meta.get("generation", 0))
+        and int(status.get("updatedReplicas", 0)) >= want
+        and int(status.get("availableReplicas", 0)) >= want
+        and int(status.get("replicas", 0)) <= want
+    )
+
+
+def canary_status_of(dep: Obj | None) -> CanaryStatus | None:
+    spec = stored(dep)
+    if dep is None or spec is None:
+        return None
+    from tirui.cluster.kube_status import timestamp
+
+    state = canary_state(dep)
+    ready = int(dep.get("status", {}).get("readyReplicas", 0) or 0)
+    return CanaryStatus(
+        spec.version_text,
+        int(state.get("weight", 0)),
+        float(state.get("started", 0.0)) or timestamp(dep["metadata"].get("creationTimestamp")),
+        model_version=spec.model_version,
+        ready=ready > 0,
+        split=INGRESS_SPLIT,
+        policy=str(state.get("policy", "")),
+    )
