@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 from tirui import locations
 from tirui.commands import TiruiCommands
 from tirui.config import Profile, ProfileError, ProfileSet, load_profiles, local_profile
-from tirui.messages import DeployRequested
+from tirui.messages import CanaryDecision, DeployRequested
 from tirui.screens.base import MainScreen
 from tirui.screens.registry import SCREENS, factory
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tirui.cluster.runtime import Runtime
     from tirui.metrics.alert_watch import AlertWatch
     from tirui.metrics.alerts import Alert
+    from tirui.screens.canary import CanaryRuns
     from tirui.secrets import TokenStore
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
@@ -100,6 +101,16 @@ class TiruiApp(App[None]):
         self._alert_timer: Timer | None = None
         self.runtime_error = ""
         self._runtime_lock = asyncio.Lock()
+        self._canaries: CanaryRuns | None = None
+
+    @property
+    def canaries(self) -> CanaryRuns:
+        """The canary analyses running in this tirui (app workers: they go on across screens)."""
+        if self._canaries is None:
+            from tirui.screens.canary import CanaryRuns
+
+            self._canaries = CanaryRuns(self)
+        return self._canaries
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -284,6 +295,8 @@ class TiruiApp(App[None]):
     async def on_unmount(self) -> None:
         """Stop the supervisor, and the local deployments unless the user chose to keep them.
         A failure here is logged: it must not turn quitting into a traceback."""
+        if self._canaries is not None:  # the canaries stay at their weights
+            self._canaries.stop_all()
         if self._alert_watch is not None:
             with contextlib.suppress(Exception):
                 await self._alert_watch[1].aclose()
@@ -343,6 +356,18 @@ class TiruiApp(App[None]):
             rows.append((rank, binding.key if "," in binding.key else key, binding.description, scope))
         rows.sort(key=lambda r: r[0])
         self.push_screen(HelpScreen([r[1:] for r in rows], getattr(self.screen, "TITLE", "") or "tirui"))
+
+    def on_canary_decision(self, message: CanaryDecision) -> None:
+        """A canary analysis decided: say so wherever the user is; the table shows the result."""
+        self.notify(
+            message.text,
+            title=f"Canary of {message.name}",
+            severity="warning" if message.warning else "information",
+            timeout=12,
+        )
+        deployments = self.main_screens.get("deploy")
+        if deployments is not None and hasattr(deployments, "refresh_status"):
+            deployments.refresh_status()
 
     async def on_deploy_requested(self, message: DeployRequested) -> None:
         """``d`` on a ``.mar``: the Deployments screen's deploy form, with the source filled in."""

@@ -128,3 +128,15 @@ class TransferEnded(Message):
         self.dialog, self.outcome, self.text = dialog, outcome, text
         self.retry = retry
         self.reload = reload
+
+
+class CanaryDecision(Message):
+    """A canary analysis (an app worker thread) decided something: notified wherever the user is,
+    and the Deployments table refreshes."""
+
+    def __init__(self, name: str, text: str, *, warning: bool = False, ended: bool = False) -> None:
+        super().__init__()
+        self.name = name
+        self.text = text
+        self.warning = warning
+        self.ended = ended

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Static
 
 from tirui.cluster.runtime import (
     Autoscalable,
+    Canaries,
     DeploymentStatus,
     DeployOptions,
     LogFollowing,
@@ -35,6 +36,7 @@ from tirui.cluster.runtime import (
 from tirui.cluster.spec import DeploymentSpec, SpecError
 from tirui.locations import styles_dir
 from tirui.screens.base import MainScreen
+from tirui.screens.canary_actions import CanaryActions
 from tirui.screens.deploy_form import deploy_form, spec_from
 from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
 from tirui.screens.viewer import TextViewer
@@ -52,7 +54,7 @@ STATUS_STYLE = {
 }
 
 
-class DeploymentsScreen(MainScreen):
+class DeploymentsScreen(CanaryActions, MainScreen):
     """Table of deployments with a detail pane for the selected one."""
 
     CSS_PATH = styles_dir() / "deployments.tcss"
@@ -65,6 +67,7 @@ class DeploymentsScreen(MainScreen):
         Binding("a", "autoscale", "Autoscale", show=False),
         Binding("r", "restart", "Restart"),
         Binding("b", "rollback", "Rollback", show=False),
+        Binding("c", "canary", "Canary", show=False),
         Binding("l", "logs", "Logs"),
         Binding("e", "events", "Events"),
         Binding("p", "playground", "Playground"),
@@ -217,6 +220,8 @@ class DeploymentsScreen(MainScreen):
         if stale is not None:
             status = f"[dim]{s.status}[/] [red]stale {f'{stale}s' if stale >= 0 else ''}[/]"
         model = f"{s.model} v{s.model_version}" if s.model_version else s.model
+        if s.canary is not None:
+            model += f" [magenta]+v{s.canary.model_version or '?'} {s.canary.weight}%[/]"
         return (s.name, model, status, f"{s.ready}/{s.desired}", str(s.restarts), s.endpoint, s.age)
 
     def _detail(self) -> None:
@@ -233,6 +238,15 @@ class DeploymentsScreen(MainScreen):
             lines.append(f"[b]Serving:[/b] {s.version}")
         if s.previous:
             lines.append(f"[b]Previous:[/b] {s.previous} [dim](b rolls back)[/dim]")
+        if s.canary is not None:
+            c = s.canary
+            progress = self.app.canaries.progress.get(s.name, "")
+            doing = f"; {escape(progress)}" if progress else ""
+            lines.append(
+                f"[b]Canary:[/b] {escape(c.version)} at {c.weight}%"
+                + ("" if c.ready else " [yellow](not ready)[/]")
+                + f" [dim](c: promote, abort, weight, analysis{doing})[/dim]"
+            )
         if s.autoscale:
             lines.append(f"[b]Autoscale:[/b] {s.autoscale}")
         if s.autoscale_problem:
@@ -357,6 +371,7 @@ class DeploymentsScreen(MainScreen):
             "stop": Stoppable,
             "toggle_keep": Stoppable,
             "rollback": Versioned,
+            "canary": Canaries,
         }
         if action not in needs:
             return True

@@ -22,6 +22,7 @@ from textual.widgets import Static
 from tirui.locations import styles_dir
 from tirui.metrics.series import AGGREGATE, MetricsPipeline
 from tirui.screens.base import MainScreen
+from tirui.screens.canary_view import CanaryView
 from tirui.screens.dialogs import Field, FormDialog
 
 WINDOWS = (60, 300, 900)
@@ -59,12 +60,14 @@ class MetricsScreen(MainScreen):
         """Tests set this to draw deterministic charts from injected data."""
         self._charts_at = 0.0
         """When the charts were last drawn (monotonic)."""
+        self.canary = CanaryView()
 
     def compose_body(self) -> Iterable[Widget]:
         from tirui.widgets.chart import SeriesChart  # plotext: imported when the screen is first shown
 
         with Vertical(id="metrics-body"):
             yield Static("", id="metrics-head")
+            yield Static("", id="metrics-canary")
             with Grid(id="metrics-grid"):
                 yield SeriesChart("latency", unit="ms", id="chart-latency")
                 yield SeriesChart("throughput", unit="req/s", id="chart-throughput")
@@ -79,6 +82,7 @@ class MetricsScreen(MainScreen):
     async def on_unmount(self) -> None:
         if self.collector is not None:
             await self.collector.aclose()
+        self.canary.close()
 
     def on_profile_changed(self) -> None:
         self.use_deployment("")
@@ -88,6 +92,7 @@ class MetricsScreen(MainScreen):
         """Start charting ``name`` (``m`` in Deployments); the series start empty."""
         if name != self.deployment:
             self.deployment = name
+            self.canary.close()
             self.pipeline = MetricsPipeline(model=model)
             if self.collector is not None:
                 self.collector.reset(self.pipeline)
@@ -140,6 +145,7 @@ class MetricsScreen(MainScreen):
         if not sources:
             self._note(f"{self.deployment} is not running: no replica to scrape.")
         await self.collector.collect(sources)
+        await self.canary.collect(runtime, self.deployment)
         if self.app.screen is self and not self.paused:
             self.redraw(charts=self._charts_due())
 
@@ -157,6 +163,10 @@ class MetricsScreen(MainScreen):
         mode = "per replica" if self.per_replica else "aggregate"
         state = "[b yellow]paused[/]" if self.paused else "live"
         label = {60: "1m", 300: "5m", 900: "15m"}[self.window]
+        panel = self.query_one("#metrics-canary", Static)
+        text = self.canary.render(self.window, now, self.app.canaries.progress.get(self.deployment, ""))
+        panel.set_class(bool(text), "-shown")
+        panel.update(text)
         self.query_one("#metrics-head", Static).update(
             f"[b]{self.deployment or '(no deployment)'}[/b] · window {label} · {mode} · {state} · "
             f"p50 {_fmt(q[0.5])} · p90 {_fmt(q[0.9])} · p99 {_fmt(q[0.99])} ({p.percentile_source()})"
