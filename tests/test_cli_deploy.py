@@ -241,6 +241,18 @@ def test_kubernetes_lifecycle_from_the_cli_with_least_privilege(
     assert "autoscale ⚠ ScalingActive=False" in out and "dcgm-exporter" in out, out
     code, out, err = run("restart", "resnet")
     assert code == 0 and "restarting" in out, err
+    # a canary beside it: objects applied and weights moved as tester, decisions as Events
+    v2 = seed_archive(s3_endpoint, "tiny-v2.mar", body=b"PK\x05\x06" + b"\1" * 18)
+    code, out, err = run("canary", "resnet", v2, "--weight", "10")
+    assert code == 0 and "at 10%, not ready (split by the ingress-nginx canary Ingress" in out, err
+    code, out, err = run("canary", "resnet", "--weight", "30")
+    assert code == 0, err
+    assert "tiny-v2.mar" in run("status", "resnet")[1] and "at 30%" in run("status", "resnet")[1]
+    code, out, err = run("events", "resnet")
+    assert "CanaryStarted" in out and "CanaryWeight" in out and "by hand" in out, out + err
+    code, out, err = run("canary", "resnet", "--abort")
+    assert code == 0 and "canary aborted" in out, err
+    assert "tiny-v2.mar" not in run("status", "resnet")[1]
     code, out, err = run("deploy", source, "--name", "resnet", "--replicas", "2")
     assert (
         code == 0 and "remove (no longer in the spec): HorizontalPodAutoscaler/resnet, Ingress/resnet" in out

@@ -120,6 +120,8 @@ def cmd_canary(args: argparse.Namespace) -> int:
                 policy.describe() if policy else "",
             )
             print(f"{args.name}: {status.text()} (split by {status.split})")
+            if policy is None:
+                return 0
         elif args.weight is not None:
             runtime.canary_weight(args.name, parse_weight(args.weight))
             runtime.canary_record(args.name, f"canary weight set to {parse_weight(args.weight)}% by hand")
