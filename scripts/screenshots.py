@@ -108,6 +108,48 @@ async def shoot() -> None:
         await pilot.press("question_mark")
         await settle(pilot, app)
         shot(app, "help")
+        await pilot.press("escape")
+        await shoot_canary(pilot, app)
+
+
+async def shoot_canary(pilot, app) -> None:  # type: ignore[no-untyped-def]
+    """A canary of a v2 archive at 30%, and the Metrics screen comparing both sides under load."""
+    from tirui.demo.model import build_mar
+    from tirui.locations import local_buckets_dir
+    from tirui.screens.dialogs import FormDialog
+    from tirui.storage.local import LocalStore
+    from tirui.traffic.loadtest import LoadSpec, run_load
+
+    with tempfile.TemporaryDirectory() as tmp:
+        LocalStore(local_buckets_dir()).upload(build_mar(Path(tmp), version="2.0"), "models", "tiny-v2.mar")
+    await pilot.press("2")
+    await until(pilot, lambda: app.current_mode == "deploy")
+    await pilot.press("c")
+    await until(pilot, lambda: isinstance(app.screen, FormDialog))
+    for name, value in (("source", "eos://models/tiny-v2.mar"), ("weight", "30"), ("steps", "")):
+        app.screen.query_one(f"#field-{name}").value = value
+    await pilot.press("ctrl+s")
+    name = app.runtime.list()[0].name
+    await until(pilot, lambda: app.runtime.get(name).canary is not None)
+    target = app.runtime.target(name)
+    spec = LoadSpec(
+        url=f"{target.http.inference_url}/predictions/tiny",
+        body=b"[1, 1, 1, 1]",
+        headers={"Content-Type": "application/json"},
+        token=target.http.inference_token,
+        requests=None,
+        duration=12,
+        concurrency=2,
+        rate=40,
+    ).with_canary(target)
+    load = asyncio.ensure_future(run_load(spec))
+    await pilot.press("m")
+    await until(pilot, lambda: app.current_mode == "metrics")
+    await pilot.pause(10)
+    await load
+    app.clear_notifications()
+    await settle(pilot, app, 1.2)
+    shot(app, "metrics-canary")
 
 
 async def shoot_kubernetes(tmp: Path) -> None:

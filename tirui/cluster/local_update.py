@@ -112,17 +112,28 @@ def register(client: httpx.Client, swap: Swap, archive: str, new_version: str) -
             f"{swap.model}: TorchServe refused the new archive ({r.status_code}: {_message(r)})"
         )
     try:
-        d = _call(client, "GET", f"{base}/{swap.model}/{new_version}", swap)
-        ready = d.status_code == 200 and any(
-            w.get("status") == "READY" for m in d.json() for w in m.get("workers", [])
-        )
-        if not ready:
-            raise RuntimeFailure(
-                f"{swap.model} {new_version}: no worker became READY (the old version still serves)"
-            )
+        _await_ready(client, swap, f"{base}/{swap.model}/{new_version}", new_version)
     except BaseException:
         retire(client, swap, new_version, drain=False)
         raise
+
+
+def _await_ready(client: httpx.Client, swap: Swap, url: str, version: str) -> None:
+    """Until the version has a READY worker. A synchronous register usually returns with one, but
+    not always (seen: the worker still starting a moment after the 200), so poll; ``timeout``
+    only guards against a worker that never comes up."""
+    deadline = time.monotonic() + swap.timeout
+    while True:
+        d = _call(client, "GET", url, swap)
+        if d.status_code == 200 and any(
+            w.get("status") == "READY" for m in d.json() for w in m.get("workers", [])
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeFailure(
+                f"{swap.model} {version}: no worker became READY (the old version still serves)"
+            )
+        time.sleep(0.2)
 
 
 def make_default(client: httpx.Client, swap: Swap, version: str) -> None:
