@@ -14,20 +14,20 @@ without the thread (``supervise=False``) and leaves deployments running.
 from __future__ import annotations
 
 import builtins
-import contextlib
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
-from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
 from tirui.cluster.local_canary import LocalCanaries, canary_of
+from tirui.cluster.local_dep import LocalDep, tail
 from tirui.cluster.local_state import LocalState
+from tirui.cluster.local_supervise import Supervision
+from tirui.cluster.local_versions import LocalVersions
 from tirui.cluster.runtime import (
     DEPLOY,
     ApplyResult,
@@ -50,7 +50,6 @@ from tirui.torchserve.server import (
 
 if TYPE_CHECKING:
     from tirui.cluster.local_logs import LocalLogs
-    from tirui.cluster.local_update import Swap
     from tirui.config import Profile
     from tirui.metrics.collector import ReplicaSource
     from tirui.secrets import TokenStore
@@ -58,80 +57,7 @@ if TYPE_CHECKING:
     from tirui.torchserve.target import Target
 
 
-EVENTS_FILE = "events.log"
-_GENERIC = ("Unknown exception", "Traceback", "raise ", "Backend worker error", "Load model failed")
-
-
-def failure_reason(workdir: Path) -> str:
-    """The most telling recent error line of TorchServe's logs (the handler's own exception first).
-
-    TorchServe wraps a failed load in ``RuntimeError: 500 - Unknown exception`` after the real
-    traceback; skip such generic lines and log prefixes.
-    """
-    for name in ("model_log.log", "ts_log.log", "stdout.log"):
-        lines = _tail(workdir / "logs" / name, 400)
-        for line in reversed(lines):
-            text = line.split(" - ", 1)[1].strip() if " - " in line else line.strip()
-            if any(g in text for g in _GENERIC) or text.startswith("File "):
-                continue
-            if any(w in text for w in ("Error", "Exception", "error:", "No module")):
-                return text[-300:]
-    return ""
-
-
-def _tail(path: Path, lines: int) -> list[str]:
-    try:
-        with path.open("rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - 64 * 1024))
-            return f.read().decode("utf-8", "replace").splitlines()[-lines:]
-    except OSError:
-        return []
-
-
-class _Dep:
-    """Runtime-side bookkeeping of one deployment (the state file holds what must persist)."""
-
-    def __init__(self, state: LocalState, folder: Path) -> None:
-        self.state = state
-        self.folder = folder
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.next_restart = 0.0
-        self.down_since = 0.0
-        self.ready_workers = 0
-        self.workers_seen = 0
-        self.keys_mtime = 0.0
-        self.events: deque[tuple[float, str]] = deque(self._saved_events(), maxlen=200)
-        self.stopping = False
-        """Its processes are being stopped outside the lock: the supervisor leaves it alone."""
-
-    def _saved_events(self) -> list[tuple[float, str]]:
-        """Events outlive the tirui that saw them (``events.log``: a later tirui, ``tirui events``)."""
-        out = []
-        for line in _tail(self.folder / EVENTS_FILE, 200):
-            at, _, text = line.partition("\t")
-            with contextlib.suppress(ValueError):
-                out.append((float(at), text))
-        return out
-
-    def event(self, text: str) -> None:
-        at = time.time()
-        self.events.append((at, text))
-        with contextlib.suppress(OSError):
-            self.folder.mkdir(parents=True, exist_ok=True)
-            path = self.folder / EVENTS_FILE
-            with path.open("a", encoding="utf-8") as f:
-                f.write(f"{at:.3f}\t{text.replace(chr(10), ' ')}\n")
-                grown = f.tell() > 256 * 1024
-            if grown:  # keep it bounded: the last 200 events, as in memory
-                path.write_text("".join(f"{t:.3f}\t{x}\n" for t, x in self.events), encoding="utf-8")
-
-    @property
-    def workdir(self) -> Path:
-        return self.folder / "run"
-
-
-class LocalRuntime(LocalCanaries):
+class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
     """Deploy ``.mar`` archives as local TorchServe processes; thread-safe."""
 
     scale_unit = "worker"
@@ -158,7 +84,7 @@ class LocalRuntime(LocalCanaries):
         self.temp_root = temp_root
         """Where each deployment's short TEMP dir goes (worker sockets, unpacked models)."""
         self._lock = threading.RLock()
-        self._deps: dict[str, _Dep] = {}
+        self._deps: dict[str, LocalDep] = {}
         self._stop = threading.Event()
         self._http = httpx.Client(timeout=3.0)
         self._adopt()
@@ -183,7 +109,7 @@ class LocalRuntime(LocalCanaries):
             state = LocalState.load(folder)
             if state is None:
                 continue
-            dep = _Dep(state, folder)
+            dep = LocalDep(state, folder)
             self._deps[state.name] = dep
             if state.phase in ("Starting", "Ready", "NotReady") and not (
                 state.pgid and group_alive(state.pgid)
@@ -192,7 +118,7 @@ class LocalRuntime(LocalCanaries):
                 state.last_exit = "exited while tirui was not running"
                 dep.next_restart = time.monotonic()
 
-    def _dep(self, name: str) -> _Dep:
+    def _dep(self, name: str) -> LocalDep:
         dep = self._deps.get(name)
         if dep is None:
             raise DeploymentNotFound(f"no local deployment named {name!r}")
@@ -207,7 +133,7 @@ class LocalRuntime(LocalCanaries):
         with self._lock:
             return self._status(self._dep(name))
 
-    def _status(self, dep: _Dep) -> DeploymentStatus:
+    def _status(self, dep: LocalDep) -> DeploymentStatus:
         s = dep.state
         if self._thread is None and s.phase in ("Starting", "Ready", "NotReady"):
             self._probe(dep)  # no supervisor: look now
@@ -301,7 +227,7 @@ class LocalRuntime(LocalCanaries):
         dep = self._dep(name)
         out: list[str] = []
         for file in ("ts_log.log", "model_log.log"):
-            out += [f"[{file}] {line}" for line in _tail(dep.workdir / "logs" / file, lines)]
+            out += [f"[{file}] {line}" for line in tail(dep.workdir / "logs" / file, lines)]
         return out[-lines:]
 
     # -- deploy ------------------------------------------------------------------------------
@@ -409,13 +335,13 @@ class LocalRuntime(LocalCanaries):
             env=dict(spec.env),
             model_version=version,
         )
-        dep = _Dep(state, folder)
+        dep = LocalDep(state, folder)
         with self._lock:
             self._deps[spec.name] = dep
             self._start(dep)
             return self._status(dep)
 
-    def _start(self, dep: _Dep) -> None:
+    def _start(self, dep: LocalDep) -> None:
         s = dep.state
         self._drop_canary(dep)  # TorchServe starts with the serving archive only
         if s.port_set.taken():
@@ -449,106 +375,6 @@ class LocalRuntime(LocalCanaries):
             f"gRPC {s.ports['grpc_inference']})"
         )
         s.save(dep.folder)
-
-    # -- updates -----------------------------------------------------------------------------
-    def update(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
-        """Serve ``spec``'s archive in the running TorchServe without a restart (the version swap
-        of :mod:`~tirui.cluster.local_update`); a deployment that is not running gets the new
-        archive and starts with it. The archive before is kept for :meth:`rollback`."""
-        with self._lock:
-            dep = self._dep(spec.name)
-            revision = dep.state.revision + 1
-        stem = Path(spec.source.rsplit("/", 1)[-1]).stem
-        mar, _, etag, version = self._fetch(spec, store, dep.folder, f"{stem}.r{revision}.mar")
-        new = {"source": spec.source, "mar_file": str(mar), "etag": etag, "model_version": version}
-        try:
-            self._switch(dep, spec, new, revision)
-        except BaseException:
-            mar.unlink(missing_ok=True)
-            raise
-        return self.get(spec.name)
-
-    def rollback(self, name: str, profile: Any = None, tokens: Any = None) -> ApplyResult:
-        """Serve the previous archive again (kept on disk, so a changed object store is no matter)."""
-        with self._lock:
-            dep = self._dep(name)
-            previous, revision = dict(dep.state.previous), dep.state.revision + 1
-        if not previous or not Path(previous["mar_file"]).is_file():
-            raise RuntimeFailure(f"{name} has no previous version to return to")
-        spec = DeploymentSpec(
-            name,
-            previous["source"],
-            workers=dep.state.workers,
-            batch_size=dep.state.batch_size,
-            max_batch_delay_ms=dep.state.max_batch_delay_ms,
-        )
-        self._switch(dep, spec, previous, revision)
-        return ApplyResult([f"TorchServe/{name}"], status=self.get(name))
-
-    def _swap(self, dep: _Dep, spec: DeploymentSpec | None = None) -> Swap | None:
-        """How to reach the running TorchServe's management API (None when it is not running)."""
-        from tirui.cluster.local_update import Swap
-
-        s = dep.state
-        keys = ServerKeys.read(dep.workdir)
-        if not (s.phase in ("Starting", "Ready", "NotReady") and s.pgid and keys is not None):
-            return None
-        return Swap(
-            f"http://127.0.0.1:{s.ports['management']}",
-            keys.management,
-            s.model,
-            spec.workers if spec else s.workers,
-            spec.batch_size if spec else s.batch_size,
-            spec.max_batch_delay_ms if spec else s.max_batch_delay_ms,
-            timeout=self.startup_timeout,
-        )
-
-    def _switch(self, dep: _Dep, spec: DeploymentSpec, new: dict[str, str], revision: int) -> None:
-        from tirui.cluster.local_update import swap_in
-
-        swap = self._swap(dep, spec)
-        if swap is not None:
-            swap_in(self._http, swap, Path(new["mar_file"]).name, new["model_version"])
-        self._switched(dep, spec, new, revision, running=swap is not None)
-
-    def _switched(
-        self, dep: _Dep, spec: DeploymentSpec, new: dict[str, str], revision: int, *, running: bool
-    ) -> None:
-        """Book a switch to ``new`` (the archive before becomes the previous one)."""
-        with self._lock:
-            s = dep.state
-            old = {
-                "source": s.source,
-                "mar_file": s.mar_file,
-                "etag": s.etag,
-                "model_version": s.model_version,
-            }
-            s.previous = old
-            s.source, s.mar_file, s.etag = new["source"], new["mar_file"], new["etag"]
-            s.model_version, s.revision = new["model_version"], revision
-            s.workers, s.batch_size, s.max_batch_delay_ms = (
-                spec.workers,
-                spec.batch_size,
-                spec.max_batch_delay_ms,
-            )
-            how = "in place, no restart" if running else "for its next start"
-            dep.event(f"Now serving {s.version_text} ({how}); previous: {s.previous_text}")
-            s.save(dep.folder)
-            self._prune_archives(dep)
-            if not running and s.phase in ("Failed", "Restarting"):
-                self._start(dep)
-
-    @staticmethod
-    def _prune_archives(dep: _Dep) -> None:
-        """Keep the serving archive and the previous one; older ones are no use to a rollback."""
-        keep = {
-            Path(dep.state.mar_file).name,
-            Path(dep.state.previous.get("mar_file", "")).name,
-            Path(canary_of(dep.folder).get("mar_file", "")).name,
-        }
-        for path in Path(dep.state.mar_file).parent.glob("*.mar"):
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
 
     # -- operations --------------------------------------------------------------------------
     def scale(self, name: str, count: int) -> None:
@@ -602,7 +428,7 @@ class LocalRuntime(LocalCanaries):
         shutil.rmtree(dep.state.tmp_dir, ignore_errors=True)
         shutil.rmtree(dep.folder, ignore_errors=True)
 
-    def _stop_outside_lock(self, name: str) -> _Dep:
+    def _stop_outside_lock(self, name: str) -> LocalDep:
         """Stop ``name``'s processes without holding the lock (a TorchServe can take many seconds
         to stop), so listing and the other deployments go on meanwhile."""
         with self._lock:
@@ -618,7 +444,7 @@ class LocalRuntime(LocalCanaries):
                 dep.stopping = False
         return dep
 
-    def _kill(self, dep: _Dep) -> None:
+    def _kill(self, dep: LocalDep) -> None:
         if dep.state.pgid:
             stop_group(dep.state.pgid, proc=dep.proc)
         dep.proc = None
@@ -638,120 +464,3 @@ class LocalRuntime(LocalCanaries):
                         dep.state.phase, dep.state.reason = "Stopped", "stopped when tirui exited"
                         dep.state.save(dep.folder)
         self._http.close()
-
-    # -- supervision -------------------------------------------------------------------------
-    def _supervise(self) -> None:
-        while not self._stop.wait(self.poll):
-            with contextlib.suppress(Exception):
-                self.tick()
-
-    def tick(self) -> None:
-        """One supervision round over every deployment."""
-        with self._lock:
-            deps = list(self._deps.values())
-        for dep in deps:
-            with self._lock:
-                if dep.state.name in self._deps:
-                    self._check(dep)
-
-    def _alive(self, dep: _Dep) -> bool:
-        if dep.proc is not None:
-            return dep.proc.poll() is None
-        return bool(dep.state.pgid) and group_alive(dep.state.pgid)
-
-    def _check(self, dep: _Dep) -> None:
-        if dep.stopping:
-            return
-        s = dep.state
-        now = time.monotonic()
-        if s.phase == "Restarting":
-            if now >= dep.next_restart:
-                self._start(dep)
-            return
-        if s.phase not in ("Starting", "Ready", "NotReady"):
-            return
-        if not self._alive(dep):
-            code = dep.proc.returncode if dep.proc is not None else None
-            reason = failure_reason(dep.workdir)
-            self._kill(dep)
-            s.restarts += 1
-            s.last_exit = (f"exit code {code}" if code is not None else "process ended") + (
-                f": {reason}" if reason else ""
-            )
-            delay = min(self.backoff_max, 2.0 ** min(s.restarts - 1, 10))
-            dep.next_restart = now + delay
-            s.phase, s.reason = "Restarting", f"back-off {delay:.0f}s after {s.last_exit}"
-            dep.event(f"Exited ({s.last_exit}); restarting in {delay:.0f}s")
-            s.save(dep.folder)
-            return
-        self._probe(dep)
-        if s.phase == "Ready":
-            return
-        if now - dep.down_since > self.startup_timeout:
-            reason = failure_reason(dep.workdir) or "no READY worker"
-            if not s.ever_ready:
-                self._kill(dep)
-                s.phase = "Failed"
-                s.reason = f"the model never got a READY worker in {self.startup_timeout:.0f}s: {reason}"
-                dep.event(f"Failed: {s.reason}")
-                s.save(dep.folder)
-            else:
-                self._kill(dep)
-                s.restarts += 1
-                s.last_exit = f"workers stayed down for {self.startup_timeout:.0f}s: {reason}"
-                dep.event(f"Restarting: {s.last_exit}")
-                self._start(dep)
-
-    def _probe(self, dep: _Dep) -> None:
-        """Ask the management API for READY workers; copy fresh keys into the token store."""
-        s = dep.state
-        keys_file = dep.workdir / "key_file.json"
-        keys = ServerKeys.read(dep.workdir)
-        if keys is None:
-            return
-        with contextlib.suppress(OSError):
-            mtime = keys_file.stat().st_mtime
-            if mtime != dep.keys_mtime:
-                dep.keys_mtime = mtime
-                self._remember_keys(s.name, keys)
-        try:
-            r = self._http.get(
-                f"http://127.0.0.1:{s.ports['management']}/models/{s.model}",
-                headers={"Authorization": f"Bearer {keys.management}"},
-            )
-            workers = r.json()[0].get("workers", []) if r.status_code == 200 else []
-        except (httpx.HTTPError, ValueError, IndexError, KeyError, AttributeError):
-            workers = []
-        dep.workers_seen = len(workers)
-        dep.ready_workers = sum(1 for w in workers if w.get("status") == "READY")
-        before = s.phase
-        if dep.ready_workers:
-            s.phase, s.reason, s.ever_ready = "Ready", "", True
-            dep.down_since = time.monotonic()
-        elif s.phase == "Ready":
-            s.phase, s.reason = "NotReady", "no READY worker"
-            dep.down_since = time.monotonic()
-        if s.phase != before:
-            dep.event(f"{s.phase}: {dep.ready_workers}/{dep.workers_seen} worker(s) READY")
-            s.save(dep.folder)
-
-    # -- keys --------------------------------------------------------------------------------
-    def _remember_keys(self, name: str, keys: ServerKeys) -> None:
-        from tirui.secrets import SecretStoreError, TokenRef
-
-        store = self.tokens
-        if store is None or not store.available or store.read_only:
-            return
-        with contextlib.suppress(SecretStoreError):
-            store.set(TokenRef(self.profile, f"local/{name}", "inference"), keys.inference)
-            store.set(TokenRef(self.profile, f"local/{name}", "management"), keys.management)
-
-    def _forget_keys(self, name: str) -> None:
-        from tirui.secrets import SecretStoreError, TokenRef
-
-        store = self.tokens
-        if store is None or not store.available or store.read_only:
-            return
-        for kind in ("inference", "management"):
-            with contextlib.suppress(SecretStoreError):
-                store.delete(TokenRef(self.profile, f"local/{name}", kind))

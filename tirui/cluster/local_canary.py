@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import httpx
 
     from tirui.canary.feed import SideFeed
-    from tirui.cluster.local import _Dep
+    from tirui.cluster.local_dep import LocalDep
     from tirui.cluster.local_update import Swap
     from tirui.storage.base import ObjectStore
 
@@ -78,16 +78,16 @@ class LocalCanaries:
 
     if TYPE_CHECKING:
 
-        def _dep(self, name: str) -> _Dep: ...
+        def _dep(self, name: str) -> LocalDep: ...
 
-        def _swap(self, dep: _Dep, spec: DeploymentSpec | None = None) -> Swap | None: ...
+        def _swap(self, dep: LocalDep, spec: DeploymentSpec | None = None) -> Swap | None: ...
 
         def _fetch(
             self, spec: DeploymentSpec, store: ObjectStore | None, folder: Path, file_name: str = ""
         ) -> tuple[Path, str, str, str]: ...
 
         def _switched(
-            self, dep: _Dep, spec: DeploymentSpec, new: dict[str, str], revision: int, *, running: bool
+            self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int, *, running: bool
         ) -> None: ...
 
     def canary_start(
@@ -153,14 +153,14 @@ class LocalCanaries:
                 policy=str(c.get("policy", "")),
             )
 
-    def _canary(self, name: str) -> tuple[_Dep, dict[str, Any]]:
+    def _canary(self, name: str) -> tuple[LocalDep, dict[str, Any]]:
         dep = self._dep(name)
         canary = canary_of(dep.folder)
         if not canary:
             raise RuntimeFailure(f"{name} has no canary")
         return dep, canary
 
-    def _drop_canary(self, dep: _Dep) -> None:
+    def _drop_canary(self, dep: LocalDep) -> None:
         """A TorchServe (re)start loads the serving archive only: the canary is over."""
         canary = canary_of(dep.folder)
         if canary:

@@ -1,0 +1,84 @@
+"""One local deployment as the runtime tracks it (the process, probe results, its events) and
+what TorchServe's logs say when it fails."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+from tirui.cluster.local_state import LocalState
+
+EVENTS_FILE = "events.log"
+_GENERIC = ("Unknown exception", "Traceback", "raise ", "Backend worker error", "Load model failed")
+
+
+def failure_reason(workdir: Path) -> str:
+    """The most telling recent error line of TorchServe's logs (the handler's own exception first).
+
+    TorchServe wraps a failed load in ``RuntimeError: 500 - Unknown exception`` after the real
+    traceback; skip such generic lines and log prefixes.
+    """
+    for name in ("model_log.log", "ts_log.log", "stdout.log"):
+        lines = tail(workdir / "logs" / name, 400)
+        for line in reversed(lines):
+            text = line.split(" - ", 1)[1].strip() if " - " in line else line.strip()
+            if any(g in text for g in _GENERIC) or text.startswith("File "):
+                continue
+            if any(w in text for w in ("Error", "Exception", "error:", "No module")):
+                return text[-300:]
+    return ""
+
+
+def tail(path: Path, lines: int) -> list[str]:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            return f.read().decode("utf-8", "replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+class LocalDep:
+    """Runtime-side bookkeeping of one deployment (the state file holds what must persist)."""
+
+    def __init__(self, state: LocalState, folder: Path) -> None:
+        self.state = state
+        self.folder = folder
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.next_restart = 0.0
+        self.down_since = 0.0
+        self.ready_workers = 0
+        self.workers_seen = 0
+        self.keys_mtime = 0.0
+        self.events: deque[tuple[float, str]] = deque(self._saved_events(), maxlen=200)
+        self.stopping = False
+        """Its processes are being stopped outside the lock: the supervisor leaves it alone."""
+
+    def _saved_events(self) -> list[tuple[float, str]]:
+        """Events outlive the tirui that saw them (``events.log``: a later tirui, ``tirui events``)."""
+        out = []
+        for line in tail(self.folder / EVENTS_FILE, 200):
+            at, _, text = line.partition("\t")
+            with contextlib.suppress(ValueError):
+                out.append((float(at), text))
+        return out
+
+    def event(self, text: str) -> None:
+        at = time.time()
+        self.events.append((at, text))
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = self.folder / EVENTS_FILE
+            with path.open("a", encoding="utf-8") as f:
+                f.write(f"{at:.3f}\t{text.replace(chr(10), ' ')}\n")
+                grown = f.tell() > 256 * 1024
+            if grown:  # keep it bounded: the last 200 events, as in memory
+                path.write_text("".join(f"{t:.3f}\t{x}\n" for t, x in self.events), encoding="utf-8")
+
+    @property
+    def workdir(self) -> Path:
+        return self.folder / "run"

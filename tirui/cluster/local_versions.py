@@ -1,0 +1,138 @@
+"""Updates and rollbacks of local deployments (a mixin of
+:class:`~tirui.cluster.local.LocalRuntime`): the TorchServe side is :mod:`tirui.cluster.local_update`,
+the bookkeeping (serving, previous, archives kept on disk) is here."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tirui.cluster.local_canary import canary_of
+from tirui.cluster.runtime import ApplyResult, DeploymentStatus, RuntimeFailure
+from tirui.cluster.spec import DeploymentSpec
+from tirui.torchserve.server import ServerKeys
+
+if TYPE_CHECKING:
+    from tirui.cluster.local_dep import LocalDep
+    from tirui.cluster.local_update import Swap
+    from tirui.storage.base import ObjectStore
+
+
+class LocalVersions:
+    _lock: threading.RLock
+    _http: httpx.Client
+    startup_timeout: float
+
+    if TYPE_CHECKING:
+
+        def _dep(self, name: str) -> LocalDep: ...
+
+        def get(self, name: str) -> DeploymentStatus: ...
+
+        def _start(self, dep: LocalDep) -> None: ...
+
+        def _fetch(
+            self, spec: DeploymentSpec, store: ObjectStore | None, folder: Path, file_name: str = ""
+        ) -> tuple[Path, str, str, str]: ...
+
+    def update(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
+        """Serve ``spec``'s archive in the running TorchServe without a restart (the version swap
+        of :mod:`~tirui.cluster.local_update`); a deployment that is not running gets the new
+        archive and starts with it. The archive before is kept for :meth:`rollback`."""
+        with self._lock:
+            dep = self._dep(spec.name)
+            revision = dep.state.revision + 1
+        stem = Path(spec.source.rsplit("/", 1)[-1]).stem
+        mar, _, etag, version = self._fetch(spec, store, dep.folder, f"{stem}.r{revision}.mar")
+        new = {"source": spec.source, "mar_file": str(mar), "etag": etag, "model_version": version}
+        try:
+            self._switch(dep, spec, new, revision)
+        except BaseException:
+            mar.unlink(missing_ok=True)
+            raise
+        return self.get(spec.name)
+
+    def rollback(self, name: str, profile: Any = None, tokens: Any = None) -> ApplyResult:
+        """Serve the previous archive again (kept on disk, so a changed object store is no matter)."""
+        with self._lock:
+            dep = self._dep(name)
+            previous, revision = dict(dep.state.previous), dep.state.revision + 1
+        if not previous or not Path(previous["mar_file"]).is_file():
+            raise RuntimeFailure(f"{name} has no previous version to return to")
+        spec = DeploymentSpec(
+            name,
+            previous["source"],
+            workers=dep.state.workers,
+            batch_size=dep.state.batch_size,
+            max_batch_delay_ms=dep.state.max_batch_delay_ms,
+        )
+        self._switch(dep, spec, previous, revision)
+        return ApplyResult([f"TorchServe/{name}"], status=self.get(name))
+
+    def _swap(self, dep: LocalDep, spec: DeploymentSpec | None = None) -> Swap | None:
+        """How to reach the running TorchServe's management API (None when it is not running)."""
+        from tirui.cluster.local_update import Swap
+
+        s = dep.state
+        keys = ServerKeys.read(dep.workdir)
+        if not (s.phase in ("Starting", "Ready", "NotReady") and s.pgid and keys is not None):
+            return None
+        return Swap(
+            f"http://127.0.0.1:{s.ports['management']}",
+            keys.management,
+            s.model,
+            spec.workers if spec else s.workers,
+            spec.batch_size if spec else s.batch_size,
+            spec.max_batch_delay_ms if spec else s.max_batch_delay_ms,
+            timeout=self.startup_timeout,
+        )
+
+    def _switch(self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int) -> None:
+        from tirui.cluster.local_update import swap_in
+
+        swap = self._swap(dep, spec)
+        if swap is not None:
+            swap_in(self._http, swap, Path(new["mar_file"]).name, new["model_version"])
+        self._switched(dep, spec, new, revision, running=swap is not None)
+
+    def _switched(
+        self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int, *, running: bool
+    ) -> None:
+        """Book a switch to ``new`` (the archive before becomes the previous one)."""
+        with self._lock:
+            s = dep.state
+            old = {
+                "source": s.source,
+                "mar_file": s.mar_file,
+                "etag": s.etag,
+                "model_version": s.model_version,
+            }
+            s.previous = old
+            s.source, s.mar_file, s.etag = new["source"], new["mar_file"], new["etag"]
+            s.model_version, s.revision = new["model_version"], revision
+            s.workers, s.batch_size, s.max_batch_delay_ms = (
+                spec.workers,
+                spec.batch_size,
+                spec.max_batch_delay_ms,
+            )
+            how = "in place, no restart" if running else "for its next start"
+            dep.event(f"Now serving {s.version_text} ({how}); previous: {s.previous_text}")
+            s.save(dep.folder)
+            self._prune_archives(dep)
+            if not running and s.phase in ("Failed", "Restarting"):
+                self._start(dep)
+
+    @staticmethod
+    def _prune_archives(dep: LocalDep) -> None:
+        """Keep the serving archive and the previous one; older ones are no use to a rollback."""
+        keep = {
+            Path(dep.state.mar_file).name,
+            Path(dep.state.previous.get("mar_file", "")).name,
+            Path(canary_of(dep.folder).get("mar_file", "")).name,
+        }
+        for path in Path(dep.state.mar_file).parent.glob("*.mar"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
