@@ -31,6 +31,7 @@ def test_canary_from_the_cli(isolated: Path, tiny_mar: Path, tmp_path: Path) -> 
             (("canary", "cc", str(good), "--weight", "150"), "percentage (0-100)"),
             (("canary", "nope", "--promote"), "no local deployment named 'nope'"),
             (("canary", "cc", "--abort"), "cc has no canary"),
+            (("canary", "cc", "--analyze"), "no canary to analyze"),
         ):
             r = tirui(*args)
             assert r.returncode == 1 and said in r.stderr and len(r.stderr.strip().splitlines()) == 1, (

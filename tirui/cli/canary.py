@@ -127,6 +127,8 @@ def cmd_canary(args: argparse.Namespace) -> int:
             runtime.canary_record(args.name, f"canary weight set to {parse_weight(args.weight)}% by hand")
         current = runtime.canary_status(args.name)
         if current is None:
+            if policy is not None:
+                raise DeployCliError(f"{args.name} has no canary to analyze: give the new archive too")
             print(f"{args.name}: no canary")
             return 0
         if policy is None:
