@@ -114,11 +114,12 @@ async def shoot() -> None:
 
 async def shoot_canary(pilot, app) -> None:  # type: ignore[no-untyped-def]
     """A canary of a v2 archive at 30%, and the Metrics screen comparing both sides under load."""
+    from tests.helpers import prediction_load
     from tirui.demo.model import build_mar
     from tirui.locations import local_buckets_dir
     from tirui.screens.dialogs import FormDialog
     from tirui.storage.local import LocalStore
-    from tirui.traffic.loadtest import LoadSpec, run_load
+    from tirui.traffic.loadtest import run_load
 
     with tempfile.TemporaryDirectory() as tmp:
         LocalStore(local_buckets_dir()).upload(build_mar(Path(tmp), version="2.0"), "models", "tiny-v2.mar")
@@ -132,16 +133,7 @@ async def shoot_canary(pilot, app) -> None:  # type: ignore[no-untyped-def]
     name = app.runtime.list()[0].name
     await until(pilot, lambda: app.runtime.get(name).canary is not None)
     target = app.runtime.target(name)
-    spec = LoadSpec(
-        url=f"{target.http.inference_url}/predictions/tiny",
-        body=b"[1, 1, 1, 1]",
-        headers={"Content-Type": "application/json"},
-        token=target.http.inference_token,
-        requests=None,
-        duration=12,
-        concurrency=2,
-        rate=40,
-    ).with_canary(target)
+    spec = prediction_load(target, concurrency=2, rate=40, duration=12).with_canary(target)
     load = asyncio.ensure_future(run_load(spec))
     await pilot.press("m")
     await until(pilot, lambda: app.current_mode == "metrics")

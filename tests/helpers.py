@@ -58,3 +58,22 @@ def fill(form: Any, **values: str) -> None:
 
     for name, value in values.items():
         form.query_one(f"#field-{name}", Input).value = value
+
+
+def prediction_load(
+    target: Any, *, concurrency: int = 4, rate: float | None = None, duration: float = 3600
+) -> Any:
+    """Predictions of the demo model (``/predictions/tiny``) with the target's token, until the
+    run is cancelled (the tests end it when their work is done, not after a time)."""
+    from tirui.traffic.loadtest import LoadSpec
+
+    return LoadSpec(
+        url=f"{target.http.inference_url}/predictions/tiny",
+        body=b"[1, 1, 1, 1]",
+        headers={"Content-Type": "application/json"},
+        token=target.http.inference_token,
+        requests=None,
+        duration=duration,
+        concurrency=concurrency,
+        rate=rate,
+    )

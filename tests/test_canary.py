@@ -5,12 +5,15 @@ split follows the analysis' weights; 4 clients keep sending throughout without o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.helpers import prediction_load
+from tests.test_local_runtime import models as models
+from tests.test_local_runtime import runtime as runtime
+from tests.test_local_runtime import wait_for
 from tirui.canary.analysis import Outcome, analyze
 from tirui.canary.feed import is_version_path
 from tirui.canary.judge import SideStats, judge
@@ -18,12 +21,10 @@ from tirui.canary.policy import Policy, parse_rate, parse_steps
 from tirui.cluster.local import LocalRuntime
 from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec
-from tirui.demo.model import build_mar, expected_output
+from tirui.demo.model import HANDLER, build_mar, expected_output
 from tirui.metrics.accesslog import AccessEntry
 from tirui.storage.local import LocalStore
-from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load
-
-from .test_local_runtime import wait_for
+from tirui.traffic.loadtest import LoadResult, run_load
 
 SLOW_HANDLER = Path(__file__).with_name("models") / "slow_handler.py"
 POLICY = Policy(
@@ -61,21 +62,6 @@ def test_judge_and_policy_parsing() -> None:
     assert not is_version_path("/predictions/2.0", "2.0")  # a model named like the version
 
 
-@pytest.fixture
-def models(tmp_path: Path, tiny_mar: Path) -> LocalStore:
-    store = LocalStore(tmp_path / "buckets")
-    store.create_bucket("models")
-    store.upload(tiny_mar, "models", "tiny.mar")
-    return store
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[LocalRuntime]:
-    rt = LocalRuntime(tmp_path / "deployments", startup_timeout=60, backoff_max=1, poll=0.2)
-    yield rt
-    rt.shutdown()
-
-
 def versions(rt: LocalRuntime, name: str) -> list[str]:
     target = rt.target(name)
     assert target is not None
@@ -96,15 +82,7 @@ async def canary_under_load(
     assert versions(rt, name) == ["1.0", "2.0"]
     target = rt.target(name)
     assert target is not None and target.canary_version == "2.0"
-    spec = LoadSpec(
-        url=f"{target.http.inference_url}/predictions/tiny",
-        body=b"[1, 1, 1, 1]",
-        headers={"Content-Type": "application/json"},
-        token=target.http.inference_token,
-        requests=None,
-        duration=3600,
-        concurrency=4,
-    ).with_canary(target, follow=lambda: rt.target(name))
+    spec = prediction_load(target).with_canary(target, follow=lambda: rt.target(name))
     cancel = asyncio.Event()
     load = asyncio.ensure_future(run_load(spec, cancel=cancel))
     lines: list[str] = []
@@ -119,7 +97,7 @@ async def canary_under_load(
 async def test_slow_canary_is_rolled_back(models: LocalStore, runtime: LocalRuntime, tmp_path: Path) -> None:
     runtime.deploy(DeploymentSpec("cn", "eos://models/tiny.mar"), models)
     await asyncio.to_thread(wait_for, lambda: runtime.get("cn").status == "Ready", 120, "Ready")
-    slow = build_mar(tmp_path / "slow", version="2.0", handler=SLOW_HANDLER)
+    slow = build_mar(tmp_path / "slow", version="2.0", handler=SLOW_HANDLER, extra_files=[HANDLER])
     outcome, load, lines = await canary_under_load(runtime, "cn", slow)
 
     assert outcome.kind == "rolled back", (outcome, lines)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.helpers import fill, open_modal, table_rows, text, until
+from tests.helpers import fill, open_modal, prediction_load, table_rows, text, until
 from tirui.app import TiruiApp
 from tirui.cluster.spec import DeploymentSpec
 from tirui.demo.model import build_mar
@@ -15,7 +15,7 @@ from tirui.locations import local_buckets_dir
 from tirui.screens.canary import CanaryDialog
 from tirui.screens.dialogs import ConfirmDialog, FormDialog
 from tirui.storage.local import LocalStore
-from tirui.traffic.loadtest import LoadSpec, run_load
+from tirui.traffic.loadtest import run_load
 
 
 async def test_canary_start_compare_weight_analysis_promote_and_abort(
@@ -42,16 +42,8 @@ async def test_canary_start_compare_weight_analysis_promote_and_abort(
 
         target = runtime.target("cy")
         assert target is not None and target.canary_weight == 50
-        load_spec = LoadSpec(
-            url=f"{target.http.inference_url}/predictions/tiny",
-            body=b"[1, 1, 1, 1]",
-            headers={"Content-Type": "application/json"},
-            token=target.http.inference_token,
-            requests=None,
-            duration=3600,
-            concurrency=2,
-            rate=100,
-        ).with_canary(target, follow=lambda: runtime.target("cy"))
+        load_spec = prediction_load(target, concurrency=2, rate=100)
+        load_spec.with_canary(target, follow=lambda: runtime.target("cy"))
         cancel = asyncio.Event()
         load = asyncio.ensure_future(run_load(load_spec, cancel=cancel))
         try:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.test_cli_deploy import tirui
-from tirui.demo.model import build_mar
+from tirui.demo.model import HANDLER, build_mar
 
 SLOW_HANDLER = Path(__file__).with_name("models") / "slow_handler.py"
 
@@ -23,7 +23,7 @@ def test_canary_from_the_cli(isolated: Path, tiny_mar: Path, tmp_path: Path) -> 
         while "Ready" not in tirui("status", "cc").stdout and time.monotonic() < deadline:
             time.sleep(1)
         good = build_mar(tmp_path / "good", version="3.0")
-        slow = build_mar(tmp_path / "slow", version="2.0", handler=SLOW_HANDLER)
+        slow = build_mar(tmp_path / "slow", version="2.0", handler=SLOW_HANDLER, extra_files=[HANDLER])
 
         for args, said in (
             (("canary", "cc", str(good), "--steps", "50,10"), "steps must rise"),

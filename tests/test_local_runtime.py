@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import prediction_load
 from tirui.cluster.local import LocalRuntime
 from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec, SpecError
@@ -256,7 +257,7 @@ async def test_update_under_load_drops_nothing_and_rollback_returns(
     (tirui bench's engine): not one request fails, through the update and the rollback."""
     import asyncio
 
-    from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load
+    from tirui.traffic.loadtest import LoadResult, run_load
 
     v2 = build_mar(tmp_path / "v2", version="2.0")
     models.upload(v2, "models", "tiny-v2.mar")
@@ -264,15 +265,7 @@ async def test_update_under_load_drops_nothing_and_rollback_returns(
     await asyncio.to_thread(wait_for, lambda: runtime.get("upd").status == "Ready", 120, "Ready")
     target = runtime.target("upd")
     assert target is not None
-    spec = LoadSpec(
-        url=f"{target.http.inference_url}/predictions/tiny",
-        body=b"[1, 1, 1, 1]",
-        headers={"Content-Type": "application/json"},
-        token=target.http.inference_token,
-        requests=None,
-        duration=3600,
-        concurrency=4,
-    )
+    spec = prediction_load(target)
     live: list[LoadResult] = []
     cancel = asyncio.Event()
     load = asyncio.ensure_future(run_load(spec, progress=live.append, every=0.1, cancel=cancel))

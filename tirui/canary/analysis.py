@@ -13,28 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
+from tirui.canary.control import CanaryControl
 from tirui.canary.feed import Entries, SideFeed
 from tirui.canary.judge import SideStats, Verdict, judge
 from tirui.canary.policy import Policy
-from tirui.canary.state import CanaryStatus
-
-
-class CanaryControl(Protocol):
-    """What the analysis needs of a runtime (both runtimes implement it)."""
-
-    def canary_status(self, name: str) -> CanaryStatus | None: ...
-
-    def canary_weight(self, name: str, weight: int) -> None: ...
-
-    def canary_promote(self, name: str) -> None: ...
-
-    def canary_abort(self, name: str) -> None: ...
-
-    def canary_record(self, name: str, text: str, *, warning: bool = False) -> None: ...
-
-    def canary_feed(self, name: str) -> SideFeed: ...
 
 
 @dataclass

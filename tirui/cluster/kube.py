@@ -268,8 +268,16 @@ class KubeRuntime(KubeCanaries, KubeWrites, KubeReads):
         return dep, *stored
 
     def _reapply(
-        self, dep: Obj, spec: DeploymentSpec, extra: dict[str, str], *, with_hpa: bool = False
+        self,
+        dep: Obj,
+        spec: DeploymentSpec,
+        extra: dict[str, str],
+        *,
+        with_hpa: bool = False,
+        with_config: bool = False,
     ) -> None:
+        """Apply the Deployment (and its budget; the autoscaler and the TorchServe ConfigMap when
+        asked: a new archive changes its ``load_models``) from ``spec`` and the stored extras."""
         objects = build(
             spec,
             namespace=self.namespace,
@@ -278,6 +286,7 @@ class KubeRuntime(KubeCanaries, KubeWrites, KubeReads):
         )
         carry_history(objects, dep, spec)
         wanted = {"Deployment", "PodDisruptionBudget"} | ({"HorizontalPodAutoscaler"} if with_hpa else set())
+        wanted |= {"ConfigMap"} if with_config else set()
         self.apply([o for o in objects if o["kind"] in wanted])
         if not any(o["kind"] == "PodDisruptionBudget" for o in objects):  # fewer than 2 replicas now
             self._remove("PodDisruptionBudget", spec.name, "the disruption budget")

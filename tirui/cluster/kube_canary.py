@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tirui.canary.state import CANARY_SUFFIX, CanaryStatus
 from tirui.cluster.canary_manifests import build_canary, canary_spec, canary_state, served_model
 from tirui.cluster.kube_errors import KubeError, explain
-from tirui.cluster.kube_versions import carry_history, stored
-from tirui.cluster.manifests import build
+from tirui.cluster.kube_versions import stored
 from tirui.cluster.spec import DeploymentSpec
 
 if TYPE_CHECKING:
@@ -68,6 +67,16 @@ class KubeCanaries:
         def _spec_of(self, name: str) -> tuple[Obj, DeploymentSpec, dict[str, str]]: ...
 
         def check_source(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> None: ...
+
+        def _reapply(
+            self,
+            dep: Obj,
+            spec: DeploymentSpec,
+            extra: dict[str, str],
+            *,
+            with_hpa: bool = False,
+            with_config: bool = False,
+        ) -> None: ...
 
         def preflight(self, objects: builtins.list[Obj]) -> None: ...
 
@@ -163,17 +172,7 @@ class KubeCanaries:
             model_version=canary.model_version,
             model_name=served_model(stable),  # clients keep calling the same model
         )
-        objects = build(
-            new,
-            namespace=self.namespace,
-            storage_endpoint=extra.get("storage_endpoint", ""),
-            storage_region=extra.get("storage_region", "us-east-1"),
-        )
-        carry_history(objects, dep, new)
-        wanted = {"ConfigMap", "Deployment", "PodDisruptionBudget"}
-        if new.autoscaling:
-            wanted.add("HorizontalPodAutoscaler")
-        self.apply([o for o in objects if o["kind"] in wanted])
+        self._reapply(dep, new, extra, with_hpa=new.autoscaling, with_config=True)
         self._await_rollout(name)
         self.prune(name + CANARY_SUFFIX, [], prune_disk=True)
 

@@ -86,6 +86,9 @@ class LocalCanaries:
             self, spec: DeploymentSpec, store: ObjectStore | None, folder: Path, file_name: str = ""
         ) -> tuple[Path, str, str, str]: ...
 
+        @staticmethod
+        def _spec_as_is(dep: LocalDep, source: str) -> DeploymentSpec: ...
+
         def _switched(
             self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int, *, running: bool
         ) -> None: ...
@@ -191,13 +194,7 @@ class LocalCanaries:
         new = {k: str(c[k]) for k in ("source", "mar_file", "etag", "model_version")}
         with self._lock:
             _write(dep.folder, {})
-            spec = DeploymentSpec(
-                name,
-                new["source"],
-                workers=dep.state.workers,
-                batch_size=dep.state.batch_size,
-                max_batch_delay_ms=dep.state.max_batch_delay_ms,
-            )
+            spec = self._spec_as_is(dep, new["source"])
             self._switched(dep, spec, new, dep.state.revision, running=True)
         try:
             retire(self._http, swap, old)

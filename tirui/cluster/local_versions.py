@@ -62,14 +62,7 @@ class LocalVersions:
             previous, revision = dict(dep.state.previous), dep.state.revision + 1
         if not previous or not Path(previous["mar_file"]).is_file():
             raise RuntimeFailure(f"{name} has no previous version to return to")
-        spec = DeploymentSpec(
-            name,
-            previous["source"],
-            workers=dep.state.workers,
-            batch_size=dep.state.batch_size,
-            max_batch_delay_ms=dep.state.max_batch_delay_ms,
-        )
-        self._switch(dep, spec, previous, revision)
+        self._switch(dep, self._spec_as_is(dep, previous["source"]), previous, revision)
         return ApplyResult([f"TorchServe/{name}"], status=self.get(name))
 
     def _swap(self, dep: LocalDep, spec: DeploymentSpec | None = None) -> Swap | None:
@@ -88,6 +81,18 @@ class LocalVersions:
             spec.batch_size if spec else s.batch_size,
             spec.max_batch_delay_ms if spec else s.max_batch_delay_ms,
             timeout=self.startup_timeout,
+        )
+
+    @staticmethod
+    def _spec_as_is(dep: LocalDep, source: str) -> DeploymentSpec:
+        """``source`` with the deployment's current workers and batching."""
+        s = dep.state
+        return DeploymentSpec(
+            s.name,
+            source,
+            workers=s.workers,
+            batch_size=s.batch_size,
+            max_batch_delay_ms=s.max_batch_delay_ms,
         )
 
     def _switch(self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int) -> None:

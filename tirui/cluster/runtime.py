@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from tirui.canary.control import CanaryControl
+
 if TYPE_CHECKING:
-    from tirui.canary.feed import SideFeed
     from tirui.canary.state import CanaryStatus
     from tirui.cluster.spec import DeploymentSpec
     from tirui.metrics.collector import ReplicaSource
@@ -181,25 +182,13 @@ class Versioned(Protocol):
 
 
 @runtime_checkable
-class Canaries(Protocol):
+class Canaries(CanaryControl, Protocol):
     """Runtimes that run a canary version beside the stable one with a share of the traffic
-    (the analysis in :mod:`tirui.canary.analysis` drives the ``canary_*`` calls)."""
+    (the analysis in :mod:`tirui.canary.analysis` drives the rest of the ``canary_*`` calls)."""
 
     def canary_start(
         self, name: str, source: str, weight: int, profile: Any = None, tokens: Any = None, policy: str = ""
     ) -> CanaryStatus: ...
-
-    def canary_status(self, name: str) -> CanaryStatus | None: ...
-
-    def canary_weight(self, name: str, weight: int) -> None: ...
-
-    def canary_promote(self, name: str) -> None: ...
-
-    def canary_abort(self, name: str) -> None: ...
-
-    def canary_record(self, name: str, text: str, *, warning: bool = False) -> None: ...
-
-    def canary_feed(self, name: str) -> SideFeed: ...
 
 
 @runtime_checkable
