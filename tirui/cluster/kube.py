@@ -13,24 +13,22 @@ raw JSON (``_preload_content=False``) so odd or partial objects do not trip the 
 from __future__ import annotations
 
 import builtins
-import datetime as dt
 import functools
 import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from tirui.canary.state import CANARY_SUFFIX
 from tirui.cluster.canary_manifests import served_model
 from tirui.cluster.kube_apply import KubeWrites
 from tirui.cluster.kube_canary import KubeCanaries
 from tirui.cluster.kube_errors import KubeConflict, KubeError, explain
+from tirui.cluster.kube_ops import KubeOperations
 from tirui.cluster.kube_reads import KubeReads
-from tirui.cluster.kube_versions import carry_history, rollback_spec
-from tirui.cluster.manifests import build, build_for_profile
-from tirui.cluster.objects import SPEC_ANNOTATION
+from tirui.cluster.kube_versions import carry_history
+from tirui.cluster.manifests import build_for_profile
 from tirui.cluster.runtime import DEPLOY, ApplyResult, DeployOptions
-from tirui.cluster.spec import DeploymentSpec, spec_from_json
+from tirui.cluster.spec import DeploymentSpec
 
 __all__ = ["ApplyResult", "KubeConflict", "KubeError", "KubeRuntime", "explain"]
 
@@ -51,7 +49,7 @@ class _Kind:
         self.list = call("list")
 
 
-class KubeRuntime(KubeCanaries, KubeWrites, KubeReads):
+class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
     """Deployments in one namespace of one cluster (reads, watches, logs, metrics: KubeReads)."""
 
     scale_unit = "replica"
@@ -245,118 +243,6 @@ class KubeRuntime(KubeCanaries, KubeWrites, KubeReads):
     ) -> builtins.list[Obj]:
         self.check_source(spec, profile, tokens)
         return self.objects_with(spec, profile, tokens, create_token=create_token)
-
-    # -- operations: re-apply the stored spec with one field changed --------------------------
-    @staticmethod
-    def _stored_spec(dep: Obj | None) -> tuple[DeploymentSpec, dict[str, str]] | None:
-        text = ((dep or {}).get("metadata", {}).get("annotations") or {}).get(SPEC_ANNOTATION)
-        if not text:
-            return None
-        try:
-            return spec_from_json(text)
-        except (ValueError, TypeError):
-            return None
-
-    def _spec_of(self, name: str) -> tuple[Obj, DeploymentSpec, dict[str, str]]:
-        dep = self._managed(name)
-        stored = self._stored_spec(dep)
-        if stored is None:
-            raise KubeError(
-                f"{name} carries no tirui.dev/spec annotation (deployed by an older tirui): "
-                "deploy it again once with `tirui deploy`, then this works"
-            )
-        return dep, *stored
-
-    def _reapply(
-        self,
-        dep: Obj,
-        spec: DeploymentSpec,
-        extra: dict[str, str],
-        *,
-        with_hpa: bool = False,
-        with_config: bool = False,
-    ) -> None:
-        """Apply the Deployment (and its budget; the autoscaler and the TorchServe ConfigMap when
-        asked: a new archive changes its ``load_models``) from ``spec`` and the stored extras."""
-        objects = build(
-            spec,
-            namespace=self.namespace,
-            storage_endpoint=extra.get("storage_endpoint", ""),
-            storage_region=extra.get("storage_region", "us-east-1"),
-        )
-        carry_history(objects, dep, spec)
-        wanted = {"Deployment", "PodDisruptionBudget"} | ({"HorizontalPodAutoscaler"} if with_hpa else set())
-        wanted |= {"ConfigMap"} if with_config else set()
-        self.apply([o for o in objects if o["kind"] in wanted])
-        if not any(o["kind"] == "PodDisruptionBudget" for o in objects):  # fewer than 2 replicas now
-            self._remove("PodDisruptionBudget", spec.name, "the disruption budget")
-
-    def _remove(self, kind: str, name: str, what: str) -> None:
-        if self._get(kind, name) is None:
-            return
-        try:
-            self.kinds[kind].delete(name, self.namespace)
-        except Exception as exc:
-            raise explain(exc, f"removing {what} of {name}") from None
-
-    def scale(self, name: str, count: int) -> None:
-        if count < 0:
-            raise KubeError("replicas must be 0 or more")
-        dep, spec, extra = self._spec_of(name)
-        if self._get("HorizontalPodAutoscaler", name) is not None:
-            raise KubeError(
-                f"{name} is autoscaled: change its range (tirui autoscale) or remove autoscaling first"
-            )
-        spec.replicas = count
-        self._reapply(dep, spec, extra)
-
-    def autoscale(
-        self, name: str, min_replicas: int, max_replicas: int, metric: str = "cpu", target: str = "70"
-    ) -> None:
-        """Create or update the HPA; ``max_replicas == 0`` removes autoscaling (the replica
-        count stays where the autoscaler left it)."""
-        dep, spec, extra = self._spec_of(name)
-        if max_replicas == 0:
-            spec.min_replicas = spec.max_replicas = 0
-            spec.replicas = int(dep.get("spec", {}).get("replicas") or 1)
-            self._reapply(dep, spec, extra)
-            self._remove("HorizontalPodAutoscaler", name, "the autoscaler")
-            return
-        spec.min_replicas, spec.max_replicas = min_replicas, max_replicas
-        spec.autoscale_metric, spec.autoscale_target = metric, target
-        problems = spec.kube_problems()
-        if problems:
-            raise KubeError("; ".join(problems.values()))
-        self._reapply(dep, spec, extra, with_hpa=True)
-
-    def restart(self, name: str) -> None:
-        """A rollout restart: a new pod-template stamp, applied like any other change."""
-        dep, spec, extra = self._spec_of(name)
-        spec.restarted_at = dt.datetime.now(dt.UTC).isoformat()
-        self._reapply(dep, spec, extra, with_hpa=spec.autoscaling)
-
-    def rollback(self, name: str, profile: Any, tokens: Any) -> ApplyResult:
-        """Re-deploy the previous archive (a rolling update like any other) with today's scale.
-        Refused when the object at the previous key has changed since: its bytes are gone."""
-        dep, _, _ = self._spec_of(name)
-        try:
-            spec = rollback_spec(dep, name)
-        except ValueError as exc:
-            raise KubeError(str(exc)) from None
-        etag = spec.etag
-        self.check_source(spec, profile, tokens)
-        if etag and spec.etag != etag:
-            raise KubeError(
-                f"{spec.source} has changed since {name} served it (ETag {etag} → {spec.etag}): the "
-                "previous version is no longer in the store (nothing was changed)"
-            )
-        return self.deploy_with(spec, profile, tokens)
-
-    def delete(self, name: str) -> None:
-        """Delete every object carrying both tirui labels for ``name``; nothing else."""
-        self._managed(name)
-        self.prune(name + CANARY_SUFFIX, [], prune_disk=True)
-        self.prune(name, [], prune_disk=True)
 
     # -- cluster capabilities ----------------------------------------------------------------
     def ping(self) -> None:

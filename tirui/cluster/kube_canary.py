@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from tirui.canary.state import CANARY_SUFFIX, CanaryStatus
 from tirui.cluster.canary_manifests import build_canary, canary_spec, canary_state, served_model
 from tirui.cluster.kube_errors import KubeError, explain
+from tirui.cluster.kube_ops import KubeOperations
 from tirui.cluster.kube_versions import stored
-from tirui.cluster.spec import DeploymentSpec
 
 if TYPE_CHECKING:
     from tirui.canary.feed import SideFeed
@@ -52,7 +52,7 @@ def event_reason(text: str) -> str:
     return "Canary"
 
 
-class KubeCanaries:
+class KubeCanaries(KubeOperations):
     """The canary half of the Kubernetes runtime."""
 
     namespace: str
@@ -62,31 +62,7 @@ class KubeCanaries:
 
     if TYPE_CHECKING:
 
-        def _get(self, kind: str, name: str) -> Obj | None: ...
-
-        def _spec_of(self, name: str) -> tuple[Obj, DeploymentSpec, dict[str, str]]: ...
-
-        def check_source(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> None: ...
-
-        def _reapply(
-            self,
-            dep: Obj,
-            spec: DeploymentSpec,
-            extra: dict[str, str],
-            *,
-            with_hpa: bool = False,
-            with_config: bool = False,
-        ) -> None: ...
-
         def preflight(self, objects: builtins.list[Obj]) -> None: ...
-
-        def apply(
-            self, objects: builtins.list[Obj], *, dry_run: bool = False, force: bool = False
-        ) -> builtins.list[str]: ...
-
-        def prune(
-            self, name: str, keep: builtins.list[Obj], *, dry_run: bool = False, prune_disk: bool = False
-        ) -> tuple[builtins.list[str], builtins.list[str]]: ...
 
         def pod_names(self, name: str, *, running: bool = False) -> builtins.list[str]: ...
 
