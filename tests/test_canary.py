@@ -149,3 +149,46 @@ async def test_good_canary_is_promoted_step_by_step(
     assert r.json() == expected_output([1, 1, 1, 1])
     back = await asyncio.to_thread(runtime.rollback, "cg")  # the promoted canary has a way back
     assert back.status is not None and "v1.0" in back.status.version
+
+
+async def test_a_canary_survives_a_torchserve_restart(
+    models: LocalStore, runtime: LocalRuntime, tmp_path: Path
+) -> None:
+    """TorchServe dies with a canary loaded: the supervisor restarts it with the stable version,
+    the canary gets no traffic meanwhile, and it is loaded again at its weight once stable is Ready."""
+    import os
+    import signal
+
+    from tirui.torchserve.server import java_pid
+
+    runtime.deploy(DeploymentSpec("cr", "eos://models/tiny.mar"), models)
+    await asyncio.to_thread(wait_for, lambda: runtime.get("cr").status == "Ready", 120, "Ready")
+    good = build_mar(tmp_path / "good", version="2.0")
+    await asyncio.to_thread(runtime.canary_start, "cr", str(good), 30)
+    pid = java_pid(Path(runtime._deps["cr"].state.tmp_dir))
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    seen: list[tuple[bool, int]] = []  # (ready, weight tirui's clients use) while it comes back
+
+    def loaded_again() -> bool:
+        status, target = runtime.canary_status("cr"), runtime.target("cr")
+        if status is not None and target is not None:
+            seen.append((status.ready, target.canary_weight))
+        return any("loaded again at 30%" in text for _, text in runtime.events("cr"))
+
+    await asyncio.to_thread(wait_for, loaded_again, 180, "canary loaded again")
+    assert runtime.get("cr").restarts == 1 and runtime.get("cr").status == "Ready"
+    assert all(weight == 0 for ready, weight in seen if not ready)  # paused: no share of traffic
+    status = runtime.canary_status("cr")
+    assert status is not None and status.weight == 30
+    assert versions(runtime, "cr") == ["1.0", "2.0"]
+    target = runtime.target("cr")
+    assert target is not None and target.canary_weight == 30
+    r = httpx.post(
+        f"{target.http.inference_url}/predictions/tiny/2.0",
+        json=[1, 1, 1, 1],
+        headers={"Authorization": f"Bearer {target.http.inference_token}"},
+    )
+    assert r.status_code == 200 and r.json() == expected_output([1, 1, 1, 1])
+    events = [text for _, text in runtime.events("cr")]
+    assert any("paused" in e for e in events) and any("loaded again at 30%" in e for e in events), events

@@ -343,7 +343,7 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
 
     def _start(self, dep: LocalDep) -> None:
         s = dep.state
-        self._drop_canary(dep)  # TorchServe starts with the serving archive only
+        self._pause_canary(dep)  # TorchServe starts with the serving archive only
         if s.port_set.taken():
             s.ports = Ports.free().__dict__
         mar = Path(s.mar_file)

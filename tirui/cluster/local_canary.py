@@ -6,8 +6,9 @@ the canary. TorchServe itself cannot split traffic by weight, so locally **tirui
 split it** (the Playground, ``tirui bench``, ``tirui predict`` and the load test send that share of
 their requests to the canary's version); other clients keep reaching the stable version.
 Promotion makes the canary the default and retires the old version after it drains (as an
-update does); an abort drains and unregisters the canary. A TorchServe restart ends the canary
-(it starts with the serving archive only), with an event saying so.
+update does); an abort drains and unregisters the canary. A TorchServe restart
+(it starts with the serving archive only) pauses the canary (no traffic) until the stable
+version is Ready again, then loads it again at its weight; events say so.
 
 The canary lives in its own file, ``canary.json`` beside ``state.json``: written only by the
 canary operations, read fresh by every tirui (the analysis in ``tirui canary`` moves the weight
@@ -149,9 +150,10 @@ class LocalCanaries:
                 return None
             return CanaryStatus(
                 canary_text(c),
-                int(c.get("weight", 0)),
+                int(c.get("paused_weight", c.get("weight", 0))),
                 float(c.get("started", 0.0)),
                 model_version=str(c.get("model_version", "")),
+                ready=not c.get("restoring"),
                 split=LOCAL_SPLIT,
                 policy=str(c.get("policy", "")),
             )
@@ -163,23 +165,68 @@ class LocalCanaries:
             raise RuntimeFailure(f"{name} has no canary")
         return dep, canary
 
-    def _drop_canary(self, dep: LocalDep) -> None:
-        """A TorchServe (re)start loads the serving archive only: the canary is over."""
+    def _pause_canary(self, dep: LocalDep) -> None:
+        """A TorchServe (re)start loads the serving archive only: the canary gets no traffic until
+        :meth:`_resume_canary` has loaded it again."""
         canary = canary_of(dep.folder)
-        if canary:
-            _write(dep.folder, {})
+        if canary and not canary.get("restoring"):
+            paused = {**canary, "weight": 0, "paused_weight": canary.get("weight", 0), "restoring": True}
+            _write(dep.folder, paused)
+            dep.event(
+                f"Canary {canary_text(canary)} paused: TorchServe (re)starts with the stable version; "
+                "the canary is loaded again once that is Ready"
+            )
+
+    def _resume_canary(self, dep: LocalDep) -> None:
+        """Called when the deployment is Ready: load a paused canary again (in a thread, outside
+        the lock: registering takes seconds)."""
+        canary = canary_of(dep.folder)
+        if not canary.get("restoring") or dep.restoring_canary:
+            return
+        dep.restoring_canary = True
+        threading.Thread(
+            target=self._restore, args=(dep, canary), name=f"tirui-canary-{dep.state.name}", daemon=True
+        ).start()
+
+    def _restore(self, dep: LocalDep, canary: dict[str, Any]) -> None:
+        from tirui.cluster.local_update import is_ready, register, retire
+
+        version = str(canary["model_version"])
+        try:
+            with self._lock:
+                swap = self._swap(dep)
+            if swap is None:
+                return  # not running after all: the next Ready tries again
+            if not is_ready(self._http, swap, version):  # another tirui may have loaded it already
+                register(self._http, swap, Path(canary["mar_file"]).name, version)
+            with self._lock:
+                now = canary_of(dep.folder)
+                if now.get("restoring") and now.get("model_version") == version:
+                    weight = int(now.get("paused_weight", 0))
+                    resumed = {k: v for k, v in now.items() if k not in ("restoring", "paused_weight")}
+                    _write(dep.folder, {**resumed, "weight": weight})
+                    dep.event(f"Canary {canary_text(now)} loaded again at {weight}%")
+                    return
+            retire(self._http, swap, version, drain=False)  # aborted meanwhile: unload it again
+        except RuntimeFailure as exc:
+            with self._lock:
+                _write(dep.folder, {})
+                dep.event(
+                    f"Warning: canary {canary_text(canary)} ended: it could not be loaded again ({exc})"
+                )
             with contextlib.suppress(OSError):
                 Path(canary["mar_file"]).unlink()
-            dep.event(
-                f"Warning: canary {canary_text(canary)} ended: TorchServe (re)started with the stable "
-                "version only; start the canary again"
-            )
+        finally:
+            dep.restoring_canary = False
 
     def canary_weight(self, name: str, weight: int) -> None:
         with self._lock:
             dep, canary = self._canary(name)
-            _write(dep.folder, {**canary, "weight": weight})
-            dep.event(f"Canary weight set to {weight}%")
+            key = "paused_weight" if canary.get("restoring") else "weight"  # paused: for after
+            _write(dep.folder, {**canary, key: weight})
+            dep.event(
+                f"Canary weight set to {weight}%" + (" (once it is loaded again)" if key != "weight" else "")
+            )
 
     def canary_promote(self, name: str) -> None:
         """The canary becomes the default version; the old one drains and is unregistered."""

@@ -55,6 +55,8 @@ class LocalDep:
         self.workers_seen = 0
         self.keys_mtime = 0.0
         self.events: deque[tuple[float, str]] = deque(self._saved_events(), maxlen=200)
+        self.restoring_canary = False
+        """A thread is loading the paused canary again (see LocalCanaries._resume_canary)."""
         self.stopping = False
         """Its processes are being stopped outside the lock: the supervisor leaves it alone."""
 

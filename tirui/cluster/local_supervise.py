@@ -36,6 +36,8 @@ class Supervision:
 
         def _kill(self, dep: LocalDep) -> None: ...
 
+        def _resume_canary(self, dep: LocalDep) -> None: ...
+
     def _supervise(self) -> None:
         while not self._stop.wait(self.poll):
             with contextlib.suppress(Exception):
@@ -130,6 +132,8 @@ class Supervision:
         if s.phase != before:
             dep.event(f"{s.phase}: {dep.ready_workers}/{dep.workers_seen} worker(s) READY")
             s.save(dep.folder)
+        if s.phase == "Ready":
+            self._resume_canary(dep)
 
     # -- keys --------------------------------------------------------------------------------
     def _remember_keys(self, name: str, keys: ServerKeys) -> None:

@@ -118,6 +118,17 @@ def register(client: httpx.Client, swap: Swap, archive: str, new_version: str) -
         raise
 
 
+def is_ready(client: httpx.Client, swap: Swap, version: str) -> bool:
+    """The version is registered and has a READY worker."""
+    d = _call(client, "GET", f"{swap.management}/models/{swap.model}/{version}", swap)
+    try:
+        return d.status_code == 200 and any(
+            w.get("status") == "READY" for m in d.json() for w in m.get("workers", [])
+        )
+    except (ValueError, AttributeError, TypeError):
+        return False
+
+
 def _await_ready(client: httpx.Client, swap: Swap, url: str, version: str) -> None:
     """Until the version has a READY worker. A synchronous register usually returns with one, but
     not always (seen: the worker still starting a moment after the 200), so poll; ``timeout``
