@@ -209,3 +209,56 @@ def test_event_reasons_and_the_pod_group_feed() -> None:
     assert logs["b"].closed  # a pod that went is no longer followed
     feed.close()
     assert logs["a"].closed
+
+
+async def test_canary_through_the_deployments_screen(
+    isolated: Any, monkeypatch: pytest.MonkeyPatch, k8s: Any, k8s_ns: str, s3_endpoint: str
+) -> None:
+    """``c`` on a Kubernetes deployment: the form starts the canary objects on the real API server,
+    the row shows it, the dialog moves its weight (the Ingress annotation changes) and aborts it."""
+    import asyncio
+
+    from tests.control_plane import write_profile
+    from tests.helpers import fill, open_modal, table_rows, until
+    from tirui.app import TiruiApp
+    from tirui.cluster.spec import DeploymentSpec
+    from tirui.screens.canary import CanaryDialog
+    from tirui.screens.dialogs import ConfirmDialog, FormDialog
+
+    monkeypatch.setenv("TIRUI_TOKEN_K8S_API", "k8s-token-0123456789abcdef")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    source = seed_archive(s3_endpoint)
+    v2 = seed_archive(s3_endpoint, "tiny-v2.mar", body=V2)
+    write_profile(isolated, k8s.kubeconfig, k8s_ns, s3_endpoint)
+    app = TiruiApp(profile="k8s", start_mode="deploy", secrets_backend="env")
+    async with app.run_test(size=(100, 34)) as pilot:
+        runtime = await app.get_runtime()
+        assert runtime is not None
+        spec = DeploymentSpec("web", source, gpus=0, tls_host="web.example.com")
+        await asyncio.to_thread(runtime.deploy_with, spec, app.profile, await app.get_token_store())
+        await until(pilot, lambda: [r[0] for r in table_rows(app)] == ["web"], timeout=30)
+
+        fill(await open_modal(pilot, "c", FormDialog), source=v2, weight="20", steps="")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "20%" in table_rows(app)[0][1], timeout=30)
+        assert [r[0] for r in table_rows(app)] == ["web"]  # no row of its own for web-canary
+
+        def weight() -> str:
+            ing = runtime._get("Ingress", "web-canary-grpc")  # type: ignore[attr-defined]
+            return ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] if ing else ""
+
+        assert weight() == "20"
+        await open_modal(pilot, "c", CanaryDialog)
+        fill(await open_modal(pilot, "w", FormDialog), weight="60")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: weight() == "60", timeout=30)
+        await until(pilot, lambda: "60%" in table_rows(app)[0][1], timeout=30)
+
+        await open_modal(pilot, "c", CanaryDialog)
+        await open_modal(pilot, "x", ConfirmDialog)
+        await pilot.press("y")
+        await until(pilot, lambda: runtime._get("Deployment", "web-canary") is None, timeout=30)  # type: ignore[attr-defined]
+        await until(pilot, lambda: "%" not in table_rows(app)[0][1], timeout=30)
+        events = [text for _, text in await asyncio.to_thread(runtime.events, "web")]
+        assert any("CanaryAborted" in e and "by hand" in e for e in events), events
