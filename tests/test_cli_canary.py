@@ -47,6 +47,7 @@ def test_canary_from_the_cli(isolated: Path, tiny_mar: Path, tmp_path: Path) -> 
         assert "at 40%" in tirui("canary", "cc").stdout
         r = tirui("canary", "cc", "--promote")
         assert r.returncode == 0 and "cc: canary promoted" in r.stdout, r.stderr
+        assert r.stdout.startswith("cc: promoting ") and "v3.0" in r.stdout.splitlines()[0]
         out = tirui("status", "cc").stdout
         assert "serving: " in out and "v3.0" in out and "\n  canary " not in out
 

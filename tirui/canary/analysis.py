@@ -86,6 +86,9 @@ def analyze(
                     return Outcome("rolled back", verdict.text, verdicts)
                 record(f"canary check failed at {weight}% ({failed} of {policy.failures}): {verdict.text}")
             record(f"canary passed {weight}%: {verdict.text}")
+        report(
+            "promoting: the stable side takes the canary's archive; the canary goes once that has rolled out"
+        )
         control.canary_promote(name)
         record("canary promoted: it serves all traffic as the new stable version")
         return Outcome("promoted", verdicts[-1].text if verdicts else "", verdicts)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from tirui.canary.policy import Policy
     from tirui.cluster.runtime import Canaries
 
+PROMOTING = "the stable side takes its archive; the canary goes once that has rolled out"
 ANALYSIS_FLAGS = (
     "steps",
     "max_p99_ratio",
@@ -104,6 +105,9 @@ def cmd_canary(args: argparse.Namespace) -> int:
         if args.promote or args.abort:
             if args.source:
                 raise DeployCliError("--promote/--abort take no archive")
+            current = runtime.canary_status(args.name)
+            if args.promote and current is not None:
+                print(f"{args.name}: promoting {current.version}: {PROMOTING}", flush=True)
             (runtime.canary_promote if args.promote else runtime.canary_abort)(args.name)
             runtime.canary_record(args.name, f"canary {'promoted' if args.promote else 'aborted'} by hand")
             print(f"{args.name}: canary {'promoted' if args.promote else 'aborted'}")

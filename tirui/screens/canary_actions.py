@@ -76,12 +76,18 @@ class CanaryActions(_Screen):
             self._op(label, both)
 
         if what == "promote":
-            self._confirm(
-                f"Promote {canary.version} to serve all of {name}?",
-                lambda: by_hand(
+
+            def promote() -> None:
+                self.notify(
+                    f"Promoting {canary.version}: the stable side takes its archive; the canary goes "
+                    "once that has rolled out",
+                    title="Canary",
+                )
+                by_hand(
                     f"Promote canary of {name}", lambda rt: rt.canary_promote(name), "canary promoted by hand"
-                ),
-            )
+                )
+
+            self._confirm(f"Promote {canary.version} to serve all of {name}?", promote)
         elif what == "abort":
             self._confirm(
                 f"Abort the canary {canary.version} of {name}?",
