@@ -24,6 +24,7 @@ from tirui.cluster.spec import DeploymentSpec
 from tirui.demo.model import HANDLER, build_mar, expected_output
 from tirui.metrics.accesslog import AccessEntry
 from tirui.storage.local import LocalStore
+from tirui.torchserve.target import versioned_path
 from tirui.traffic.loadtest import LoadResult, run_load
 
 SLOW_HANDLER = Path(__file__).with_name("models") / "slow_handler.py"
@@ -60,6 +61,12 @@ def test_judge_and_policy_parsing() -> None:
     assert is_version_path("/v2/models/tiny/versions/2.0/infer", "2.0")
     assert not is_version_path("/predictions/tiny", "2.0")
     assert not is_version_path("/predictions/2.0", "2.0")  # a model named like the version
+    # tirui's own clients route a canary's share: only un-versioned inference paths change
+    assert versioned_path("http://127.0.0.1:8080/predictions/tiny", "2.0").endswith("/predictions/tiny/2.0")
+    assert versioned_path("https://h/explanations/m?x=1", "2.0") == "https://h/explanations/m/2.0?x=1"
+    assert (
+        versioned_path("/predictions/tiny/1.0", "2.0") == "" and versioned_path("/models/tiny", "2.0") == ""
+    )
 
 
 def versions(rt: LocalRuntime, name: str) -> list[str]:

@@ -134,9 +134,8 @@ class CanaryDecision(Message):
     """A canary analysis (an app worker thread) decided something: notified wherever the user is,
     and the Deployments table refreshes."""
 
-    def __init__(self, name: str, text: str, *, warning: bool = False, ended: bool = False) -> None:
+    def __init__(self, name: str, text: str, *, warning: bool = False) -> None:
         super().__init__()
         self.name = name
         self.text = text
         self.warning = warning
-        self.ended = ended

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import sys
 import time
@@ -185,8 +186,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
             headers={"Content-Type": "application/json", **parse_headers(args.header)},
             token=target.http.inference_token,
         )
+    runtime = None
     if not args.model_version and target.canary_version:  # a local canary: follow its weight
-        spec.with_canary(target, follow=lambda: resolve(args))
+        from tirui.cluster.targets import runtime_for
+        from tirui.config import resolve_profile
+        from tirui.secrets import TokenStore
+
+        runtime = runtime_for(resolve_profile(args.profile), TokenStore.from_env(args.secrets))
+        spec.with_canary(target, follow=functools.partial(runtime.target, args.target))
     spec.requests = None if args.duration else args.requests
     spec.duration = args.duration
     spec.concurrency = args.concurrency
@@ -205,6 +212,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = asyncio.run(run_load(spec, progress=progress))
     except KeyboardInterrupt:
         raise ServeCliError("interrupted") from None
+    finally:
+        if runtime is not None:
+            runtime.shutdown(keep_running=True)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.json:

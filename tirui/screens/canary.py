@@ -84,10 +84,10 @@ class CanaryRuns:
         finally:
             self._stops.pop(name, None)
             self.progress.pop(name, None)
-        self.app.post_message(CanaryDecision(name, text, warning=warning, ended=True))
+        self.app.post_message(CanaryDecision(name, text, warning=warning))
 
 
-def policy_fields(default_weight: str = "") -> list[Field]:
+def policy_fields() -> list[Field]:
     p = Policy()
     return [
         Field(

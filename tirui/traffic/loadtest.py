@@ -63,16 +63,14 @@ class LoadSpec:
         return self
 
     def _canary_url(self) -> str:
-        head, sep, query = self.url.partition("?")
-        parts = head.split("://", 1)[-1].split("/")[1:]
-        if len(parts) != 2 or parts[0] not in ("predictions", "explanations") or not self.canary_version:
-            return ""
-        return f"{head}/{self.canary_version}{sep}{query}"
+        from tirui.torchserve.target import versioned_path
+
+        return versioned_path(self.url, self.canary_version)
 
     def _to_canary(self) -> bool:
-        import random
+        from tirui.torchserve.target import takes_canary
 
-        return self.canary_weight > 0 and random.random() * 100 < self.canary_weight
+        return takes_canary(self.canary_weight)
 
     def validate(self) -> None:
         if self.concurrency < 1:
