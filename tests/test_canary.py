@@ -18,6 +18,7 @@ from tirui.canary.analysis import Outcome, analyze
 from tirui.canary.feed import is_version_path
 from tirui.canary.judge import SideStats, judge
 from tirui.canary.policy import Policy, parse_rate, parse_steps
+from tirui.canary.window import SideWindow
 from tirui.cluster.local import LocalRuntime
 from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec
@@ -61,6 +62,14 @@ def test_judge_and_policy_parsing() -> None:
     assert is_version_path("/v2/models/tiny/versions/2.0/infer", "2.0")
     assert not is_version_path("/predictions/tiny", "2.0")
     assert not is_version_path("/predictions/2.0", "2.0")  # a model named like the version
+    # the Metrics screen's window: bucketed like the pipeline's percentiles (within ~2%)
+    window = SideWindow()
+    window.add(entries([3.0] * 99 + [40.0]), entries([5.0] * 9) + entries([5.0], 503), 1000.0)
+    live_stable, live_canary = window.stats(60, 1001.0)
+    assert live_stable.requests == 100 and abs((live_stable.p99_ms or 0) - 3.0) < 0.1
+    assert (
+        live_canary.requests == 10 and live_canary.errors == 1 and abs((live_canary.p50_ms or 0) - 5.0) < 0.1
+    )
     # tirui's own clients route a canary's share: only un-versioned inference paths change
     assert versioned_path("http://127.0.0.1:8080/predictions/tiny", "2.0").endswith("/predictions/tiny/2.0")
     assert versioned_path("https://h/explanations/m?x=1", "2.0") == "https://h/explanations/m/2.0?x=1"

@@ -83,9 +83,9 @@ class LocalCanaries:
 
         def _swap(self, dep: LocalDep, spec: DeploymentSpec | None = None) -> Swap | None: ...
 
-        def _fetch(
-            self, spec: DeploymentSpec, store: ObjectStore | None, folder: Path, file_name: str = ""
-        ) -> tuple[Path, str, str, str]: ...
+        def _fetch_revision(
+            self, spec: DeploymentSpec, store: ObjectStore | None, dep: LocalDep, revision: int
+        ) -> tuple[Path, str, str]: ...
 
         @staticmethod
         def _spec_as_is(dep: LocalDep, source: str) -> DeploymentSpec: ...
@@ -116,9 +116,7 @@ class LocalCanaries:
             from tirui.storage.factory import open_store
 
             store = open_store(profile, tokens)
-        stem = Path(source.rsplit("/", 1)[-1]).stem
-        spec = DeploymentSpec(name, source)
-        mar, _, etag, version = self._fetch(spec, store, dep.folder, f"{stem}.r{revision}.mar")
+        mar, etag, version = self._fetch_revision(DeploymentSpec(name, source), store, dep, revision)
         try:
             register(self._http, swap, mar.name, version)
         except BaseException:

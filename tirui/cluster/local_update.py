@@ -112,7 +112,7 @@ def register(client: httpx.Client, swap: Swap, archive: str, new_version: str) -
             f"{swap.model}: TorchServe refused the new archive ({r.status_code}: {_message(r)})"
         )
     try:
-        _await_ready(client, swap, f"{base}/{swap.model}/{new_version}", new_version)
+        _await_ready(client, swap, new_version)
     except BaseException:
         retire(client, swap, new_version, drain=False)
         raise
@@ -129,17 +129,12 @@ def is_ready(client: httpx.Client, swap: Swap, version: str) -> bool:
         return False
 
 
-def _await_ready(client: httpx.Client, swap: Swap, url: str, version: str) -> None:
+def _await_ready(client: httpx.Client, swap: Swap, version: str) -> None:
     """Until the version has a READY worker. A synchronous register usually returns with one, but
     not always (seen: the worker still starting a moment after the 200), so poll; ``timeout``
     only guards against a worker that never comes up."""
     deadline = time.monotonic() + swap.timeout
-    while True:
-        d = _call(client, "GET", url, swap)
-        if d.status_code == 200 and any(
-            w.get("status") == "READY" for m in d.json() for w in m.get("workers", [])
-        ):
-            return
+    while not is_ready(client, swap, version):
         if time.monotonic() > deadline:
             raise RuntimeFailure(
                 f"{swap.model} {version}: no worker became READY (the old version still serves)"

@@ -45,8 +45,7 @@ class LocalVersions:
         with self._lock:
             dep = self._dep(spec.name)
             revision = dep.state.revision + 1
-        stem = Path(spec.source.rsplit("/", 1)[-1]).stem
-        mar, _, etag, version = self._fetch(spec, store, dep.folder, f"{stem}.r{revision}.mar")
+        mar, etag, version = self._fetch_revision(spec, store, dep, revision)
         new = {"source": spec.source, "mar_file": str(mar), "etag": etag, "model_version": version}
         try:
             self._switch(dep, spec, new, revision)
@@ -54,6 +53,15 @@ class LocalVersions:
             mar.unlink(missing_ok=True)
             raise
         return self.get(spec.name)
+
+    def _fetch_revision(
+        self, spec: DeploymentSpec, store: ObjectStore | None, dep: LocalDep, revision: int
+    ) -> tuple[Path, str, str]:
+        """``spec``'s archive into the model store as ``<stem>.r<revision>.mar`` (beside the one
+        serving); (path, ETag, model version)."""
+        stem = Path(spec.source.rsplit("/", 1)[-1]).stem
+        mar, _, etag, version = self._fetch(spec, store, dep.folder, f"{stem}.r{revision}.mar")
+        return mar, etag, version
 
     def rollback(self, name: str, profile: Any = None, tokens: Any = None) -> ApplyResult:
         """Serve the previous archive again (kept on disk, so a changed object store is no matter)."""
