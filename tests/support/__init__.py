@@ -1,0 +1,1 @@
+"""Test support that plays parts of a cluster which these machines lack (see :mod:`.kubelet`)."""

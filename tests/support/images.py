@@ -1,0 +1,83 @@
+"""What the pod runner knows of the images tirui renders: each image's entrypoint, default
+command, user, working dir and environment, with the tools provided by the host (there is no
+image to pull here).
+
+- ``pytorch/torchserve:*``: ``torchserve`` and ``python`` from the test venv, Java from the host;
+  user ``model-server`` (uid 1000), working dir and HOME ``/home/model-server``. Its entrypoint is
+  reproduced from its documented behaviour (the image's ``dockerd-entrypoint.sh``, ``set -e``): for
+  the argument ``serve`` it starts TorchServe with ``/home/model-server/config.properties`` and
+  token auth off, for anything else it ``eval``s the arguments; then it waits forever (``tail -f
+  /dev/null``) — so arguments that end cleanly leave a container running with nothing in it.
+- ``amazon/aws-cli:*``: ``aws`` from the test venv (the awscli package); its entrypoint is ``aws``.
+- ``nginx:*``: Debian's ``nginx``; its entrypoint (which only runs ``/docker-entrypoint.d``
+  scripts) is reduced to running the command.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VENV_BIN = str(Path(sys.executable).parent)
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+TORCHSERVE_ENTRYPOINT = """set -e
+if [ "${1:-}" = "serve" ]; then
+    shift
+    torchserve --start --ts-config /home/model-server/config.properties --disable-token-auth
+else
+    eval "$@"
+fi
+tail -f /dev/null
+"""
+"""The pytorch/torchserve image's entrypoint, as its behaviour is documented (see module doc)."""
+
+
+@dataclass(frozen=True)
+class Image:
+    entrypoint: list[str]
+    cmd: list[str]
+    uid: int = 0
+    gid: int = 0
+    workdir: str = "/"
+    env: dict[str, str] = field(default_factory=dict)
+    dirs: tuple[str, ...] = ()
+    """Folders the image has, owned by its user (created in the container's overlay)."""
+
+    def argv(self, command: list[str] | None, args: list[str] | None) -> list[str]:
+        """Kubernetes' rule: ``command`` replaces the entrypoint (and drops the image's cmd),
+        ``args`` replaces the cmd."""
+        if command:
+            return [*command, *(args or [])]
+        return [*self.entrypoint, *(self.cmd if args is None else args)]
+
+
+def _path(*front: str) -> str:
+    return ":".join([*front, SYSTEM_PATH])
+
+
+def image(name: str) -> Image:
+    repo = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    if repo.endswith("torchserve"):
+        return Image(
+            entrypoint=["/bin/sh", "-c", TORCHSERVE_ENTRYPOINT, "dockerd-entrypoint.sh"],
+            cmd=["serve"],
+            uid=1000,
+            gid=1000,
+            workdir="/home/model-server",
+            env={
+                "PATH": _path(VENV_BIN),
+                "HOME": "/home/model-server",
+                "TEMP": "/home/model-server/tmp",
+                "PYTHONUNBUFFERED": "TRUE",
+            },
+            dirs=("/home/model-server", "/home/model-server/tmp", "/home/model-server/model-store"),
+        )
+    if repo.endswith("aws-cli"):
+        return Image(entrypoint=["aws"], cmd=[], env={"PATH": _path(VENV_BIN)})
+    if repo.endswith("nginx"):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        return Image(entrypoint=[], cmd=[nginx, "-g", "daemon off;"], env={"PATH": _path()})
+    raise ValueError(f"the pod runner has no stand-in for image {name!r}")
