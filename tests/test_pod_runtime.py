@@ -6,6 +6,7 @@ readiness probe, the liveness ``httpGet``, both preStop hooks and the grace peri
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -33,6 +34,8 @@ from tirui.cluster.runtime import DeployOptions
 from tirui.cluster.spec import DeploymentSpec
 from tirui.demo.model import build_mar, expected_output
 from tirui.secrets import TokenStore
+from tirui.torchserve.errors import TorchServeError
+from tirui.torchserve.grpc import GrpcEndpoint, TorchServeGRPC
 
 TOKEN = "tok-pod-0123456789abcdef"
 READY = float(os.environ.get("POD_READY_TIMEOUT", "240"))
@@ -97,10 +100,12 @@ class Env:
                             + self.runner.logs(self.ns, p["metadata"]["name"], c)[-3000:]
                         )
                 print(json.dumps(p.get("status"), indent=1)[:3000])
-                probes = self.runner.root / "pods" / p["metadata"]["uid"] / "probes.log"
-                if probes.exists():
-                    print("--- probes\n" + probes.read_text()[-3000:])
+                print(self.runner_log(p))
             raise
+
+    def runner_log(self, pod: dict[str, Any]) -> str:
+        log = self.runner.root / "pods" / pod["metadata"]["uid"] / "kubelet.log"
+        return "--- runner\n" + (log.read_text()[-3000:] if log.exists() else "")
 
     def logs(self, pod: dict[str, Any], container: str, previous: bool = False) -> str:
         return self.runner.logs(self.ns, pod["metadata"]["name"], container, previous)
@@ -144,17 +149,177 @@ def _auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
 
 
-def test_deploy_runs_the_rendered_pod_and_serves_through_the_proxy(
+def _describe(ip: str, model: str) -> dict[str, Any]:
+    r = httpx.get(f"http://{ip}:8081/models/{model}", headers=_auth())
+    assert r.status_code == 200, r.text
+    return dict(r.json()[0])
+
+
+async def _grpc_predict(ip: str, model: str, token: str | None, data: bytes) -> bytes:
+    async with TorchServeGRPC(GrpcEndpoint(f"{ip}:7070", inference_token=token)) as c:
+        return (await c.predict(model, {"data": data})).payload
+
+
+def _processes_of(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo += [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return False
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+async def test_deploy_runs_the_rendered_pod_and_serves_through_the_proxy(
     env: Env, archives: dict[str, bytes]
 ) -> None:
+    """Fetch from the bucket, TorchServe with the rendered config (the settings it reports are the
+    ones asked for), READY probe, REST and gRPC through nginx with the token and refused without;
+    then deleting the deployment ends every process of the pod after the preStop drain."""
     source = seed_archive(env.s3, "pods/tiny.mar", body=archives["tiny"])
-    env.deploy(env.spec("tiny", source))
-    (pod,) = env.wait_ready("tiny")
+    spec = env.spec("tiny", source, workers=2, batch_size=4, max_batch_delay_ms=250, request_timeout_s=90)
+    await asyncio.to_thread(env.deploy, spec)
+    (pod,) = await asyncio.to_thread(env.wait_ready, "tiny")
     ip = pod["status"]["podIP"]
     fetch = env.logs(pod, "fetch-model")
-    assert "download: s3://models/pods/tiny.mar" in fetch, fetch
-    r = httpx.post(f"http://{ip}:8080/predictions/tiny", json=[1, 1, 1, 1], headers=_auth())
+    assert "download: s3://models/pods/tiny.mar" in fetch and "skipping" not in fetch, fetch
+    d = _describe(ip, "tiny")
+    assert (d["batchSize"], d["maxBatchDelay"], d["responseTimeout"]) == (4, 250, 90), d
+    assert (d["minWorkers"], d["maxWorkers"]) == (2, 2), d
+    assert len([w for w in d["workers"] if w["status"] == "READY"]) == 2, d["workers"]
+    url = f"http://{ip}:8080/predictions/tiny"
+    r = httpx.post(url, json=[1, 1, 1, 1], headers=_auth())
     assert r.status_code == 200 and r.json() == expected_output([1, 1, 1, 1])
-    assert httpx.post(f"http://{ip}:8080/predictions/tiny", json=[1, 1, 1, 1]).status_code == 401
-    (status,) = [d for d in env.rt.list() if d.name == "tiny"]
-    assert status.ready == 1 and status.desired == 1 and status.status == "Ready", status
+    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}):
+        r = httpx.post(url, json=[1, 1, 1, 1], headers=headers)
+        assert r.status_code == 401 and r.json()["type"] == "Unauthorized"
+    assert json.loads(await _grpc_predict(ip, "tiny", TOKEN, b"[1, 1, 1, 1]")) == expected_output(
+        [1, 1, 1, 1]
+    )
+    with pytest.raises(TorchServeError) as info:
+        await _grpc_predict(ip, "tiny", None, b"[1, 1, 1, 1]")
+    assert info.value.kind == "auth"
+    (status,) = [x for x in await asyncio.to_thread(env.rt.list) if x.name == "tiny"]
+    assert (status.ready, status.desired, status.status) == (1, 1, "Ready"), status
+
+    worker = env.runner.worker(env.ns, pod["metadata"]["name"])
+    procs = [p for c in worker.containers if c.run for p in _processes_of(c.run.init_pid)]
+    assert len(procs) >= 4  # sh, torchserve, java, the model workers, nginx ...
+    await asyncio.to_thread(env.rt.delete, "tiny")
+    try:
+        await asyncio.to_thread(wait_for, lambda: not env.pods("tiny"), "the pod object removed", 120)
+    finally:
+        print(env.runner_log(pod))
+    assert worker.done.is_set()
+    assert [p for p in procs if _alive(p)] == []
+    assert worker.net.holder.poll() is not None  # the pod's network namespace is gone
+    proxy = next(c for c in worker.containers if c.name == "auth-proxy")
+    ts = next(c for c in worker.containers if c.name == "torchserve")
+    assert proxy.history[-1][0].exit_code == 0  # nginx quit gracefully (preStop), not killed
+    assert ts.history[-1][0].exit_code == 0  # TorchServe stopped on SIGTERM, after nginx drained
+
+
+def test_torchserve_killed_is_restarted_with_its_reason(env: Env, archives: dict[str, bytes]) -> None:
+    """The container ends when TorchServe does (not an idle container kept by the image's
+    entrypoint): the kubelet restarts it at once, the restart and its reason show in tirui."""
+    source = seed_archive(env.s3, "pods/killed/tiny.mar", body=archives["tiny"])
+    env.deploy(env.spec("tiny", source))
+    (pod,) = env.wait_ready("tiny")
+    ts = next(
+        c for c in env.runner.worker(env.ns, pod["metadata"]["name"]).containers if c.name == "torchserve"
+    )
+    assert ts.run is not None
+    java = [p for p in _processes_of(ts.run.init_pid) if b"org.pytorch.serve.ModelServer" in _cmdline(p)]
+    assert len(java) == 1
+    os.kill(java[0], 9)
+
+    def restarted() -> dict[str, Any] | None:
+        (p,) = env.pods("tiny")
+        st = next(c for c in p["status"]["containerStatuses"] if c["name"] == "torchserve")
+        return st if st["restartCount"] == 1 and st.get("ready") else None
+
+    st = wait_for(restarted, "torchserve restarted once and ready again", READY)
+    assert (
+        st["lastState"]["terminated"]["exitCode"] == 1 and st["lastState"]["terminated"]["reason"] == "Error"
+    )
+    assert "TorchServe exited" in env.logs(pod, "torchserve", previous=True)
+    (status,) = [x for x in env.rt.list() if x.name == "tiny"]
+    assert status.restarts == 1 and status.status == "Ready", status
+    ip = pod["status"]["podIP"]
+    r = httpx.post(f"http://{ip}:8080/predictions/tiny", json=[1, 1, 1, 1], headers=_auth())
+    assert r.status_code == 200
+
+
+def test_body_limit_and_timeouts_end_to_end(env: Env, archives: dict[str, bytes]) -> None:
+    """One body limit through nginx and TorchServe; the request timeout is TorchServe's too."""
+    source = seed_archive(env.s3, "pods/echo.mar", body=archives["echo"])
+    env.deploy(env.spec("echo", source, max_body="8Mi", request_timeout_s=4))
+    (pod,) = env.wait_ready("echo")
+    ip = pod["status"]["podIP"]
+    url = f"http://{ip}:8080/predictions/echo"
+    headers = {**_auth(), "Content-Type": "application/octet-stream"}
+    big = 7 * 2**20  # above TorchServe's own 6,553,500-byte default
+    r = httpx.post(url, content=os.urandom(big), headers=headers, timeout=60)
+    assert r.status_code == 200 and r.json() == {"bytes": big}
+    r = httpx.post(url, content=os.urandom(8 * 2**20 + 1), headers=headers, timeout=60)
+    assert r.status_code == 413
+    assert _describe(ip, "echo")["responseTimeout"] == 4
+    r = httpx.post(url, content=b"sleep:1", headers=headers, timeout=60)
+    assert r.status_code == 200
+    r = httpx.post(url, content=b"sleep:8", headers=headers, timeout=60)
+    assert r.status_code >= 500  # cut at 4 s: nginx's 504 or TorchServe's own timeout
+
+
+def test_the_disk_keeps_the_model_across_restarts(env: Env, archives: dict[str, bytes]) -> None:
+    """With a disk the second pod finds the archive with the same ETag and skips the download."""
+    from kubernetes import client
+
+    folder = env.runner.root / "disks" / env.ns
+    client.CoreV1Api(env.rt.api).create_persistent_volume(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"disk-{env.ns}"},
+            "spec": {
+                "capacity": {"storage": "2Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "hostPath": {"path": str(folder)},
+                "claimRef": {"namespace": env.ns, "name": "tiny-model-store"},
+            },
+        }
+    )
+    source = seed_archive(env.s3, "pods/disk/tiny.mar", body=archives["tiny"])
+    env.deploy(env.spec("tiny", source, disk_size="1Gi"))
+    (first,) = env.wait_ready("tiny")
+    assert "download: s3://" in env.logs(first, "fetch-model")
+    assert (folder / "tiny.mar").read_bytes() == archives["tiny"]
+    env.rt.restart("tiny")
+    wait_for(
+        lambda: [p for p in env.ready_pods("tiny") if p["metadata"]["uid"] != first["metadata"]["uid"]],
+        "a new pod after the restart",
+        READY,
+    )
+    (second,) = env.wait_ready("tiny")
+    log = env.logs(second, "fetch-model")
+    assert "model already on disk" in log and "skipping the download" in log and "download:" not in log, log
+    ip = second["status"]["podIP"]
+    assert (
+        httpx.post(f"http://{ip}:8080/predictions/tiny", json=[1, 1, 1, 1], headers=_auth()).status_code
+        == 200
+    )

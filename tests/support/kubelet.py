@@ -213,9 +213,8 @@ class ContainerRunner:
             ok, why = run_handler(
                 probe, run, spec, self.pod.net.pod_ip, float(probe.get("timeoutSeconds", 1))
             )
-            if not ok:  # kept for whoever debugs a pod: the kubelet's log would have it
-                with (self.pod.dir / "probes.log").open("a") as f:
-                    f.write(f"{stamp()} {self.name}: {why}\n")
+            if not ok:
+                self.pod.note(f"{self.name}: probe failed: {why}")
             return ok, why
 
         def sleep(seconds: float) -> bool:
@@ -285,13 +284,18 @@ class ContainerRunner:
         deadline = time.monotonic() + grace
         hook = (self.spec.get("lifecycle") or {}).get("preStop")
         if hook and run.running:
+            self.pod.note(f"{self.name}: preStop hook")
             ok, why = run_handler(hook, run, self.spec, self.pod.net.pod_ip, max(grace, 1))
+            self.pod.note(f"{self.name}: preStop hook {'returned' if ok else 'failed'}: {why}")
             if not ok and run.running:
                 self.pod.event("FailedPreStopHook", f"PreStopHook failed: {why}")
+        self.pod.note(f"{self.name}: SIGTERM")
         run.kill(signal.SIGTERM)
         if not run.wait(max(0.0, deadline - time.monotonic())):
+            self.pod.note(f"{self.name}: grace period over, SIGKILL")
             run.kill(signal.SIGKILL)
             run.wait()
+        self.pod.note(f"{self.name}: ended with {run.exit_code}")
 
     # -- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -365,6 +369,11 @@ class PodWorker:
     def changed(self) -> None:
         self._dirty.set()
 
+    def note(self, line: str) -> None:
+        """The runner's own log of this pod (``kubelet.log``): probes failed, hooks, signals."""
+        with (self.dir / "kubelet.log").open("a") as f:
+            f.write(f"{stamp()} {line}\n")
+
     def event(self, reason: str, message: str) -> None:
         self.runner.record_event(self, reason, message)
 
@@ -415,10 +424,15 @@ class PodWorker:
                 c.run.wait()
                 c.ended(c.run)
         self._cleanup()
-        with contextlib.suppress(client.ApiException):
+        try:  # the kubelet's final delete: the object goes once its containers have
             client.CoreV1Api(self.api).delete_namespaced_pod(
-                self.name, self.namespace, grace_period_seconds=0, body={"preconditions": {"uid": self.uid}}
+                self.name,
+                self.namespace,
+                body={"gracePeriodSeconds": 0, "preconditions": {"uid": self.uid}},
+                _preload_content=False,
             )
+        except Exception as e:  # already gone, or the API server away
+            self.note(f"final delete: {e}")
         self.done.set()
 
     def kill_now(self) -> None:

@@ -8,6 +8,7 @@ carries ``app.kubernetes.io/managed-by: tirui`` and ``tirui.dev/deployment: <nam
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from tirui.cluster.autoscale import hpa_metric
@@ -31,8 +32,32 @@ def _b64(value: str) -> str:
     return base64.b64encode(value.encode()).decode()
 
 
+def per_model_settings(spec: DeploymentSpec, model: str, model_file: str) -> str:
+    """TorchServe's ``models=`` JSON: the only place it reads batch size, batch delay, response
+    timeout and workers per model from ``config.properties`` (top-level ``batch_size=`` and
+    ``max_batch_delay=`` are ignored; see docs/torchserve.md). It is keyed by model name *and*
+    version, so it needs the archive's version (the runtime reads it from the manifest before it
+    renders); without one it is left out and TorchServe's defaults apply."""
+    if not spec.model_version:
+        return ""
+    settings = {
+        spec.model_version: {
+            "defaultVersion": True,
+            "marName": model_file,
+            "minWorkers": spec.workers,
+            "maxWorkers": spec.workers,
+            "batchSize": spec.batch_size,
+            "maxBatchDelay": spec.max_batch_delay_ms,
+            "responseTimeout": spec.request_timeout_s,
+        }
+    }
+    return json.dumps({model: settings}, separators=(",", ":"))
+
+
 def torchserve_config(spec: DeploymentSpec, model_file: str) -> str:
-    """TorchServe behind the proxy: loopback ports, its own token auth off, metrics for scraping."""
+    """TorchServe behind the proxy: loopback ports, its own token auth off, metrics for scraping;
+    the per-model settings in ``models=``; the proxy's timeout is TorchServe's response timeout
+    too, so a request the proxy waits for is not cut by TorchServe's own 120 s default."""
     p = PORTS
     model = spec.model_name or model_file.removesuffix(".mar")
     lines = {
@@ -47,8 +72,7 @@ def torchserve_config(spec: DeploymentSpec, model_file: str) -> str:
         "model_store": "/home/model-server/model-store",
         "load_models": f"{model}={model_file}",
         "default_workers_per_model": str(spec.workers),
-        "batch_size": str(spec.batch_size),
-        "max_batch_delay": str(spec.max_batch_delay_ms),
+        "default_response_timeout": str(spec.request_timeout_s),
         "disable_token_authorization": "true",
         "install_py_dep_per_model": "false",
         # one body limit for the whole path (nginx has the same): HTTP and gRPC requests alike
@@ -56,6 +80,9 @@ def torchserve_config(spec: DeploymentSpec, model_file: str) -> str:
         "max_request_size": str(spec.max_body_bytes),
         "max_response_size": str(spec.max_body_bytes),
     }
+    models = per_model_settings(spec, model, model_file)
+    if models:
+        lines["models"] = models
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 

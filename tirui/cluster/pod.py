@@ -58,8 +58,34 @@ def _fetch_script(bucket: str, key: str, model_file: str) -> str:
     )
 
 
+TS_CONFIG = "/home/model-server/config/config.properties"
+
+
+def torchserve_command(config: str = TS_CONFIG) -> list[str]:
+    """TorchServe as the container's process, not through the image's entrypoint.
+
+    The pytorch/torchserve entrypoint ``eval``s its arguments and then waits forever (``tail -f
+    /dev/null``), and ``torchserve --foreground`` exits 0 even when its JVM was killed: a
+    TorchServe that dies would leave a running container with nothing in it, found only by the
+    liveness probe a minute later (and then held up by the preStop drain). Here the shell is the
+    container's PID 1: when TorchServe ends, the container ends with exit code 1 and the kubelet
+    restarts it at once, with the reason in its last state; SIGTERM (after the preStop hook)
+    stops TorchServe with ``torchserve --stop`` and ends the container with 0."""
+    return [
+        "sh",
+        "-c",
+        f"torchserve --start --foreground --ncs --ts-config {config} &\n"
+        "ts=$!\n"
+        "trap 'torchserve --stop --foreground; wait \"$ts\"; exit 0' TERM INT\n"
+        'wait "$ts"\n'
+        'echo "tirui: TorchServe exited; ending the container so that the kubelet restarts it" >&2\n'
+        "exit 1\n",
+    ]
+
+
 def _ready_probe(model: str) -> list[str]:
-    """Ready only when the model has a READY worker (``/ping`` is not readiness, DESIGN.md §4)."""
+    """Ready only when the model has a READY worker (``/ping`` stays healthy while workers are
+    dead; see docs/torchserve.md)."""
     code = (
         "import json,sys,urllib.request;"
         f"d=json.load(urllib.request.urlopen('http://127.0.0.1:{PORTS.upstream_management}/models/{model}',timeout=3));"
@@ -119,14 +145,7 @@ def _torchserve(spec: DeploymentSpec, model: str) -> Manifest:
     return {
         "name": "torchserve",
         "image": spec.image,
-        "args": [
-            "torchserve",
-            "--start",
-            "--foreground",
-            "--ncs",
-            "--ts-config",
-            "/home/model-server/config/config.properties",
-        ],
+        "command": torchserve_command(),
         "env": [{"name": k, "value": v} for k, v in sorted(spec.env.items())],
         "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
         "resources": _resources(spec),
