@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from tests.control_plane import (
     wait_for,
     write_profile,
 )
+from tests.support.containers import stamp
 from tests.support.kubelet import PodRunner
 from tirui.cluster.credentials import token_ref
 from tirui.cluster.kube import KubeRuntime
@@ -323,3 +325,56 @@ def test_the_disk_keeps_the_model_across_restarts(env: Env, archives: dict[str, 
         httpx.post(f"http://{ip}:8080/predictions/tiny", json=[1, 1, 1, 1], headers=_auth()).status_code
         == 200
     )
+
+
+def test_a_rolling_update_under_load_drops_no_request(env: Env, archives: dict[str, bytes]) -> None:
+    """An update rolls a new pod in (READY probe first) and the old one out through both preStop
+    hooks, while 4 clients send through the Service (each request on a new connection, so every
+    request is routed by the endpoints of that moment): not one request fails."""
+    from tests.support.service_proxy import ServiceProxy
+
+    v1 = seed_archive(env.s3, "pods/roll/v1/tiny.mar", body=archives["tiny"])
+    env.deploy(env.spec("tiny", v1))
+    (old,) = env.wait_ready("tiny")
+    service = ServiceProxy(env.rt.api, env.ns, "tiny", "http")
+    wait_for(lambda: service.endpoints, "the Service's endpoint")
+    stop = threading.Event()
+    results: list[int | str] = []
+
+    def client_loop() -> None:
+        with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=30) as c:
+            while not stop.is_set():
+                try:
+                    r = c.post(f"{service.url}/predictions/tiny", json=[1, 1, 1, 1], headers=_auth())
+                    results.append(r.status_code)
+                except httpx.HTTPError as e:
+                    results.append(f"{stamp()} {type(e).__name__}: {e}")
+
+    clients = [threading.Thread(target=client_loop) for _ in range(4)]
+    for t in clients:
+        t.start()
+    try:
+        wait_for(lambda: len(results) > 50, "traffic before the update")
+        v2 = seed_archive(env.s3, "pods/roll/v2/tiny.mar", body=archives["tiny2"])
+        env.deploy(env.spec("tiny", v2))
+
+        def rolled() -> bool:
+            pods = env.pods("tiny")
+            return len(pods) == 1 and pods[0]["metadata"]["uid"] != old["metadata"]["uid"]
+
+        wait_for(rolled, "the old pod gone and the new one alone", READY)
+        (new,) = env.wait_ready("tiny")
+        after = len(results)
+        wait_for(lambda: len(results) > after + 50, "traffic after the update")
+    finally:
+        stop.set()
+        for t in clients:
+            t.join()
+        service.close()
+    failures = [r for r in results if r != 200]
+    assert failures == [], f"{len(failures)} of {len(results)} failed: {failures[:3]} {failures[-3:]}\n" + (
+        env.runner_log(old) + str(service.log[-20:])
+    )
+    assert service.connections.get(old["status"]["podIP"]) and service.connections.get(new["status"]["podIP"])
+    assert _describe(new["status"]["podIP"], "tiny")["modelVersion"] == "2.0"
+    assert "preStop hook" in env.runner_log(old)
