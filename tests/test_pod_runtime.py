@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from tests.control_plane import (
 )
 from tests.support.containers import stamp
 from tests.support.kubelet import PodRunner
+from tests.support.kubelet_api import KubeletEndpoint
 from tirui.cluster.credentials import token_ref
 from tirui.cluster.kube import KubeRuntime
 from tirui.cluster.runtime import DeployOptions
@@ -135,16 +137,45 @@ def env(
     api = admin_client(k8s)
     node = f"runner-{k8s_ns}"
     register_node(api, node)
+    cordoned = _cordon_others(api, node)  # other tests' Nodes have no runner: the scheduler picks ours
     profile = write_profile(isolated, k8s.kubeconfig, k8s_ns, s3_endpoint)
     tokens = TokenStore("env")
     rt = KubeRuntime.from_profile(profile, tokens)
     root = Path(tempfile.mkdtemp(prefix="tirui-pods-", dir="/var/tmp"))
     port = int(s3_endpoint.rsplit(":", 1)[1].split("/")[0])
     with PodRunner(api, node, root, loopback_forwards=(port,), backoff_base=2.0, namespace=k8s_ns) as runner:
-        yield Env(k8s, k8s_ns, profile, rt, tokens, runner, s3_endpoint)
+        kubelet = KubeletEndpoint(runner)
+        kubelet.register(api, node)
+        try:
+            yield Env(k8s, k8s_ns, profile, rt, tokens, runner, s3_endpoint)
+        finally:
+            kubelet.close()
+            _uncordon(api, cordoned)
     import shutil
 
     shutil.rmtree(root, ignore_errors=True)
+
+
+def _cordon_others(api: Any, node: str) -> list[str]:
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+    names = [
+        n["metadata"]["name"]
+        for n in json.loads(core.list_node(_preload_content=False).data)["items"]
+        if n["metadata"]["name"] != node and not n["spec"].get("unschedulable")
+    ]
+    for name in names:
+        core.patch_node(name, {"spec": {"unschedulable": True}})
+    return names
+
+
+def _uncordon(api: Any, names: list[str]) -> None:
+    from kubernetes import client
+
+    for name in names:
+        with contextlib.suppress(client.ApiException):
+            client.CoreV1Api(api).patch_node(name, {"spec": {"unschedulable": False}})
 
 
 def _auth() -> dict[str, str]:
@@ -378,3 +409,60 @@ def test_a_rolling_update_under_load_drops_no_request(env: Env, archives: dict[s
     assert service.connections.get(old["status"]["podIP"]) and service.connections.get(new["status"]["podIP"])
     assert _describe(new["status"]["podIP"], "tiny")["modelVersion"] == "2.0"
     assert "preStop hook" in env.runner_log(old)
+
+
+async def test_logs_and_metrics_come_from_the_running_pod(env: Env, archives: dict[str, bytes]) -> None:
+    """The API server serves the pod's logs from the runner (as from a kubelet) and proxies its
+    metrics port: tirui's collector counts exactly what was sent and its p99 from the followed
+    pod log is the p99 of the access-log lines TorchServe wrote in the pod."""
+    from tests.helpers import nearest_rank
+    from tirui.metrics.accesslog import parse_line
+    from tirui.metrics.collector import Collector
+    from tirui.metrics.series import MetricsPipeline
+
+    source = seed_archive(env.s3, "pods/metrics/echo.mar", body=archives["echo"])
+    await asyncio.to_thread(env.deploy, env.spec("echo", source))
+    (pod,) = await asyncio.to_thread(env.wait_ready, "echo")
+    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    lines = await asyncio.to_thread(env.rt.logs, "echo")
+    assert any("Model server started" in line for line in lines), lines[-5:]
+
+    sources = await asyncio.to_thread(env.rt.metrics_sources, "echo")
+    assert [s.name for s in sources] == [name]
+    pipeline = MetricsPipeline(model="echo")
+    collector = Collector(pipeline)
+    n = 40
+    try:
+        await collector.collect(sources)  # baseline scrape through the pod proxy; follows the log
+        first = pipeline.replicas[name].prev
+        assert first is not None, pipeline.replicas[name].note
+        before = len(env.runner.container(env.ns, name, "torchserve").sink.snapshot()[1])
+        async with httpx.AsyncClient(headers=_auth()) as c:
+            for i in range(n):
+                body = b"sleep:0.25" if i % 10 == 0 else b"x"
+                r = await c.post(f"http://{ip}:8080/predictions/echo", content=body, timeout=30)
+                assert r.status_code == 200
+        deadline = asyncio.get_running_loop().time() + 60
+        while pipeline.aggregate_quantiles.count(3600, time.time() + 1) < n:
+            assert asyncio.get_running_loop().time() < deadline, "the followed pod log never had the requests"
+            await collector.collect(sources)
+            await asyncio.sleep(0.2)
+        await collector.collect(sources)
+        last = pipeline.replicas[name].prev
+        assert last is not None
+        sent = (last.total("ts_inference_requests_total", model_name="echo") or 0) - (
+            first.total("ts_inference_requests_total", model_name="echo") or 0
+        )
+        assert sent == n
+        written = env.runner.container(env.ns, name, "torchserve").sink.snapshot()[1][before:]
+        logged = [
+            e.latency_ms
+            for _, line in written
+            if "ACCESS_LOG" in line and (e := parse_line(line)) and e.path == "/predictions/echo"
+        ]
+        assert len(logged) == n
+        ours = pipeline.percentiles(3600, time.time() + 1)[0.99]
+        ref = nearest_rank(logged, 0.99)
+        assert ref >= 250 and ours is not None and abs(ours - ref) <= 0.1 * ref, (ours, ref)
+    finally:
+        await collector.aclose()

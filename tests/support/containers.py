@@ -70,6 +70,12 @@ class LogSink:
         with self._lock:
             self._lock.wait(timeout)
 
+    def snapshot(self, previous: bool = False) -> tuple[int, list[tuple[str, str]]]:
+        """(index of the run, its (stamp, line) pairs so far): the last run, or the one before."""
+        with self._lock:
+            index = len(self.runs) - (2 if previous else 1)
+            return index, list(self.runs[index]) if index >= 0 else []
+
     def text(self, previous: bool = False) -> str:
         with self._lock:
             runs = self.runs[-2:-1] if previous else self.runs[-1:]

@@ -611,9 +611,12 @@ class PodRunner:
                 return w
         raise KeyError(f"{namespace}/{pod} is not on {self.node}")
 
-    def logs(self, namespace: str, pod: str, container: str, previous: bool = False) -> str:
+    def container(self, namespace: str, pod: str, container: str) -> ContainerRunner:
         w = self.worker(namespace, pod)
-        return next(c for c in w.inits + w.containers if c.name == container).sink.text(previous)
+        return next(c for c in w.inits + w.containers if c.name == container)
+
+    def logs(self, namespace: str, pod: str, container: str, previous: bool = False) -> str:
+        return self.container(namespace, pod, container).sink.text(previous)
 
     def close(self) -> None:
         """Stop polling and end every pod at once (SIGKILL), as a node going away."""

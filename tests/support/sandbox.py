@@ -77,7 +77,8 @@ class PodNetwork:
             _ip("link", "del", self._host_if)
 
 
-def _listen_in(netns: str, port: int) -> socket.socket:
+def listen_in(netns: str, port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A listening TCP socket at ``host:port`` inside the network namespace ``netns``."""
     result: list[socket.socket | BaseException] = []
 
     def inside() -> None:
@@ -89,7 +90,7 @@ def _listen_in(netns: str, port: int) -> socket.socket:
             try:
                 s = socket.socket()
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("127.0.0.1", port))
+                s.bind((host, port))
                 s.listen(64)
                 result.append(s)
             finally:
@@ -113,7 +114,7 @@ class LoopbackForward:
 
     def __init__(self, netns: str, port: int) -> None:
         self.port = port
-        self._sock = _listen_in(netns, port)
+        self._sock = listen_in(netns, port)
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
