@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -21,7 +22,7 @@ from tests.control_plane import wait_for
 from tests.servers import stop_process, wait_for_port
 from tests.torchserve_fixture import wait_ready
 from tirui.cluster.manifests import torchserve_config
-from tirui.cluster.proxy import ProxyPorts, proxy_prestop, render_nginx, upstream_prestop
+from tirui.cluster.proxy import ProxyPorts, proxy_command, proxy_prestop, render_nginx, upstream_prestop
 from tirui.cluster.spec import DeploymentSpec
 from tirui.demo.model import build_mar, expected_output
 from tirui.torchserve.errors import TorchServeError
@@ -89,10 +90,12 @@ def proxy_pair(root: Path) -> Iterator[Pair]:
     conf.write_text(rendered)
     check = subprocess.run([NGINX, "-t", "-c", str(conf), "-p", str(runtime)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
-    nginx = subprocess.Popen(
-        [NGINX, "-c", str(conf), "-p", str(runtime), "-g", "daemon off;"],
+    env = {**os.environ, "PATH": f"{Path(NGINX).parent}:{os.environ.get('PATH', '')}"}
+    nginx = subprocess.Popen(  # as the pod runs it: nginx under the rendered wrapper
+        proxy_command(str(conf), prefix=str(runtime)),
         start_new_session=True,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         wait_for_port(ports.inference, proc=nginx)
@@ -206,9 +209,11 @@ def test_a_request_in_flight_when_the_pod_stops_completes(tmp_path: Path) -> Non
         worker = threading.Thread(target=slow)
         worker.start()
         wait_for(lambda: _inflight(p.ports) == 1, "the slow request in flight at the proxy")
-        env = {**os.environ, "PATH": f"{Path(NGINX).parent}:{os.environ.get('PATH', '')}"}
-        proxy_hook = proxy_prestop(str(p.conf), runtime_dir=str(p.runtime), delay_s=1, prefix=str(p.runtime))
-        hooks = [subprocess.Popen(cmd, env=env) for cmd in (proxy_hook, upstream_prestop(str(p.runtime)))]
+        hooks = [
+            subprocess.Popen(cmd) for cmd in (proxy_prestop(delay_s=1), upstream_prestop(str(p.runtime)))
+        ]
+        assert hooks[0].wait() == 0  # the proxy's hook: the delay for endpoints to drop the pod ...
+        p.nginx.send_signal(signal.SIGTERM)  # ... then the kubelet's SIGTERM: nginx drains
         assert hooks[1].wait() == 0  # TorchServe's hook returns once nginx has drained ...
         ts_stopped_at = time.monotonic()
         stop_group(p.ts.pid, proc=p.ts)  # ... and only then does TorchServe get SIGTERM

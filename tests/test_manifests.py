@@ -300,7 +300,8 @@ def test_limits_drain_and_fleet_options() -> None:
     assert pod["terminationGracePeriodSeconds"] >= 600 + s.drain_seconds
     ts, proxy = pod["containers"]
     assert "nginx.pid" in " ".join(ts["lifecycle"]["preStop"]["exec"]["command"])
-    assert "-s quit" in " ".join(proxy["lifecycle"]["preStop"]["exec"]["command"])
+    assert proxy["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "-c", f"sleep {s.drain_seconds}"]
+    assert "trap 'nginx -c /etc/tirui/nginx.conf -s quit' TERM" in proxy["command"][2]  # SIGTERM drains
     assert pod["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
     assert pod["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror"}]
     assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}} in pod["volumes"]

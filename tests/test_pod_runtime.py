@@ -266,6 +266,14 @@ async def test_deploy_runs_the_rendered_pod_and_serves_through_the_proxy(
     ts = next(c for c in worker.containers if c.name == "torchserve")
     assert proxy.history[-1][0].exit_code == 0  # nginx quit gracefully (preStop), not killed
     assert ts.history[-1][0].exit_code == 0  # TorchServe stopped on SIGTERM, after nginx drained
+    log = env.runner_log(pod)
+    assert "preStop hook returned" in log and "preStop hook failed" not in log and "SIGKILL" not in log, log
+    from kubernetes import client
+
+    events = json.loads(
+        client.CoreV1Api(env.rt.api).list_namespaced_event(env.ns, _preload_content=False).data
+    )
+    assert [e for e in events["items"] if e["reason"] == "FailedPreStopHook"] == []
 
 
 def test_torchserve_killed_is_restarted_with_its_reason(env: Env, archives: dict[str, bytes]) -> None:

@@ -287,8 +287,8 @@ class ContainerRunner:
             self.pod.note(f"{self.name}: preStop hook")
             ok, why = run_handler(hook, run, self.spec, self.pod.net.pod_ip, max(grace, 1))
             self.pod.note(f"{self.name}: preStop hook {'returned' if ok else 'failed'}: {why}")
-            if not ok and run.running:
-                self.pod.event("FailedPreStopHook", f"PreStopHook failed: {why}")
+            if not ok:  # also when the container ended under the hook, as the kubelet reports it
+                self.pod.event("FailedPreStopHook", "PreStopHook failed")
         self.pod.note(f"{self.name}: SIGTERM")
         run.kill(signal.SIGTERM)
         if not run.wait(max(0.0, deadline - time.monotonic())):

@@ -29,7 +29,7 @@ from tirui.cluster.objects import (
     meta,
     selector,
 )
-from tirui.cluster.proxy import proxy_prestop, upstream_prestop
+from tirui.cluster.proxy import proxy_command, proxy_prestop, upstream_prestop
 from tirui.cluster.spec import DeploymentSpec, spec_to_json
 
 MODEL_STORE = "/home/model-server/model-store"
@@ -172,11 +172,11 @@ def _proxy(spec: DeploymentSpec) -> Manifest:
         {"name": "proxy-metrics", "containerPort": PORTS.metrics},
     ]
     conf = "/etc/tirui/nginx.conf"
-    drain = proxy_prestop(conf, runtime_dir=PROXY_RUNTIME, delay_s=spec.drain_seconds)
+    drain = proxy_prestop(delay_s=spec.drain_seconds)
     return {
         "name": "auth-proxy",
         "image": PROXY_IMAGE,
-        "command": ["nginx", "-c", conf, "-g", "daemon off;"],
+        "command": proxy_command(conf),
         "ports": ports,
         "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
         "volumeMounts": [

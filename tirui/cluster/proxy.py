@@ -11,9 +11,9 @@ The proxy also serves its own Prometheus gauges on ``ports.metrics`` (``/metrics
 ``$connections_writing`` (connections with a request being answered, the scrape itself included)
 and ``$connections_active``; tirui's ``inflight`` autoscale metric is the first minus the scrape.
 
-Termination drains: the proxy's preStop hook waits for endpoints to drop the pod, then asks nginx to
-quit gracefully (it stops accepting and finishes what is in flight); TorchServe's preStop waits
-until nginx is gone, so no request in flight loses its upstream.
+Termination drains: the proxy's preStop hook waits for endpoints to drop the pod, then the
+kubelet's SIGTERM makes nginx quit gracefully (it stops accepting and finishes what is in flight);
+TorchServe's preStop waits until nginx is gone, so no request in flight loses its upstream.
 """
 
 from __future__ import annotations
@@ -153,14 +153,32 @@ PROXY_METRICS = (
 """The metrics body (nginx ``return`` text: ``\\n`` is nginx's escape for a newline)."""
 
 
-def proxy_prestop(conf: str, *, runtime_dir: str, delay_s: int, prefix: str = "") -> list[str]:
-    """The proxy's preStop hook: wait ``delay_s`` for endpoints to drop the pod (new requests stop
-    arriving), ask nginx to quit gracefully, and return once it has (its pid file is gone)."""
+def proxy_command(conf: str, *, prefix: str = "") -> list[str]:
+    """The proxy container's process: nginx under a shell that turns SIGTERM into a graceful quit
+    (``nginx -s quit``: stop accepting, finish what is in flight) and ends with nginx. nginx
+    itself treats SIGTERM as a fast shutdown that drops requests in flight; and a preStop hook
+    that asked nginx to quit would be killed with it (it runs inside the container, whose PID 1
+    would be nginx), which the kubelet reports as a failed hook on every pod stop."""
     where = f"-c {conf}" + (f" -p {prefix}" if prefix else "")
-    pid = f"{runtime_dir}/nginx.pid"
-    return ["sh", "-c", f"sleep {delay_s}; nginx {where} -s quit; while [ -e {pid} ]; do sleep 1; done"]
+    return [
+        "sh",
+        "-c",
+        f"nginx {where} -g 'daemon off;' &\n"
+        "n=$!\n"
+        f"trap 'nginx {where} -s quit' TERM INT\n"
+        "code=0\n"
+        'while kill -0 "$n" 2>/dev/null; do wait "$n"; code=$?; done\n'
+        'exit "$code"\n',
+    ]
+
+
+def proxy_prestop(*, delay_s: int) -> list[str]:
+    """The proxy's preStop hook: wait ``delay_s`` for endpoints to drop the pod (new requests stop
+    arriving); the kubelet's SIGTERM that follows makes nginx drain (:func:`proxy_command`)."""
+    return ["sh", "-c", f"sleep {delay_s}"]
 
 
 def upstream_prestop(runtime_dir: str) -> list[str]:
-    """TorchServe's preStop hook: keep serving until the proxy in front of it has drained."""
+    """TorchServe's preStop hook: keep serving until the proxy in front of it has drained (nginx
+    removes its pid file, on the volume both containers share, when it has ended)."""
     return ["sh", "-c", f"while [ -e {runtime_dir}/nginx.pid ]; do sleep 1; done"]
