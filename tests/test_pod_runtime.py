@@ -474,3 +474,43 @@ async def test_logs_and_metrics_come_from_the_running_pod(env: Env, archives: di
         assert ref >= 250 and ours is not None and abs(ours - ref) <= 0.1 * ref, (ours, ref)
     finally:
         await collector.aclose()
+
+
+def test_the_image_entrypoint_keeps_a_container_whose_command_ended(env: Env) -> None:
+    """Why tirui sets the TorchServe container's ``command``: through the pytorch/torchserve
+    entrypoint (``eval "$@"``, then ``tail -f /dev/null``), arguments that end leave the container
+    running with nothing in it — no restart, no reason, only a liveness probe could tell."""
+    from kubernetes import client
+
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "entrypoint", "namespace": env.ns},
+        "spec": {
+            "nodeName": env.runner.node,
+            "containers": [
+                {"name": "ts", "image": "pytorch/torchserve:0.12.0-cpu", "args": ["echo", "done"]}
+            ],
+        },
+    }
+    core = client.CoreV1Api(env.rt.api)
+    wait_for(lambda: core.list_namespaced_service_account(env.ns).items, "the namespace's service account")
+    core.create_namespaced_pod(env.ns, pod)
+    def said_done() -> bool:
+        try:
+            return "done" in env.runner.logs(env.ns, "entrypoint", "ts")
+        except KeyError:  # not picked up yet
+            return False
+
+    wait_for(said_done, "the arguments evaluated")
+    ts = env.runner.container(env.ns, "entrypoint", "ts")
+    assert ts.run is not None and not ts.run.wait(3)  # still running after its command ended
+    (p,) = [
+        x
+        for x in json.loads(
+            client.CoreV1Api(env.rt.api).list_namespaced_pod(env.ns, _preload_content=False).data
+        )["items"]
+        if x["metadata"]["name"] == "entrypoint"
+    ]
+    assert p["status"]["containerStatuses"][0]["restartCount"] == 0
+    assert "running" in p["status"]["containerStatuses"][0]["state"]
