@@ -2,9 +2,9 @@
 server's pod proxy and pod log (kmock serving those two endpoints from the real TorchServe's
 metrics port and stdout), and through a real Prometheus server scraping it.
 
-kmock, not the real control plane, serves the Kubernetes side here: the real API server's pod
-proxy refuses loopback pod IPs ("address not allowed") and its pod logs need a kubelet, so neither
-can reach a TorchServe on this machine (DESIGN.md §4)."""
+kmock serves the Kubernetes side here, to feed tirui's collector from the session's TorchServe and
+to cut streams at will; the same path on the real API server, with a pod that runs for real under
+the pod runner (pod IP, kubelet log endpoint), is ``tests/test_pod_runtime.py``."""
 
 from __future__ import annotations
 

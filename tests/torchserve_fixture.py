@@ -52,7 +52,7 @@ def wait_ready(
     interval: float = 0.2,
     token_auth: bool = True,
 ) -> ServerKeys:
-    """Until every model has a READY worker (``/ping`` is not readiness, DESIGN.md §4)."""
+    """Until every model has a READY worker (``/ping`` is not readiness, docs/torchserve.md)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         keys = ServerKeys.read(workdir) if token_auth else ServerKeys("", "", "")

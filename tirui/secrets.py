@@ -1,7 +1,7 @@
 """The token store: API tokens and secret keys live only in a keyring, never in tirui's files.
 
-Backends, always chosen explicitly (never keyring's automatic chain, which may prompt on the terminal
-once ``keyrings.alt`` is installed, see DESIGN.md §4):
+Backends, always chosen explicitly (never keyring's automatic chain: once ``keyrings.alt`` is
+installed, it asks for a password on the terminal, which would break the TUI):
 
 ``system``
     The OS keyring (Secret Service on Linux, Keychain on macOS, Credential Locker on Windows).

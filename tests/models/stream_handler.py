@@ -1,7 +1,7 @@
 """A TorchServe handler that streams: three intermediate chunks, then the model's answer.
 
 Used by the tests of HTTP chunked responses and gRPC StreamPredictions (a non-streaming handler
-would kill the worker on StreamPredictions, DESIGN.md §4).
+would kill the worker on StreamPredictions, docs/torchserve.md).
 """
 
 import json

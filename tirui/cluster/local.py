@@ -1,7 +1,7 @@
 """The local runtime: each deployment is one TorchServe process group on loopback ports.
 
 Lifecycle, like a pod's: Starting (process up, no READY worker yet) → Ready (a worker is READY
-per the management API; ``/ping`` is not readiness, DESIGN.md §4) → on process death Restarting
+per the management API; ``/ping`` is not readiness, docs/torchserve.md) → on process death Restarting
 with exponential backoff (restart count and last exit reason kept) → back to Starting. A model
 that never gets a READY worker within ``startup_timeout`` is Failed (its process group is stopped,
 the reason comes from TorchServe's log); workers that stay down after having been Ready for

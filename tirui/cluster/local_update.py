@@ -1,6 +1,6 @@
 """A new archive into a running local TorchServe without dropping a request.
 
-TorchServe keeps several versions of one model (DESIGN.md §4): the new archive is registered as
+TorchServe keeps several versions of one model (docs/torchserve.md): the new archive is registered as
 another version beside the serving one (``synchronous=true``: the call returns once its workers
 are up), checked for a READY worker, made the default (``set-default``: requests to
 ``/predictions/<model>`` go to it from then on), and only then is the old version unregistered.

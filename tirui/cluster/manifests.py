@@ -1,4 +1,4 @@
-"""Pure functions from a :class:`DeploymentSpec` to the Kubernetes objects of DESIGN.md §3.
+"""Pure functions from a :class:`DeploymentSpec` to the Kubernetes objects of docs/kubernetes.md.
 
 No client, no I/O: the same dicts are rendered by ``tirui deploy --render``, dry-run and applied
 by the Kubernetes runtime, and schema-checked in tests with kubernetes-validate. Every object

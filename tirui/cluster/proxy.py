@@ -1,6 +1,6 @@
 """The auth proxy in front of TorchServe: an nginx config rendered by tirui.
 
-TorchServe's own token auth uses per-process keys that expire (DESIGN.md §4), which replicas
+TorchServe's own token auth uses per-process keys that expire (docs/torchserve.md), which replicas
 cannot share; so in a pod TorchServe listens on loopback with its auth off, and nginx checks
 ``Authorization: Bearer <token>`` against the accepted tokens (several at once, for rotation)
 before passing REST and gRPC (HTTP/2) on. ``/ping`` stays open for probes. A refused REST request

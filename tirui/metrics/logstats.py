@@ -3,7 +3,7 @@ response classes, average latency, percentiles (per protocol too) and active req
 
 Only inference lines count (REST predictions/explanations and the gRPC Predictions calls), so
 probes, ``/metrics`` scrapes and management calls never show up as traffic — TorchServe's own
-``Requests2XX`` counters include all of them (DESIGN.md §4). gRPC calls count like HTTP ones:
+``Requests2XX`` counters include all of them (docs/torchserve.md). gRPC calls count like HTTP ones:
 status 0 is 2xx, a client error code (NOT_FOUND, INVALID_ARGUMENT...) 4xx, any other 5xx.
 """
 

@@ -197,7 +197,7 @@ class TorchServeGRPC:
     ) -> AsyncIterator[bytes]:
         """``StreamPredictions``: yields each streamed prediction as it arrives.
 
-        Only for handlers that stream (TorchServe kills a worker that does not, DESIGN.md §4).
+        Only for handlers that stream (TorchServe kills a worker that does not, docs/torchserve.md).
         """
         call = self.inference.StreamPredictions(
             self.request(model, inputs, version),
@@ -210,7 +210,7 @@ class TorchServeGRPC:
     async def stream_predict2(
         self, requests: list[Any], *, metadata: Iterable[tuple[str, str]] = ()
     ) -> AsyncIterator[bytes]:
-        """``StreamPredictions2`` (bidirectional, for sequence models only: see DESIGN.md §4)."""
+        """``StreamPredictions2`` (bidirectional, for sequence models only: see docs/torchserve.md)."""
         call = self.inference.StreamPredictions2(
             iter(requests),
             metadata=self._metadata(self.endpoint.inference_token, metadata),
@@ -237,7 +237,7 @@ class TorchServeGRPC:
         )
 
     async def list_models(self, limit: int = 100) -> str:
-        # The default limit=0 lists nothing (DESIGN.md §4).
+        # The default limit=0 lists nothing (docs/torchserve.md).
         return await self._manage("ListModels", management_pb2.ListModelsRequest(limit=limit))
 
     async def register(self, url: str, *, model_name: str = "", initial_workers: int = 1) -> str:

@@ -235,7 +235,7 @@ class TorchServeHTTP:
         return doc if isinstance(doc, list) else [doc]
 
     async def ready_workers(self, model: str) -> int:
-        """Workers whose status is READY (TorchServe's ``/ping`` is not readiness, DESIGN.md §4)."""
+        """Workers whose status is READY (TorchServe's ``/ping`` is not readiness, docs/torchserve.md)."""
         described = await self.describe(model)
         return sum(1 for m in described for w in m.get("workers", []) if w.get("status") == "READY")
 

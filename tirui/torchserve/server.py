@@ -2,7 +2,7 @@
 
 Used by the local runtime and by the test fixtures; no Textual. TorchServe writes ``logs/``,
 ``key_file.json`` and (through ``TEMP``) its pid file, worker sockets and unpacked models into the
-process's environment, so every instance gets its own working directory and ``TEMP`` (DESIGN.md §4).
+process's environment, so every instance gets its own working directory and ``TEMP`` (docs/torchserve.md).
 """
 
 from __future__ import annotations
