@@ -496,6 +496,7 @@ def test_the_image_entrypoint_keeps_a_container_whose_command_ended(env: Env) ->
     core = client.CoreV1Api(env.rt.api)
     wait_for(lambda: core.list_namespaced_service_account(env.ns).items, "the namespace's service account")
     core.create_namespaced_pod(env.ns, pod)
+
     def said_done() -> bool:
         try:
             return "done" in env.runner.logs(env.ns, "entrypoint", "ts")

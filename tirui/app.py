@@ -22,6 +22,11 @@ from tirui.screens.base import MainScreen
 from tirui.screens.registry import SCREENS, factory
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from textual.actions import ActionParseResult
+    from textual.dom import DOMNode
+    from textual.notifications import SeverityLevel
     from textual.timer import Timer
 
     from tirui.cluster.runtime import Runtime
@@ -114,6 +119,9 @@ class TiruiApp(App[None]):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
+        from tirui import crash_guard
+
+        crash_guard.install(self.report_crash)
         self._apply_profile()
         self._start_cluster()
         for error in self.startup_errors:
@@ -180,6 +188,52 @@ class TiruiApp(App[None]):
             severity="error",
             timeout=15,
         )
+
+    def report_crash(self, where: str, error: BaseException) -> None:
+        """Where an unexpected exception of a handler or an action ends up (see
+        :mod:`tirui.crash_guard`): the crash log gets the traceback, the user a notification
+        naming it; the app and the screen go on."""
+        from tirui.crash_guard import crash_log, record
+
+        try:
+            path: object = record(where, error)
+        except OSError as exc:  # a crash log that cannot be written must not hide the error
+            path = f"(crash log unwritable: {exc.strerror})"
+        self.log.error(f"unexpected error in {where}", error)
+        detail = (str(error).strip().splitlines() or [""])[0][:300]
+        with contextlib.suppress(Exception):
+            self.notify(
+                f"{type(error).__name__}: {detail}\nThe app goes on; details in {path or crash_log()}",
+                title="Unexpected error",
+                severity="error",
+                timeout=15,
+            )
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        """Every action (keys, palette, command bar) runs here: one that fails unexpectedly is
+        reported by :meth:`report_crash` instead of ending the app."""
+        try:
+            return await super().run_action(action, default_namespace, namespaces)
+        except Exception as error:
+            self.report_crash(f"action {action!r}", error)
+            return True
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications are plain text: what they say comes from users, files and servers."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _start_cluster(self) -> None:
         """On Kubernetes profiles: create the runtime at once (off the event loop) and keep the
@@ -295,6 +349,9 @@ class TiruiApp(App[None]):
     async def on_unmount(self) -> None:
         """Stop the supervisor, and the local deployments unless the user chose to keep them.
         A failure here is logged: it must not turn quitting into a traceback."""
+        from tirui import crash_guard
+
+        crash_guard.uninstall()
         if self._canaries is not None:  # the canaries stay at their weights
             self._canaries.stop_all()
         if self._alert_watch is not None:

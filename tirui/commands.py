@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tirui.screens.help import format_key
+
 if TYPE_CHECKING:
     from tirui.app import TiruiApp
 
@@ -47,11 +49,15 @@ class TiruiCommands(Provider):
 
     async def discover(self) -> Hits:
         for text, key, callback in self._commands():
-            yield DiscoveryHit(text, callback, help=f"key: {key}" if key else None)
+            yield DiscoveryHit(text, callback, help=_key_help(key))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for text, key, callback in self._commands():
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), callback, help=f"key: {key}" if key else None)
+                yield Hit(score, matcher.highlight(text), callback, help=_key_help(key))
+
+
+def _key_help(key: str | None) -> str | None:
+    return f"key: {format_key(key)}" if key else None

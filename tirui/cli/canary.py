@@ -40,7 +40,7 @@ def add_parsers(sub: Any) -> None:
     )
     c.add_argument("name")
     c.add_argument("source", nargs="?", metavar="NEW.mar", help="eos://bucket/key.mar (or a local path)")
-    c.add_argument("--weight", help="the canary's traffic share, % (default 10, or the first step)")
+    c.add_argument("--weight", help="the canary's traffic share in %% (default 10, or the first step)")
     what = c.add_mutually_exclusive_group()
     what.add_argument("--promote", action="store_true", help="make the canary the serving version")
     what.add_argument("--abort", action="store_true", help="remove the canary; stable serves everything")

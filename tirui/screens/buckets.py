@@ -26,6 +26,8 @@ from tirui.messages import BucketsListed, ListingDone, ListingPage, StorageFaile
 from tirui.screens.base import MainScreen
 from tirui.screens.bucket_actions import BucketActions
 from tirui.storage.base import ObjectInfo, ObjectStore, StorageError, human_size
+from tirui.widgets.markup import escape
+from tirui.widgets.text_table import TextTable
 
 REFRESH_EVERY = 0.3
 """Seconds between table rebuilds while a listing streams in (the summary updates every page)."""
@@ -75,7 +77,7 @@ class BucketsScreen(BucketActions, MainScreen):
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="buckets-body"):
             yield Static("", id="breadcrumb")
-            table: DataTable[str] = DataTable(id="objects", cursor_type="row", zebra_stripes=True)
+            table = TextTable(id="objects", cursor_type="row", zebra_stripes=True)
             yield table
             yield Static("", id="buckets-message", classes="hint")
             yield Static("", id="listing-summary", classes="hint")
@@ -227,14 +229,16 @@ class BucketsScreen(BucketActions, MainScreen):
 
     def _breadcrumb(self) -> None:
         where = "eos://" if self.bucket is None else f"eos://{self.bucket}/{self.listing.prefix}"
-        self.query_one("#breadcrumb", Static).update(f"[b]{where}[/b]  [dim]{self.store_label}[/dim]")
+        self.query_one("#breadcrumb", Static).update(
+            f"[b]{escape(where)}[/b]  [dim]{escape(self.store_label)}[/dim]"
+        )
 
     def _message(self, text: str) -> None:
         self.query_one("#buckets-message", Static).update(text)
 
     def _fail(self, text: str) -> None:
         self._connected(False)
-        self._message(f"[b red]{text}[/]\nPress ctrl+r to retry.")
+        self._message(f"[b red]{escape(text)}[/]\nPress ctrl+r to retry.")
         self.notify(text, title="Buckets", severity="error")
 
     def _connected(self, ok: bool) -> None:

@@ -7,9 +7,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-
 from tirui.canary.window import SideWindow, comparison
+from tirui.widgets.markup import escape
 
 if TYPE_CHECKING:
     from tirui.canary.feed import SideFeed

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from rich.markup import escape
+from rich.markup import escape as rich_escape
+from rich.text import Text
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -42,6 +43,8 @@ from tirui.screens.deployment_ops import DeploymentOps
 from tirui.screens.dialogs import ConfirmDialog, MessageDialog
 from tirui.screens.viewer import TextViewer
 from tirui.storage.base import StorageError
+from tirui.widgets.markup import escape
+from tirui.widgets.text_table import TextTable
 
 STATUS_STYLE = {
     "Ready": "green",
@@ -89,7 +92,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="deploy-body"):
-            table: DataTable[str] = DataTable(id="deployments", cursor_type="row", zebra_stripes=True)
+            table = TextTable(id="deployments", cursor_type="row", zebra_stripes=True)
             table.add_columns("Name", "Model", "Status", "Ready", "Restarts", "Endpoint", "Age")
             yield table
             yield Static("", id="deploy-detail")
@@ -161,14 +164,14 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             statuses = await asyncio.to_thread(runtime.list)
         except RuntimeFailure as exc:
             self._show(list(self.statuses.values()), stale=self._stale_age(runtime))
-            self._message(f"[red]{exc}[/]\n{self._stale_note(runtime)}")
+            self._message(f"[red]{escape(str(exc))}[/]\n{self._stale_note(runtime)}")
             return
         problem = runtime.watch_problem() if isinstance(runtime, Watchable) else ""
         offline = str(app.cluster).startswith("offline")
         if problem or offline:
             self._show(statuses, stale=self._stale_age(runtime))
             why = problem or getattr(runtime, "contact_error", "") or "the API server does not answer"
-            self._message(f"[red]{why}[/]\n{self._stale_note(runtime)}")
+            self._message(f"[red]{escape(why)}[/]\n{self._stale_note(runtime)}")
         else:
             self._show(statuses)
 
@@ -209,7 +212,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         self._detail()
 
     @staticmethod
-    def _row(s: DeploymentStatus, stale: int | None = None, alerts: int = 0) -> tuple[str, ...]:
+    def _row(s: DeploymentStatus, stale: int | None = None, alerts: int = 0) -> tuple[str | Text, ...]:
         """``stale``: seconds since the last good read when the cluster does not answer;
         ``alerts``: how many alert rules fire for it."""
         style = STATUS_STYLE.get(s.status, "")
@@ -220,10 +223,11 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             status += f" [bold red]🔔 {alerts}[/]"
         if stale is not None:
             status = f"[dim]{s.status}[/] [red]stale {f'{stale}s' if stale >= 0 else ''}[/]"
-        model = f"{s.model} v{s.model_version}" if s.model_version else s.model
-        if s.canary is not None:
-            model += f" [magenta]+v{s.canary.model_version or '?'} {s.canary.weight}%[/]"
-        return (s.name, model, status, f"{s.ready}/{s.desired}", str(s.restarts), s.endpoint, s.age)
+        model = rich_escape(f"{s.model} v{s.model_version}" if s.model_version else s.model)
+        if s.canary is not None:  # (a table cell: Rich markup)
+            model += f" [magenta]+v{rich_escape(s.canary.model_version or '?')} {s.canary.weight}%[/]"
+        cells = (Text.from_markup(model), Text.from_markup(status))
+        return (s.name, *cells, f"{s.ready}/{s.desired}", str(s.restarts), s.endpoint, s.age)
 
     def _detail(self) -> None:
         name = self.selected_name()
@@ -232,13 +236,13 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         if s is None:
             pane.update("")
             return
-        lines = [f"[b]{s.name}[/b]  {s.source}  ({s.image})"]
+        lines = [f"[b]{escape(s.name)}[/b]  {escape(s.source)}  ({escape(s.image)})"]
         if s.reason:
-            lines.append(f"[b]Reason:[/b] {s.reason}")
+            lines.append(f"[b]Reason:[/b] {escape(s.reason)}")
         if s.version:
-            lines.append(f"[b]Serving:[/b] {s.version}")
+            lines.append(f"[b]Serving:[/b] {escape(s.version)}")
         if s.previous:
-            lines.append(f"[b]Previous:[/b] {s.previous} [dim](b rolls back)[/dim]")
+            lines.append(f"[b]Previous:[/b] {escape(s.previous)} [dim](b rolls back)[/dim]")
         if s.canary is not None:
             c = s.canary
             progress = self.app.canaries.progress.get(s.name, "")
@@ -249,22 +253,21 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
                 + f" [dim](c: promote, abort, weight, analysis{doing})[/dim]"
             )
         if s.autoscale:
-            lines.append(f"[b]Autoscale:[/b] {s.autoscale}")
+            lines.append(f"[b]Autoscale:[/b] {escape(s.autoscale)}")
         if s.autoscale_problem:
-            lines.append(f"[yellow]⚠ {s.autoscale_problem}[/]")
+            lines.append(f"[yellow]⚠ {escape(s.autoscale_problem)}[/]")
         for alert in self.app.firing:
             if alert.deployment == s.name:
                 lines.append(f"[bold red]🔔 {escape(alert.line())}[/]")
         for r in s.replicas:
-            lines.append(
-                f"  {r.name}: {r.phase}, {r.ready_workers}/{r.workers} workers READY, restarts {r.restarts}"
-                + (f", {r.reason}" if r.reason and r.reason != s.reason else "")
-            )
+            why = f", {r.reason}" if r.reason and r.reason != s.reason else ""
+            workers = f"{r.ready_workers}/{r.workers} workers READY"
+            lines.append(escape(f"  {r.name}: {r.phase}, {workers}, restarts {r.restarts}{why}"))
         if isinstance(self.app.runtime, Stoppable):
             keep = "kept running" if getattr(self.app, "keep_deployments", False) else "stopped"
             lines.append(f"[dim]On exit local deployments are {keep} (k toggles).[/dim]")
         else:
-            lines.append(f"[dim]Endpoint {s.endpoint} · {s.gpus} GPU(s) per replica[/dim]")
+            lines.append(f"[dim]Endpoint {escape(s.endpoint)} · {s.gpus} GPU(s) per replica[/dim]")
         pane.update("\n".join(lines))
 
     def _message(self, text: str) -> None:

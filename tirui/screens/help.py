@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
 from tirui.widgets.keybar import KeyBar
+from tirui.widgets.text_table import TextTable
 
 COMMANDS_HELP = "Command bar (:) — " + ", ".join(
     ["buckets", "deploy", "metrics", "play", "tokens", "help", "quit", "profile NAME"]
@@ -16,8 +17,16 @@ COMMANDS_HELP = "Command bar (:) — " + ", ".join(
 
 
 def format_key(key: str) -> str:
-    """``ctrl+d`` → ``^d``; comma-separated alternatives joined with ``/``."""
-    return "/".join(k.replace("ctrl+", "^") for k in key.split(","))
+    """``ctrl+d`` → ``^d``, ``right_square_bracket`` → ``]``; comma-separated alternatives joined
+    with `` `` (a key may itself be ``/``)."""
+    from textual.keys import format_key as textual_key
+
+    def one(k: str) -> str:
+        *mods, last = k.split("+")
+        shown = textual_key(last)
+        return "".join(("^" if m == "ctrl" else f"{m}+") for m in mods) + shown
+
+    return " ".join(one(k.strip()) for k in key.split(","))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -33,7 +42,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box help-box"):
             yield Label(f"Keys — {self.screen_name}", classes="dialog-title")
-            table: DataTable[str] = DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            table = TextTable(id="help-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("Key", "Action", "Scope")
             for key, description, scope in self.rows:
                 table.add_row(format_key(key), description, scope)

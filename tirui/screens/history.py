@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Label
 from tirui.locations import styles_dir
 from tirui.traffic.playground import HistoryEntry
 from tirui.widgets.keybar import KeyBar
+from tirui.widgets.text_table import TextTable
 
 
 class HistoryDialog(ModalScreen[int | None]):
@@ -29,7 +30,7 @@ class HistoryDialog(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box viewer-box"):
             yield Label("Request history (enter loads, esc closes)", classes="dialog-title")
-            table: DataTable[str] = DataTable(id="history-table", cursor_type="row")
+            table = TextTable(id="history-table", cursor_type="row")
             table.add_columns("When", "Target", "Request", "Status", "ms")
             for i in range(len(self.entries) - 1, -1, -1):
                 e = self.entries[i]

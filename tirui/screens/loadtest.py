@@ -20,6 +20,7 @@ from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load
 from tirui.traffic.playground import PlaygroundRequest
 from tirui.widgets.keybar import KeyBar
+from tirui.widgets.markup import escape
 
 
 def spec_for(req: PlaygroundRequest, target: Any) -> LoadSpec:
@@ -110,7 +111,7 @@ class LoadTestDialog(ReportsWorkerFailures, ModalScreen[None]):
         try:
             spec = self.read_spec()
         except ValueError as exc:
-            self.query_one("#lt-progress", Static).update(f"[red]Not started: {exc}[/]")
+            self.query_one("#lt-progress", Static).update(f"[red]Not started: {escape(str(exc))}[/]")
             return
         self.cancel_event = asyncio.Event()
         self.run_test(spec)

@@ -24,6 +24,7 @@ from tirui.metrics.series import AGGREGATE, MetricsPipeline
 from tirui.screens.base import MainScreen
 from tirui.screens.canary_view import CanaryView
 from tirui.screens.dialogs import Field, FormDialog
+from tirui.widgets.markup import escape
 
 WINDOWS = (60, 300, 900)
 
@@ -168,7 +169,7 @@ class MetricsScreen(MainScreen):
         panel.set_class(bool(text), "-shown")
         panel.update(text)
         self.query_one("#metrics-head", Static).update(
-            f"[b]{self.deployment or '(no deployment)'}[/b] · window {label} · {mode} · {state} · "
+            f"[b]{escape(self.deployment or '(no deployment)')}[/b] · window {label} · {mode} · {state} · "
             f"p50 {_fmt(q[0.5])} · p90 {_fmt(q[0.9])} · p99 {_fmt(q[0.99])} ({p.percentile_source()})"
         )
 

@@ -134,14 +134,17 @@ class PlaygroundScreen(MainScreen):
 
     @on(Select.Changed, "#protocol")
     def _protocol_changed(self, event: Select.Changed) -> None:
+        self._show_protocol(str(event.value))
+
+    def _show_protocol(self, protocol: str, preset_name: str = "") -> None:
+        """The presets of ``protocol`` (and ``preset_name`` chosen, else its first one)."""
         preset = self.query_one("#preset", Select)
-        if event.value == "grpc":
-            preset.set_options([(p, p) for p in GRPC_INFERENCE + GRPC_MANAGEMENT])
-            preset.value = "Predictions"
-        else:
-            preset.set_options([(p, p) for p in HTTP_PRESETS])
-            preset.value = "Predict"
-        http = event.value == "http"
+        names = list(GRPC_INFERENCE + GRPC_MANAGEMENT) if protocol == "grpc" else list(HTTP_PRESETS)
+        preset.set_options([(p, p) for p in names])
+        preset.value = (
+            preset_name if preset_name in names else ("Predictions" if protocol == "grpc" else "Predict")
+        )
+        http = protocol == "http"
         self.query_one("#method", Select).display = http
         self.query_one("#path", Input).display = http
 
@@ -347,6 +350,12 @@ class PlaygroundScreen(MainScreen):
             return
         if kind == "curl" and req.protocol != "http":
             req.protocol = "http"
+        if kind == "grpcurl":
+            try:
+                req = req.as_grpc()
+            except ValueError as exc:
+                self._status(f"Cannot copy as grpcurl: {exc}", error=True)
+                return
         command = (to_curl if kind == "curl" else to_grpcurl)(req, target, include_token=self.include_token)
         self.app.copy_to_clipboard(command)
         note = "includes the token" if self.include_token else "token as $TORCHSERVE_TOKEN"
@@ -388,15 +397,18 @@ class PlaygroundScreen(MainScreen):
         self.app.push_screen(HistoryDialog(entries), chosen)
 
     def load_entry(self, entry: Any) -> None:
+        """Fill the form from a history entry, of either protocol: the presets are switched here
+        (not by the Changed handlers, which would reset the preset afterwards)."""
         req = request_from(entry)
-        self.query_one("#target", Input).value = entry.target
-        self.query_one("#protocol", Select).value = req.protocol
-        self.query_one("#model", Input).value = req.model
-        self.query_one("#version", Input).value = req.version
+        with self.prevent(Select.Changed):
+            self.query_one("#target", Input).value = entry.target
+            self.query_one("#protocol", Select).value = req.protocol
+            self.query_one("#model", Input).value = req.model
+            self.query_one("#version", Input).value = req.version
+            self._show_protocol(req.protocol, req.preset)
         self.call_after_refresh(self._finish_load, req)
 
     def _finish_load(self, req: PlaygroundRequest) -> None:
-        self.query_one("#preset", Select).value = req.preset
         if req.protocol == "http":
             self.query_one("#method", Select).value = req.method
             self.query_one("#path", Input).value = req.path

@@ -17,6 +17,8 @@ from tirui.locations import styles_dir
 from tirui.screens.base import MainScreen
 from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
 from tirui.secrets import SecretStoreError, TokenMeta, TokenRef, TokenStore, mask
+from tirui.widgets.markup import escape
+from tirui.widgets.text_table import TextTable
 
 
 def _age(ts: float) -> str:
@@ -49,12 +51,12 @@ class TokensScreen(MainScreen):
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="tokens-body"):
             yield Label("Profiles (enter: use)", classes="section-title")
-            profiles: DataTable[str] = DataTable(id="profiles-table", cursor_type="row")
+            profiles = TextTable(id="profiles-table", cursor_type="row")
             profiles.add_columns("", "Profile", "Object store", "Runtime", "Description")
             yield profiles
             yield Label("API tokens", classes="section-title")
             yield Static("Keyring: checking…", id="backend-line")
-            tokens: DataTable[str] = DataTable(id="tokens-table", cursor_type="row")
+            tokens = TextTable(id="tokens-table", cursor_type="row")
             tokens.add_columns("Profile", "Scope", "Name", "Value", "Updated")
             yield tokens
             yield Static("", id="tokens-empty", classes="hint")
@@ -97,7 +99,7 @@ class TokensScreen(MainScreen):
         store = await self.app.get_token_store()
         line = self.query_one("#backend-line", Static)
         if not store.available:
-            line.update(f"[b red]Keyring {store.describe()}[/]\nPress b to choose an alternative.")
+            line.update(f"[b red]Keyring {escape(store.describe())}[/]\nPress b to choose an alternative.")
             line.add_class("error")
             self._fill_tokens([])
             return

@@ -10,7 +10,6 @@ import asyncio
 import textwrap
 from collections.abc import Callable
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,6 +20,7 @@ from textual.widgets import Input, Label, Log
 from tirui.locations import styles_dir
 from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.widgets.keybar import KeyBar
+from tirui.widgets.markup import escape
 
 
 class TextViewer(ReportsWorkerFailures, ModalScreen[None]):

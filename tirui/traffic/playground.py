@@ -15,7 +15,7 @@ import json
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -58,6 +58,17 @@ GRPC_MANAGEMENT = (
     "RegisterModel",
     "UnregisterModel",
 )
+HTTP_TO_GRPC = {
+    "Predict": "Predictions",
+    "Ping": "Ping",
+    "List models": "ListModels",
+    "Describe model": "DescribeModel",
+    "Scale workers": "ScaleWorker",
+    "Set default version": "SetDefault",
+    "Register model": "RegisterModel",
+    "Unregister model": "UnregisterModel",
+}
+"""HTTP presets and the gRPC RPC that does the same."""
 GRPC_WARNINGS = {
     "StreamPredictions2": "StreamPredictions2 is for sequence models: on an ordinary model it wedges the "
     "worker until it is scaled to 0 and back.",
@@ -86,6 +97,18 @@ class PlaygroundRequest:
             self.path = fill_path(template, self.model, self.version)
         elif self.protocol == "grpc":
             self.api = "management" if preset in GRPC_MANAGEMENT else "inference"
+
+    def as_grpc(self) -> PlaygroundRequest:
+        """The same call over gRPC (for ``copy as grpcurl`` from HTTP mode): the RPC that does what
+        the HTTP preset does; ValueError when TorchServe's gRPC API has none (Explain, Custom)."""
+        if self.protocol == "grpc":
+            return self
+        rpc = HTTP_TO_GRPC.get(self.preset)
+        if rpc is None:
+            raise ValueError(f"{self.preset!r} has no gRPC equivalent in TorchServe's API")
+        out = replace(self, protocol="grpc")
+        out.apply_preset(rpc)
+        return out
 
     def validate_body(self) -> str | None:
         """A sentence when a JSON-looking body does not parse (binary bodies are left alone)."""

@@ -1,0 +1,226 @@
+"""Nothing a user types ends the app, and text that came from a user, a file or a server is shown
+as text: a failing handler or action becomes a notification and a crash-log entry; hostile names
+(``[/x]``, unclosed tags, ``[link=…]``, 10 kB lines) pass through every place that shows them."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from textual.screen import Screen
+from textual.widgets import DataTable, Select, Static
+
+from tests.helpers import until
+from tirui.app import TiruiApp
+from tirui.crash_guard import crash_log
+from tirui.locations import data_dir, profiles_file
+from tirui.screens.help import HelpScreen
+from tirui.screens.history import HistoryDialog
+from tirui.traffic.playground import PlaygroundRequest, history_file
+
+HOSTILE = ["[/x]", "[bold red]x[/", "[link=http://x]y", "[/]", "[b]" * 60]
+LONG = "[/x]" + "y" * 10_000
+
+
+def notifications(app: TiruiApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+class Boom(Screen[None]):
+    BINDINGS = [("z", "boom", "Boom")]
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static("boom")
+
+    def action_boom(self) -> None:
+        raise RuntimeError("the action failed [/x]")
+
+    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.key == "y":
+            raise ValueError("the handler failed")
+
+
+async def test_a_failing_action_or_handler_is_reported_and_the_app_goes_on() -> None:
+    app = TiruiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(Boom())
+        await pilot.press("z")
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, Boom)
+        said = "\n".join(notifications(app))
+        assert "RuntimeError: the action failed [/x]" in said and "ValueError: the handler failed" in said
+        assert str(crash_log()) in said
+        log = crash_log().read_text()
+        assert "action_boom" in log and "on_key" in log and "Traceback" in log
+        await pilot.press("z")  # the screen's message loop is alive: it fails (and is reported) again
+        await pilot.pause()
+        assert crash_log().read_text().count("in action 'boom'") == 2
+        await pilot.press("escape", "2")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "DeploymentsScreen"
+
+
+def _seed_hostile(home: Path) -> None:
+    bucket = data_dir() / "buckets" / "hostile"
+    bucket.mkdir(parents=True)
+    for key in HOSTILE:  # "[/x]" is folder "[" with object "x]", as in any object store
+        (bucket / key).parent.mkdir(parents=True, exist_ok=True)
+        if not (bucket / key).is_dir():
+            (bucket / key).write_bytes(b"x")
+    (bucket / "[bold]folder[").mkdir()
+    (bucket / "[bold]folder[" / "x[b].mar").write_bytes(b"PK")
+    path = history_file("local")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, target in enumerate([*HOSTILE, LONG]):
+        req = asdict(PlaygroundRequest(model=target[:200], headers={"X-Name": target[:200]}))
+        req["body"] = target
+        entry = {
+            "ts": time.time() + i,
+            "target": target,
+            "request": req,
+            "status": target[:50],
+            "elapsed_ms": 1.0,
+        }
+        lines.append(json.dumps(entry))
+    path.write_text("\n".join(lines) + "\n")
+    profiles_file().parent.mkdir(parents=True, exist_ok=True)
+    profiles_file().write_text(
+        '[profiles.hostile]\ndescription = "[bold red]boom[/"\n'
+        '[profiles.hostile.storage]\nendpoint_url = "http://127.0.0.1:9/[/x]"\n'
+    )
+
+
+async def test_hostile_text_is_shown_as_text_everywhere(isolated: Path) -> None:
+    """Object keys, folder names, history entries (targets, models, headers, bodies, statuses),
+    profile names and descriptions, and what is typed in the command bar: nothing is markup."""
+    _seed_hostile(isolated)
+    app = TiruiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one("#objects", DataTable)
+        await until(pilot, lambda: table.row_count > 0)
+        table.move_cursor(
+            row=next(i for i in range(table.row_count) if "hostile" in str(table.get_row_at(i)))
+        )
+        await pilot.press("enter")
+        await until(pilot, lambda: any("folder" in str(table.get_row_at(i)) for i in range(table.row_count)))
+        shown = " ".join(str(table.get_row_at(i)) for i in range(table.row_count))
+        assert "[bold red]x[" in shown and "[link=http:/" in shown and "[bold]folder[" in shown
+        buckets = app.screen
+        for row in range(table.row_count):  # the details of every row
+            table.move_cursor(row=row)
+            await pilot.press("i")
+            await pilot.pause()
+            if app.screen is not buckets:
+                await pilot.press("escape")
+                await pilot.pause()
+        table.move_cursor(row=next(i for i in range(table.row_count) if "'[/'" in str(table.get_row_at(i))))
+        await pilot.press("enter")  # into folder "[": the breadcrumb says eos://hostile/[/
+        await until(pilot, lambda: any("x]" in str(table.get_row_at(i)) for i in range(table.row_count)))
+        await pilot.press("backspace")
+        await pilot.pause()
+        for typed in ("[bold red]x[/", "profile [/x]", "profile x[/x]", LONG[:2000]):
+            await pilot.press("colon")
+            await pilot.pause()
+            app.screen.query_one("Input").value = typed  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await pilot.pause()
+        assert any("[bold red]x[/" in m for m in notifications(app))
+        assert any("x[/x]" in m for m in notifications(app))  # no such profile, said as text
+        await pilot.press("colon", *"profile local", "enter")
+        await pilot.press("5")  # profiles and tokens
+        await pilot.pause()
+        assert "[bold red]boom[/" in " ".join(
+            str(app.screen.query_one("#profiles-table", DataTable).get_row_at(i))
+            for i in range(app.screen.query_one("#profiles-table", DataTable).row_count)
+        )
+        await pilot.press("4", "ctrl+e")  # the Playground's history
+        await until(pilot, lambda: isinstance(app.screen, HistoryDialog))
+        history = app.screen.query_one(DataTable)
+        assert history.row_count == len(HOSTILE) + 1
+        for row in range(history.row_count):  # every entry loads into the form
+            await pilot.press("enter")
+            await pilot.pause()
+            await pilot.press("ctrl+e")
+            await until(pilot, lambda: isinstance(app.screen, HistoryDialog))
+            app.screen.query_one(DataTable).move_cursor(row=row + 1)
+        await pilot.press("escape")
+        for key in ("1", "2", "3", "4", "5", "question_mark"):
+            await pilot.press(key)
+            await pilot.pause()
+        assert app.is_running
+    assert not crash_log().exists(), crash_log().read_text()
+
+
+async def test_history_entries_load_across_protocols(isolated: Path) -> None:
+    """An HTTP entry loads in gRPC mode and a gRPC entry in HTTP mode (the presets follow)."""
+    path = history_file("local")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    http = asdict(PlaygroundRequest(protocol="http", preset="Predict", model="tiny"))
+    grpc = asdict(PlaygroundRequest(protocol="grpc", preset="StreamPredictions", model="tiny"))
+    http["body"] = grpc["body"] = ""
+    entries = [(http, "http://127.0.0.1:1"), (grpc, "grpc://127.0.0.1:1")]
+    path.write_text(
+        "".join(
+            json.dumps({"ts": i, "target": t, "request": r, "status": "200", "elapsed_ms": 1.0}) + "\n"
+            for i, (r, t) in enumerate(entries)
+        )
+    )
+    app = TiruiApp(start_mode="play")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for target, (protocol, preset) in (
+            ("http://127.0.0.1:1", ("http", "Predict")),
+            ("grpc://127.0.0.1:1", ("grpc", "StreamPredictions")),
+        ):
+            for other in ("grpc", "http"):  # from either mode
+                app.screen.query_one("#protocol", Select).value = other
+                await pilot.pause()
+                await pilot.press("ctrl+e")
+                await until(pilot, lambda: isinstance(app.screen, HistoryDialog))
+                rows = app.screen.query_one(DataTable)
+                rows.move_cursor(
+                    row=next(i for i in range(rows.row_count) if target in str(rows.get_row_at(i)))
+                )
+                await pilot.press("enter")
+                await pilot.pause()
+                await pilot.pause()
+                assert app.screen.query_one("#protocol", Select).value == protocol
+                assert app.screen.query_one("#preset", Select).value == preset
+    assert not crash_log().exists(), crash_log().read_text()
+
+
+def test_copy_as_grpcurl_from_http_mode_names_the_rpc() -> None:
+    req = PlaygroundRequest(protocol="http", preset="Predict", model="tiny")
+    assert req.as_grpc().preset == "Predictions" and req.as_grpc().api == "inference"
+    described = PlaygroundRequest(protocol="http", preset="Describe model", model="tiny").as_grpc()
+    assert (described.preset, described.api) == ("DescribeModel", "management")
+    with pytest.raises(ValueError, match="no gRPC equivalent"):
+        PlaygroundRequest(protocol="http", preset="Explain").as_grpc()
+
+
+async def test_help_and_palette_show_keys_as_typed() -> None:
+    app = TiruiApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        table = app.screen.query_one(DataTable)
+        keys = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert "]" in keys and "/" in keys and ":" in keys and "?" in " ".join(keys)
+        assert not [k for k in keys if "_" in k], keys
+
+
+def test_every_subcommand_help_works() -> None:
+    top = subprocess.run([sys.executable, "-m", "tirui", "--help"], capture_output=True, text=True)
+    assert top.returncode == 0
+    commands = [m.group(1) for line in top.stdout.splitlines() if (m := re.match(r"^    ([a-z-]+) ", line))]
+    assert {"deploy", "canary", "bench", "predict", "ls"} <= set(commands)
+    for c in commands:
+        r = subprocess.run([sys.executable, "-m", "tirui", c, "--help"], capture_output=True, text=True)
+        assert r.returncode == 0 and "usage:" in r.stdout, (c, r.stderr[-500:])
