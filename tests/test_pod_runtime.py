@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,14 +23,13 @@ import pytest
 from tests.control_plane import (
     ControlPlane,
     admin_client,
-    register_node,
     seed_archive,
     wait_for,
     write_profile,
 )
 from tests.support.containers import stamp
 from tests.support.kubelet import PodRunner
-from tests.support.kubelet_api import KubeletEndpoint
+from tests.support.node import running_node
 from tirui.cluster.credentials import token_ref
 from tirui.cluster.kube import KubeRuntime
 from tirui.cluster.runtime import DeployOptions
@@ -134,48 +132,11 @@ def env(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv(token_ref("k8s", "tiny").env_var, TOKEN)
     monkeypatch.setenv(token_ref("k8s", "echo").env_var, TOKEN)
-    api = admin_client(k8s)
-    node = f"runner-{k8s_ns}"
-    register_node(api, node)
-    cordoned = _cordon_others(api, node)  # other tests' Nodes have no runner: the scheduler picks ours
     profile = write_profile(isolated, k8s.kubeconfig, k8s_ns, s3_endpoint)
     tokens = TokenStore("env")
     rt = KubeRuntime.from_profile(profile, tokens)
-    root = Path(tempfile.mkdtemp(prefix="tirui-pods-", dir="/var/tmp"))
-    port = int(s3_endpoint.rsplit(":", 1)[1].split("/")[0])
-    with PodRunner(api, node, root, loopback_forwards=(port,), backoff_base=2.0, namespace=k8s_ns) as runner:
-        kubelet = KubeletEndpoint(runner)
-        kubelet.register(api, node)
-        try:
-            yield Env(k8s, k8s_ns, profile, rt, tokens, runner, s3_endpoint)
-        finally:
-            kubelet.close()
-            _uncordon(api, cordoned)
-    import shutil
-
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def _cordon_others(api: Any, node: str) -> list[str]:
-    from kubernetes import client
-
-    core = client.CoreV1Api(api)
-    names = [
-        n["metadata"]["name"]
-        for n in json.loads(core.list_node(_preload_content=False).data)["items"]
-        if n["metadata"]["name"] != node and not n["spec"].get("unschedulable")
-    ]
-    for name in names:
-        core.patch_node(name, {"spec": {"unschedulable": True}})
-    return names
-
-
-def _uncordon(api: Any, names: list[str]) -> None:
-    from kubernetes import client
-
-    for name in names:
-        with contextlib.suppress(client.ApiException):
-            client.CoreV1Api(api).patch_node(name, {"spec": {"unschedulable": False}})
+    with running_node(admin_client(k8s), k8s_ns, s3_endpoint) as runner:
+        yield Env(k8s, k8s_ns, profile, rt, tokens, runner, s3_endpoint)
 
 
 def _auth() -> dict[str, str]:
