@@ -224,3 +224,29 @@ def test_every_subcommand_help_works() -> None:
     for c in commands:
         r = subprocess.run([sys.executable, "-m", "tirui", c, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and "usage:" in r.stdout, (c, r.stderr[-500:])
+
+
+async def test_stream_predictions_asks_first(isolated: Path) -> None:
+    """StreamPredictions kills the worker of a handler that does not stream: asked before sending
+    (and a model named like markup is shown as text in the question)."""
+    from textual.widgets import Input
+
+    from tirui.screens.dialogs import ConfirmDialog
+
+    app = TiruiApp(start_mode="play")
+    async with app.run_test(size=(80, 24)) as pilot:
+        s = app.screen
+        s.query_one("#target", Input).value = "grpc://127.0.0.1:1"
+        s.query_one("#protocol", Select).value = "grpc"
+        await pilot.pause()
+        s.query_one("#preset", Select).value = "StreamPredictions"
+        s.query_one("#model", Input).value = "[/x]"
+        await pilot.press("ctrl+j")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "handler that streams" in app.screen.question and "[/x]" in app.screen.question
+        await pilot.press("n")
+        await until(
+            pilot,
+            lambda: "Not sent: StreamPredictions cancelled" in str(s.query_one("#resp-status").render()),
+        )
+    assert not crash_log().exists()

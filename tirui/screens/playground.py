@@ -54,6 +54,10 @@ def parse_headers(text: str) -> dict[str, str]:
     return out
 
 
+STREAMING = ("StreamPredictions", "StreamPredictions2")
+"""The gRPC RPCs that can break a worker (see :meth:`PlaygroundScreen._stream_ok`)."""
+
+
 class PlaygroundScreen(MainScreen):
     """Send requests; the target is a deployment name or a URL."""
 
@@ -80,8 +84,8 @@ class PlaygroundScreen(MainScreen):
         self.body_file: Path | None = None
         self.last_response: PlaygroundResponse | None = None
         self._streamed: list[bytes] = []
-        self._sequence_confirmed: set[tuple[str, str]] = set()
-        """(target, model) pairs the user agreed to send StreamPredictions2 to."""
+        self._stream_confirmed: set[tuple[str, str, str]] = set()
+        """(RPC, target, model) the user agreed to send a streaming RPC to."""
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="play-body"):
@@ -250,12 +254,8 @@ class PlaygroundScreen(MainScreen):
         except ValueError as exc:
             self._status(f"Not sent: {exc}", error=True)
             return
-        if (
-            req.protocol == "grpc"
-            and req.preset == "StreamPredictions2"
-            and not await self._sequence_ok(req, target)
-        ):
-            self._status("Not sent: StreamPredictions2 cancelled")
+        if req.protocol == "grpc" and req.preset in STREAMING and not await self._stream_ok(req, target):
+            self._status(f"Not sent: {req.preset} cancelled")
             return
         response_box = self.query_one("#response", TextArea)
         response_box.text = ""
@@ -278,15 +278,31 @@ class PlaygroundScreen(MainScreen):
         text = self.query_one("#target", Input).value.strip()
         await asyncio.to_thread(record, app.profile.name, text, req, resp)
 
+    async def _stream_ok(self, req: PlaygroundRequest, target: Target) -> bool:
+        """The streaming RPCs can break a worker: ask first, once per RPC, target and model.
+        StreamPredictions kills the worker of a handler that does not stream (nothing TorchServe
+        reports tells which handlers stream); StreamPredictions2 wedges an ordinary model's worker
+        (asked unless TorchServe describes the model as stateful, a sequence model)."""
+        key = (req.preset, target.name, req.model)
+        if key in self._stream_confirmed:
+            return True
+        if req.preset == "StreamPredictions":
+            question = (
+                f"StreamPredictions needs a handler that streams (send_intermediate_predict_response): "
+                f"if {req.model or 'the model'}'s does not, TorchServe loses the worker (gRPC INTERNAL: "
+                "Worker died) and restarts it. Send it anyway?"
+            )
+            ok = await self._ask(question)
+        else:
+            ok = await self._sequence_ok(req, target)
+        if ok:
+            self._stream_confirmed.add(key)
+        return ok
+
     async def _sequence_ok(self, req: PlaygroundRequest, target: Target) -> bool:
-        """StreamPredictions2 wedges an ordinary model's worker: ask first unless TorchServe
-        describes the model as stateful (a sequence model), once per target and model."""
         from tirui.torchserve.errors import TorchServeError
         from tirui.torchserve.http import TorchServeHTTP
 
-        key = (target.name, req.model)
-        if key in self._sequence_confirmed:
-            return True
         try:
             async with TorchServeHTTP(target.http, timeout=10) as client:
                 described = await client.describe(req.model, req.version or None)
@@ -299,10 +315,11 @@ class PlaygroundScreen(MainScreen):
             f"{why} StreamPredictions2 is for sequence models: on an ordinary model it wedges the "
             "worker until it is scaled to 0 and back. Send it anyway?"
         )
-        if await self.app.push_screen_wait(ConfirmDialog(question)):
-            self._sequence_confirmed.add(key)
-            return True
-        return False
+        return await self._ask(question)
+
+    async def _ask(self, question: str) -> bool:
+        answer: bool = await self.app.push_screen_wait(ConfirmDialog(question))
+        return answer
 
     def _show(self, resp: PlaygroundResponse) -> None:
         if resp.error and not resp.headers:
