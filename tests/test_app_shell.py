@@ -69,7 +69,7 @@ async def test_help_lists_screen_and_global_keys() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         table = app.screen.query_one(DataTable)
-        actions = {table.get_row_at(i)[1] for i in range(table.row_count)}
+        actions = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
         assert {"Add token", "Rotate", "Delete", "Reveal", "Help", "Quit", "Buckets"} <= actions
         await pilot.press("escape")
         await pilot.pause()
@@ -158,7 +158,7 @@ async def test_tokens_screen_with_real_keyring(keyring_bus: str) -> None:
         table = app.screen.query_one("#tokens-table", DataTable)
         assert table.row_count == 1
         row = table.get_row_at(0)
-        assert row[2] == "api" and "ui-token" not in "".join(map(str, row))
+        assert str(row[2]) == "api" and "ui-token" not in "".join(map(str, row))
         table.focus()
         await pilot.press("r")
         await pilot.pause()
