@@ -67,6 +67,8 @@ def _tool_view() -> tuple[list[str], list[dict[str, str]]]:
         parts = tool.strip("/").split("/")
         for i in range(1, len(parts)):
             folder = "/" + "/".join(parts[:i])
+            if folder in hide:  # already hidden: its tool paths are bound back through new folders
+                break
             if not os.stat(folder).st_mode & 0o001:
                 hide.setdefault(folder, "755")
                 break
