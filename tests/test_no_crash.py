@@ -250,3 +250,49 @@ async def test_stream_predictions_asks_first(isolated: Path) -> None:
             lambda: "Not sent: StreamPredictions cancelled" in str(s.query_one("#resp-status").render()),
         )
     assert not crash_log().exists()
+
+
+SAFE_KEYS = [
+    *"abcdefghijklmnopqrstuvwyz0123456789",
+    *("A", "S", "B", "Z"),
+    "escape", "enter", "tab", "shift+tab", "up", "down", "left", "right", "home", "end", "pageup",
+    "pagedown", "backspace", "delete", "space", "colon", "slash", "question_mark", "left_square_bracket",
+    "right_square_bracket", "ctrl+e", "ctrl+j", "ctrl+t", "ctrl+y", "ctrl+g", "ctrl+o", "ctrl+s",
+    "ctrl+r", "ctrl+k", "ctrl+x", "ctrl+p", "ctrl+a", "ctrl+w", "f5",
+]  # fmt: skip
+"""Everything but what quits (ctrl+q, ctrl+c) or deletes (ctrl+d, x stops a deployment)."""
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_monkey_keys_and_hostile_pastes_never_end_the_app(isolated: Path, seed: int) -> None:
+    """Seeded random keys across every screen and dialog, with hostile strings pasted into
+    whatever has focus: the app is still running and the crash log is empty (seed printed on
+    failure)."""
+    import random
+
+    from textual import events
+
+    _seed_hostile(isolated)
+    rng = random.Random(seed)
+    app = TiruiApp()
+    pressed: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        for i in range(600):
+            if rng.random() < 0.04:
+                text = rng.choice([*HOSTILE, LONG[:3000], "\x1b[31m", "\t\n\r", "\\", "'\"$(rm)"])
+                pressed.append(f"paste {text[:20]!r}")
+                focused = app.focused
+                if focused is not None:
+                    focused.post_message(events.Paste(text))
+            else:
+                key = rng.choice(SAFE_KEYS)
+                pressed.append(key)
+                await pilot.press(key)
+            if i % 50 == 0:
+                await pilot.pause()
+            assert app.is_running, f"seed {seed}: the app ended after {pressed[-20:]}"
+        await pilot.pause()
+        assert app.is_running
+    assert not crash_log().exists(), (
+        f"seed {seed}, last keys {pressed[-30:]}:\n" + crash_log().read_text()[-4000:]
+    )

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -93,7 +94,7 @@ class BucketsScreen(BucketActions, MainScreen):
 
     # -- store and loading -------------------------------------------------------------------
     def open_store(self) -> None:
-        self._message(f"Connecting to {self.app.profile.name}…")
+        self._message(escape(f"Connecting to {self.app.profile.name}…"))
         self._open_store()
 
     @work(exit_on_error=False, exclusive=True, group="store", thread=True)
@@ -150,7 +151,9 @@ class BucketsScreen(BucketActions, MainScreen):
         for b in buckets:
             table.add_row("", b.name, "", _when(b.created), key=b.name)
         self._message("" if buckets else "No buckets yet: press c to create one.")
-        self.query_one("#listing-summary", Static).update(f"{len(buckets)} buckets · {self.store_label}")
+        self.query_one("#listing-summary", Static).update(
+            Text(f"{len(buckets)} buckets · {self.store_label}")
+        )
 
     @work(exit_on_error=False, exclusive=True, group="listing", thread=True)
     def _load_objects(self, generation: int, bucket: str, prefix: str) -> None:
@@ -225,7 +228,7 @@ class BucketsScreen(BucketActions, MainScreen):
         self._summary()
 
     def _summary(self) -> None:
-        self.query_one("#listing-summary", Static).update(self.listing.summary())
+        self.query_one("#listing-summary", Static).update(Text(self.listing.summary()))
 
     def _breadcrumb(self) -> None:
         where = "eos://" if self.bucket is None else f"eos://{self.bucket}/{self.listing.prefix}"

@@ -154,7 +154,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
                 f"{app.runtime_error}\n"
                 "Fix the profile's kubeconfig/context, or use the local profile (: profile local)."
             )
-            self._message(msg)
+            self._message(escape(msg))
             return
         if self._bound is not runtime:  # keys follow the runtime's capabilities (check_action)
             self._bound = runtime

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -155,7 +156,7 @@ class MetricsScreen(MainScreen):
         return self.query_one(f"#chart-{name}")
 
     def _note(self, text: str) -> None:
-        self.query_one("#metrics-notes", Static).update(text)
+        self.query_one("#metrics-notes", Static).update(Text(text))
 
     def _head(self) -> None:
         p = self.pipeline

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -240,7 +241,7 @@ class PlaygroundScreen(MainScreen):
     # -- send --------------------------------------------------------------------------------
     def _status(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#resp-status", Static)
-        status.update(text)
+        status.update(Text(text))  # what servers and users said: never markup
         status.set_class(error, "error")
 
     def action_send(self) -> None:
@@ -351,7 +352,9 @@ class PlaygroundScreen(MainScreen):
             self.body_file = Path(path).expanduser() if path else None
             label = self.query_one(".play-label", Label)
             label.update(
-                f"Body: file {self.body_file}" if self.body_file else "Body (JSON, or ctrl+o for a file)"
+                Text(
+                    f"Body: file {self.body_file}" if self.body_file else "Body (JSON, or ctrl+o for a file)"
+                )
             )
             self.query_one("#body", TextArea).disabled = self.body_file is not None
 

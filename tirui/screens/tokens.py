@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 
+from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -104,7 +105,7 @@ class TokensScreen(MainScreen):
             self._fill_tokens([])
             return
         line.remove_class("error")
-        line.update(f"Keyring: {store.describe()}")
+        line.update(Text(f"Keyring: {store.describe()}"))
         try:
             metas = await asyncio.to_thread(store.entries)
         except SecretStoreError as exc:

@@ -68,7 +68,8 @@ class TextViewer(ReportsWorkerFailures, ModalScreen[None]):
         state = ("following" if self.follow else "paused") if self.followable else ""
         shown = f"lines with {escape(repr(self.filter_text))}" if self.filter_text else ""
         extra = " · ".join(x for x in (state, shown, "wrapped" if self.wrap else "") if x)
-        return f"{self.title_text}  [dim]{extra}[/dim]" if extra else self.title_text
+        title = escape(self.title_text)
+        return f"{title}  [dim]{extra}[/dim]" if extra else title
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """``f`` only where the text can change (logs, events), not for a fixed text (YAML)."""
