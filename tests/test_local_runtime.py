@@ -298,3 +298,54 @@ async def test_update_under_load_drops_nothing_and_rollback_returns(
         result = await load
     assert result.count >= 150 and result.errors == 0, result.summary()
     assert predict(runtime, "upd") == expected_output([1, 1, 1, 1])
+
+
+def test_two_tiruis_on_one_data_dir_lose_nothing(models: LocalStore, tmp_path: Path) -> None:
+    """The TUI (supervising) and `tirui deploy` in another terminal work on the same deployment at
+    once: an update to v2 and a scale. The TUI shows the update within a refresh, and when it
+    quits it writes only what it changed itself (the update stays on disk)."""
+    import threading
+
+    from tirui.cluster.local_state import LocalState
+
+    v2 = build_mar(tmp_path / "v2", version="2.0")
+    models.upload(v2, "models", "tiny-v2.mar")
+    ui = LocalRuntime(tmp_path / "deployments", startup_timeout=60, backoff_max=1, poll=0.2)
+    cli = None
+    try:
+        ui.deploy(DeploymentSpec("two", "eos://models/tiny.mar"), models)
+        wait_for(lambda: ui.get("two").status == "Ready", what="Ready")
+        cli = LocalRuntime(tmp_path / "deployments", poll=0.2, supervise=False)
+        errors: list[BaseException] = []
+
+        def run(fn: Callable[[], object]) -> None:
+            try:
+                fn()
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        c = cli
+        jobs = [
+            threading.Thread(
+                target=run,
+                args=(lambda: c.deploy(DeploymentSpec("two", "eos://models/tiny-v2.mar"), models),),
+            ),
+            threading.Thread(target=run, args=(lambda: ui.scale("two", 2),)),
+        ]
+        for j in jobs:
+            j.start()
+        for j in jobs:
+            j.join()
+        assert errors == [], errors
+        seen = ui.get("two")  # the TUI's next refresh
+        assert seen.model_version == "2.0" and "tiny-v2.mar" in seen.version, seen
+        disk = LocalState.load(tmp_path / "deployments" / "two")
+        assert disk is not None and disk.model_version == "2.0" and seen.desired == disk.workers
+        ui.shutdown(keep_running=True)  # the TUI quits
+        disk = LocalState.load(tmp_path / "deployments" / "two")
+        assert disk is not None and disk.model_version == "2.0" and "tiny-v2.mar" in disk.source
+        assert predict(cli, "two") == expected_output([1, 1, 1, 1])
+    finally:
+        ui.shutdown()
+        last = LocalRuntime(tmp_path / "deployments", poll=0.2)
+        last.shutdown()  # stops what is still running

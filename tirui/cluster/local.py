@@ -134,6 +134,7 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
             return self._status(self._dep(name))
 
     def _status(self, dep: LocalDep) -> DeploymentStatus:
+        dep.state.refresh(dep.folder)  # what another tirui (a deploy, a scale) wrote since
         s = dep.state
         if self._thread is None and s.phase in ("Starting", "Ready", "NotReady"):
             self._probe(dep)  # no supervisor: look now

@@ -7,8 +7,11 @@ twice) and what ``tirui status`` reads. It never holds tokens: TorchServe's keys
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,9 @@ class LocalState:
     """The archive served before the last update (source, mar_file, etag, model_version), kept
     on disk for ``tirui rollback``."""
     extra: dict[str, Any] = field(default_factory=dict)
+    generation: int = 0
+    """Bumped by every write: one tirui's write never loses what another wrote since it read
+    (see :meth:`save`)."""
 
     @property
     def version_text(self) -> str:
@@ -64,16 +70,71 @@ class LocalState:
         return Ports(**self.ports)
 
     def save(self, folder: Path) -> None:
+        """Write under the folder's lock, as a compare-and-swap: when another tirui wrote since this
+        copy was read, the fields this copy did not change since then are taken from the disk (an
+        update or a scale from another terminal is kept), the ones it changed are written."""
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        os.replace(tmp, folder / STATE_FILE)
+        with _locked(folder):
+            disk = _read(folder)
+            merged = self._merged(disk)
+            merged["generation"] = max(self.generation, (disk or {}).get("generation", 0)) + 1
+            tmp = folder / (STATE_FILE + ".tmp")
+            tmp.write_text(json.dumps(merged, indent=2))
+            os.replace(tmp, folder / STATE_FILE)
+        self._take(merged)
+
+    def refresh(self, folder: Path) -> bool:
+        """Take what another tirui wrote since this copy was read (keeping this copy's own unsaved
+        changes); True when something came from the disk."""
+        disk = _read(folder)
+        if disk is None or disk.get("generation", 0) <= self.generation:
+            return False
+        before = asdict(self)
+        self._take(self._merged(disk), base=disk)
+        return asdict(self) != before
+
+    def _merged(self, disk: dict[str, Any] | None) -> dict[str, Any]:
+        mine = asdict(self)
+        if disk is None or disk.get("generation", 0) == self.generation:
+            return mine
+        base = getattr(self, "_base", None) or {}
+        return {
+            k: (disk[k] if k in disk and k in base and mine[k] == base[k] else v) for k, v in mine.items()
+        }
+
+    def _take(self, values: dict[str, Any], base: dict[str, Any] | None = None) -> None:
+        for k in self.__dataclass_fields__:
+            if k in values:
+                setattr(self, k, values[k])
+        self._base = dict(base if base is not None else values)
 
     @classmethod
     def load(cls, folder: Path) -> LocalState | None:
-        try:
-            doc = json.loads((folder / STATE_FILE).read_text())
-            known = {k: doc[k] for k in cls.__dataclass_fields__ if k in doc}
-            return cls(**known)
-        except (OSError, ValueError, TypeError):
+        doc = _read(folder)
+        if doc is None:
             return None
+        try:
+            state = cls(**{k: doc[k] for k in cls.__dataclass_fields__ if k in doc})
+        except TypeError:
+            return None
+        state._base = asdict(state)
+        return state
+
+
+def _read(folder: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads((folder / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """The deployment folder's write lock (``state.lock``), across processes."""
+    with (folder / "state.lock").open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
