@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import http.server
-import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,30 +59,10 @@ def slowdown_server() -> Iterator[tuple[str, type[_SlowDown]]]:
 
 @contextmanager
 def self_signed_https(tmp: Path) -> Iterator[str]:
-    key, cert = tmp / "key.pem", tmp / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    from tests.support.pki import server_context
+
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowDown)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
+    ctx = server_context(tmp)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     with _serve(server) as port:
         yield f"https://127.0.0.1:{port}"

@@ -165,16 +165,21 @@ class ContainerRunner:
         return not self.pod.stopping.is_set()
 
     # -- running ---------------------------------------------------------------------------
+    def _start_or_back_off(self) -> ContainerProcess | None:
+        """A new run; None when it could not be created (CreateContainerError, the back-off waited)."""
+        try:
+            return self.start()
+        except Exception as e:  # reported in the status, as the kubelet does
+            self.waiting = ("CreateContainerError", str(e))
+            self.pod.changed()
+            self.back_off()
+            return None
+
     def supervise(self) -> None:
         """A regular container: run, probe, restart (restartPolicy Always) until the pod stops."""
         while not self.pod.stopping.is_set():
-            try:
-                run = self.start()
-            except Exception as e:
-                self.waiting = ("CreateContainerError", str(e))
-                self.pod.changed()
-                if not self.back_off():
-                    return
+            run = self._start_or_back_off()
+            if run is None:
                 continue
             started_at = time.monotonic()
             prober = threading.Thread(target=self._probe, args=(run,), daemon=True)
@@ -191,13 +196,8 @@ class ContainerRunner:
     def run_to_completion(self) -> bool:
         """An init container: True once it has exited 0 (failed runs are restarted)."""
         while not self.pod.stopping.is_set():
-            try:
-                run = self.start()
-            except Exception as e:
-                self.waiting = ("CreateContainerError", str(e))
-                self.pod.changed()
-                if not self.back_off():
-                    return False
+            run = self._start_or_back_off()
+            if run is None:
                 continue
             run.wait()
             self.ended(run)

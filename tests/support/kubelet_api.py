@@ -12,51 +12,21 @@ Not served: exec, attach, port-forward, metrics, stats.
 from __future__ import annotations
 
 import datetime as dt
-import ssl
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from kubernetes import client
 
+from tests.support.pki import server_context
 from tests.support.sandbox import PodNetwork, listen_in
 
 if TYPE_CHECKING:
     from tests.support.kubelet import PodRunner
 
 PORT = 10250
-
-
-def _certificate(folder: Path, ip: str) -> tuple[str, str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    key, cert = folder / "kubelet.key", folder / "kubelet.crt"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=pod-runner",
-            "-addext",
-            f"subjectAltName=IP:{ip}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return str(cert), str(key)
 
 
 def _since(line_stamp: str) -> float:
@@ -70,10 +40,8 @@ class KubeletEndpoint:
     def __init__(self, runner: PodRunner) -> None:
         self.runner = runner
         self.net = PodNetwork()
-        cert, key = _certificate(runner.root / "kubelet-pki", self.net.pod_ip)
+        ctx = server_context(runner.root / "kubelet-pki", self.net.pod_ip)
         sock = listen_in(self.net.netns, PORT, self.net.pod_ip)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
         self.server = ThreadingHTTPServer((self.net.pod_ip, PORT), _Handler, bind_and_activate=False)
         self.server.socket.close()
         self.server.socket = ctx.wrap_socket(sock, server_side=True)
