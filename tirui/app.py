@@ -193,17 +193,17 @@ class TiruiApp(App[None]):
         """Where an unexpected exception of a handler or an action ends up (see
         :mod:`tirui.crash_guard`): the crash log gets the traceback, the user a notification
         naming it; the app and the screen go on."""
-        from tirui.crash_guard import crash_log, record
+        from tirui.crash_guard import record
 
         try:
-            path: object = record(where, error)
+            path = str(record(where, error))
         except OSError as exc:  # a crash log that cannot be written must not hide the error
             path = f"(crash log unwritable: {exc.strerror})"
         self.log.error(f"unexpected error in {where}", error)
         detail = (str(error).strip().splitlines() or [""])[0][:300]
         with contextlib.suppress(Exception):
             self.notify(
-                f"{type(error).__name__}: {detail}\nThe app goes on; details in {path or crash_log()}",
+                f"{type(error).__name__}: {detail}\nThe app goes on; details in {path}",
                 title="Unexpected error",
                 severity="error",
                 timeout=15,

@@ -78,11 +78,10 @@ def _tool_view() -> tuple[list[str], list[dict[str, str]]]:
 class ContainerRunner:
     """One container of a pod across its restarts."""
 
-    def __init__(self, pod: PodWorker, spec: dict[str, Any], init: bool) -> None:
+    def __init__(self, pod: PodWorker, spec: dict[str, Any]) -> None:
         self.pod = pod
         self.spec = spec
         self.name: str = spec["name"]
-        self.init = init
         self.restarts = 0
         self.run: ContainerProcess | None = None
         self.history: list[tuple[ContainerProcess, str]] = []
@@ -356,13 +355,12 @@ class PodWorker:
         self.done = threading.Event()
         self.initialized = False
         self.start_time = stamp()[:19] + "Z"
-        self.inits = [ContainerRunner(self, c, True) for c in pod["spec"].get("initContainers", [])]
-        self.containers = [ContainerRunner(self, c, False) for c in pod["spec"]["containers"]]
+        self.inits = [ContainerRunner(self, c) for c in pod["spec"].get("initContainers", [])]
+        self.containers = [ContainerRunner(self, c) for c in pod["spec"]["containers"]]
         self.net: PodNetwork
         self.volume_paths: dict[str, str] = {}
         self._dirty = threading.Event()
         self._terminating = False
-        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         threading.Thread(target=self._main, daemon=True, name=f"pod-{self.name}").start()
@@ -393,7 +391,6 @@ class PodWorker:
             for c in self.containers:
                 t = threading.Thread(target=c.supervise, daemon=True, name=f"{self.name}/{c.name}")
                 t.start()
-                self._threads.append(t)
             self.changed()
         except Exception:
             (self.dir / "runner-error.txt").write_text(traceback.format_exc())
@@ -453,7 +450,7 @@ class PodWorker:
     def _cleanup(self) -> None:
         if hasattr(self, "net"):
             self.net.close()
-        volumes.remove(self.volume_paths, self.dir / "volumes")
+        volumes.remove(self.dir / "volumes")
 
     # -- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -497,7 +494,6 @@ class PodWorker:
             self._dirty.wait(1.0)
             self._dirty.clear()
             status = self.status()
-            body = json.dumps(status, sort_keys=True)
             # conditions carry a time: compare without them
             key = json.dumps(
                 {k: v for k, v in status.items() if k != "conditions"}
@@ -507,7 +503,7 @@ class PodWorker:
             if key == last:
                 continue
             try:
-                core.patch_namespaced_pod_status(self.name, self.namespace, {"status": json.loads(body)})
+                core.patch_namespaced_pod_status(self.name, self.namespace, {"status": status})
                 last = key
             except client.ApiException as e:
                 if e.status == 404:

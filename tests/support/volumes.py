@@ -137,7 +137,7 @@ def _claimed_folder(api: Any, namespace: str, claim: str) -> str:
     return str(source["path"])
 
 
-def remove(paths: dict[str, str], root: Path) -> None:
+def remove(root: Path) -> None:
     """Remove the pod's own volumes (not the claimed folders)."""
     shutil.rmtree(root, ignore_errors=True)
 
