@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.screen import Screen
@@ -124,6 +126,13 @@ async def test_hostile_text_is_shown_as_text_everywhere(isolated: Path) -> None:
         table.move_cursor(row=next(i for i in range(table.row_count) if "'[/'" in str(table.get_row_at(i))))
         await pilot.press("enter")  # into folder "[": the breadcrumb says eos://hostile/[/
         await until(pilot, lambda: any("x]" in str(table.get_row_at(i)) for i in range(table.row_count)))
+        inside = app.screen
+        table.move_cursor(row=next(i for i in range(table.row_count) if "x]" in str(table.get_row_at(i))))
+        for key in ("u", "g"):  # the upload and download dialogs name the folder and the key
+            await pilot.press(key)
+            await until(pilot, lambda: app.screen is not inside)
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is inside)
         await pilot.press("backspace")
         await pilot.pause()
         for typed in ("[bold red]x[/", "profile [/x]", "profile x[/x]", LONG[:2000]):
@@ -156,6 +165,65 @@ async def test_hostile_text_is_shown_as_text_everywhere(isolated: Path) -> None:
             await pilot.press(key)
             await pilot.pause()
         assert app.is_running
+    assert not crash_log().exists(), crash_log().read_text()
+
+
+async def test_every_dialog_shows_its_title_and_labels_as_text(isolated: Path) -> None:
+    """Dialog titles, field labels and notes carry object keys, file names, targets and server
+    text: each dialog opens with a hostile one (the monkey found ``Upload to eos://b/[/``)."""
+    from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
+    from tirui.screens.transfer import TransferDialog
+    from tirui.screens.viewer import TextViewer
+    from tirui.storage.base import CancelToken
+
+    app = TiruiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for text in [*HOSTILE, LONG]:
+            lines = [text]
+            dialogs: list[Screen[Any]] = [
+                FormDialog(text, [Field("a", text, text)], note=text),
+                MessageDialog(text, text),
+                ConfirmDialog(text),
+                TransferDialog(text, 10, CancelToken()),
+                TextViewer(text, lambda lines=lines: lines),  # type: ignore[misc]
+            ]
+            for dialog in dialogs:
+                app.push_screen(dialog)
+                await until(pilot, partial(lambda d: app.screen is d, dialog))
+                await pilot.pause()
+                dialog.dismiss(None)
+                await until(pilot, partial(lambda d: app.screen is not d, dialog))
+        assert app.is_running
+    assert not crash_log().exists(), crash_log().read_text()
+
+
+async def test_a_second_submit_queued_to_a_closed_dialog_does_nothing(isolated: Path) -> None:
+    """Two enters typed fast reach a form as two ``Input.Submitted``: the form answers once,
+    and the second does not close the screen that is on top by then (the monkey found it as
+    ``ScreenStackError``; with a dialog on top it would have closed that one and run the form's
+    callback twice)."""
+    from textual.widgets import Input
+
+    from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog
+
+    app = TiruiApp()
+    answers: list[object] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = FormDialog("Name", [Field("name", "Name", "x")])
+        question = ConfirmDialog("still here?")
+
+        def answered(values: object) -> None:
+            answers.append(values)
+            app.push_screen(question)  # what a callback does: the next dialog
+
+        app.push_screen(form, answered)
+        await until(pilot, lambda: bool(form.query("#field-name")))
+        field = form.query_one("#field-name", Input)
+        form.post_message(Input.Submitted(field, "x"))
+        form.post_message(Input.Submitted(field, "x"))
+        await until(pilot, lambda: app.screen is question)
+        await pilot.pause()
+        assert app.screen is question and answers == [{"name": "x"}]
     assert not crash_log().exists(), crash_log().read_text()
 
 
@@ -263,35 +331,140 @@ SAFE_KEYS = [
 """Everything but what quits (ctrl+q, ctrl+c) or deletes (ctrl+d, x stops a deployment)."""
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-async def test_monkey_keys_and_hostile_pastes_never_end_the_app(isolated: Path, seed: int) -> None:
-    """Seeded random keys across every screen and dialog, with hostile strings pasted into
-    whatever has focus: the app is still running and the crash log is empty (seed printed on
-    failure)."""
+PASTES = [*HOSTILE, LONG[:3000], "\x1b[31m", "\t\n\r", "\\", "'\"$(rm)"]
+MUTATING_RPCS = ("ScaleWorker", "UnregisterModel", "SetDefault", "RegisterModel")
+
+
+def _harmful(app: TiruiApp, key: str) -> bool:
+    """Keys that would do what a user asks to stop or change a deployment (scale it to 0, send
+    an unregister from the Playground, run a palette or command-bar entry such as quit): the
+    monkey leaves those out, so "still served" afterwards means nothing broke it by accident."""
+    from textual.command import CommandPalette
+
+    from tirui.screens.command_bar import CommandBar
+    from tirui.screens.deployments import DeploymentsScreen
+    from tirui.screens.playground import PlaygroundScreen
+
+    screen = app.screen
+    if isinstance(screen, CommandPalette | CommandBar):
+        return key == "enter"
+    if isinstance(screen, DeploymentsScreen):
+        return key == "s"
+    if isinstance(screen, PlaygroundScreen) and key in ("ctrl+j", "f5", "ctrl+t"):
+        try:
+            req = screen.build_request()
+        except ValueError:
+            return False
+        if req.protocol == "grpc":
+            return req.preset in MUTATING_RPCS
+        return req.api == "management" and req.method != "GET"
+    return False
+
+
+RISKY = {"enter", "s", "ctrl+j", "f5", "ctrl+t"}
+"""The keys :func:`_harmful` judges: the keys typed before one are let land first."""
+CHARS = {
+    "space": " ", "colon": ":", "slash": "/", "question_mark": "?", "left_square_bracket": "[",
+    "right_square_bracket": "]", "enter": "\r", "tab": "\t", "escape": "\x1b", "backspace": "\x7f",
+}  # fmt: skip
+
+
+async def _monkey(app: TiruiApp, pilot: Any, seed: int, count: int) -> list[str]:
+    """``count`` seeded keys (and a hostile paste now and then into whatever has focus), sent in
+    bursts of up to 8 as a fast typist's or a paste's arrive; the app must be running after each
+    burst. Returns what was done, for the failure message."""
     import random
 
     from textual import events
 
-    _seed_hostile(isolated)
     rng = random.Random(seed)
-    app = TiruiApp()
     pressed: list[str] = []
-    async with app.run_test(size=(80, 24)) as pilot:
-        for i in range(600):
-            if rng.random() < 0.04:
-                text = rng.choice([*HOSTILE, LONG[:3000], "\x1b[31m", "\t\n\r", "\\", "'\"$(rm)"])
-                pressed.append(f"paste {text[:20]!r}")
-                focused = app.focused
-                if focused is not None:
-                    focused.post_message(events.Paste(text))
-            else:
-                key = rng.choice(SAFE_KEYS)
-                pressed.append(key)
-                await pilot.press(key)
-            if i % 50 == 0:
-                await pilot.pause()
-            assert app.is_running, f"seed {seed}: the app ended after {pressed[-20:]}"
+    burst = 0
+
+    async def land() -> None:
+        nonlocal burst
         await pilot.pause()
+        burst = 0
+        assert app.is_running, f"seed {seed}: the app ended after {pressed[-20:]}"
+
+    for _ in range(count):
+        if rng.random() < 0.04:
+            text = rng.choice(PASTES)
+            pressed.append(f"paste {text[:20]!r}")
+            focused = app.focused
+            if focused is not None:
+                focused.post_message(events.Paste(text))
+            continue
+        key = rng.choice(SAFE_KEYS)
+        if key in RISKY or burst >= 8:
+            await land()
+            if _harmful(app, key):
+                continue
+        pressed.append(key)
+        app.post_message(events.Key(key, key if len(key) == 1 else CHARS.get(key)))
+        burst += 1
+    await land()
+    return pressed
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_monkey_keys_and_hostile_pastes_never_end_the_app(
+    isolated: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeded random keys across every screen and dialog, with hostile strings pasted into
+    whatever has focus: the app is still running and the crash log is empty (seed printed on
+    failure)."""
+    _seed_hostile(isolated)
+    monkeypatch.chdir(isolated)  # downloads and exports default to the working directory
+    app = TiruiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pressed = await _monkey(app, pilot, seed, 1500)
+    assert not crash_log().exists(), (
+        f"seed {seed}, last keys {pressed[-30:]}:\n" + crash_log().read_text()[-4000:]
+    )
+
+
+async def test_monkey_on_a_served_deployment(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's real TorchServe deployment, then a few thousand seeded keys and hostile pastes
+    on every screen (the Playground sending to it, the log viewer following it, its Metrics):
+    the app is still running, the deployment still answers predictions, the crash log is empty."""
+    import asyncio
+
+    import httpx
+
+    from tirui.cluster.spec import DeploymentSpec
+    from tirui.demo.model import expected_output
+    from tirui.demo.setup import prepare_demo
+
+    prepare_demo()
+    _seed_hostile(isolated)
+    monkeypatch.chdir(isolated)
+    seed = 7
+    app = TiruiApp(profile="local", start_mode="deploy")
+    async with app.run_test(size=(80, 24)) as pilot:
+        runtime = await app.get_runtime()
+        assert runtime is not None
+        spec = DeploymentSpec("tiny", "eos://models/tiny.mar")
+        await asyncio.to_thread(runtime.deploy_with, spec, app.profile, await app.get_token_store())
+        await until(pilot, lambda: runtime.get("tiny").status == "Ready", timeout=180)
+        pressed = await _monkey(app, pilot, seed, 3000)
+
+        def served() -> bool:
+            target = runtime.target("tiny")
+            if target is None:
+                return False
+            try:
+                r = httpx.post(
+                    f"{target.http.inference_url}/predictions/tiny",
+                    json=[1, 1, 1, 1],
+                    headers={"Authorization": f"Bearer {target.http.inference_token}"},
+                    timeout=30,
+                )
+            except httpx.HTTPError:
+                return False
+            return r.status_code == 200 and r.json() == expected_output([1, 1, 1, 1])
+
+        await until(pilot, served, timeout=180)  # a restart (r) it may have asked is allowed
         assert app.is_running
     assert not crash_log().exists(), (
         f"seed {seed}, last keys {pressed[-30:]}:\n" + crash_log().read_text()[-4000:]

@@ -209,6 +209,12 @@ class TiruiApp(App[None]):
                 timeout=15,
             )
 
+    def action_command_palette(self) -> None:
+        from tirui.commands import Palette
+
+        if self.use_command_palette and self.screen.id != "--command-palette":  # not open yet
+            self.push_screen(Palette(id="--command-palette"))
+
     async def run_action(
         self,
         action: str | ActionParseResult,

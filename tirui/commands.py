@@ -11,7 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import CommandList, CommandPalette, DiscoveryHit, Hit, Hits, Provider
 
 from tirui.screens.help import format_key
 
@@ -61,3 +61,13 @@ class TiruiCommands(Provider):
 
 def _key_help(key: str | None) -> str | None:
     return f"key: {format_key(key)}" if key else None
+
+
+class Palette(CommandPalette):
+    """Textual's palette, minus one race: a page key pressed as the first hits arrive, before
+    the list is laid out, raised ``KeyError`` in ``OptionList._move_page`` (Textual 8.2)."""
+
+    def _action_command_list(self, action: str) -> None:
+        if not self.query_one(CommandList).scrollable_content_region:
+            return  # not laid out yet: nothing to move over
+        super()._action_command_list(action)

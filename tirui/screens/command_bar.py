@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
+
+from tirui.screens.dialog_base import Dialog
 
 SCREEN_COMMANDS = {
     "buckets": "buckets",
@@ -24,7 +25,7 @@ SCREEN_COMMANDS = {
 OTHER_COMMANDS = ["help", "quit", "q", "profile "]
 
 
-class CommandBar(ModalScreen[str | None]):
+class CommandBar(Dialog[str | None]):
     """Returns the typed command (stripped), or None on escape."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
+from tirui.screens.dialog_base import Dialog
 from tirui.widgets.keybar import KeyBar
 from tirui.widgets.text_table import TextTable
 
@@ -29,7 +29,7 @@ def format_key(key: str) -> str:
     return " ".join(one(k.strip()) for k in key.split(","))
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Lists (key, what it does, where it applies) rows; escape closes."""
 
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close help")]
@@ -41,7 +41,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box help-box"):
-            yield Label(f"Keys — {self.screen_name}", classes="dialog-title")
+            yield Label(f"Keys — {self.screen_name}", classes="dialog-title", markup=False)
             table = TextTable(id="help-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("Key", "Action", "Scope")
             for key, description, scope in self.rows:

@@ -7,16 +7,16 @@ import time
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from tirui.locations import styles_dir
+from tirui.screens.dialog_base import Dialog
 from tirui.traffic.playground import HistoryEntry
 from tirui.widgets.keybar import KeyBar
 from tirui.widgets.text_table import TextTable
 
 
-class HistoryDialog(ModalScreen[int | None]):
+class HistoryDialog(Dialog[int | None]):
     """Newest first; enter loads the highlighted request, escape closes."""
 
     CSS_PATH = styles_dir() / "viewer.tcss"

@@ -13,9 +13,9 @@ import time
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, ProgressBar, Static
 
+from tirui.screens.dialog_base import Dialog
 from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.storage.base import CancelToken, human_size
 from tirui.widgets.keybar import KeyBar
@@ -28,7 +28,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-class TransferDialog(ReportsWorkerFailures, ModalScreen[None]):
+class TransferDialog(ReportsWorkerFailures, Dialog[None]):
     """Shows the progress of a transfer; escape or the button cancels it (the worker finishes)."""
 
     BINDINGS = [Binding("escape,c", "cancel", "Cancel transfer")]
@@ -44,7 +44,7 @@ class TransferDialog(ReportsWorkerFailures, ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box", id="transfer-box"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield ProgressBar(total=self.total or None, show_eta=False, id="transfer-bar")
             yield Static("starting…", id="transfer-stats")
             yield Button("Cancel (esc)", id="transfer-cancel", variant="error")

@@ -14,16 +14,16 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Log
 
 from tirui.locations import styles_dir
+from tirui.screens.dialog_base import Dialog
 from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.widgets.keybar import KeyBar
 from tirui.widgets.markup import escape
 
 
-class TextViewer(ReportsWorkerFailures, ModalScreen[None]):
+class TextViewer(ReportsWorkerFailures, Dialog[None]):
     """Shows ``fetch()``'s lines; with ``follow`` it re-reads every second (in a worker)."""
 
     CSS_PATH = styles_dir() / "viewer.tcss"
