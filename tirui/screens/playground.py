@@ -253,10 +253,10 @@ class PlaygroundScreen(MainScreen):
             req = self.build_request()
             target = await self.resolve()
         except ValueError as exc:
-            self._status(f"Not sent: {exc}", error=True)
+            self._not_sent(str(exc), error=True)
             return
         if req.protocol == "grpc" and req.preset in STREAMING and not await self._stream_ok(req, target):
-            self._status(f"Not sent: {req.preset} cancelled")
+            self._not_sent(f"{req.preset} cancelled")
             return
         response_box = self.query_one("#response", TextArea)
         response_box.text = ""
@@ -278,6 +278,12 @@ class PlaygroundScreen(MainScreen):
         app = self.app
         text = self.query_one("#target", Input).value.strip()
         await asyncio.to_thread(record, app.profile.name, text, req, resp)
+
+    def _not_sent(self, why: str, *, error: bool = False) -> None:
+        """Say why nothing went out; the last answer goes too (it is not this request's)."""
+        self._status(f"Not sent: {why}", error=error)
+        self.query_one("#response", TextArea).text = ""
+        self.last_response = None
 
     async def _stream_ok(self, req: PlaygroundRequest, target: Target) -> bool:
         """The streaming RPCs can break a worker: ask first, once per RPC, target and model.

@@ -23,10 +23,29 @@ ErrorKind = Literal[
 class TorchServeError(Exception):
     """A failed call; ``str(error)`` is a complete sentence, ``kind`` says which family."""
 
-    def __init__(self, kind: ErrorKind, message: str, status: int | None = None) -> None:
+    def __init__(self, kind: ErrorKind, message: str, status: int | None = None, code: str = "") -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
+        """The HTTP status, when the server answered."""
+        self.code = code
+        """The gRPC status code's name (``UNAVAILABLE``), when the call was gRPC."""
+
+    def short(self) -> str:
+        """A few words for a status column: ``HTTP 404``, ``gRPC NOT_FOUND``, ``unreachable``."""
+        if self.code:
+            return f"gRPC {self.code}"
+        if self.status:
+            return f"HTTP {self.status}"
+        return _SHORT.get(self.kind, self.kind.replace("_", " "))
+
+
+_SHORT: dict[str, str] = {
+    "connection": "unreachable",
+    "tls": "TLS failed",
+    "timeout": "timed out",
+    "protocol": "connection broken",
+}
 
 
 def server_message(body: bytes) -> str:

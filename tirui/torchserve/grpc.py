@@ -43,7 +43,7 @@ def rpc_error(exc: grpc.aio.AioRpcError, target: str) -> TorchServeError:
         "connection": " Is the server running and the address right?",
         "timeout": " Raise the deadline or check the server's load.",
     }.get(kind, "")
-    return TorchServeError(kind, f"{target}: gRPC {code.name}: {detail}.{hint}")
+    return TorchServeError(kind, f"{target}: gRPC {code.name}: {detail}.{hint}", code=code.name)
 
 
 @dataclass

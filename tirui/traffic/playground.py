@@ -179,12 +179,13 @@ async def execute(
             req = dataclasses.replace(req, path=target.route_path(req.path))
         elif req.preset in GRPC_INFERENCE[1:]:
             req = dataclasses.replace(req, version=target.pick_version())
+    started = time.perf_counter()
     try:
         if req.protocol == "http":
             return await _http(req, target, on_chunk)
         return await _grpc(req, target, on_chunk)
-    except TorchServeError as exc:
-        return PlaygroundResponse(False, exc.kind, error=str(exc))
+    except TorchServeError as exc:  # how long it took to fail is worth knowing too (a timeout)
+        return PlaygroundResponse(False, exc.short(), elapsed=time.perf_counter() - started, error=str(exc))
 
 
 async def _http(req: PlaygroundRequest, target: Target, on_chunk: ChunkFn | None) -> PlaygroundResponse:
