@@ -12,9 +12,9 @@ from tests.helpers import until
 from tests.torchserve_fixture import RunningTorchServe
 from tirui.app import TiruiApp
 from tirui.demo.model import expected_output
-from tirui.screens.dialogs import MessageDialog
+from tirui.screens.dialogs import FormDialog, MessageDialog
 from tirui.screens.loadtest import LoadTestDialog
-from tirui.traffic.playground import history_file
+from tirui.traffic.playground import history_file, load_history
 
 
 @pytest.fixture
@@ -53,6 +53,7 @@ async def test_http_predict_history_and_errors(torchserve: RunningTorchServe, to
         assert json.loads(response(app).split("\n\n", 1)[1]) == expected_output([1, 1, 1, 1])
         assert "first byte" in status(app)
 
+        await until(pilot, lambda: len(load_history("local")) == 1)  # recorded after it is shown
         entries = history_file("local").read_text()
         assert "predictions/tiny" in entries and token_env not in entries
 
@@ -60,6 +61,7 @@ async def test_http_predict_history_and_errors(torchserve: RunningTorchServe, to
         await pilot.press("ctrl+j")
         await until(pilot, lambda: "Not sent" in status(app))
         assert "not valid JSON" in status(app)
+        assert "[1.0" not in response(app) and "content-type" not in response(app).lower()  # not the last
 
         app.screen.query_one("#body", TextArea).text = "[1, 1, 1, 1]"
         app.screen.query_one("#model", Input).value = "nope"
@@ -69,6 +71,11 @@ async def test_http_predict_history_and_errors(torchserve: RunningTorchServe, to
         app.screen.query_one("#target", Input).value = "http://127.0.0.1:9"
         await pilot.press("ctrl+j")
         await until(pilot, lambda: "cannot connect" in status(app), timeout=30)
+        await until(pilot, lambda: len(load_history("local")) == 3)
+        ok, missing, refused = load_history("local")
+        assert ok.status == "200 OK" and missing.status.startswith("404")
+        assert refused.status == "unreachable" and refused.elapsed_ms > 0  # what happened, and when
+        assert ok.elapsed_ms > 0 and missing.elapsed_ms > 0
 
 
 async def test_missing_token_is_an_auth_error(
@@ -124,5 +131,13 @@ async def test_load_test_panel(torchserve: RunningTorchServe, token_env: str, tm
         await until(pilot, lambda: dialog.result is not None and not dialog.running, timeout=60)
         summary = str(dialog.query_one("#lt-summary", Static).render())
         assert "60 requests" in summary and "60 ok" in summary and "p99" in summary
-        await dialog._export(tmp_path / "r.json", dialog.result).wait()
-        assert json.loads((tmp_path / "r.json").read_text())["requests"] == 60
+        dialog.query_one("#lt-rate", Input).focus()  # an input has focus: its "cut" is ctrl+x too
+        await pilot.pause()
+        assert "Export JSON" in str(dialog.query_one("#keybar", Static).render())
+        await pilot.press("ctrl+x")
+        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        app.screen.query_one("#field-path", Input).value = str(tmp_path / "r.json")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: (tmp_path / "r.json").exists() and app.screen is dialog)
+        written = lambda: json.loads((tmp_path / "r.json").read_text() or "{}")  # noqa: E731
+        await until(pilot, lambda: written().get("requests") == 60)

@@ -11,10 +11,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from tirui.locations import styles_dir
+from tirui.screens.dialog_base import Dialog
 from tirui.screens.dialogs import Field, FormDialog
 from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load
@@ -45,7 +45,7 @@ def spec_for(req: PlaygroundRequest, target: Any) -> LoadSpec:
     ).with_canary(target)
 
 
-class LoadTestDialog(ReportsWorkerFailures, ModalScreen[None]):
+class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
     """ctrl+s starts, esc cancels a running test (or closes), ctrl+x exports the result."""
 
     CSS_PATH = [styles_dir() / "viewer.tcss", styles_dir() / "loadtest.tcss"]
@@ -53,7 +53,7 @@ class LoadTestDialog(ReportsWorkerFailures, ModalScreen[None]):
     BINDINGS = [
         Binding("ctrl+s", "start", "Start"),
         Binding("escape", "cancel_or_close", "Cancel / close"),
-        Binding("ctrl+x", "export", "Export JSON"),
+        Binding("ctrl+x", "export", "Export JSON", priority=True),  # over the inputs' "cut"
     ]
 
     def __init__(self, req: PlaygroundRequest, target: Any) -> None:
@@ -71,7 +71,7 @@ class LoadTestDialog(ReportsWorkerFailures, ModalScreen[None]):
             f"{self.req.method} {self.req.path}" if self.req.protocol == "http" else f"gRPC {self.req.preset}"
         )
         with Vertical(classes="dialog-box viewer-box"):
-            yield Label(f"Load test: {what} on {self.target.name}", classes="dialog-title")
+            yield Label(f"Load test: {what} on {self.target.name}", classes="dialog-title", markup=False)
             with Horizontal(classes="lt-row"):
                 yield Label("requests")
                 yield Input("200", id="lt-requests", compact=True)
