@@ -58,6 +58,30 @@ async def test_deploy_form_shows_its_own_keys_at_80x24_and_names_itself_after_th
         assert "Deploy" in keys(app) and "Scale" in keys(app)  # the screen's own bar again
 
 
+async def test_deploy_form_errors_are_in_view_at_80x24(isolated: Path) -> None:
+    """ctrl+s with an invalid name on a form taller than the terminal: the error is on screen at
+    once (not after tabbing down to the end of the form), with the field to change."""
+    app = TiruiApp(start_mode="deploy")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, DeployForm))
+        form = app.screen
+        form.query_one("#field-source", Input).value = "eos://models/tiny.mar"
+        form.query_one("#field-name", Input).value = "Bad_Name[/x]"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        error = form.query_one("#form-error", Static)
+        await until(pilot, lambda: "Bad_Name[/x]" in str(error.render()))
+        await pilot.pause()
+
+        def on_screen(widget: Static) -> bool:
+            geometry = form.find_widget(widget)
+            return geometry.region.intersection(geometry.clip).area > 0
+
+        assert on_screen(error), "the error is below the fold"
+        assert on_screen(form.query_one("#field-name", Input))  # next to the field to change
+
+
 async def test_viewers_offer_only_keys_that_apply_and_wrap_long_lines(isolated: Path) -> None:
     app = TiruiApp(start_mode="deploy")
     long_line = "event " + "x" * 200

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tirui.screens.dialog_base import Dialog
 from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.widgets.keybar import KeyBar
 
 
-class ConfirmDialog(ModalScreen[bool]):
+class ConfirmDialog(Dialog[bool]):
     """Yes/no question; ``y``/``enter`` confirm, ``n``/``escape`` cancel."""
 
     BINDINGS = [
@@ -59,7 +59,7 @@ class Field:
     required: bool = True
 
 
-class FormDialog(ReportsWorkerFailures, ModalScreen[dict[str, str] | None]):
+class FormDialog(ReportsWorkerFailures, Dialog[dict[str, str] | None]):
     """A titled list of inputs; enter on the last field (or ctrl+s) submits, escape cancels."""
 
     BINDINGS = [
@@ -84,9 +84,9 @@ class FormDialog(ReportsWorkerFailures, ModalScreen[dict[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-box form-box"):  # long forms scroll at 80x24
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             for f in self.fields:
-                yield Label(f.label, classes="field-label")
+                yield Label(f.label, classes="field-label", markup=False)
                 yield Input(
                     f.value,
                     placeholder=f.placeholder,
@@ -96,7 +96,7 @@ class FormDialog(ReportsWorkerFailures, ModalScreen[dict[str, str] | None]):
                     compact=True,  # one line each: twice the fields fit at 80x24
                 )
             if self.note:
-                yield Static(self.note, classes="dialog-note")
+                yield Static(self.note, classes="dialog-note", markup=False)
             yield Static("", id="form-error", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", id="ok", variant="primary")
@@ -115,7 +115,9 @@ class FormDialog(ReportsWorkerFailures, ModalScreen[dict[str, str] | None]):
         """Keep the dialog open and say what is wrong (plain text; not markup)."""
         from rich.text import Text
 
-        self.query_one("#form-error", Static).update(Text(message))
+        error = self.query_one("#form-error", Static)
+        error.update(Text(message))
+        error.set_class(bool(message), "-shown")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         inputs = [i for i in self.query(Input) if not i.disabled]
@@ -151,7 +153,7 @@ class FormDialog(ReportsWorkerFailures, ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
-class MessageDialog(ModalScreen[None]):
+class MessageDialog(Dialog[None]):
     """A message the user must acknowledge (errors that need more than a toast)."""
 
     BINDINGS = [Binding("escape,enter,q", "close", "Close")]
@@ -163,7 +165,7 @@ class MessageDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Static(self.body, classes="dialog-text", markup=False)
             yield Button("Close (esc)", id="close")
         yield KeyBar(id="keybar")
