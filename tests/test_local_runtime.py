@@ -88,6 +88,39 @@ def test_deploy_ready_predict_restart_scale_delete(models: LocalStore, runtime: 
     assert runtime.list() == []
 
 
+def test_a_started_deployment_is_probed_each_probe_period_not_each_poll(
+    models: LocalStore, tmp_path: Path
+) -> None:
+    """tirui's own readiness checks are requests in TorchServe's logs: once a deployment is up,
+    rounds of supervision within one probe period add none (every round used to add one, 4 a
+    second, drowning the user's lines in the log viewer); a scale asks at once."""
+    rt = LocalRuntime(tmp_path / "deployments", supervise=False, probe_period=3600)
+    try:
+        rt.deploy(DeploymentSpec("quiet", "eos://models/tiny.mar"), models)
+
+        def ready() -> bool:
+            rt.tick()
+            return rt.get("quiet").status == "Ready"
+
+        wait_for(ready, what="Ready")
+        logs = rt._deps["quiet"].workdir / "logs"
+
+        def probes() -> int:
+            text = (logs / "access_log.log").read_text(errors="replace")  # ts_log has them too
+            return text.count('"GET /models/tiny HTTP')
+
+        wait_for(lambda: probes() > 0, what="the first probe logged")
+        before = probes()
+        for _ in range(40):
+            rt.tick()
+        rt.scale("quiet", 1)
+        rt.tick()  # the scale's new worker count is read at the next round
+        wait_for(lambda: probes() >= before + 1, what="the probe after the scale logged")
+        assert probes() == before + 1
+    finally:
+        rt.shutdown()
+
+
 def test_keys_go_to_the_token_store(models: LocalStore, tmp_path: Path, keyring_bus: str) -> None:
     store = TokenStore("system")
     rt = LocalRuntime(tmp_path / "deployments", tokens=store, startup_timeout=60, poll=0.2)

@@ -73,6 +73,7 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
         backoff_max: float = 30.0,
         supervise: bool = True,
         poll: float = 0.25,
+        probe_period: float = 5.0,
         temp_root: Path | None = None,
     ) -> None:
         self.root = root
@@ -81,6 +82,9 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
         self.startup_timeout = startup_timeout
         self.backoff_max = backoff_max
         self.poll = poll
+        self.probe_period = probe_period
+        """Seconds between readiness checks of a started deployment (a kubelet's periodSeconds):
+        each is a request in TorchServe's log, and every ``poll`` would be 4 lines a second."""
         self.temp_root = temp_root
         """Where each deployment's short TEMP dir goes (worker sockets, unpacked models)."""
         self._lock = threading.RLock()
@@ -402,6 +406,7 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
             raise RuntimeFailure(f"{name}: scaling failed ({r.status_code}): {r.text.strip()[:200]}")
         with self._lock:
             dep.state.workers = count
+            dep.next_probe = 0.0  # the new worker count shows at the next round
             dep.event(f"Scaled to {count} worker(s)")
             dep.state.save(dep.folder)
 

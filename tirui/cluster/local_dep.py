@@ -54,6 +54,8 @@ class LocalDep:
         self.ready_workers = 0
         self.workers_seen = 0
         self.keys_mtime = 0.0
+        self.next_probe = 0.0
+        """When the supervisor next asks TorchServe for READY workers (monotonic)."""
         self.events: deque[tuple[float, str]] = deque(self._saved_events(), maxlen=200)
         self.restoring_canary = False
         """A thread is loading the paused canary again (see LocalCanaries._resume_canary)."""

@@ -25,6 +25,7 @@ class Supervision:
     _deps: dict[str, LocalDep]
     _stop: threading.Event
     poll: float
+    probe_period: float
     backoff_max: float
     startup_timeout: float
     profile: str
@@ -82,6 +83,9 @@ class Supervision:
             dep.event(f"Exited ({s.last_exit}); restarting in {delay:.0f}s")
             s.save(dep.folder)
             return
+        if s.phase != "Starting" and now < dep.next_probe:
+            return  # started: checked every probe_period (while starting, every poll)
+        dep.next_probe = now + self.probe_period
         self._probe(dep)
         if s.phase == "Ready":
             return
