@@ -78,3 +78,29 @@ async def test_metrics_keys() -> None:
         assert p.latest("rps") == 15.0 and p.latest("rps", "tiny-1") == 5.0
         gap = [v for t, v in p.points("rps", "tiny-1", 300, T0 + 120) if T0 + 60 <= t < T0 + 70]
         assert gap == [None] * 10
+
+
+async def test_charts_of_quantities_never_go_below_zero() -> None:
+    """A flat rate (0 req/s while idle) and a small one: the y axis starts at 0, not -0.33."""
+    import re
+
+    from rich.text import Text
+    from textual.app import App, ComposeResult
+
+    from tirui.widgets.chart import SeriesChart
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield SeriesChart("rate", unit="req/s", id="c")
+
+    for ys in ([0.0, 0.0, 0.0], [0.1, 0.3, 0.2], [None, None, None]):
+        app = One()
+        async with app.run_test(size=(60, 16)) as pilot:
+            chart = app.query_one("#c", SeriesChart)
+            chart.draw([("all", [(T0 - 20, ys[0]), (T0 - 10, ys[1]), (T0, ys[2])])], T0, 60)
+            await pilot.pause()
+            plain = Text.from_ansi(chart.plt.build()).plain
+            ticks = [float(m) for m in re.findall(r"^\s*(-?[\d.]+)┤", plain, re.M)]
+            assert ticks and min(ticks) == 0.0, plain
+            if ys[1]:
+                assert max(ticks) >= 0.3, plain

@@ -58,6 +58,7 @@ class SeriesChart(PlotextPlot):
         plt.clear_data()
         limit = max(20, 2 * max(self.size.width, 40))
         drawn = False
+        top = 0.0
         for i, (label, points) in enumerate(lines):
             color = self.COLORS[i % len(self.COLORS)]
             first = True
@@ -67,11 +68,13 @@ class SeriesChart(PlotextPlot):
                 )
                 first = False
                 drawn = True
+                top = max(top, *ys)
             if first:  # nothing to draw for this line: still name it in the legend
                 plt.plot([-window], [0], label=f"{label} (no data)", color=color, marker=" ")
         plt.xlim(-window, 0)
-        if not drawn:
-            plt.ylim(0, 1)
+        # every series here (latency, rates, utilisation, memory) is 0 or more: the axis starts
+        # at 0 (plotext centres a flat line on it, drawing -0.33 for a rate)
+        plt.ylim(0, top * 1.1 if drawn and top > 0 else 1)
         plt.title((title or self.chart_title) + (f" [{self.unit}]" if self.unit else ""))
         plt.xlabel("seconds ago")
         self.refresh()
