@@ -86,13 +86,50 @@ async def test_canary_start_compare_weight_analysis_promote_and_abort(
         events = [t for _, t in runtime.events("cy")]
         assert any("canary passed 50%" in e for e in events) and any("canary promoted" in e for e in events)
 
-        form = await open_modal(pilot, "c", FormDialog)  # a new one, aborted by hand
-        fill(form, source="eos://models/tiny-v3.mar", weight="10", steps="")
+        # a new one whose analysis waits for traffic that never comes, aborted by hand meanwhile:
+        # the analysis' last word is that decision, not "the canary stays at 10%"
+        form = await open_modal(pilot, "c", FormDialog)
+        fill(form, source="eos://models/tiny-v3.mar", weight="10", steps="10,100", min_requests="100000")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "+v3.0 10%" in table_rows(app)[0][1], timeout=120)
+        await until(pilot, lambda: "cy" in app.canaries.steps)
         await open_modal(pilot, "c", CanaryDialog)
         await open_modal(pilot, "x", ConfirmDialog)
         await pilot.press("y")
         await until(pilot, lambda: "+" not in table_rows(app)[0][1], timeout=60)
         assert table_rows(app)[0][1].startswith("tiny v2.0")
         assert any("aborted by hand" in t for _, t in runtime.events("cy"))
+        await until(pilot, lambda: any("analysis ended: canary aborted by hand" in n for n in notes(app)))
+        assert not any("stays at" in n for n in notes(app)), notes(app)
+
+
+def notes(app: TiruiApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+def test_the_canary_table_shows_the_window_the_analysis_judges() -> None:
+    """While an analysis runs, the table's p99 ratio is the one its verdict is on (the step's
+    requests), not the screen's longer window, which mixes in earlier weights."""
+    import re
+
+    from tirui.canary.analysis import Progress
+    from tirui.canary.judge import SideStats
+    from tirui.canary.state import CanaryStatus
+    from tirui.metrics.accesslog import AccessEntry
+    from tirui.screens.canary_view import CanaryView
+
+    view = CanaryView()
+    view.status = CanaryStatus("v2.0", 50, 0.0, split="tirui's own clients")
+
+    def entries(ms: float, n: int) -> list[AccessEntry]:
+        return [AccessEntry(1000.0, "POST", "/predictions/cy", 200, ms) for _ in range(n)]
+
+    view.window.add(entries(10, 100), entries(45, 100), 1000.0)  # an earlier, slow step
+    step = Progress(
+        2, 3, 50, SideStats(200, 0, 9.0, 10.0, 30.0), SideStats(200, 0, 8.0, 8.4, 30.0), "12s left"
+    )
+    shown = view.render(300, 1001.0, "step 2/3 at 50%", step)
+    assert re.search(r"p99 x0\.84\b", shown), shown
+    assert "this step's window (30s at 50%)" in shown
+    alone = view.render(300, 1001.0, "")
+    assert re.search(r"p99 x4\.50\b", alone) and "the last 300s" in alone, alone

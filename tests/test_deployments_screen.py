@@ -135,6 +135,7 @@ async def test_kubernetes_deploy_scale_delete_through_the_screen(
         assert await asyncio.to_thread(direct._get, "Deployment", "taken") is None
         form.query_one("#field-name", Input).value = "resnet"
         await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is not form, timeout=30)  # after its dry run
         await until(pilot, lambda: any(r[0] == "resnet" for r in table_rows(app)), timeout=30)
         assert table_rows(app)[0][3] == "0/1"
         fill(await open_modal(pilot, "s", FormDialog), count="2")

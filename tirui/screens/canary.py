@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from tirui.canary.policy import DEFAULT_STEPS, Policy, parse_interval, parse_rate, parse_steps, parse_weight
 from tirui.messages import CanaryDecision
+from tirui.screens.dialog_base import Dialog
 from tirui.screens.dialogs import Field, FormDialog
 from tirui.widgets.keybar import KeyBar
 
@@ -37,7 +37,10 @@ class CanaryRuns:
     def __init__(self, app: App[Any]) -> None:
         self.app = app
         self.progress: dict[str, str] = {}
+        self.steps: dict[str, Progress] = {}
+        """The running step's numbers: the canary table shows the window the verdict is on."""
         self._stops: dict[str, threading.Event] = {}
+        self._why: dict[str, str] = {}
 
     def running(self, name: str) -> bool:
         return name in self._stops
@@ -56,9 +59,13 @@ class CanaryRuns:
             exit_on_error=False,
         )
 
-    def stop(self, name: str) -> None:
+    def stop(self, name: str, why: str = "") -> None:
+        """End ``name``'s analysis; ``why`` (a decision by hand) is what its last message says
+        instead of "the canary stays at its weight"."""
         stop = self._stops.get(name)
         if stop is not None:
+            if why:
+                self._why[name] = why
             stop.set()
 
     def stop_all(self) -> None:
@@ -74,16 +81,22 @@ class CanaryRuns:
             self.app.post_message(CanaryDecision(name, text, warning=warning))
 
         def progress(p: Progress) -> None:
+            self.steps[name] = p
             self.progress[name] = f"step {p.step}/{p.steps} at {p.weight}%: {p.waiting}"
 
         try:
             outcome = analyze(runtime, name, policy, stop=stop, report=report, progress=progress)
             text, warning = f"analysis ended, {outcome.kind}: {outcome.text}", outcome.kind == "rolled back"
+            why = self._why.get(name)
+            if outcome.kind == "stopped" and why:
+                text = f"analysis ended: {why}"
         except RuntimeFailure as exc:
             text, warning = f"analysis failed: {exc} (the canary stays as it is)", True
         finally:
             self._stops.pop(name, None)
+            self._why.pop(name, None)
             self.progress.pop(name, None)
+            self.steps.pop(name, None)
         self.app.post_message(CanaryDecision(name, text, warning=warning))
 
 
@@ -152,7 +165,7 @@ def start_form(name: str, source_hint: str) -> FormDialog:
     )
 
 
-class CanaryDialog(ModalScreen[str | None]):
+class CanaryDialog(Dialog[str | None]):
     """A running canary: what it is and what to do with it (dismisses with the chosen action)."""
 
     BINDINGS = [
@@ -179,7 +192,7 @@ class CanaryDialog(ModalScreen[str | None]):
         if s.policy:
             lines.append(f"policy: {s.policy}")
         with Vertical(classes="dialog-box"):
-            yield Label(f"Canary of {self.deployment}", classes="dialog-title")
+            yield Label(f"Canary of {self.deployment}", classes="dialog-title", markup=False)
             yield Static("\n".join(lines), classes="dialog-text", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Promote (p)", id="promote", variant="primary")

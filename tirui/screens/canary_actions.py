@@ -67,7 +67,7 @@ class CanaryActions(_Screen):
         runs = self.app.canaries
 
         def by_hand(label: str, call: Callable[[Any], object], text: str) -> None:
-            runs.stop(name)  # a decision by hand ends the analysis
+            runs.stop(name, why=text)  # a decision by hand ends the analysis
 
             def both(rt: Any) -> None:
                 call(rt)

@@ -11,6 +11,7 @@ from tirui.canary.window import SideWindow, comparison
 from tirui.widgets.markup import escape
 
 if TYPE_CHECKING:
+    from tirui.canary.analysis import Progress
     from tirui.canary.feed import SideFeed
     from tirui.canary.state import CanaryStatus
 
@@ -58,12 +59,19 @@ class CanaryView:
             self.window.add(stable, canary, time.time())
             self.unattributed = getattr(self.feed, "unattributed", 0)
 
-    def render(self, window_s: float, now: float, progress: str) -> str:
-        """Rich markup; "" without a canary."""
+    def render(self, window_s: float, now: float, progress: str, step: Progress | None = None) -> str:
+        """Rich markup; "" without a canary. With an analysis running (``step``), the numbers are
+        its step's window, the requests its verdict is on; otherwise the screen's window."""
         s = self.status
         if s is None:
             return ""
-        stable, canary = self.window.stats(window_s, now)
+        if step is not None:
+            stable, canary = step.stable, step.canary
+            seconds = max(step.canary.seconds, step.stable.seconds)
+            where = f"this step's window ({seconds:.0f}s at {step.weight}%)"
+        else:
+            stable, canary = self.window.stats(window_s, now)
+            where = f"the last {window_s:.0f}s"
         head = f"[b magenta]canary[/] {escape(s.version)} at [b]{s.weight}%[/]"
         if not s.ready:
             head += " [yellow](not ready)[/]"
@@ -73,7 +81,7 @@ class CanaryView:
             lines.append(f"{side:8}{rps:>8}{p50:>10}{p99:>10}{errors:>9}")
         if stable.p99_ms and canary.p99_ms:
             lines[-1] += f"  p99 x{canary.p99_ms / stable.p99_ms:.2f}"
-        note = f"split by {s.split}"
+        note = f"{where}; split by {s.split}"
         if self.unattributed:
             note += f"; {self.unattributed} gRPC request(s) not attributed (TorchServe logs no version)"
         lines.append(f"[dim]{escape(note)}[/]")

@@ -166,7 +166,10 @@ class MetricsScreen(MainScreen):
         state = "[b yellow]paused[/]" if self.paused else "live"
         label = {60: "1m", 300: "5m", 900: "15m"}[self.window]
         panel = self.query_one("#metrics-canary", Static)
-        text = self.canary.render(self.window, now, self.app.canaries.progress.get(self.deployment, ""))
+        runs = self.app.canaries
+        text = self.canary.render(
+            self.window, now, runs.progress.get(self.deployment, ""), runs.steps.get(self.deployment)
+        )
         panel.set_class(bool(text), "-shown")
         panel.update(text)
         self.query_one("#metrics-head", Static).update(
