@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import pytest
 import yaml
 
 from tirui.locations import profiles_file
@@ -266,3 +267,207 @@ def test_kubernetes_lifecycle_from_the_cli_with_least_privilege(
     assert code == 0 and "deleted" in out, err
     code, out, err = run("status", "resnet")
     assert code == 1 and "no tirui deployment named 'resnet'" in err
+
+
+def test_batching_and_timeout_reach_torchserve(isolated: Path, tmp_path: Path) -> None:
+    """--batch-size, --max-batch-delay and --request-timeout are what a real TorchServe then
+    describes (tirui status --json and the text), it batches concurrent requests by them (a
+    handler answers with its batch size: batches of 4 seen, none above), and an update in place
+    passes the new ones on."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tirui.demo.model import build_mar
+    from tirui.locations import data_dir
+    from tirui.torchserve.server import ServerKeys
+
+    handler = Path(__file__).parent / "models" / "batch_handler.py"
+    v1 = build_mar(tmp_path / "v1", name="batchy", handler=handler)
+    args = ("--batch-size", "4", "--max-batch-delay", "400", "--request-timeout", "300")
+    r = tirui("deploy", str(v1), "--name", "batchy", *args)
+    assert r.returncode == 0, r.stderr
+    try:
+        deadline = time.monotonic() + 180
+
+        def status() -> dict[str, Any]:
+            out = tirui("status", "batchy", "--json")
+            assert out.returncode == 0, out.stderr
+            doc: dict[str, Any] = json.loads(out.stdout)
+            return doc
+
+        while (doc := status())["status"] != "Ready" and time.monotonic() < deadline:
+            time.sleep(1)
+        assert doc["status"] == "Ready", doc
+        assert doc["settings"] == {
+            "batchSize": 4,
+            "maxBatchDelay": 400,
+            "responseTimeout": 300,
+            "minWorkers": 1,
+            "maxWorkers": 1,
+        }
+        text = tirui("status", "batchy").stdout
+        assert "torchserve: batch 4 · delay 400 ms · timeout 300 s · workers 1" in text, text
+
+        keys = ServerKeys.read(data_dir() / "deployments" / "batchy" / "run")
+        assert keys is not None
+
+        def predict(_: int) -> int:
+            answer = httpx.post(
+                f"{doc['endpoint']}/predictions/batchy",
+                content=b"x",
+                headers={"Authorization": f"Bearer {keys.inference}"},
+                timeout=60,
+            )
+            assert answer.status_code == 200, answer.text
+            return int(answer.json()["batch"])
+
+        with ThreadPoolExecutor(16) as pool:
+            sizes = list(pool.map(predict, range(64)))
+        assert max(sizes) == 4 and sizes.count(4) >= 8, sizes
+
+        v2 = build_mar(tmp_path / "v2", name="batchy", version="2.0", handler=handler)
+        r = tirui("deploy", str(v2), "--name", "batchy", "--batch-size", "2", "--max-batch-delay", "50")
+        assert r.returncode == 0, r.stderr
+        doc = status()
+        assert "v2.0" in doc["version"], doc
+        assert doc["settings"]["batchSize"] == 2 and doc["settings"]["maxBatchDelay"] == 50, doc
+        assert doc["settings"]["responseTimeout"] == 120  # not given again: the default
+        with ThreadPoolExecutor(16) as pool:
+            assert max(pool.map(predict, range(32))) <= 2
+    finally:
+        tirui("delete", "batchy")
+
+
+def test_an_archives_model_config_is_shown_and_said_to_win(isolated: Path, tmp_path: Path) -> None:
+    """An archive with its own model-config.yaml: `tirui peek` shows it, the deploy says which of
+    its values override the flags, and TorchServe describes the archive's values (measured: it
+    applies model-config.yaml over the models= settings when it loads the model)."""
+    import json
+
+    from tirui.demo.model import build_mar
+    from tirui.locations import local_buckets_dir
+
+    config = tmp_path / "model-config.yaml"
+    config.write_text("minWorkers: 2\nmaxWorkers: 2\nbatchSize: 8\nmaxBatchDelay: 30\nresponseTimeout: 77\n")
+    mar = build_mar(tmp_path / "mar", name="cfgd", config_file=config)
+    bucket = local_buckets_dir() / "models"
+    bucket.mkdir(parents=True, exist_ok=True)
+    (bucket / "cfgd.mar").write_bytes(mar.read_bytes())
+
+    peek = tirui("peek", "eos://models/cfgd.mar")
+    assert peek.returncode == 0, peek.stderr
+    assert "model-config.yaml: minWorkers 2 · maxWorkers 2 · batchSize 8" in peek.stdout, peek.stdout
+
+    r = tirui("deploy", "eos://models/cfgd.mar", "--name", "cfgd", "--batch-size", "4", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    try:
+        assert "model-config.yaml sets batchSize 8 (asked 4)" in r.stderr, r.stderr
+        assert "minWorkers 2 (asked 1)" in r.stderr and "responseTimeout 77 (asked 120)" in r.stderr
+        assert "`tirui status cfgd` shows what it applies" in r.stderr
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            doc = json.loads(tirui("status", "cfgd", "--json").stdout)
+            if doc["status"] == "Ready" and doc["settings"]:
+                break
+            time.sleep(1)
+        assert doc["settings"] == {
+            "batchSize": 8,
+            "maxBatchDelay": 30,
+            "responseTimeout": 77,
+            "minWorkers": 2,
+            "maxWorkers": 2,
+        }, doc
+    finally:
+        tirui("delete", "cfgd")
+
+
+def test_endpoint_lines_run_as_printed(isolated: Path, tiny_mar: Path) -> None:
+    """`tirui endpoint NAME` on a local deployment: the endpoints, the header with the token as
+    $TORCHSERVE_TOKEN (never the token itself unless --reveal), and curl and Python lines that a
+    shell runs as printed, with the key `--token` prints, against the real TorchServe."""
+    import json
+    import os
+
+    from tirui.demo.model import expected_output
+
+    r = tirui("deploy", str(tiny_mar), "--name", "ep")
+    assert r.returncode == 0, r.stderr
+    try:
+        deadline = time.monotonic() + 180
+        while "Ready" not in tirui("status", "ep").stdout and time.monotonic() < deadline:
+            time.sleep(1)
+        shown = tirui("endpoint", "ep")
+        assert shown.returncode == 0, shown.stderr
+        token = tirui("endpoint", "ep", "--token").stdout.strip()
+        management = tirui("endpoint", "ep", "--token", "--management").stdout.strip()
+        assert token and management and token not in shown.stdout and management not in shown.stdout
+        assert "header:      Authorization: Bearer $TORCHSERVE_TOKEN" in shown.stdout
+        doc = json.loads(tirui("endpoint", "ep", "--json").stdout)
+        assert doc["rest_url"].startswith("http://127.0.0.1:") and doc["tls"] is False
+        lines = {s["label"]: s["command"] for s in doc["samples"]}
+        assert set(lines) >= {"curl predict", "python predict (requests)", "curl describe", "grpcurl predict"}
+        env = {**os.environ, "TORCHSERVE_TOKEN": token, "TORCHSERVE_MANAGEMENT_TOKEN": management}
+
+        def run(line: str) -> str:
+            done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, env=env, timeout=60)
+            assert done.returncode == 0, (line, done.stderr)
+            return done.stdout
+
+        assert json.loads(run(lines["curl predict"])) == expected_output([1, 1, 1, 1])
+        status, _, text = run(lines["python predict (requests)"]).partition(" ")
+        assert status == "200" and json.loads(text) == expected_output([1, 1, 1, 1])
+        assert json.loads(run(lines["curl describe"]))[0]["modelName"] == "tiny"
+        revealed = tirui("endpoint", "ep", "--reveal").stdout
+        assert token in revealed  # asked for explicitly
+        env.pop("TORCHSERVE_TOKEN")
+        curl = next(
+            line for line in revealed.splitlines() if line.startswith("curl ") and "predictions" in line
+        )
+        assert json.loads(run(curl)) == expected_output([1, 1, 1, 1])
+    finally:
+        tirui("delete", "ep")
+
+
+@pytest.mark.parametrize(
+    ("protocol", "path"), [("kserve", "/v1/models/tiny:predict"), ("kservev2", "/v2/models/tiny/infer")]
+)
+def test_kserve_protocols_on_real_torchserve(
+    isolated: Path, tiny_mar: Path, protocol: str, path: str
+) -> None:
+    """--protocol kserve / kservev2 (TorchServe's service_envelope): the endpoint's sample line
+    posts a KServe v1 / v2 body to the KServe path and gets KServe's answer; the access log's
+    inference count includes those calls; an update cannot change the protocol in place."""
+    import json
+    import os
+
+    from tirui.demo.model import expected_output
+    from tirui.locations import data_dir
+    from tirui.metrics.accesslog import parse_line
+
+    name = f"ks-{protocol}"
+    r = tirui("deploy", str(tiny_mar), "--name", name, "--protocol", protocol)
+    assert r.returncode == 0, r.stderr
+    try:
+        deadline = time.monotonic() + 180
+        while "Ready" not in tirui("status", name).stdout and time.monotonic() < deadline:
+            time.sleep(1)
+        doc = json.loads(tirui("endpoint", name, "--json").stdout)
+        line = next(s["command"] for s in doc["samples"] if s["label"] == "curl predict")
+        assert path in line, line
+        env = {**os.environ, "TORCHSERVE_TOKEN": tirui("endpoint", name, "--token").stdout.strip()}
+        done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, env=env, timeout=60)
+        answer = json.loads(done.stdout)
+        if protocol == "kserve":
+            assert answer["predictions"] == [expected_output([1, 1, 1, 1])], answer
+        else:
+            (output,) = answer["outputs"]
+            assert output["data"] == expected_output([1, 1, 1, 1]) and answer["model_name"] == "tiny", answer
+        log = (data_dir() / "deployments" / name / "run" / "logs" / "access_log.log").read_text()
+        entries = [e for e in map(parse_line, log.splitlines()) if e is not None and path in e.path]
+        assert entries and all(e.inference and not e.error for e in entries)
+        again = tirui("deploy", str(tiny_mar), "--name", name)  # torchserve protocol: refused whole
+        assert again.returncode == 1 and "service_envelope" in again.stderr, again.stderr
+    finally:
+        tirui("delete", name)

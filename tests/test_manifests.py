@@ -137,6 +137,7 @@ def test_cpu_only_deployment_has_no_gpu_scheduling() -> None:
         (dict(max_body="lots"), "max_body"),
         (dict(max_body="4Gi"), "max_body"),
         (dict(request_timeout_s=0), "request_timeout_s"),
+        (dict(protocol="kfserving"), "protocol"),
         (dict(gpu_product="A100 80GB"), "gpu_product"),
         (dict(image_pull_secrets=["Not_A_Secret"]), "image_pull_secrets"),
         (dict(shm_size="big"), "shm_size"),
@@ -289,6 +290,15 @@ def test_limits_drain_and_fleet_options() -> None:
     kinds = by_kind(objects)
     config = kinds["ConfigMap"][0]["data"]["config.properties"]
     assert f"max_request_size={200 * 2**20}\n" in config and f"max_response_size={200 * 2**20}\n" in config
+    assert "default_response_timeout=600\n" in config and "service_envelope" not in config
+    s.protocol, s.model_version, s.batch_size = "kservev2", "2.0", 8
+    config = by_kind(build(s))["ConfigMap"][0]["data"]["config.properties"]
+    assert "service_envelope=kservev2\n" in config
+    assert (
+        '"2.0":{"defaultVersion":true' in config
+        and '"batchSize":8' in config
+        and '"responseTimeout":600' in config
+    )
     nginx = base64.b64decode(kinds["Secret"][1]["data"]["nginx.conf"]).decode()
     assert f"client_max_body_size {200 * 2**20};" in nginx and "proxy_read_timeout 600s;" in nginx
     assert "grpc_read_timeout 600s;" in nginx and "$connections_writing" in nginx

@@ -63,6 +63,34 @@ async def test_http_bad_token_is_an_auth_error(torchserve: RunningTorchServe, to
         assert raw.error_kind == "auth" and "token" in (raw.error or "")
 
 
+@pytest.mark.parametrize("token", ["", "wrong-token"])
+async def test_what_a_client_sees_on_a_bad_token_from_torchserve_itself(
+    torchserve: RunningTorchServe, token: str
+) -> None:
+    """The README's table: TorchServe's own token check answers HTTP 400 with an
+    InvalidKeyException body (not 401), and gRPC PERMISSION_DENIED "Token Authorization failed"
+    (not UNAUTHENTICATED); tirui's proxy answers 401 / UNAUTHENTICATED (tests/test_auth_proxy.py)."""
+    import grpc
+    import httpx
+
+    from tirui.torchserve.protos import inference_pb2, inference_pb2_grpc
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = httpx.post(f"{torchserve.inference_url}/predictions/tiny", content=b"[1,1,1,1]", headers=headers)
+    assert r.status_code == 400 and r.json()["type"] == "InvalidKeyException", r.text
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{torchserve.ports.grpc_inference}") as channel:
+        stub = inference_pb2_grpc.InferenceAPIsServiceStub(channel)
+        metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.Predictions(
+                inference_pb2.PredictionsRequest(model_name="tiny", input={"data": b"[1,1,1,1]"}),
+                metadata=metadata,
+                timeout=30,
+            )
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED, info.value
+    assert "Token Authorization failed" in (info.value.details() or ""), info.value.details()
+
+
 async def test_http_errors(torchserve: RunningTorchServe) -> None:
     async with http_client(torchserve) as client:
         with pytest.raises(TorchServeError) as info:

@@ -61,10 +61,34 @@ def add_parsers(sub: Any) -> None:
     )
     d.add_argument(
         "--request-timeout",
+        "--response-timeout",
+        dest="request_timeout",
         type=int,
         default=None,
         metavar="SECONDS",
-        help="longest expected request: the proxy's timeout; stopping pods drain this long (default 120)",
+        help="longest expected request: TorchServe's response timeout and the proxy's and Ingress' "
+        "timeouts together (one value for the whole path); stopping pods drain this long (default 120)",
+    )
+    d.add_argument(
+        "--protocol",
+        choices=("torchserve", "kserve", "kservev2"),
+        default="torchserve",
+        help="request format: TorchServe's own, KServe v1 (/v1/models/M:predict) or v2 "
+        "(/v2/models/M/infer), TorchServe's service_envelope (default torchserve)",
+    )
+    d.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="TorchServe's batchSize: requests it hands the handler at once (default 1)",
+    )
+    d.add_argument(
+        "--max-batch-delay",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="TorchServe's maxBatchDelay: how long it waits to fill a batch (default 100)",
     )
     d.add_argument(
         "--gpu-product",
@@ -133,6 +157,9 @@ def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
         gpus=d.gpus if args.gpus is None else args.gpus,
         replicas=d.replicas if args.replicas is None else args.replicas,
         workers=d.workers if args.workers is None else args.workers,
+        protocol=args.protocol,
+        batch_size=1 if args.batch_size is None else args.batch_size,
+        max_batch_delay_ms=100 if args.max_batch_delay is None else args.max_batch_delay,
         image=args.image or d.image,
         min_replicas=args.min_replicas,
         max_replicas=args.max_replicas,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser("status", help="deployments and their state")
     s.add_argument("name", nargs="?")
+    s.add_argument("--json", action="store_true", help="one JSON document: every field, for scripts")
     sc = sub.add_parser("scale", help="set replicas (Kubernetes) or workers (local)")
     sc.add_argument("name")
     sc.add_argument("count", type=int)
@@ -39,12 +40,20 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from tirui.config import resolve_profile
+    from tirui.torchserve.settings import settings_text
 
     runtime = open_runtime(resolve_profile(args.profile))
     try:
         rows = [runtime.get(args.name)] if args.name else runtime.list()
     except Exception as exc:
         raise DeployCliError(str(exc)) from None
+    if args.json:
+        import dataclasses
+        import json
+
+        docs = [dataclasses.asdict(s) for s in rows]
+        print(json.dumps(docs[0] if args.name else docs, indent=2))
+        return 0
     print(f"{'NAME':16}{'MODEL':14}{'STATUS':12}{'READY':8}{'RESTARTS':10}{'AGE':6}ENDPOINT")
     for s in rows:
         print(
@@ -55,6 +64,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if s.version and args.name:
             print(f"  serving: {s.version}")
             print(f"  previous: {s.previous or '(none)'}")
+        if s.settings and args.name:
+            print(f"  torchserve: {settings_text(s.settings)} (as TorchServe describes it)")
         if s.canary:
             print(f"  {s.canary.text()} (split by {s.canary.split})")
         if s.autoscale and args.name:

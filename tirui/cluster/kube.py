@@ -180,7 +180,8 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         spec.etag = head.etag
         try:
             read = functools.partial(store.read_range, uri.bucket, uri.key)
-            spec.model_version = read_manifest(read, head.size).model_version
+            manifest = read_manifest(read, head.size)
+            spec.model_version, spec.archive_config = manifest.model_version, manifest.model_config
         except Exception:  # an unreadable manifest shows as an unknown version, the pod says why
             spec.model_version = ""
 
@@ -219,7 +220,8 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         applied = self.apply(objects, dry_run=dry_run, force=how.force)
         pruned, kept = self.prune(spec.name, objects, dry_run=dry_run, prune_disk=how.prune_disk)
         warning = self.autoscale_warning(spec.autoscale_metric) if spec.autoscaling else ""
-        return ApplyResult(applied, pruned, kept, [warning] if warning else [], dry_run)
+        warnings = [w for w in (warning, spec.archive_overrides()) if w]
+        return ApplyResult(applied, pruned, kept, warnings, dry_run)
 
     def deploy_with(
         self, spec: DeploymentSpec, profile: Any, tokens: Any, how: DeployOptions = DEPLOY

@@ -173,6 +173,7 @@ def deployment_status(
         version=version,
         previous=previous,
         model_version=serving.model_version if serving else "",
+        protocol=serving.protocol if serving else "torchserve",
     )
 
 

@@ -169,6 +169,8 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
             model_version=s.model_version,
             previous=s.previous_text,
             canary=self.canary_status(s.name),
+            settings=dict(dep.described),
+            protocol=s.protocol,
         )
 
     def target(self, name: str) -> Target | None:
@@ -274,6 +276,7 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
             except Exception as exc:
                 raise RuntimeFailure(f"{spec.source} is not a usable model archive: {exc}") from None
         model = spec.model_name or manifest.model_name or target.stem
+        spec.archive_config = manifest.model_config
         return target, model, etag, manifest.model_version
 
     def deploy_with(
@@ -295,7 +298,10 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
             status = self.deploy(spec, store)
         except StorageError as exc:
             raise RuntimeFailure(str(exc)) from None
-        return ApplyResult([f"TorchServe/{spec.name}"], status=status)
+        overrides = spec.archive_overrides()
+        return ApplyResult(
+            [f"TorchServe/{spec.name}"], warnings=[overrides] if overrides else [], status=status
+        )
 
     @staticmethod
     def _spec_checked(spec: DeploymentSpec) -> ApplyResult:
@@ -335,6 +341,8 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
             workers=spec.workers,
             batch_size=spec.batch_size,
             max_batch_delay_ms=spec.max_batch_delay_ms,
+            response_timeout_s=spec.request_timeout_s,
+            protocol=spec.protocol,
             etag=etag,
             created=time.time(),
             env=dict(spec.env),
@@ -359,7 +367,12 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
             workers=s.workers,
             batch_size=s.batch_size,
             max_batch_delay_ms=s.max_batch_delay_ms,
-            enable_model_api=True,  # in-place updates register a second version beside the first
+            response_timeout_s=s.response_timeout_s,
+            model_version=s.model_version,
+            enable_model_api=True,
+            extra={"service_envelope": s.protocol}
+            if s.protocol != "torchserve"
+            else {},  # in-place updates register a second version beside the first
         )
         try:
             Path(s.tmp_dir).mkdir(parents=True, exist_ok=True)

@@ -55,6 +55,8 @@ class LocalDep:
         self.workers_seen = 0
         self.keys_mtime = 0.0
         self.next_probe = 0.0
+        self.described: dict[str, int] = {}
+        """The serving settings TorchServe last described (batchSize, maxBatchDelay, ...)."""
         """When the supervisor next asks TorchServe for READY workers (monotonic)."""
         self.events: deque[tuple[float, str]] = deque(self._saved_events(), maxlen=200)
         self.restoring_canary = False

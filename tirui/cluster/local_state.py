@@ -33,6 +33,8 @@ class LocalState:
     workers: int = 1
     batch_size: int = 1
     max_batch_delay_ms: int = 100
+    response_timeout_s: int = 120
+    protocol: str = "torchserve"
     etag: str = ""
     pgid: int = 0
     created: float = 0.0

@@ -13,6 +13,7 @@ import httpx
 
 from tirui.cluster.local_dep import failure_reason
 from tirui.torchserve.server import ServerKeys, group_alive
+from tirui.torchserve.settings import described_settings
 
 if TYPE_CHECKING:
     from tirui.cluster.local_dep import LocalDep
@@ -121,7 +122,9 @@ class Supervision:
                 f"http://127.0.0.1:{s.ports['management']}/models/{s.model}",
                 headers={"Authorization": f"Bearer {keys.management}"},
             )
-            workers = r.json()[0].get("workers", []) if r.status_code == 200 else []
+            described = r.json()[0] if r.status_code == 200 else {}
+            workers = described.get("workers", [])
+            dep.described = described_settings(described) or dep.described
         except (httpx.HTTPError, ValueError, IndexError, KeyError, AttributeError):
             workers = []
         dep.workers_seen = len(workers)

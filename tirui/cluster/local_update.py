@@ -32,6 +32,7 @@ class Swap:
     workers: int
     batch_size: int
     max_batch_delay_ms: int
+    response_timeout_s: int = 120
     timeout: float = 300.0
     drain_s: float = 2.0
     """How long the old version's workers get to finish what they run after the switch."""
@@ -99,6 +100,7 @@ def register(client: httpx.Client, swap: Swap, archive: str, new_version: str) -
         "initial_workers": str(max(1, swap.workers)),
         "batch_size": str(swap.batch_size),
         "max_batch_delay": str(swap.max_batch_delay_ms),
+        "response_timeout": str(swap.response_timeout_s),
         "synchronous": "true",
     }
     r = _call(client, "POST", base, swap, params=params)

@@ -45,6 +45,13 @@ class LocalVersions:
         with self._lock:
             dep = self._dep(spec.name)
             revision = dep.state.revision + 1
+            serving = dep.state.protocol
+        if spec.protocol != serving:  # before anything is fetched: nothing half-done
+            raise RuntimeFailure(
+                f"{spec.name} serves the {serving} protocol, TorchServe's server-wide "
+                f"service_envelope: an update in place cannot change it; delete {spec.name} and "
+                f"deploy it again with --protocol {spec.protocol}"
+            )
         mar, etag, version = self._fetch_revision(spec, store, dep, revision)
         new = {"source": spec.source, "mar_file": str(mar), "etag": etag, "model_version": version}
         try:
@@ -88,6 +95,7 @@ class LocalVersions:
             spec.workers if spec else s.workers,
             spec.batch_size if spec else s.batch_size,
             spec.max_batch_delay_ms if spec else s.max_batch_delay_ms,
+            spec.request_timeout_s if spec else s.response_timeout_s,
             timeout=self.startup_timeout,
         )
 
@@ -101,6 +109,8 @@ class LocalVersions:
             workers=s.workers,
             batch_size=s.batch_size,
             max_batch_delay_ms=s.max_batch_delay_ms,
+            request_timeout_s=s.response_timeout_s,
+            protocol=s.protocol,
         )
 
     def _switch(self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int) -> None:
@@ -126,11 +136,13 @@ class LocalVersions:
             s.previous = old
             s.source, s.mar_file, s.etag = new["source"], new["mar_file"], new["etag"]
             s.model_version, s.revision = new["model_version"], revision
-            s.workers, s.batch_size, s.max_batch_delay_ms = (
+            s.workers, s.batch_size, s.max_batch_delay_ms, s.response_timeout_s = (
                 spec.workers,
                 spec.batch_size,
                 spec.max_batch_delay_ms,
+                spec.request_timeout_s,
             )
+            dep.next_probe = 0.0  # describe the new version at the next round
             how = "in place, no restart" if running else "for its next start"
             dep.event(f"Now serving {s.version_text} ({how}); previous: {s.previous_text}")
             s.save(dep.folder)

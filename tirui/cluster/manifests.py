@@ -8,7 +8,6 @@ carries ``app.kubernetes.io/managed-by: tirui`` and ``tirui.dev/deployment: <nam
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from tirui.cluster.autoscale import hpa_metric
@@ -33,25 +32,12 @@ def _b64(value: str) -> str:
 
 
 def per_model_settings(spec: DeploymentSpec, model: str, model_file: str) -> str:
-    """TorchServe's ``models=`` JSON: the only place it reads batch size, batch delay, response
-    timeout and workers per model from ``config.properties`` (top-level ``batch_size=`` and
-    ``max_batch_delay=`` are ignored; see docs/torchserve.md). It is keyed by model name *and*
-    version, so it needs the archive's version (the runtime reads it from the manifest before it
-    renders); without one it is left out and TorchServe's defaults apply."""
+    """TorchServe's ``models=`` JSON for the spec (:mod:`tirui.torchserve.settings`). It is keyed
+    by model name *and* version, so it needs the archive's version (the runtime reads it from the
+    manifest before it renders); without one it is left out and TorchServe's defaults apply."""
     if not spec.model_version:
         return ""
-    settings = {
-        spec.model_version: {
-            "defaultVersion": True,
-            "marName": model_file,
-            "minWorkers": spec.workers,
-            "maxWorkers": spec.workers,
-            "batchSize": spec.batch_size,
-            "maxBatchDelay": spec.max_batch_delay_ms,
-            "responseTimeout": spec.request_timeout_s,
-        }
-    }
-    return json.dumps({model: settings}, separators=(",", ":"))
+    return spec.settings().models_json(model, spec.model_version, model_file)
 
 
 def torchserve_config(spec: DeploymentSpec, model_file: str) -> str:
@@ -83,6 +69,8 @@ def torchserve_config(spec: DeploymentSpec, model_file: str) -> str:
     models = per_model_settings(spec, model, model_file)
     if models:
         lines["models"] = models
+    if spec.protocol != "torchserve":
+        lines["service_envelope"] = spec.protocol  # KServe v1 / v2 request bodies
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 

@@ -67,6 +67,11 @@ class DeploymentStatus:
     """The version before it, which ``tirui rollback`` returns to ("" when none)."""
     canary: CanaryStatus | None = None
     """A canary running beside it, with its share of the traffic."""
+    protocol: str = "torchserve"
+    """The request format it takes: torchserve, kserve (KServe v1) or kservev2."""
+    settings: dict[str, int] = field(default_factory=dict)
+    """What TorchServe describes for the serving model: batchSize, maxBatchDelay (ms),
+    responseTimeout (s), minWorkers, maxWorkers ({} when tirui cannot ask it)."""
 
     @property
     def age(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from tirui.cluster.autoscale import metric_problem, target_problem
 from tirui.cluster.quantities import QUANTITY_RE, to_bytes
@@ -40,6 +41,13 @@ class SpecError(ValueError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
 
 
+if TYPE_CHECKING:
+    from tirui.torchserve.settings import ModelSettings
+
+PROTOCOLS = ("torchserve", "kserve", "kservev2")
+"""TorchServe's request formats; the last two are its ``service_envelope`` values."""
+
+
 @dataclass
 class DeploymentSpec:
     """A TorchServe deployment of one model archive."""
@@ -54,6 +62,10 @@ class DeploymentSpec:
     max_batch_delay_ms: int = 100
     model_name: str = ""
     """Name the model is served under; empty means the archive's own name."""
+    protocol: str = "torchserve"
+    """The request format TorchServe expects: ``torchserve`` (its own), ``kserve`` (KServe v1:
+    ``POST /v1/models/M:predict`` with ``{"instances": [...]}``) or ``kservev2`` (the Open
+    Inference Protocol: ``POST /v2/models/M/infer``), TorchServe's ``service_envelope``."""
     env: dict[str, str] = field(default_factory=dict)
     # -- Kubernetes -------------------------------------------------------------------------
     image: str = "pytorch/torchserve:0.12.0-gpu"
@@ -98,6 +110,9 @@ class DeploymentSpec:
     """What was deployed: the archive's ETag when it was checked (filled in by the runtime)."""
     model_version: str = ""
     """What was deployed: the archive manifest's model version (filled in by the runtime)."""
+    archive_config: dict[str, Any] = field(default_factory=dict)
+    """The archive's model-config.yaml as read when it was checked (filled in by the runtime; not
+    stored): the deploy says where it overrides the settings asked for."""
     restarted_at: str = ""
     """Pod-template stamp of the last rollout restart (kept across re-deploys, so an unchanged
     re-deploy does not roll the pods)."""
@@ -121,6 +136,8 @@ class DeploymentSpec:
             out["source"] = f"{self.source!r} is not a TorchServe model archive (.mar)"
         elif is_remote(self.source) and self.source.count("/") < 3:
             out["source"] = f"{self.source!r} names no object (eos://bucket/key.mar)"
+        if self.protocol not in PROTOCOLS:
+            out["protocol"] = f"{self.protocol!r}: the protocol is one of {', '.join(PROTOCOLS)}"
         if self.workers < 0:
             out["workers"] = "workers must be 0 or more"
         if self.replicas < 0:
@@ -194,6 +211,19 @@ class DeploymentSpec:
         """``eos://models/tiny-v2.mar · v2.0 · etag 1a2b3c4d``: what is serving, in one line."""
         return version_text(self.source, self.model_version, self.etag)
 
+    def archive_overrides(self) -> str:
+        """Where the archive's model-config.yaml overrides what this spec asks ("" nowhere)."""
+        from tirui.torchserve.settings import archive_overrides
+
+        return archive_overrides(self.archive_config, self.settings(), self.name)
+
+    def settings(self) -> ModelSettings:
+        """The per-model settings TorchServe is given (``models=``, register parameters); the
+        request timeout is TorchServe's response timeout too, as well as the proxy's."""
+        from tirui.torchserve.settings import ModelSettings
+
+        return ModelSettings(self.workers, self.batch_size, self.max_batch_delay_ms, self.request_timeout_s)
+
     @property
     def max_body_bytes(self) -> int:
         return to_bytes(self.max_body)
@@ -214,8 +244,9 @@ class DeploymentSpec:
             raise SpecError(problems)
 
 
-STORED_FIELDS = tuple(f for f in DeploymentSpec.__dataclass_fields__ if f != "tokens")
-"""What the Deployment's ``tirui.dev/spec`` annotation keeps: everything but the tokens."""
+STORED_FIELDS = tuple(f for f in DeploymentSpec.__dataclass_fields__ if f not in ("tokens", "archive_config"))
+"""What the Deployment's ``tirui.dev/spec`` annotation keeps: everything but the tokens (and
+what was read of the archive)."""
 
 
 def spec_to_json(spec: DeploymentSpec, **extra: str) -> str:

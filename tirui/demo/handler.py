@@ -7,12 +7,15 @@ from ts.torch_handler.base_handler import BaseHandler
 
 
 class TinyHandler(BaseHandler):
-    """Accepts ``[a, b, c, d]`` or ``{"data": [a, b, c, d]}`` bodies; batches them."""
+    """Accepts ``[a, b, c, d]`` or ``{"data": [a, b, c, d]}`` bodies, and KServe's v1 instances and
+    v2 inputs through TorchServe's ``service_envelope``; batches them."""
 
     def preprocess(self, data):
         rows = []
         for request in data:
-            body = request.get("body") if request.get("body") is not None else request.get("data")
+            body = request  # TorchServe's KServe v1 envelope hands over each instance as it is
+            if isinstance(request, dict) and ("body" in request or "data" in request):
+                body = request.get("body") if request.get("body") is not None else request.get("data")
             if isinstance(body, bytes | bytearray):
                 body = body.decode("utf-8")
             if isinstance(body, str):

@@ -44,8 +44,10 @@ def build_mar(
     version: str = "1.0",
     extra_files: list[Path] | None = None,
     handler: Path = HANDLER,
+    config_file: Path | None = None,
 ) -> Path:
-    """Write ``<export_dir>/<name>.mar`` and return its path."""
+    """Write ``<export_dir>/<name>.mar`` and return its path (``config_file``: the archive's
+    ``model-config.yaml``)."""
     try:
         import torch
     except ImportError:
@@ -77,6 +79,8 @@ def build_mar(
         ]
         if extra_files:
             cmd += ["--extra-files", ",".join(str(p) for p in extra_files)]
+        if config_file is not None:
+            cmd += ["--config-file", str(config_file)]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"torch-model-archiver failed: {result.stderr.strip()[-500:]}")

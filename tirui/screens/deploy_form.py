@@ -31,6 +31,7 @@ INT_FIELDS = (
     "request_timeout_s",
 )
 TEXT_FIELDS = (
+    "protocol",
     "image",
     "cpu_request",
     "memory_request",
@@ -133,11 +134,6 @@ def kube_fields(defaults: Any, name: str) -> list[Field]:
         Field("tls_issuer", "cert-manager ClusterIssuer", d.tls_issuer),
         Field("auth", "Token authentication (yes/no)", "yes"),
         Field("max_body", "Largest request/response body: nginx, TorchServe, gRPC, Ingress", d.max_body),
-        Field(
-            "request_timeout_s",
-            "Longest request in seconds (proxy timeout; pods drain this long on stop)",
-            str(d.request_timeout_s),
-        ),
         Field(
             "gpu_product",
             "GPU type: nodes labelled nvidia.com/gpu.product=<this> (GPU operator); empty: any",
@@ -285,6 +281,12 @@ def deploy_form(
         Field("workers", "Workers per model", str(getattr(defaults, "workers", 1))),
         Field("batch_size", "Batch size", "1"),
         Field("max_batch_delay_ms", "Max batch delay (ms)", "100"),
+        Field("protocol", "Protocol: torchserve, kserve (KServe v1) or kservev2 (v2)", "torchserve"),
+        Field(
+            "request_timeout_s",
+            "Longest request, s (TorchServe's response timeout, and the proxy's; pods drain this long)",
+            str(getattr(defaults, "request_timeout_s", 120)),
+        ),
         Field("env", "Extra environment (KEY=VALUE, comma separated)", required=False),
     ]
     if kube:

@@ -43,6 +43,7 @@ from tirui.screens.deployment_ops import DeploymentOps
 from tirui.screens.dialogs import ConfirmDialog, MessageDialog
 from tirui.screens.viewer import TextViewer
 from tirui.storage.base import StorageError
+from tirui.torchserve.settings import settings_text
 from tirui.widgets.markup import escape
 from tirui.widgets.text_table import TextTable
 
@@ -77,6 +78,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         Binding("p", "playground", "Playground"),
         Binding("m", "metrics", "Metrics"),
         Binding("y", "yaml", "YAML/config", show=False),
+        Binding("i", "endpoint", "Endpoint & sample requests", show=False),
         Binding("x", "stop", "Stop", show=False),
         Binding("ctrl+d", "delete", "Delete"),
         Binding("k", "toggle_keep", "Keep running on exit", show=False),
@@ -241,6 +243,9 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             lines.append(f"[b]Reason:[/b] {escape(s.reason)}")
         if s.version:
             lines.append(f"[b]Serving:[/b] {escape(s.version)}")
+        if s.settings:
+            described = escape(settings_text(s.settings))
+            lines.append(f"[b]TorchServe:[/b] {described} [dim](as it describes the model)[/dim]")
         if s.previous:
             lines.append(f"[b]Previous:[/b] {escape(s.previous)} [dim](b rolls back)[/dim]")
         if s.canary is not None:
@@ -423,6 +428,27 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
 
     def action_yaml(self) -> None:
         self._viewer("config")
+
+    async def action_endpoint(self) -> None:
+        """Where the deployment answers, its header, and curl / Python / grpcurl lines."""
+        name, runtime = self._need(), self.app.runtime
+        if name is None or runtime is None:
+            return
+        store = await self.app.get_token_store()
+        profile = self.app.profile
+
+        def fetch() -> list[str]:
+            from tirui.traffic.samples import endpoint_samples
+            from tirui.traffic.targets import TargetError, resolve_target
+
+            try:
+                target = resolve_target(name, profile=profile, store=store, runtime=runtime)
+                status = runtime.get(name)
+                return endpoint_samples(target, status.model, protocol=status.protocol).lines()
+            except (TargetError, RuntimeFailure) as exc:
+                return [f"{name}: {exc}"]
+
+        self.app.push_screen(TextViewer(f"Endpoint of {name}", fetch))
 
     async def action_playground(self) -> None:
         name = self._need()

@@ -7,6 +7,7 @@ manifest's local header plus compressed bytes. Zip64 archives (models over 4 GiB
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import zlib
@@ -45,6 +46,11 @@ class MarManifest:
     archiver_version: str
     created_on: str
     raw: dict[str, Any] = field(default_factory=dict)
+    config_file: str = ""
+    """The archive's model-config.yaml (``--config-file`` of the archiver), "" without one."""
+    model_config: dict[str, Any] = field(default_factory=dict)
+    """Its contents: TorchServe applies its minWorkers, maxWorkers, batchSize, maxBatchDelay,
+    responseTimeout over ``models=`` at start (docs/torchserve.md)."""
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> MarManifest:
@@ -58,6 +64,7 @@ class MarManifest:
             archiver_version=str(doc.get("archiverVersion", "")),
             created_on=str(doc.get("createdOn", "")),
             raw=doc,
+            config_file=str(model.get("configFile", "") or ""),
         )
 
     def rows(self) -> list[tuple[str, str]]:
@@ -69,6 +76,11 @@ class MarManifest:
             ("Runtime", self.runtime),
             ("Archiver version", self.archiver_version),
             ("Created on", self.created_on),
+            *(
+                [("Model config", f"{self.config_file}: {config_text(self.model_config)}")]
+                if self.config_file
+                else []
+            ),
         ]
 
 
@@ -134,15 +146,12 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
     return usize, csize, offset
 
 
-def read_manifest(read: RangeReader, size: int, *, max_manifest: int = 1 << 20) -> MarManifest:
-    """Parse the manifest of the zip of ``size`` bytes readable through ``read``."""
-    if size < 22:
-        raise NotAModelArchive("not a zip archive (too small)")
-    cd = _central_directory(read, size)
-    method, csize, usize, offset = _find_entry(cd, MANIFEST)
-    if usize > max_manifest:
-        raise NotAModelArchive(f"{MANIFEST} is implausibly large ({usize} bytes)")
-    slack = 30 + len(MANIFEST) + 256  # local header, name, and a typical extra field
+def _read_entry(read: RangeReader, cd: bytes, name: str, limit: int) -> bytes:
+    """The uncompressed bytes of entry ``name`` (at most ``limit``)."""
+    method, csize, usize, offset = _find_entry(cd, name)
+    if usize > limit:
+        raise NotAModelArchive(f"{name} is implausibly large ({usize} bytes)")
+    slack = 30 + len(name.encode()) + 256  # local header, name, and a typical extra field
     blob = read(offset, offset + slack + csize - 1)
     if blob[:4] != LOCAL_SIG:
         raise NotAModelArchive("corrupt archive: bad local header")
@@ -152,19 +161,54 @@ def read_manifest(read: RangeReader, size: int, *, max_manifest: int = 1 << 20) 
         blob = blob[:start] + read(offset + start, offset + start + csize - 1)
     data = blob[start : start + csize]
     if method == 8:
-        data = zlib.decompressobj(-15).decompress(data, max_manifest)
-    elif method != 0:
+        return zlib.decompressobj(-15).decompress(data, limit)
+    if method != 0:
         raise NotAModelArchive(f"unsupported zip compression method {method}")
+    return data
+
+
+def read_manifest(read: RangeReader, size: int, *, max_manifest: int = 1 << 20) -> MarManifest:
+    """Parse the manifest of the zip of ``size`` bytes readable through ``read``, and the
+    ``model-config.yaml`` it names (``model.configFile``), if any."""
+    if size < 22:
+        raise NotAModelArchive("not a zip archive (too small)")
+    cd = _central_directory(read, size)
+    data = _read_entry(read, cd, MANIFEST, max_manifest)
     try:
         doc = json.loads(data)
     except ValueError as exc:
         raise NotAModelArchive(f"{MANIFEST} is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise NotAModelArchive(f"{MANIFEST} is not a JSON object")
-    return MarManifest.from_json(doc)
+    manifest = MarManifest.from_json(doc)
+    if manifest.config_file:
+        manifest = dataclasses.replace(
+            manifest, model_config=_model_config(read, cd, manifest.config_file, max_manifest)
+        )
+    return manifest
+
+
+def _model_config(read: RangeReader, cd: bytes, name: str, limit: int) -> dict[str, Any]:
+    """The archive's model-config.yaml as a mapping ({"error": ...} when it cannot be read: the
+    archive still deploys, and TorchServe will say what it makes of the file)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(_read_entry(read, cd, name, limit))
+    except (NotAModelArchive, yaml.YAMLError, zlib.error) as exc:
+        return {"error": f"{name}: {exc}"}
+    return doc if isinstance(doc, dict) else {}
 
 
 def peek_manifest(store: Any, bucket: str, key: str) -> MarManifest:
     """The manifest of ``eos://bucket/key`` through the store's ranged reads."""
     size = store.head(bucket, key).size
     return read_manifest(lambda start, end: store.read_range(bucket, key, start, end), size)
+
+
+def config_text(config: dict[str, Any]) -> str:
+    """``minWorkers 2 · batchSize 8 · deviceType gpu`` (its top-level scalars, in its order)."""
+    if "error" in config and len(config) == 1:
+        return f"unreadable ({config['error']})"
+    parts = [f"{k} {v}" for k, v in config.items() if isinstance(v, str | int | float | bool)]
+    return " · ".join(parts) or "(no top-level settings)"

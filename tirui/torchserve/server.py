@@ -99,6 +99,10 @@ class ServerConfig:
     workers: int = 1
     batch_size: int = 1
     max_batch_delay_ms: int = 100
+    response_timeout_s: int = 120
+    model_version: str = ""
+    """The version of the one archive in ``load_models``: its settings go into ``models=``,
+    keyed by it (without one TorchServe's defaults apply to batch size and delay)."""
     token_auth: bool = True
     enable_model_api: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -117,12 +121,25 @@ class ServerConfig:
             "model_store": str(self.model_store),
             "load_models": ",".join(self.load_models) or "",
             "default_workers_per_model": str(self.workers),
+            "default_response_timeout": str(self.response_timeout_s),
+            "models": self._models(),
             "disable_token_authorization": "false" if self.token_auth else "true",
             "enable_model_api": "true" if self.enable_model_api else "false",
             "install_py_dep_per_model": "false",
         }
         lines.update(self.extra)
         return "".join(f"{k}={v}\n" for k, v in lines.items() if v != "")
+
+    def _models(self) -> str:
+        from tirui.torchserve.settings import ModelSettings
+
+        if len(self.load_models) != 1 or "=" not in self.load_models[0] or not self.model_version:
+            return ""
+        model, mar = self.load_models[0].split("=", 1)
+        settings = ModelSettings(
+            self.workers, self.batch_size, self.max_batch_delay_ms, self.response_timeout_s
+        )
+        return settings.models_json(model, self.model_version, mar)
 
 
 def torchserve_command() -> list[str]:

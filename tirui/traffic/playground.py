@@ -32,6 +32,8 @@ HTTP_PRESETS: dict[str, tuple[str, str, str]] = {
     # name: (api, method, path template)
     "Predict": ("inference", "POST", "/predictions/{model}{/version}"),
     "Explain": ("inference", "POST", "/explanations/{model}{/version}"),
+    "KServe v1 predict": ("inference", "POST", "/v1/models/{model}:predict"),
+    "KServe v2 infer": ("inference", "POST", "/v2/models/{model}/infer"),
     "Ping": ("inference", "GET", "/ping"),
     "List models": ("management", "GET", "/models?limit=100"),
     "Describe model": ("management", "GET", "/models/{model}{/version}"),
