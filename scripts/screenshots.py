@@ -78,6 +78,11 @@ async def shoot() -> None:
         await settle(pilot, app, 1.5)
         app.clear_notifications()
         shot(app, "deployments")
+        await pilot.press("i")  # the endpoint and sample requests
+        await settle(pilot, app, 1.0)
+        shot(app, "endpoint")
+        await pilot.press("escape")
+        await settle(pilot, app)
         await pilot.press("p")
         await until(pilot, lambda: app.current_mode == "play")
         await pilot.press("f5")

@@ -57,6 +57,20 @@ async def test_demo_flow_with_keys_only(isolated: Path) -> None:
         await pilot.press("2")
         await until(pilot, lambda: app.current_mode == "deploy")
         app.screen.query_one("#deployments", DataTable).focus()
+        await pilot.press("i")  # the endpoint and sample requests, token as a variable
+        from textual.widgets import Log
+
+        from tirui.screens.viewer import TextViewer
+
+        await until(pilot, lambda: isinstance(app.screen, TextViewer))
+        viewer_log = app.screen.query_one("#viewer-log", Log)
+        await until(pilot, lambda: any("REST:" in line for line in viewer_log.lines))
+        shown = "\n".join(viewer_log.lines)
+        token = runtime_token(app, "tiny")
+        assert "Bearer $TORCHSERVE_TOKEN" in shown and "curl " in shown and "grpcurl " in shown
+        assert token and token not in shown
+        await pilot.press("escape")
+        await until(pilot, lambda: app.current_mode == "deploy" and not isinstance(app.screen, TextViewer))
         await pilot.press("m")
         await until(pilot, lambda: app.current_mode == "metrics")
         runtime = app.runtime
@@ -65,6 +79,11 @@ async def test_demo_flow_with_keys_only(isolated: Path) -> None:
     from tirui.torchserve.server import group_alive
 
     assert not group_alive(pgid)
+
+
+def runtime_token(app: TiruiApp, name: str) -> str | None:
+    target = app.runtime.target(name) if app.runtime is not None else None
+    return target.http.inference_token if target is not None else None
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")

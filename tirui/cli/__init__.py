@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     from tirui.cli import alerts as cli_alerts
     from tirui.cli import canary as cli_canary
     from tirui.cli import deploy as cli_deploy
+    from tirui.cli import endpoint as cli_endpoint
     from tirui.cli import observe as cli_observe
     from tirui.cli import operate as cli_operate
     from tirui.cli import serve as cli_serve
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_observe.add_parsers(sub)
     cli_alerts.add_parsers(sub)
     cli_serve.add_parsers(sub)
+    cli_endpoint.add_parsers(sub)
     cli_top.add_parsers(sub)
     return p
 
@@ -185,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tirui.cli import alerts as cli_alerts
     from tirui.cli import canary as cli_canary
     from tirui.cli import deploy as cli_deploy
+    from tirui.cli import endpoint as cli_endpoint
     from tirui.cli import observe as cli_observe
     from tirui.cli import operate as cli_operate
     from tirui.cli import serve as cli_serve
@@ -198,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **COMMANDS,
         **cli_storage.COMMANDS,
         **cli_serve.COMMANDS,
+        **cli_endpoint.COMMANDS,
         **cli_top.COMMANDS,
         **cli_deploy.COMMANDS,
         **cli_operate.COMMANDS,
