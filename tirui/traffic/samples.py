@@ -68,14 +68,17 @@ class EndpointSamples:
 
 
 def _python(url: str, token: str | None, reveal: bool, body: str, verify: bool | str) -> str:
+    """A ``python3 -c`` line; its strings in double quotes, so the shell's single quotes wrap it."""
     auth = ""
     if token:
-        value = repr(f"Bearer {token}") if reveal else '"Bearer " + os.environ["TORCHSERVE_TOKEN"]'
-        auth = f", headers={{'Authorization': {value}}}"
-    tls = f", verify={verify!r}" if verify is not True else ""
+        value = json.dumps(f"Bearer {token}") if reveal else '"Bearer " + os.environ["TORCHSERVE_TOKEN"]'
+        auth = f', headers={{"Authorization": {value}}}'
+    tls = (
+        f", verify={json.dumps(verify) if isinstance(verify, str) else verify}" if verify is not True else ""
+    )
     code = (
-        f"import json, os, requests; r = requests.post({url!r}, data={body!r}{auth}{tls}, timeout=60); "
-        "print(r.status_code, r.text)"
+        f"import os, requests; r = requests.post({json.dumps(url)}, data={json.dumps(body)}{auth}{tls}, "
+        "timeout=60); print(r.status_code, r.text)"
     )
     return f"python3 -c {shlex.quote(code)}"
 
