@@ -284,7 +284,7 @@ def deploy_form(
         Field("protocol", "Protocol: torchserve, kserve (KServe v1) or kservev2 (v2)", "torchserve"),
         Field(
             "request_timeout_s",
-            "Longest request, s (TorchServe's response timeout, and the proxy's; pods drain this long)",
+            "Longest request, s (TorchServe's and the proxy's timeout)",
             str(getattr(defaults, "request_timeout_s", 120)),
         ),
         Field("env", "Extra environment (KEY=VALUE, comma separated)", required=False),

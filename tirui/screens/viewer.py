@@ -110,7 +110,7 @@ class TextViewer(ReportsWorkerFailures, Dialog[None]):
             log.write_lines(lines[len(self._shown) :])
         else:
             log.clear()
-            log.write_lines(lines)
+            log.write_lines(lines, scroll_end=self.followable)  # a fixed text opens at its top
         self._shown = lines
 
     def action_filter(self) -> None:
