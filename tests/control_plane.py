@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -150,8 +151,74 @@ def new_namespace(api: Any) -> str:
     return name
 
 
+def _ready_condition() -> dict[str, Any]:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "type": "Ready",
+        "status": "True",
+        "reason": "KubeletReady",
+        "message": "test kubelet",
+        "lastHeartbeatTime": now,
+        "lastTransitionTime": now,
+    }
+
+
+class _Heartbeat:
+    """Renews the Ready condition of every Node the tests registered, as a kubelet does.
+
+    Without it the node lifecycle controller sees no heartbeat for ``node-monitor-grace-period``
+    (40 s), marks the Node Unknown and then sets ``Ready=False`` on each of its pods whenever that
+    pod's status changes (measured: a pod that became ready after that stayed not ready), and a
+    taint would evict them after 300 s. One daemon thread for the session; a Node that is gone
+    (404) drops out."""
+
+    PERIOD = 10.0
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, Any] = {}
+        self.failures: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def add(self, api: Any, name: str) -> None:
+        with self.lock:
+            self.nodes[name] = api
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="node-heartbeat", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        from kubernetes import client
+
+        while True:
+            time.sleep(self.PERIOD)
+            with self.lock:
+                nodes = list(self.nodes.items())
+            for name, api in nodes:
+                try:
+                    client.CoreV1Api(api).patch_node_status(
+                        name, {"status": {"conditions": [_ready_condition()]}}
+                    )
+                    self.failures[name] = 0
+                except client.ApiException as e:
+                    if e.status == 404:
+                        self._drop(name)
+                except Exception:  # three in a row: the control plane is gone, nothing to renew
+                    self.failures[name] = self.failures.get(name, 0) + 1
+                    if self.failures[name] >= 3:
+                        self._drop(name)
+
+    def _drop(self, name: str) -> None:
+        with self.lock:
+            self.nodes.pop(name, None)
+
+
+_heartbeat = _Heartbeat()
+
+
 def register_node(api: Any, name: str, *, gpus: int = 0, labels: dict[str, str] | None = None) -> None:
-    """A Node as a kubelet would register it: capacity (``nvidia.com/gpu`` too) and Ready."""
+    """A Node as a kubelet would register it: capacity (``nvidia.com/gpu`` too) and Ready, kept
+    Ready by a heartbeat for as long as the Node exists."""
     from kubernetes import client
 
     core = client.CoreV1Api(api)
@@ -159,26 +226,11 @@ def register_node(api: Any, name: str, *, gpus: int = 0, labels: dict[str, str] 
     capacity = {"cpu": "16", "memory": "64Gi", "pods": "110"}
     if gpus:
         capacity["nvidia.com/gpu"] = str(gpus)
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     core.patch_node_status(
         name,
-        {
-            "status": {
-                "capacity": capacity,
-                "allocatable": capacity,
-                "conditions": [
-                    {
-                        "type": "Ready",
-                        "status": "True",
-                        "reason": "KubeletReady",
-                        "message": "test kubelet",
-                        "lastHeartbeatTime": now,
-                        "lastTransitionTime": now,
-                    }
-                ],
-            }
-        },
+        {"status": {"capacity": capacity, "allocatable": capacity, "conditions": [_ready_condition()]}},
     )
+    _heartbeat.add(api, name)
 
 
 def running(containers: list[str] | None = None, restarts: int = 0) -> dict[str, Any]:
