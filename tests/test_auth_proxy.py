@@ -149,6 +149,30 @@ async def test_grpc_needs_an_accepted_token(proxied: ProxyPorts) -> None:
         assert info.value.kind == "auth" and "UNAUTHENTICATED" in str(info.value)
 
 
+def test_the_metrics_listener_describes_a_model_read_only(proxied: ProxyPorts) -> None:
+    """What tirui reads through the pod proxy (no token can pass there): TorchServe's describe of
+    one model, GET only; nothing else of the management API is reachable on that port."""
+    base = f"http://127.0.0.1:{proxied.metrics}"
+    r = httpx.get(f"{base}/models/tiny")
+    assert r.status_code == 200 and r.json()[0]["modelName"] == "tiny"
+    assert "batchSize" in r.json()[0]
+    assert httpx.put(f"{base}/models/tiny?min_worker=3").status_code == 403  # no scaling here
+    assert httpx.delete(f"{base}/models/tiny").status_code == 403
+    for path in ("/models", "/models/tiny/1.0", "/models/tiny/all", "/api-description"):
+        assert httpx.get(base + path).status_code == 404, path
+    assert httpx.get(f"{base}/models/nope").status_code == 404  # TorchServe's own answer
+
+
+def test_kserve_health_paths_answer_with_torchserve_ping(proxied: ProxyPorts) -> None:
+    """TorchServe 0.12 answers 404 on ``/v2/health/*``; the proxy maps them to ``/ping``, open
+    like it (probes and KServe clients carry no token)."""
+    for path in ("/v2/health/live", "/v2/health/ready"):
+        r = httpx.get(f"http://127.0.0.1:{proxied.inference}{path}")
+        assert r.status_code == 200 and r.json()["status"] == "Healthy", path
+    r = httpx.get(f"http://127.0.0.1:{proxied.inference}/v2/health/other")
+    assert r.status_code == 401  # everything else still needs a token
+
+
 def test_rendering_rejects_unsafe_tokens_and_can_disable_auth() -> None:
     with pytest.raises(ValueError):
         render_nginx(['abc"; } server { listen 1'])

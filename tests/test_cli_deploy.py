@@ -272,8 +272,8 @@ def test_kubernetes_lifecycle_from_the_cli_with_least_privilege(
 def test_batching_and_timeout_reach_torchserve(isolated: Path, tmp_path: Path) -> None:
     """--batch-size, --max-batch-delay and --request-timeout are what a real TorchServe then
     describes (tirui status --json and the text), it batches concurrent requests by them (a
-    handler answers with its batch size: batches of 4 seen, none above), and an update in place
-    passes the new ones on."""
+    handler answers with its batch size: batches of 4 seen, none above), an update in place
+    passes the new ones on, and a canary beside it is registered with them."""
     import json
     from concurrent.futures import ThreadPoolExecutor
 
@@ -336,6 +336,31 @@ def test_batching_and_timeout_reach_torchserve(isolated: Path, tmp_path: Path) -
         assert doc["settings"]["responseTimeout"] == 120  # not given again: the default
         with ThreadPoolExecutor(16) as pool:
             assert max(pool.map(predict, range(32))) <= 2
+
+        # a canary is registered with the serving settings: TorchServe describes its version so
+        # and batches its requests by them
+        v3 = build_mar(tmp_path / "v3", name="batchy", version="3.0", handler=handler)
+        r = tirui("canary", "batchy", str(v3), "--weight", "10")
+        assert r.returncode == 0, r.stderr
+        where = json.loads(tirui("endpoint", "batchy", "--json").stdout)["management_url"]
+        described = httpx.get(
+            f"{where}/models/batchy/3.0", headers={"Authorization": f"Bearer {keys.management}"}
+        ).json()[0]
+        assert (described["batchSize"], described["maxBatchDelay"]) == (2, 50), described
+
+        def predict_canary(_: int) -> int:
+            answer = httpx.post(
+                f"{doc['endpoint']}/predictions/batchy/3.0",
+                content=b"x",
+                headers={"Authorization": f"Bearer {keys.inference}"},
+                timeout=60,
+            )
+            assert answer.status_code == 200, answer.text
+            return int(answer.json()["batch"])
+
+        with ThreadPoolExecutor(16) as pool:
+            assert max(pool.map(predict_canary, range(32))) <= 2
+        assert tirui("canary", "batchy", "--abort").returncode == 0
     finally:
         tirui("delete", "batchy")
 

@@ -211,6 +211,11 @@ async def test_deploy_runs_the_rendered_pod_and_serves_through_the_proxy(
     assert info.value.kind == "auth"
     (status,) = [x for x in await asyncio.to_thread(env.rt.list) if x.name == "tiny"]
     assert (status.ready, status.desired, status.status) == (1, 1, "Ready"), status
+    # what tirui status and the detail pane show: TorchServe's describe, read via the pod proxy
+    want = {"batchSize": 4, "maxBatchDelay": 250, "responseTimeout": 90, "minWorkers": 2, "maxWorkers": 2}
+    assert status.settings == want, status.settings
+    assert (await asyncio.to_thread(env.rt.get, "tiny")).settings == want
+    assert httpx.get(f"http://{ip}:8080/v2/health/ready").status_code == 200  # KServe clients' probe
 
     worker = env.runner.worker(env.ns, pod["metadata"]["name"])
     procs = [p for c in worker.containers if c.run for p in _processes_of(c.run.init_pid)]
@@ -330,12 +335,14 @@ def test_the_disk_keeps_the_model_across_restarts(env: Env, archives: dict[str, 
 def test_a_rolling_update_under_load_drops_no_request(env: Env, archives: dict[str, bytes]) -> None:
     """An update rolls a new pod in (READY probe first) and the old one out through both preStop
     hooks, while 4 clients send through the Service (each request on a new connection, so every
-    request is routed by the endpoints of that moment): not one request fails."""
+    request is routed by the endpoints of that moment): not one request fails. The settings
+    tirui reports follow to the new pod."""
     from tests.support.service_proxy import ServiceProxy
 
     v1 = seed_archive(env.s3, "pods/roll/v1/tiny.mar", body=archives["tiny"])
     env.deploy(env.spec("tiny", v1))
     (old,) = env.wait_ready("tiny")
+    assert env.rt.get("tiny").settings["batchSize"] == 1
     service = ServiceProxy(env.rt.api, env.ns, "tiny", "http")
     wait_for(lambda: service.endpoints, "the Service's endpoint")
     stop = threading.Event()
@@ -356,7 +363,7 @@ def test_a_rolling_update_under_load_drops_no_request(env: Env, archives: dict[s
     try:
         wait_for(lambda: len(results) > 50, "traffic before the update")
         v2 = seed_archive(env.s3, "pods/roll/v2/tiny.mar", body=archives["tiny2"])
-        env.deploy(env.spec("tiny", v2))
+        env.deploy(env.spec("tiny", v2, batch_size=3, max_batch_delay_ms=20))
 
         def rolled() -> bool:
             pods = env.pods("tiny")
@@ -377,6 +384,8 @@ def test_a_rolling_update_under_load_drops_no_request(env: Env, archives: dict[s
     )
     assert service.connections.get(old["status"]["podIP"]) and service.connections.get(new["status"]["podIP"])
     assert _describe(new["status"]["podIP"], "tiny")["modelVersion"] == "2.0"
+    described = env.rt.get("tiny").settings  # the new pod's, not the old one's (asked before)
+    assert (described["batchSize"], described["maxBatchDelay"]) == (3, 20), described
     assert "preStop hook" in env.runner_log(old)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from tirui.cluster.canary_manifests import served_model
 from tirui.cluster.kube_apply import KubeWrites
 from tirui.cluster.kube_canary import KubeCanaries
+from tirui.cluster.kube_describe import PodSettings
 from tirui.cluster.kube_errors import KubeConflict, KubeError, explain
 from tirui.cluster.kube_ops import KubeOperations
 from tirui.cluster.kube_reads import KubeReads
@@ -93,6 +94,7 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         net, hpa = client.NetworkingV1Api(api_client), client.AutoscalingV2Api(api_client)
         policy = client.PolicyV1Api(api_client)
         self.core, self.apps = core, apps
+        self.pod_settings = PodSettings(core, namespace)
         self.kinds = {
             "Secret": _Kind(core, "secret", self.timeout),
             "ConfigMap": _Kind(core, "config_map", self.timeout),

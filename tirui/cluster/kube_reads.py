@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tirui.canary.state import CANARY_SUFFIX
 from tirui.cluster.canary_manifests import CANARY_OF
 from tirui.cluster.kube_canary import canary_status_of
+from tirui.cluster.kube_describe import PodSettings
 from tirui.cluster.kube_errors import explain
 from tirui.cluster.kube_logs import DeploymentLogs, PodLog
 from tirui.cluster.kube_status import deployment_status, ingress_endpoint, ingress_hosts, labels, timestamp
@@ -61,6 +62,7 @@ class KubeReads:
     pods: Any
     tokens: Any
     prometheus: PrometheusSource | None
+    pod_settings: PodSettings
     _watches: dict[str, ListWatch]
     _subscribers: builtins.list[Any]
 
@@ -131,6 +133,7 @@ class KubeReads:
             name = d["metadata"]["name"]
             row = deployment_status(d, pods, ingress_endpoint(name, self.namespace, ingresses), hpas)
             row.canary = canary_status_of(canaries.get(name))
+            self.pod_settings.fill(row)
             rows.append(row)
         return rows
 
@@ -150,6 +153,7 @@ class KubeReads:
             self._list("HorizontalPodAutoscaler", {DEPLOYMENT_LABEL: name}),
         )
         row.canary = canary_status_of(self._get("Deployment", name + CANARY_SUFFIX))
+        self.pod_settings.fill(row)
         return row
 
     def pod_names(self, name: str, *, running: bool = False) -> builtins.list[str]:

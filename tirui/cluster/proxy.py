@@ -10,6 +10,14 @@ report as UNAUTHENTICATED.
 The proxy also serves its own Prometheus gauges on ``ports.metrics`` (``/metrics``): nginx's
 ``$connections_writing`` (connections with a request being answered, the scrape itself included)
 and ``$connections_active``; tirui's ``inflight`` autoscale metric is the first minus the scrape.
+The same listener answers ``GET /models/<model>`` (TorchServe's describe, read-only, like the
+metrics), so that tirui can show the settings TorchServe really applies through the API server's
+pod proxy (whose requests carry the caller's API-server credential in ``Authorization``, so they
+cannot carry a deployment token to the management port).
+
+For KServe clients the inference port also answers ``/v2/health/live`` and ``/v2/health/ready``
+(open, as ``/ping`` is) with TorchServe's ``/ping``: 200 when healthy, 500 when not; TorchServe
+0.12 itself answers 404 on those paths, even with the KServe v2 envelope.
 
 Termination drains: the proxy's preStop hook waits for endpoints to drop the pod, then the
 kubelet's SIGTERM makes nginx quit gracefully (it stops accepting and finishes what is in flight);
@@ -67,6 +75,12 @@ def render_nginx(
             f"""
         location = /ping {{
             proxy_pass http://127.0.0.1:{upstream};
+        }}
+        location = /v2/health/live {{
+            proxy_pass http://127.0.0.1:{upstream}/ping;
+        }}
+        location = /v2/health/ready {{
+            proxy_pass http://127.0.0.1:{upstream}/ping;
         }}"""
             if open_ping
             else ""
@@ -136,6 +150,14 @@ http {{
         location = /metrics {{
             default_type "text/plain; version=0.0.4";
             return 200 "{PROXY_METRICS}";
+        }}
+        location ~ "^/models/[A-Za-z0-9][A-Za-z0-9_.-]*$" {{
+            limit_except GET {{
+                deny all;
+            }}
+            proxy_pass http://127.0.0.1:{p.upstream_management};
+            proxy_set_header Authorization "";
+            proxy_read_timeout 5s;
         }}
     }}
 }}

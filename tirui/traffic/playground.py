@@ -34,6 +34,8 @@ HTTP_PRESETS: dict[str, tuple[str, str, str]] = {
     "Explain": ("inference", "POST", "/explanations/{model}{/version}"),
     "KServe v1 predict": ("inference", "POST", "/v1/models/{model}:predict"),
     "KServe v2 infer": ("inference", "POST", "/v2/models/{model}/infer"),
+    # answered by tirui's auth proxy on Kubernetes (TorchServe's /ping); TorchServe 0.12 says 404
+    "KServe v2 ready": ("inference", "GET", "/v2/health/ready"),
     "Ping": ("inference", "GET", "/ping"),
     "List models": ("management", "GET", "/models?limit=100"),
     "Describe model": ("management", "GET", "/models/{model}{/version}"),
