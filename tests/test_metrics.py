@@ -340,3 +340,19 @@ def test_pipeline_memory_is_bounded_by_its_horizon() -> None:
     finally:
         tracemalloc.stop()
     assert later <= full * 1.05, (full, later)
+
+
+def test_a_latency_just_under_one_is_not_reported_as_zero() -> None:
+    """Values in [0.98, 1) fall in log bucket -1, which once also marked 'zero or less'."""
+    from tirui.metrics.quantiles import LogHistogram
+
+    q = WindowedQuantiles()
+    for _ in range(10):
+        q.add(0.99, at=100.0)
+    (p50,) = q.quantiles((0.5,), 10, 100.5).values()
+    assert p50 is not None and abs(p50 - 0.99) / 0.99 < 0.02
+    h = LogHistogram()
+    h.add(0.0)
+    h.add(0.985)
+    assert h.quantile(0.5) == 0.0 and abs(h.quantile(1.0) - 0.985) < 0.02
+    assert LogHistogram.from_json(h.to_json()).counts == h.counts

@@ -14,15 +14,65 @@ from collections import Counter, deque
 
 GROWTH = 1.02
 _LOG = math.log(GROWTH)
+ZERO = -(2**31)
+"""The bucket of values <= 0 (every other integer is the bucket of some positive value: values
+just under 1 fall in bucket -1, so that cannot be the marker)."""
 
 
 def _bucket(value: float) -> int:
-    return -1 if value <= 0 else math.floor(math.log(value) / _LOG)
+    return ZERO if value <= 0 else math.floor(math.log(value) / _LOG)
 
 
 def _value(bucket: int) -> float:
     """Representative (geometric middle) of a bucket."""
-    return 0.0 if bucket < 0 else GROWTH ** (bucket + 0.5)
+    return 0.0 if bucket == ZERO else float(GROWTH ** (bucket + 0.5))
+
+
+class LogHistogram:
+    """Counts per log bucket (2% wide): any quantile within ~1% of the true value, memory bounded
+    by the spread of the values, not their number; merges by adding counts. Units are the
+    caller's (seconds for load tests, milliseconds for access logs)."""
+
+    def __init__(self, counts: dict[int, int] | None = None) -> None:
+        self.counts: Counter[int] = Counter(counts or {})
+
+    def add(self, value: float, n: int = 1) -> None:
+        self.counts[_bucket(value)] += n
+
+    def merge(self, other: LogHistogram | dict[int, int]) -> None:
+        self.counts.update(other.counts if isinstance(other, LogHistogram) else other)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def quantile(self, q: float) -> float:
+        """Nearest-rank quantile (0 < q <= 1) as a bucket's middle; 0.0 when empty."""
+        n = self.total
+        if n == 0:
+            return 0.0
+        rank, seen = max(1, math.ceil(q * n)), 0
+        for bucket, count in sorted(self.counts.items()):
+            seen += count
+            if seen >= rank:
+                return _value(bucket)
+        return _value(max(self.counts))
+
+    def bins(self) -> list[tuple[float, float, int]]:
+        """``(low, high, count)`` of every non-empty bucket, ascending."""
+        out = []
+        for bucket, count in sorted(self.counts.items()):
+            low = 0.0 if bucket == ZERO else float(GROWTH**bucket)
+            high = 0.0 if bucket == ZERO else float(GROWTH ** (bucket + 1))
+            out.append((low, high, count))
+        return out
+
+    def to_json(self) -> dict[str, int]:
+        return {str(k): v for k, v in sorted(self.counts.items())}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, int]) -> LogHistogram:
+        return cls({int(k): int(v) for k, v in doc.items()})
 
 
 class WindowedQuantiles:
@@ -69,15 +119,9 @@ class WindowedQuantiles:
         out: dict[float, float | None] = {}
         if n == 0:
             return dict.fromkeys(qs)
-        ordered = sorted(hist.items())
+        merged = LogHistogram(dict(hist))
         for q in qs:
-            rank = max(1, math.ceil(q * n))
-            seen = 0
-            for bucket, count in ordered:
-                seen += count
-                if seen >= rank:
-                    out[q] = _value(bucket)
-                    break
+            out[q] = merged.quantile(q)
         return out
 
 
