@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from textual.widgets import DataTable, Static
@@ -77,3 +79,22 @@ def prediction_load(
         concurrency=concurrency,
         rate=rate,
     )
+
+
+WORKER = "tirui.traffic.engine.worker"
+
+
+def engine_workers() -> list[int]:
+    """PIDs of load-engine workers that are children of this process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if WORKER in cmdline and ppid == os.getpid():
+            found.append(int(entry.name))
+    return found

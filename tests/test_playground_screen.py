@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select, Static, TextArea
 
-from tests.helpers import until
+from tests.helpers import engine_workers, until
 from tests.torchserve_fixture import RunningTorchServe
 from tirui.app import TiruiApp
 from tirui.demo.model import expected_output
@@ -141,3 +141,24 @@ async def test_load_test_panel(torchserve: RunningTorchServe, token_env: str, tm
         await until(pilot, lambda: (tmp_path / "r.json").exists() and app.screen is dialog)
         written = lambda: json.loads((tmp_path / "r.json").read_text() or "{}")  # noqa: E731
         await until(pilot, lambda: written().get("requests") == 60)
+
+
+async def test_a_running_load_test_draws_live_and_ends_with_the_app(
+    torchserve: RunningTorchServe, token_env: str
+) -> None:
+    app = TiruiApp(start_mode="play", secrets_backend="env")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await fill(app, torchserve.inference_url, "tiny", "[1, 1, 1, 1]")
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, LoadTestDialog))
+        dialog = app.screen
+        dialog.query_one("#lt-duration", Input).value = "3600"
+        dialog.query_one("#lt-workers", Input).value = "2"
+        await pilot.press("ctrl+s")
+        progress = lambda: str(dialog.query_one("#lt-progress", Static).render())  # noqa: E731
+        await until(pilot, lambda: "2 worker process(es)" in progress(), timeout=60)
+        assert len(engine_workers()) == 2
+        await until(pilot, lambda: dialog.drawn_seconds >= 2, timeout=60)  # the line grows live
+        assert dialog.running
+    # The app is gone with its run still going: so are the run's worker processes.
+    assert not engine_workers()

@@ -18,8 +18,6 @@ class ServeCliError(Exception):
 
 def add_parsers(sub: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("target", help="http(s)://host:port, or a deployment name")
-    common.add_argument("model", help="model name")
     common.add_argument("--data", default="[1, 1, 1, 1]", help="JSON text, or @file (any bytes)")
     common.add_argument("--grpc", action="store_true", help="use gRPC instead of HTTP")
     common.add_argument("--version", dest="model_version", default="", help="model version")
@@ -38,6 +36,8 @@ def add_parsers(sub: Any) -> None:
     )
 
     p = sub.add_parser("predict", parents=[common], help="send one prediction request")
+    p.add_argument("target", help="http(s)://host:port, or a deployment name")
+    p.add_argument("model", help="model name")
     p.add_argument("-v", "--verbose", action="store_true", help="status, timings and headers on stderr")
     p.add_argument(
         "--stream",
@@ -45,12 +45,31 @@ def add_parsers(sub: Any) -> None:
         help="gRPC: StreamPredictions, each chunk printed as it arrives (HTTP chunks always are)",
     )
 
-    b = sub.add_parser("bench", parents=[common], help="load-test a model (like hey)")
+    b = sub.add_parser(
+        "bench",
+        parents=[common],
+        help="load-test a model (like hey), or compare two saved runs",
+        description="Closed loop by default (each connection sends when answered); with -q an open "
+        "loop: requests start on schedule and their latency counts from it, so a stalling server "
+        "shows in p99. Requests are sent from worker processes, one per core unless --workers.",
+    )
+    b.add_argument("target", nargs="?", help="http(s)://host:port, or a deployment name")
+    b.add_argument("model", nargs="?", help="model name")
     b.add_argument("-n", "--requests", type=int, default=200, help="total requests (default 200)")
     b.add_argument("-z", "--duration", type=float, default=None, help="run for SECONDS instead of -n")
-    b.add_argument("-c", "--concurrency", type=int, default=8, help="concurrent workers (default 8)")
-    b.add_argument("-q", "--rate", type=float, default=None, help="rate limit, requests/s in total")
-    b.add_argument("--json", action="store_true", help="print the result as JSON")
+    b.add_argument("-c", "--concurrency", type=int, default=8, help="connections / streams (default 8)")
+    b.add_argument(
+        "-q", "--rate", type=float, default=None, help="open loop: requests/s in total, on schedule"
+    )
+    b.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    b.add_argument("--stream", action="store_true", help="gRPC: StreamPredictions (first chunk timed too)")
+    b.add_argument("--json", action="store_true", help="print the result as JSON (histogram included)")
+    b.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A.json", "B.json"),
+        help="compare two saved --json runs: throughput and p50/p90/p99, B against A",
+    )
 
 
 def _payload(data: str) -> bytes:
@@ -165,27 +184,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from tirui.traffic.loadtest import LoadSpec, run_load
+    from tirui.traffic.loadtest import run_load, spec_for_model
 
+    if args.compare:
+        return _compare(*args.compare)
+    if not args.target or not args.model:
+        raise ServeCliError("bench needs a target and a model (or --compare A.json B.json)")
+    if args.stream and not args.grpc:
+        raise ServeCliError("--stream is gRPC's StreamPredictions: add --grpc")
     body = _payload(args.data)
     target = resolve(args)
-    if args.grpc:
-        spec = LoadSpec(
-            protocol="grpc",
-            url=target.grpc.inference_target,
-            model=args.model,
-            body=body,
-            token=target.grpc.inference_token,
-            tls=target.grpc.tls,
-        )
-    else:
-        path = f"/predictions/{args.model}" + (f"/{args.model_version}" if args.model_version else "")
-        spec = LoadSpec(
-            url=target.http.inference_url + path,
-            body=body,
-            headers={"Content-Type": "application/json", **parse_headers(args.header)},
-            token=target.http.inference_token,
-        )
+    spec = spec_for_model(
+        target,
+        args.model,
+        body,
+        version=args.model_version or "",
+        grpc=args.grpc,
+        headers=parse_headers(args.header),
+    )
     runtime = None
     if not args.model_version and target.canary_version:  # a local canary: follow its weight
         from tirui.cluster.targets import runtime_for
@@ -199,6 +215,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     spec.concurrency = args.concurrency
     spec.rate = args.rate
     spec.timeout = args.timeout
+    spec.workers = args.workers
+    spec.stream = args.stream
     try:
         spec.validate()
     except ValueError as exc:
@@ -208,10 +226,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"\r{r.count} requests, {r.rps:.0f} req/s, {r.errors} errors", end="", file=sys.stderr)
 
+    from tirui.traffic.engine.pool import EngineError
+
     try:
         result = asyncio.run(run_load(spec, progress=progress))
     except KeyboardInterrupt:
         raise ServeCliError("interrupted") from None
+    except EngineError as exc:
+        raise ServeCliError(str(exc)) from None
     finally:
         if runtime is not None:
             runtime.shutdown(keep_running=True)
@@ -227,14 +249,49 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def format_result(result: Any) -> str:
     s = result.summary()
     lat = s["latency_ms"]
+    mode = f"open loop at {s['rate']:g} req/s" if s["mode"] == "open" else "closed loop"
     lines = [
         f"Requests:   {s['requests']} in {s['elapsed_s']:.2f} s  ({s['rps']:.1f} req/s)",
+        f"Load:       {mode}, {s['concurrency']} connections, {s['workers']} worker process(es)",
         f"OK/errors:  {s['ok']} / {s['errors']}",
         f"Latency:    p50 {lat['p50']:.2f} ms  p90 {lat['p90']:.2f} ms  p99 {lat['p99']:.2f} ms  "
         f"max {lat['max']:.2f} ms",
-        "Statuses:   " + ", ".join(f"{k}: {v}" for k, v in sorted(s["statuses"].items())),
     ]
+    if "first_chunk_ms" in s:
+        first = s["first_chunk_ms"]
+        lines.append(
+            f"1st chunk:  p50 {first['p50']:.2f} ms  p90 {first['p90']:.2f} ms  p99 {first['p99']:.2f} ms"
+        )
+    lines.append("Statuses:   " + ", ".join(f"{k}: {v}" for k, v in sorted(s["statuses"].items())))
     return "\n".join(lines)
+
+
+def _load_saved(path: str) -> Any:
+    from tirui.traffic.loadtest import LoadResult
+
+    try:
+        doc = json.loads(Path(path).expanduser().read_text())
+    except OSError as exc:
+        raise ServeCliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ServeCliError(f"{path} is not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ServeCliError(f"{path}: not a tirui load test result (a JSON object from bench --json)")
+    try:
+        return LoadResult.from_summary(doc)
+    except ValueError as exc:
+        raise ServeCliError(f"{path}: {exc}") from None
+
+
+def _compare(path_a: str, path_b: str) -> int:
+    from tirui.traffic.loadtest import compare
+
+    rows = compare(_load_saved(path_a), _load_saved(path_b))
+    print(f"A: {path_a}\nB: {path_b}\n")
+    print(f"{'':18} {'A':>12} {'B':>12}  change (B against A)")
+    for what, a, b, change in rows:
+        print(f"{what:18} {a:>12.2f} {b:>12.2f}  {change}")
+    return 0
 
 
 COMMANDS = {"predict": cmd_predict, "bench": cmd_bench}

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,32 +18,11 @@ from tirui.locations import styles_dir
 from tirui.screens.dialog_base import Dialog
 from tirui.screens.dialogs import Field, FormDialog
 from tirui.screens.worker_failures import ReportsWorkerFailures
-from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load
+from tirui.traffic.engine.pool import EngineError
+from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load, spec_for_request
 from tirui.traffic.playground import PlaygroundRequest
 from tirui.widgets.keybar import KeyBar
 from tirui.widgets.markup import escape
-
-
-def spec_for(req: PlaygroundRequest, target: Any) -> LoadSpec:
-    """The load spec that repeats the Playground's request (inference requests only)."""
-    if req.protocol == "grpc":
-        return LoadSpec(
-            protocol="grpc",
-            url=target.grpc.inference_target,
-            model=req.model,
-            body=req.body,
-            token=target.grpc.inference_token,
-            tls=target.grpc.tls,
-            headers={k: v for k, v in req.headers.items() if k.lower() != "content-type"},
-        ).with_canary(target if not req.version else None)
-    api = "management" if req.api == "management" else "inference"
-    return LoadSpec(
-        url=target.http.base(api) + "/" + req.path.lstrip("/"),
-        method=req.method,
-        body=req.body,
-        headers=dict(req.headers),
-        token=target.http.token(api),
-    ).with_canary(target)
 
 
 class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
@@ -63,6 +43,8 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
         self.cancel_event = asyncio.Event()
         self.result: LoadResult | None = None
         self.running = False
+        self.drawn_seconds = 0
+        """Seconds of the run the latency-over-time line shows."""
 
     def compose(self) -> ComposeResult:
         from textual_plotext import PlotextPlot
@@ -75,15 +57,22 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
             with Horizontal(classes="lt-row"):
                 yield Label("requests")
                 yield Input("200", id="lt-requests", compact=True)
-                yield Label("or seconds")
+                yield Label("or s")
                 yield Input("", id="lt-duration", placeholder="-", compact=True)
-                yield Label("concurrency")
+                yield Label("conns")
                 yield Input("8", id="lt-concurrency", compact=True)
                 yield Label("rate/s")
-                yield Input("", id="lt-rate", placeholder="max", compact=True)
-            yield Static("ctrl+s starts · esc cancels/closes · ctrl+x exports JSON", id="lt-progress")
+                yield Input("", id="lt-rate", placeholder="closed", compact=True)
+                yield Label("workers")
+                yield Input("", id="lt-workers", placeholder="auto", compact=True)
+            yield Static(
+                "ctrl+s starts · esc cancels/closes · ctrl+x exports JSON · a rate runs an open loop",
+                id="lt-progress",
+            )
             yield Static("", id="lt-summary")
-            yield PlotextPlot(id="lt-hist")
+            with Horizontal(id="lt-charts"):
+                yield PlotextPlot(id="lt-hist")
+                yield PlotextPlot(id="lt-timeline")
         yield KeyBar(id="keybar")
 
     def read_spec(self) -> LoadSpec:
@@ -96,12 +85,13 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
             except ValueError:
                 raise ValueError(f"{text!r} is not a number") from None
 
-        spec = spec_for(self.req, self.target)
+        spec = spec_for_request(self.req, self.target)
         duration = number("#lt-duration", float)
         spec.requests = None if duration else number("#lt-requests", int)
         spec.duration = duration
         spec.concurrency = number("#lt-concurrency", int) or 1
         spec.rate = number("#lt-rate", float)
+        spec.workers = number("#lt-workers", int) or 0
         spec.validate()
         return spec
 
@@ -124,11 +114,20 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
 
         def live(r: LoadResult) -> None:
             done = f"{r.count}/{total}" if total else f"{r.elapsed:.1f}/{spec.duration:.0f} s"
-            progress.update(f"Running… {done} · {r.rps:.0f} req/s · {r.errors} errors · esc cancels")
+            progress.update(
+                f"Running… {done} · {r.rps:.0f} req/s · {r.errors} errors · "
+                f"{r.workers} worker process(es) · esc cancels"
+            )
+            self.show_result(r)
 
         started = time.monotonic()
-        self.result = await run_load(spec, progress=live, cancel=self.cancel_event)
-        self.running = False
+        try:
+            self.result = await run_load(spec, progress=live, cancel=self.cancel_event)
+        except EngineError as exc:
+            progress.update(Text(f"Not run: {exc}", style="red"))
+            return
+        finally:
+            self.running = False
         state = "Cancelled" if self.result.cancelled else "Done"
         progress.update(f"{state} in {time.monotonic() - started:.1f} s · ctrl+s runs again · ctrl+x exports")
         self.show_result(self.result)
@@ -147,11 +146,23 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
         plot = self.query_one("#lt-hist", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
-        bins = r.histogram(16)
+        bins = r.histogram(12)
         if bins:
             plt.bar([f"{b * 1000:.1f}" for b, _ in bins], [c for _, c in bins])
-            plt.title("latency histogram (ms, upper bound of each bin)")
+            plt.title("latency histogram (ms)")
         plot.refresh()
+        line = self.query_one("#lt-timeline", PlotextPlot)
+        plt = line.plt
+        plt.clear_data()
+        seconds = r.timeline() or r.timeline_saved
+        self.drawn_seconds = len(seconds)
+        if seconds:
+            xs = [float(entry["second"]) for entry in seconds]
+            plt.plot(xs, [float(entry["p99_ms"]) for entry in seconds], label="p99")
+            plt.plot(xs, [float(entry["p50_ms"]) for entry in seconds], label="p50")
+            plt.ylim(0, None)
+            plt.title("latency over time (ms by second)")
+        line.refresh()
 
     def action_cancel_or_close(self) -> None:
         if self.running:

@@ -1,21 +1,29 @@
-"""The load-test engine shared by the Playground and ``tirui bench``: HTTP (aiohttp) or gRPC.
+"""Load tests for the Playground, the TUI's load-test dialog and ``tirui bench``: HTTP or gRPC.
 
-``concurrency`` workers share one request budget (a count or a duration) and an optional rate
-limit; every request's latency and outcome is recorded. aiohttp was chosen over httpx by
-measurement (``benchmarks/loadtest_vs_hey.py``): httpx's per-request overhead kept it well under
-hey on this machine, aiohttp reaches it.
+The requests are sent by worker processes (:mod:`tirui.traffic.engine`), one per core by default,
+each with its own event loop; the caller's loop only merges their reports, so a TUI drawing the
+run does not slow it and is not slowed by it. ``concurrency`` connections (gRPC: streams) share
+a budget (a count or a duration). Without a rate it is a closed loop (each connection sends again
+when answered); with ``rate`` an open loop: requests are due on a fixed schedule and timed from
+it, so a stall shows in the percentiles. Latencies are kept as a log-bucket histogram (2% wide
+buckets: percentiles within ~1%), per run and per second for the latency-over-time line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from tirui.metrics.quantiles import LogHistogram
+
+if TYPE_CHECKING:
+    from tirui.torchserve.http import Api
+    from tirui.torchserve.target import Target
+    from tirui.traffic.playground import PlaygroundRequest
 
 PERCENTILES = (50, 90, 99)
 
@@ -37,9 +45,15 @@ class LoadSpec:
     duration: float | None = None
     concurrency: int = 8
     rate: float | None = None
-    """Requests per second across all workers; None means as fast as possible."""
+    """Requests per second across all workers, on schedule (open loop); None: closed loop."""
     timeout: float = 30.0
     tls: bool = False
+    verify: bool | str = True
+    """TLS: check the server's certificate (True), not (False), or against this CA file."""
+    workers: int = 0
+    """Worker processes (0: one per core; never more than the connections)."""
+    stream: bool = False
+    """gRPC: StreamPredictions (time to first chunk recorded too) instead of Predictions."""
     canary_version: str = ""
     canary_weight: int = 0
     """A local canary: this percentage of the requests go to that model version (HTTP: the URL
@@ -62,15 +76,11 @@ class LoadSpec:
             self.canary_source = source
         return self
 
-    def _canary_url(self) -> str:
+    def canary_url(self) -> str:
+        """The URL of the canary's version ("" when the URL names a version or is not predict)."""
         from tirui.torchserve.target import versioned_path
 
-        return versioned_path(self.url, self.canary_version)
-
-    def _to_canary(self) -> bool:
-        from tirui.torchserve.target import takes_canary
-
-        return takes_canary(self.canary_weight)
+        return versioned_path(self.url, self.canary_version) if self.canary_version else ""
 
     def validate(self) -> None:
         if self.concurrency < 1:
@@ -82,7 +92,11 @@ class LoadSpec:
         if self.duration is not None and self.duration <= 0:
             raise ValueError("the duration must be positive")
         if self.rate is not None and self.rate <= 0:
-            raise ValueError("the rate limit must be positive")
+            raise ValueError("the rate must be positive")
+        if self.workers < 0:
+            raise ValueError("workers must be 0 (one per core) or more")
+        if self.stream and self.protocol != "grpc":
+            raise ValueError("streaming load tests are gRPC (StreamPredictions)")
         if not self.url:
             raise ValueError("no target URL")
 
@@ -92,17 +106,28 @@ class LoadResult:
     """Outcome of a run (or of the part done so far, for live progress)."""
 
     elapsed: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    """Seconds, successful and failed requests alike, in completion order."""
-    statuses: Counter[str] = field(default_factory=Counter)
-    """``"200"``, ``"503"``, ``"OK"``, ``"UNAVAILABLE"`` or an error kind such as ``"connection"``."""
+    count: int = 0
+    """Requests completed, failed ones included."""
     ok: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    """``"200"``, ``"503"``, ``"OK"``, ``"UNAVAILABLE"`` or an error kind: ``"connection"``,
+    ``"timeout"``, or the name of what could not be read."""
     bytes_received: int = 0
+    hist: LogHistogram = field(default_factory=LogHistogram)
+    """Latencies in seconds (open loop: from each request's due time)."""
+    first_chunk: LogHistogram = field(default_factory=LogHistogram)
+    """gRPC streams: time to the first chunk."""
+    max_latency: float = 0.0
+    seconds: dict[int, LogHistogram] = field(default_factory=dict)
+    """Latencies of the requests that completed in each second of the run."""
+    second_errors: dict[int, int] = field(default_factory=dict)
     cancelled: bool = False
-
-    @property
-    def count(self) -> int:
-        return len(self.latencies)
+    workers: int = 0
+    mode: str = "closed"
+    rate: float | None = None
+    concurrency: int = 0
+    started: float = 0.0
+    """Wall-clock time (epoch seconds) the workers were told to go."""
 
     @property
     def errors(self) -> int:
@@ -113,153 +138,157 @@ class LoadResult:
         return self.count / self.elapsed if self.elapsed > 0 else 0.0
 
     def percentile(self, p: float) -> float:
-        """Nearest-rank percentile of the latencies, in seconds (0 when empty)."""
-        if not self.latencies:
-            return 0.0
-        ordered = sorted(self.latencies)
-        rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-        return ordered[rank - 1]
+        """The ``p``-th percentile latency in seconds (nearest rank on the histogram; 0 when empty)."""
+        return self.hist.quantile(p / 100)
 
     def histogram(self, bins: int = 20) -> list[tuple[float, int]]:
         """``(upper bound in seconds, count)`` over equal-width bins from min to max."""
-        if not self.latencies:
+        buckets = self.hist.bins()
+        if not buckets:
             return []
-        lo, hi = min(self.latencies), max(self.latencies)
+        lo, hi = buckets[0][0], max(self.max_latency, buckets[-1][0])
         width = (hi - lo) / bins or 1e-9
         counts = [0] * bins
-        for v in self.latencies:
-            counts[min(bins - 1, int((v - lo) / width))] += 1
+        for low, high, count in buckets:
+            middle = min(max((low + high) / 2, lo), hi)
+            counts[min(bins - 1, int((middle - lo) / width))] += count
         return [(lo + width * (i + 1), c) for i, c in enumerate(counts)]
 
+    def timeline(self) -> list[dict[str, Any]]:
+        """Per second of the run: requests completed, errors, p50 and p99 (ms)."""
+        return [
+            {
+                "second": sec,
+                "requests": h.total,
+                "errors": self.second_errors.get(sec, 0),
+                "p50_ms": round(h.quantile(0.5) * 1000, 3),
+                "p99_ms": round(h.quantile(0.99) * 1000, 3),
+            }
+            for sec, h in sorted(self.seconds.items())
+        ]
+
     def summary(self) -> dict[str, Any]:
-        """JSON-ready numbers (latencies in milliseconds)."""
-        return {
+        """JSON-ready numbers (latencies in milliseconds; ``histogram`` is the log buckets)."""
+        doc: dict[str, Any] = {
             "requests": self.count,
             "ok": self.ok,
             "errors": self.errors,
             "elapsed_s": round(self.elapsed, 4),
             "rps": round(self.rps, 2),
+            "mode": self.mode,
+            "rate": self.rate,
+            "concurrency": self.concurrency,
+            "workers": self.workers,
+            "started": self.started,
             "latency_ms": {
                 **{f"p{p}": round(self.percentile(p) * 1000, 3) for p in PERCENTILES},
-                "max": round(max(self.latencies, default=0) * 1000, 3),
-                "mean": round(sum(self.latencies) / self.count * 1000, 3) if self.count else 0,
+                "max": round(self.max_latency * 1000, 3),
             },
             "statuses": dict(self.statuses),
+            "bytes_received": self.bytes_received,
             "histogram_ms": [(round(b * 1000, 3), c) for b, c in self.histogram()],
+            "histogram": {"unit": "s", "growth": 1.02, "buckets": self.hist.to_json()},
+            "timeline": self.timeline(),
             "cancelled": self.cancelled,
         }
+        if self.first_chunk.total:
+            doc["first_chunk_ms"] = {
+                f"p{p}": round(self.first_chunk.quantile(p / 100) * 1000, 3) for p in PERCENTILES
+            }
+            doc["first_chunk"] = self.first_chunk.to_json()
+        return doc
 
     def to_json(self) -> str:
         return json.dumps(self.summary(), indent=2)
+
+    @classmethod
+    def from_summary(cls, doc: dict[str, Any]) -> LoadResult:
+        """A saved run (``to_json``) read back: counts, histogram and timeline as they were."""
+        try:
+            r = cls(
+                elapsed=float(doc["elapsed_s"]),
+                count=int(doc["requests"]),
+                ok=int(doc["ok"]),
+                statuses=Counter({str(k): int(v) for k, v in doc["statuses"].items()}),
+                bytes_received=int(doc.get("bytes_received", 0)),
+                hist=LogHistogram.from_json(doc["histogram"]["buckets"]),
+                first_chunk=LogHistogram.from_json(doc.get("first_chunk", {})),
+                max_latency=float(doc["latency_ms"]["max"]) / 1000,
+                cancelled=bool(doc.get("cancelled", False)),
+                workers=int(doc.get("workers", 0)),
+                mode=str(doc.get("mode", "closed")),
+                rate=doc.get("rate"),
+                concurrency=int(doc.get("concurrency", 0)),
+                started=float(doc.get("started", 0.0)),
+            )
+            for entry in doc.get("timeline", []):
+                r.second_errors[int(entry["second"])] = int(entry["errors"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"not a tirui load test result ({type(exc).__name__}: {exc})") from None
+        r.timeline_saved = list(doc.get("timeline", []))
+        return r
+
+    timeline_saved: list[dict[str, Any]] = field(default_factory=list)
+    """A saved run's per-second lines (its per-second histograms are not saved)."""
 
 
 Progress = Callable[[LoadResult], None]
 
 
-class _Budget:
-    """Hands out request slots until the count or the duration is used up; paces a rate limit."""
-
-    def __init__(self, spec: LoadSpec, cancel: asyncio.Event) -> None:
-        self.spec = spec
-        self.cancel = cancel
-        self.issued = 0
-        self.start = time.perf_counter()
-
-    async def take(self) -> bool:
-        if self.cancel.is_set():
-            return False
-        spec = self.spec
-        if spec.requests is not None and self.issued >= spec.requests:
-            return False
-        now = time.perf_counter()
-        if spec.duration is not None and now - self.start >= spec.duration:
-            return False
-        slot = self.issued
-        self.issued += 1
-        if spec.rate:
-            wait = self.start + slot / spec.rate - now
-            if wait > 0:
-                await asyncio.sleep(wait)
-        return True
+def spec_for_request(req: PlaygroundRequest, target: Target) -> LoadSpec:
+    """The load spec that repeats a Playground request against ``target`` (its token and TLS
+    settings, and a local canary's split unless the request names a version)."""
+    if req.protocol == "grpc":
+        return LoadSpec(
+            protocol="grpc",
+            url=target.grpc.inference_target,
+            model=req.model,
+            body=req.body,
+            token=target.grpc.inference_token,
+            tls=target.grpc.tls,
+            verify=target.grpc.ca_file or True,
+            headers={k: v for k, v in req.headers.items() if k.lower() != "content-type"},
+        ).with_canary(target if not req.version else None)
+    api: Api = "management" if req.api == "management" else "inference"
+    return LoadSpec(
+        url=target.http.base(api) + "/" + req.path.lstrip("/"),
+        method=req.method,
+        body=req.body,
+        headers=dict(req.headers),
+        token=target.http.token(api),
+        verify=target.http.verify,
+    ).with_canary(target)
 
 
-async def _http_workers(spec: LoadSpec, budget: _Budget, result: LoadResult) -> None:
-    import aiohttp
-
-    headers = dict(spec.headers)
-    if spec.token and not any(k.lower() == "authorization" for k in headers):
-        headers["Authorization"] = f"Bearer {spec.token}"
-    connector = aiohttp.TCPConnector(limit=spec.concurrency, ttl_dns_cache=300)
-    timeout = aiohttp.ClientTimeout(total=spec.timeout)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as session:
-
-        async def worker() -> None:
-            method, url, body = spec.method.upper(), spec.url, spec.body or None
-            while await budget.take():
-                t0 = time.perf_counter()
-                try:
-                    to = (spec._canary_url() or url) if spec.canary_version and spec._to_canary() else url
-                    async with session.request(method, to, data=body) as r:
-                        payload = await r.read()
-                    status = str(r.status)
-                    good = r.status < 400
-                    result.bytes_received += len(payload)
-                except TimeoutError:
-                    status, good = "timeout", False
-                except aiohttp.ClientConnectorError:
-                    status, good = "connection", False
-                except aiohttp.ClientError as exc:
-                    status, good = type(exc).__name__, False
-                result.latencies.append(time.perf_counter() - t0)
-                result.statuses[status] += 1
-                result.ok += good
-
-        await asyncio.gather(*(worker() for _ in range(spec.concurrency)))
-
-
-async def _grpc_workers(spec: LoadSpec, budget: _Budget, result: LoadResult) -> None:
-    import grpc
-    import grpc.aio
-
-    from tirui.torchserve.protos import inference_pb2, inference_pb2_grpc
-
-    channel = (
-        grpc.aio.secure_channel(spec.url, grpc.ssl_channel_credentials())
-        if spec.tls
-        else grpc.aio.insecure_channel(spec.url)
+def spec_for_model(
+    target: Target,
+    model: str,
+    body: bytes,
+    *,
+    version: str = "",
+    grpc: bool = False,
+    headers: dict[str, str] | None = None,
+) -> LoadSpec:
+    """Predictions of ``model`` (``version`` when given) on ``target``, over HTTP or gRPC."""
+    if grpc:
+        return LoadSpec(
+            protocol="grpc",
+            url=target.grpc.inference_target,
+            model=model,
+            body=body,
+            token=target.grpc.inference_token,
+            tls=target.grpc.tls,
+            verify=target.grpc.ca_file or True,
+            headers=dict(headers or {}),
+        )
+    path = f"/predictions/{model}" + (f"/{version}" if version else "")
+    return LoadSpec(
+        url=target.http.inference_url + path,
+        body=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        token=target.http.inference_token,
+        verify=target.http.verify,
     )
-    stub = inference_pb2_grpc.InferenceAPIsServiceStub(channel)
-    metadata = [(k.lower(), v) for k, v in spec.headers.items()]
-    if spec.token:
-        metadata.append(("authorization", f"Bearer {spec.token}"))
-    request = inference_pb2.PredictionsRequest(model_name=spec.model, input={"data": spec.body})
-    canaries: dict[str, Any] = {}
-
-    def canary() -> Any:
-        if spec.canary_version not in canaries:
-            canaries[spec.canary_version] = inference_pb2.PredictionsRequest(
-                model_name=spec.model, model_version=spec.canary_version, input={"data": spec.body}
-            )
-        return canaries[spec.canary_version]
-
-    async def worker() -> None:
-        while await budget.take():
-            t0 = time.perf_counter()
-            try:
-                message = canary() if spec.canary_version and spec._to_canary() else request
-                response = await stub.Predictions(message, metadata=metadata, timeout=spec.timeout)
-                result.bytes_received += len(response.prediction)
-                status, good = "OK", True
-            except grpc.aio.AioRpcError as exc:
-                status, good = exc.code().name, False
-            result.latencies.append(time.perf_counter() - t0)
-            result.statuses[status] += 1
-            result.ok += good
-
-    try:
-        await asyncio.gather(*(worker() for _ in range(spec.concurrency)))
-    finally:
-        await channel.close()
 
 
 async def run_load(
@@ -269,28 +298,29 @@ async def run_load(
     every: float = 0.25,
     cancel: asyncio.Event | None = None,
 ) -> LoadResult:
-    """Run the test; ``progress`` gets the live result every ``every`` seconds; set ``cancel`` to stop."""
+    """Run the test in worker processes; ``progress`` gets the live result every ``every``
+    seconds; set ``cancel`` to stop (what completed stays in the result)."""
+    from tirui.traffic.engine.pool import run_pool
+
     spec.validate()
     cancel = cancel or asyncio.Event()
-    result = LoadResult()
-    budget = _Budget(spec, cancel)
-    runner = _http_workers if spec.protocol == "http" else _grpc_workers
-    task = asyncio.ensure_future(runner(spec, budget, result))
-    try:
-        followed = time.perf_counter()
-        while not task.done():
-            await asyncio.wait([task], timeout=every)
-            if spec.canary_source is not None and time.perf_counter() - followed >= 1.0:
-                followed = time.perf_counter()
-                with contextlib.suppress(Exception):  # the split stays as it was; the load goes on
-                    spec.canary_version, spec.canary_weight = await asyncio.to_thread(spec.canary_source)
-            result.elapsed = time.perf_counter() - budget.start
-            if progress is not None and not task.done():
-                progress(result)
-        await task
-    finally:
-        if not task.done():
-            task.cancel()
-    result.elapsed = time.perf_counter() - budget.start
+    result = LoadResult(mode="open" if spec.rate else "closed", rate=spec.rate, concurrency=spec.concurrency)
+    await run_pool(spec, result, every=every, progress=progress, cancel=cancel)
     result.cancelled = cancel.is_set()
     return result
+
+
+def compare(a: LoadResult, b: LoadResult) -> list[tuple[str, float, float, str]]:
+    """``(what, a, b, change)`` for throughput and the latency percentiles of two runs."""
+
+    def change(x: float, y: float) -> str:
+        if x == 0:
+            return "n/a"
+        return f"{(y - x) / x * 100:+.1f}%"
+
+    rows = [("throughput req/s", a.rps, b.rps, change(a.rps, b.rps))]
+    for p in PERCENTILES:
+        x, y = a.percentile(p) * 1000, b.percentile(p) * 1000
+        rows.append((f"p{p} ms", x, y, change(x, y)))
+    rows.append(("errors", float(a.errors), float(b.errors), change(a.errors, b.errors)))
+    return rows
