@@ -130,3 +130,25 @@ def test_cli_predict_auth_and_unknown_model(torchserve: RunningTorchServe) -> No
     assert r.returncode == 1 and "not found (404)" in r.stderr
     r = tirui("predict", "http://127.0.0.1:9", "tiny", env=env)
     assert r.returncode == 1 and "cannot connect" in r.stderr
+
+
+async def test_grpc_stream_load_times_first_and_last_chunk(torchserve: RunningTorchServe) -> None:
+    spec = LoadSpec(
+        protocol="grpc",
+        url=f"127.0.0.1:{torchserve.ports.grpc_inference}",
+        model="stream",
+        body=b"[1, 1, 1, 1]",
+        token=torchserve.keys.inference,
+        requests=40,
+        concurrency=4,
+        workers=2,
+        stream=True,
+    )
+    result = await run_load(spec)
+    assert result.ok == 40 and result.statuses == {"OK": 40} and result.workers == 2
+    assert result.first_chunk.total == 40
+    # The first chunk of a stream cannot come after its last.
+    assert result.first_chunk.quantile(0.5) <= result.percentile(50) * 1.02
+    doc = result.summary()
+    assert doc["first_chunk_ms"]["p99"] > 0 and sum(doc["first_chunk"].values()) == 40
+    assert LoadResult.from_summary(json.loads(result.to_json())).first_chunk.total == 40

@@ -24,6 +24,9 @@ from tirui.traffic.playground import PlaygroundRequest
 from tirui.widgets.keybar import KeyBar
 from tirui.widgets.markup import escape
 
+CHART_PERIOD = 1.0
+"""Seconds between redraws of the charts during a run (the progress line follows every report)."""
+
 
 class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
     """ctrl+s starts, esc cancels a running test (or closes), ctrl+x exports the result."""
@@ -112,13 +115,17 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
         progress = self.query_one("#lt-progress", Static)
         total = spec.requests
 
+        drawn = [0.0]
+
         def live(r: LoadResult) -> None:
             done = f"{r.count}/{total}" if total else f"{r.elapsed:.1f}/{spec.duration:.0f} s"
             progress.update(
                 f"Running… {done} · {r.rps:.0f} req/s · {r.errors} errors · "
                 f"{r.workers} worker process(es) · esc cancels"
             )
-            self.show_result(r)
+            if r.elapsed - drawn[0] >= CHART_PERIOD:  # the line moves by the second; drawing costs
+                drawn[0] = r.elapsed
+                self.show_result(r)
 
         started = time.monotonic()
         try:
