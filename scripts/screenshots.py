@@ -41,7 +41,7 @@ def shot(app, name: str) -> None:  # type: ignore[no-untyped-def]
 
 
 async def shoot() -> None:
-    from textual.widgets import DataTable, Static
+    from textual.widgets import DataTable, Input, Static
 
     from tirui.app import TiruiApp
     from tirui.demo.setup import prepare_demo
@@ -91,6 +91,8 @@ async def shoot() -> None:
         shot(app, "playground")
         await pilot.press("ctrl+t")
         await settle(pilot, app)
+        app.screen.query_one("#lt-duration", Input).value = "6"  # the latency line needs seconds
+        app.screen.query_one("#lt-rate", Input).value = "150"
         await pilot.press("ctrl+s")
         await until(
             pilot, lambda: getattr(app.screen, "result", None) is not None and not app.screen.running, 60

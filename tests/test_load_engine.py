@@ -51,6 +51,8 @@ def test_the_run_is_shared_out_exactly() -> None:
     assert due == pytest.approx([k / 70.0 for k in range(1001)])
     assert worker_count(LoadSpec(url="http://x/", requests=2, concurrency=8, workers=4)) == 2
     assert worker_count(LoadSpec(url="http://x/", requests=None, duration=1, concurrency=1, workers=4)) == 1
+    with pytest.raises(ValueError, match="at most"):
+        LoadSpec(url="http://x/", concurrency=10**6, workers=10**6).validate()
 
 
 async def test_counts_add_up_exactly_across_workers(target: HttpTarget) -> None:

@@ -163,12 +163,14 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
         plt.clear_data()
         seconds = r.timeline() or r.timeline_saved
         self.drawn_seconds = len(seconds)
-        if seconds:
+        if len(seconds) >= 2:
             xs = [float(entry["second"]) for entry in seconds]
             plt.plot(xs, [float(entry["p99_ms"]) for entry in seconds], label="p99")
             plt.plot(xs, [float(entry["p50_ms"]) for entry in seconds], label="p50")
             plt.ylim(0, None)
             plt.title("latency over time (ms by second)")
+        elif seconds:
+            plt.title("latency over time: drawn from 2 s on")
         line.refresh()
 
     def action_cancel_or_close(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
     from tirui.traffic.playground import PlaygroundRequest
 
 PERCENTILES = (50, 90, 99)
+
+
+def max_workers() -> int:
+    """More worker processes than this only share the same cores."""
+    return 4 * (os.cpu_count() or 1)
 
 
 @dataclass
@@ -95,6 +101,8 @@ class LoadSpec:
             raise ValueError("the rate must be positive")
         if self.workers < 0:
             raise ValueError("workers must be 0 (one per core) or more")
+        if self.workers > max_workers():
+            raise ValueError(f"at most {max_workers()} worker processes here (4 per core)")
         if self.stream and self.protocol != "grpc":
             raise ValueError("streaming load tests are gRPC (StreamPredictions)")
         if not self.url:
