@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -160,5 +161,11 @@ async def test_a_running_load_test_draws_live_and_ends_with_the_app(
         assert len(engine_workers()) == 2
         await until(pilot, lambda: dialog.drawn_seconds >= 2, timeout=60)  # the line grows live
         assert dialog.running
-    # The app is gone with its run still going: so are the run's worker processes.
+        await pilot.press("ctrl+q")  # quits from the dialog too, the run still going
+        for _ in range(600):  # a hang guard only
+            if not app.is_running:
+                break
+            await asyncio.sleep(0.05)
+        assert not app.is_running, "ctrl+q did not quit from the load test dialog"
+    # The app is gone with its run: so are the run's worker processes.
     assert not engine_workers()

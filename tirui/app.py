@@ -55,7 +55,7 @@ class TiruiApp(App[None]):
         Binding("5", "switch_mode('tokens')", "Tokens & profiles", show=False),
         Binding("colon", "command_bar", "Command"),
         Binding("question_mark", "help", "Help"),
-        Binding("ctrl+q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),  # from dialogs too
     ]
 
     profile_name: reactive[str] = reactive("")

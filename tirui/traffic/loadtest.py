@@ -146,8 +146,10 @@ class LoadResult:
         return self.count / self.elapsed if self.elapsed > 0 else 0.0
 
     def percentile(self, p: float) -> float:
-        """The ``p``-th percentile latency in seconds (nearest rank on the histogram; 0 when empty)."""
-        return self.hist.quantile(p / 100)
+        """The ``p``-th percentile latency in seconds (nearest rank on the histogram, never above
+        the slowest request; 0 when empty)."""
+        value = self.hist.quantile(p / 100)
+        return min(value, self.max_latency) if self.max_latency > 0 else value
 
     def histogram(self, bins: int = 20) -> list[tuple[float, int]]:
         """``(upper bound in seconds, count)`` over equal-width bins from min to max."""
