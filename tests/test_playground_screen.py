@@ -69,6 +69,13 @@ async def test_http_predict_history_and_errors(torchserve: RunningTorchServe, to
         await pilot.press("ctrl+j")
         await until(pilot, lambda: "404" in status(app), timeout=30)
 
+        app.screen.query_one("#model", Input).value = ""  # the path reads /predictions/MODEL
+        await pilot.press("ctrl+j")
+        await until(pilot, lambda: "Not sent: name the model" in status(app))
+        await pilot.press("ctrl+t")  # nor a load test of 404s
+        await until(pilot, lambda: "Cannot start a load test: name the model" in status(app))
+
+        app.screen.query_one("#model", Input).value = "tiny"
         app.screen.query_one("#target", Input).value = "http://127.0.0.1:9"
         await pilot.press("ctrl+j")
         await until(pilot, lambda: "cannot connect" in status(app), timeout=30)

@@ -201,16 +201,12 @@ class PlaygroundScreen(MainScreen):
             req.body = self.query_one("#body", TextArea).text.encode()
         if req.protocol == "http" and req.body and "content-type" not in {k.lower() for k in req.headers}:
             req.headers["Content-Type"] = "application/octet-stream" if self.body_file else "application/json"
-        if (
-            req.protocol == "grpc"
-            and req.preset
-            in (
-                "Predictions",
-                "StreamPredictions",
-                "StreamPredictions2",
-            )
-            and not req.model
-        ):
+        names_model = (
+            req.preset in ("Predictions", "StreamPredictions", "StreamPredictions2")
+            if req.protocol == "grpc"
+            else req.preset in HTTP_PRESETS and "{model}" in HTTP_PRESETS[req.preset][2]
+        )
+        if names_model and not req.model:
             raise ValueError("name the model to send the request to")
         problem = None if self.body_file else req.validate_body()
         if problem:
