@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,8 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.engine_vs_hey import NGINX_CONF
-from tests.servers import free_port, stop_process, wait_for_port
+from benchmarks.common import nginx_target
 
 KEYS = int(os.environ.get("TIRUI_BENCH_KEYS", "300"))
 
@@ -83,26 +80,11 @@ async def measure(url: str) -> tuple[list[float], list[float], float]:
 
 
 def main() -> None:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        raise SystemExit("nginx is not installed (apt-get install nginx)")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        port = free_port()
-        (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=port))
-        proc = subprocess.Popen(
-            [nginx, "-c", str(root / "nginx.conf"), "-p", str(root)],
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        os.environ.setdefault("TIRUI_SECRETS", "env")
-        os.environ.setdefault("TIRUI_CONFIG_DIR", str(root / "config"))
-        os.environ.setdefault("TIRUI_DATA_DIR", str(root / "data"))
-        try:
-            wait_for_port(port, proc=proc)
-            idle, loaded, rate = asyncio.run(measure(f"http://127.0.0.1:{port}"))
-        finally:
-            stop_process(proc)
+    os.environ.setdefault("TIRUI_SECRETS", "env")
+    with tempfile.TemporaryDirectory() as tmp, nginx_target() as base:
+        os.environ.setdefault("TIRUI_CONFIG_DIR", str(Path(tmp) / "config"))
+        os.environ.setdefault("TIRUI_DATA_DIR", str(Path(tmp) / "data"))
+        idle, loaded, rate = asyncio.run(measure(base))
     for name, values in (("idle", idle), ("under load", loaded)):
         print(
             f"{name:10s} key→screen p50 {statistics.median(values) * 1000:6.2f} ms  "
