@@ -50,6 +50,7 @@ async def test_runtime_bug_in_the_playground(isolated: Path) -> None:
     app.runtime = BrokenRuntime()
     async with app.run_test(size=(100, 30)) as pilot:
         app.screen.query_one("#target", Input).value = "some-deployment"
+        app.screen.query_one("#model", Input).value = "tiny"  # a request that is sent, to a target
         await pilot.press("ctrl+j")
         await until(pilot, lambda: reported(app, "ZeroDivisionError: bug in target"))
         assert app.is_running and app.return_code is None
