@@ -117,9 +117,7 @@ def _http_sender(job: dict[str, Any]) -> tuple[Send, Close]:
             status, size = await conn.send(canary if to_canary else plain, timeout)
         except TimeoutError:
             return "timeout", False, 0, -1.0
-        except ConnectionRefusedError:
-            return "connection", False, 0, -1.0
-        except (ConnectionError, OSError):
+        except OSError:  # refused, reset, unreachable, name not found
             return "connection", False, 0, -1.0
         except Exception as exc:  # the response did not parse
             return type(exc).__name__, False, 0, -1.0
