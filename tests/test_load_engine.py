@@ -99,6 +99,14 @@ async def test_errors_are_counted_by_kind(target: HttpTarget) -> None:
     assert result.statuses == {"ProtocolError": 3}
 
 
+async def test_a_body_larger_than_a_pipe_line_is_sent(target: HttpTarget) -> None:
+    """The body travels to each worker in its job line; a 1 MB image must fit (it did not past
+    ~48 KB)."""
+    before = target.count
+    result = await run_load(spec(target, body=os.urandom(2**20), requests=4, concurrency=2))
+    assert result.statuses == {"200": 4} and target.count - before == 4
+
+
 async def test_http1_framing_chunked_and_close(target: HttpTarget) -> None:
     result = await run_load(spec(target, "/chunked", requests=50, concurrency=2))
     assert result.ok == 50 and result.bytes_received == 50 * len(BODY)

@@ -37,6 +37,9 @@ Send = Callable[[bool], Awaitable[tuple[str, bool, int, float]]]
 Close = Callable[[], Awaitable[None]]
 
 
+JOB_LIMIT = 2**31 - 1
+"""The longest job line read (64 KiB, asyncio's default, refused any body past ~48 KB)."""
+
 STOP_GRACE = 2.0
 """Seconds a stopped run waits for the requests in flight (then they count as ``cancelled``)."""
 
@@ -247,7 +250,7 @@ def _write(doc: dict[str, Any]) -> None:
 
 async def _main() -> None:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=JOB_LIMIT)  # the job line holds the whole request body
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     job = json.loads(await reader.readline())
     worker = Worker(job)
