@@ -149,6 +149,28 @@ async def test_grpc_needs_an_accepted_token(proxied: ProxyPorts) -> None:
         assert info.value.kind == "auth" and "UNAUTHENTICATED" in str(info.value)
 
 
+async def test_a_grpc_load_test_through_the_proxy(proxied: ProxyPorts) -> None:
+    """nginx ends an HTTP/2 connection after 1,000 streams (GOAWAY, ``keepalive_requests``): the
+    engine's streams it refused run again on a new connection, so every call of the run counts."""
+    from tirui.traffic.loadtest import LoadSpec, run_load
+
+    def spec(token: str | None, requests: int) -> LoadSpec:
+        return LoadSpec(
+            protocol="grpc",
+            url=f"127.0.0.1:{proxied.grpc_inference}",
+            model="tiny",
+            body=b"[1, 1, 1, 1]",
+            token=token,
+            requests=requests,
+            concurrency=8,
+            workers=1,
+        )
+
+    result = await run_load(spec(GOOD, 1500))
+    assert result.statuses == {"OK": 1500}
+    assert (await run_load(spec("wrong-token-xxxxxxxxxx", 10))).statuses == {"UNAUTHENTICATED": 10}
+
+
 def test_the_metrics_listener_describes_a_model_read_only(proxied: ProxyPorts) -> None:
     """What tirui reads through the pod proxy (no token can pass there): TorchServe's describe of
     one model, GET only; nothing else of the management API is reachable on that port."""

@@ -74,12 +74,20 @@ async def test_rate_limit_and_cancel(torchserve: RunningTorchServe) -> None:
 
 
 def test_spec_validation() -> None:
-    for bad in (dict(concurrency=0), dict(requests=None, duration=None), dict(rate=-1.0), dict(url="")):
+    bad_grpc = dict(protocol="grpc", url="http://x:7070/")
+    for bad in (
+        dict(concurrency=0),
+        dict(requests=None, duration=None),
+        dict(rate=-1.0),
+        dict(url=""),
+        bad_grpc,
+    ):
         spec = LoadSpec(url="http://x")
         for k, v in bad.items():
             setattr(spec, k, v)
         with pytest.raises(ValueError):
             spec.validate()
+    LoadSpec(protocol="grpc", url="127.0.0.1:7070").validate()
     assert LoadResult().percentile(99) == 0.0
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from tirui.metrics.quantiles import LogHistogram
+from tirui.traffic.engine.grpc_wire import grpc_address
 
 if TYPE_CHECKING:
     from tirui.torchserve.http import Api
@@ -107,6 +108,8 @@ class LoadSpec:
             raise ValueError("streaming load tests are gRPC (StreamPredictions)")
         if not self.url:
             raise ValueError("no target URL")
+        if self.protocol == "grpc":
+            grpc_address(self.url, self.tls)  # raises ValueError naming what is wrong
 
 
 @dataclass

@@ -27,7 +27,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from tirui.metrics.quantiles import LogHistogram
@@ -135,44 +134,70 @@ def _http_sender(job: dict[str, Any]) -> tuple[Send, Close]:
     return send, close
 
 
+SERVICE = "/org.pytorch.serve.grpc.inference.InferenceAPIsService/"
+
+
 def _grpc_sender(job: dict[str, Any]) -> tuple[Send, Close]:
-    import grpc
-    import grpc.aio
+    """gRPC on the lean HTTP/2 client: one connection, the run's calls as its streams."""
+    from tirui.torchserve.protos import inference_pb2
+    from tirui.traffic.engine.grpc_wire import RETRY, grpc_address, grpc_message, header_block
+    from tirui.traffic.engine.http2 import Http2Connection
 
-    from tirui.torchserve.protos import inference_pb2, inference_pb2_grpc
-
-    verify = job.get("verify", True)
-    if job.get("tls"):
-        roots = Path(verify).read_bytes() if isinstance(verify, str) else None
-        channel = grpc.aio.secure_channel(job["url"], grpc.ssl_channel_credentials(roots))
-    else:
-        channel = grpc.aio.insecure_channel(job["url"])
-    stub = inference_pb2_grpc.InferenceAPIsServiceStub(channel)
-    metadata = [(k.lower(), v) for k, v in job["headers"].items()]
-    body = base64.b64decode(job["body"])
-    plain = inference_pb2.PredictionsRequest(model_name=job["model"], input={"data": body})
-    canary = inference_pb2.PredictionsRequest(
-        model_name=job["model"], model_version=job["canary_version"], input={"data": body}
-    )
+    tls = bool(job.get("tls"))
+    host, port = grpc_address(job["url"], tls)
+    context = None
+    if tls:
+        context = _tls_context(job.get("verify", True))
+        context.set_alpn_protocols(["h2"])
     timeout, stream = float(job["timeout"]), bool(job.get("stream"))
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    method = "StreamPredictions" if stream else "Predictions"
+    block = header_block(SERVICE + method, authority, tls, job["headers"], timeout)
+    body = base64.b64decode(job["body"])
+    plain = grpc_message(
+        inference_pb2.PredictionsRequest(model_name=job["model"], input={"data": body}).SerializeToString()
+    )
+    canary = grpc_message(
+        inference_pb2.PredictionsRequest(
+            model_name=job["model"], model_version=job["canary_version"], input={"data": body}
+        ).SerializeToString()
+    )
+    current: Http2Connection | None = None
+    opening: asyncio.Future[Http2Connection] | None = None
+    opened: list[Http2Connection] = []
+
+    async def connection() -> Http2Connection:
+        """The open connection, or one new one that every caller waiting meanwhile shares."""
+        nonlocal current, opening
+        if current is None or current.closed or current.draining:
+            if opening is None or opening.done():
+                dial = Http2Connection.open(host, port, context)
+                opening = asyncio.ensure_future(asyncio.wait_for(dial, timeout))
+            conn = await asyncio.shield(opening)
+            if current is not conn:
+                current = conn
+                opened.append(conn)
+        return current
 
     async def send(to_canary: bool) -> tuple[str, bool, int, float]:
         message = canary if to_canary and job["canary_version"] else plain
-        try:
-            if stream:
-                start, first, size = time.perf_counter(), -1.0, 0
-                async for part in stub.StreamPredictions(message, metadata=metadata, timeout=timeout):
-                    if first < 0:
-                        first = time.perf_counter() - start
-                    size += len(part.prediction)
-                return "OK", True, size, first
-            response = await stub.Predictions(message, metadata=metadata, timeout=timeout)
-            return "OK", True, len(response.prediction), -1.0
-        except grpc.aio.AioRpcError as exc:
-            return exc.code().name, False, 0, -1.0
+        for _ in range(3):  # a stream the server refused (GOAWAY) runs again on a new connection
+            try:
+                conn = await connection()
+            except TimeoutError:
+                return "DEADLINE_EXCEEDED", False, 0, -1.0
+            except OSError:  # refused, reset, TLS refused, no HTTP/2
+                return "UNAVAILABLE", False, 0, -1.0
+            status, size, first = await conn.call(block, message, timeout)
+            if status != RETRY:
+                return status, status == "OK", size, first if stream else -1.0
+        return "UNAVAILABLE", False, 0, -1.0
 
     async def close() -> None:
-        await channel.close()
+        if opening is not None and not opening.done():
+            opening.cancel()
+        for conn in opened:
+            conn.close()
 
     return send, close
 
