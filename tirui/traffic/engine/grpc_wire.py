@@ -1,5 +1,5 @@
 """What a gRPC call is on the wire, for the load engine: the request's header block and message,
-the target's address, and gRPC's names for the statuses an answer carries.
+the target's address, and the gRPC statuses of answers that carry none.
 
 No HTTP/2 here (:mod:`tirui.traffic.engine.http2` carries it), so these are the parts a test can
 hold against gRPC's own encoding without a connection.
@@ -11,26 +11,6 @@ RETRY = "retry"
 """A call's status when the server refused its stream (GOAWAY past it, REFUSED_STREAM): the
 server never saw it, so it runs again on a new connection."""
 
-GRPC_CODES = (
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-)
-"""gRPC's status names by code."""
 HTTP_TO_GRPC = {
     400: "INTERNAL",
     401: "UNAUTHENTICATED",

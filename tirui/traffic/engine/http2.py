@@ -25,7 +25,8 @@ import time
 from collections import deque
 from typing import cast
 
-from tirui.traffic.engine.grpc_wire import GRPC_CODES, HTTP_TO_GRPC, RETRY, RST_TO_GRPC
+from tirui.metrics.accesslog import GRPC_CODES
+from tirui.traffic.engine.grpc_wire import HTTP_TO_GRPC, RETRY, RST_TO_GRPC
 from tirui.traffic.engine.hpack_read import BlockReader
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
