@@ -10,8 +10,8 @@ from typing import Any
 
 import kmock
 
-from tirui.cluster.kube import KubeRuntime
-from tirui.cluster.objects import DEPLOYMENT_LABEL, MANAGED_BY
+from tirui.cluster.kube.runtime import KubeRuntime
+from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL, MANAGED_BY
 from tirui.locations import profiles_file
 
 RESOURCES = [
@@ -96,7 +96,7 @@ def seed(rt: KubeRuntime, spec: Any) -> None:
     exist, as a cluster would hold them after ``tirui deploy``."""
     from kubernetes import client
 
-    from tirui.cluster.manifests import build
+    from tirui.cluster.manifests.build import build
 
     calls = {
         "Secret": client.CoreV1Api(rt.api).create_namespaced_secret,

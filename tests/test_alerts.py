@@ -145,7 +145,7 @@ async def test_the_tui_shows_what_fires_in_the_header_table_and_a_notification(i
     """A failed local deployment has no ready replica: the rule fires in every place it should."""
     from tests.helpers import table_rows, until
     from tirui.app import TiruiApp
-    from tirui.cluster.local_state import LocalState
+    from tirui.cluster.local.state import LocalState
     from tirui.locations import config_dir, data_dir
     from tirui.torchserve.server import Ports
 

@@ -21,8 +21,14 @@ import pytest
 from tests.control_plane import wait_for
 from tests.servers import stop_process, wait_for_port
 from tests.torchserve_fixture import wait_ready
-from tirui.cluster.manifests import torchserve_config
-from tirui.cluster.proxy import ProxyPorts, proxy_command, proxy_prestop, render_nginx, upstream_prestop
+from tirui.cluster.manifests.build import torchserve_config
+from tirui.cluster.manifests.proxy import (
+    ProxyPorts,
+    proxy_command,
+    proxy_prestop,
+    render_nginx,
+    upstream_prestop,
+)
 from tirui.cluster.spec import DeploymentSpec
 from tirui.demo.model import build_mar, expected_output
 from tirui.torchserve.errors import TorchServeError

@@ -19,7 +19,7 @@ from tirui.canary.feed import is_version_path
 from tirui.canary.judge import SideStats, judge
 from tirui.canary.policy import Policy, parse_rate, parse_steps
 from tirui.canary.window import SideWindow
-from tirui.cluster.local import LocalRuntime
+from tirui.cluster.local.runtime import LocalRuntime
 from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec
 from tirui.demo.model import HANDLER, build_mar, expected_output

@@ -14,9 +14,9 @@ from tests.control_plane import admin_client, register_node, running, seed_archi
 from tests.test_kube_real import Cluster
 from tests.test_kube_real import cluster as cluster
 from tirui.canary.feed import PodGroupFeed
-from tirui.cluster.canary_manifests import CANARY_OF
-from tirui.cluster.kube import KubeError
-from tirui.cluster.kube_canary import event_reason
+from tirui.cluster.kube.canary import event_reason
+from tirui.cluster.kube.runtime import KubeError
+from tirui.cluster.manifests.canary import CANARY_OF
 from tirui.metrics.accesslog import AccessEntry
 
 V2 = b"PK\x05\x06" + b"\1" * 18

@@ -14,7 +14,7 @@ import pytest
 
 from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at, seed
 from tests.kube_plumbing import CuttableProxy, k8s_stamp
-from tirui.cluster.kube import KubeRuntime
+from tirui.cluster.kube.runtime import KubeRuntime
 from tirui.cluster.spec import DeploymentSpec
 
 NS = NAMESPACE

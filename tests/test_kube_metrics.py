@@ -24,7 +24,7 @@ from tests.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at, see
 from tests.kube_plumbing import tail_as_pod_log
 from tests.servers import free_port, stop_process
 from tests.torchserve_fixture import RunningTorchServe, predict_tiny
-from tirui.cluster.kube import KubeRuntime
+from tirui.cluster.kube.runtime import KubeRuntime
 from tirui.cluster.spec import DeploymentSpec
 from tirui.metrics.accesslog import parse_line
 from tirui.metrics.collector import Collector

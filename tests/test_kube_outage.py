@@ -51,7 +51,7 @@ async def test_stale_rows_during_an_outage_and_recovery(
 ) -> None:
     from kubernetes import client
 
-    from tirui.cluster.kube import KubeRuntime
+    from tirui.cluster.kube.runtime import KubeRuntime
     from tirui.cluster.spec import DeploymentSpec
     from tirui.secrets import TokenStore
 

@@ -24,7 +24,7 @@ from tests.control_plane import (
     write_profile,
 )
 from tirui.cluster.credentials import token_ref
-from tirui.cluster.kube import KubeConflict, KubeError, KubeRuntime
+from tirui.cluster.kube.runtime import KubeConflict, KubeError, KubeRuntime
 from tirui.cluster.runtime import DeploymentNotFound, DeployOptions
 from tirui.cluster.spec import DeploymentSpec
 from tirui.secrets import TokenStore

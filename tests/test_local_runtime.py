@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.helpers import prediction_load
-from tirui.cluster.local import LocalRuntime
+from tirui.cluster.local.runtime import LocalRuntime
 from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec, SpecError
 from tirui.demo.model import build_mar, expected_output
@@ -339,7 +339,7 @@ def test_two_tiruis_on_one_data_dir_lose_nothing(models: LocalStore, tmp_path: P
     quits it writes only what it changed itself (the update stays on disk)."""
     import threading
 
-    from tirui.cluster.local_state import LocalState
+    from tirui.cluster.local.state import LocalState
 
     v2 = build_mar(tmp_path / "v2", version="2.0")
     models.upload(v2, "models", "tiny-v2.mar")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from tirui.cluster.local_state import LocalState
+from tirui.cluster.local.state import LocalState
 
 
 def _state() -> LocalState:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tirui.cluster.manifests import build, to_yaml
-from tirui.cluster.objects import DEPLOYMENT_LABEL, MANAGED_BY, REDACTED
+from tirui.cluster.manifests.build import build, to_yaml
+from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL, MANAGED_BY, REDACTED
 from tirui.cluster.spec import DeploymentSpec, SpecError
 
 K8S = kubernetes_validate.latest_version()
@@ -240,7 +240,8 @@ def test_autoscale_choices_render_the_hpa_metric_and_the_adapter_rule() -> None:
     """Named metrics are rates from TorchServe's counters, in human units; a counter itself is refused."""
     import yaml
 
-    from tirui.cluster.autoscale import AutoscaleError, adapter_rules_yaml, parse_metric
+    from tirui.cluster.autoscale import AutoscaleError, parse_metric
+    from tirui.cluster.manifests.autoscale import adapter_rules_yaml
 
     assert parse_metric("queue-latency-ms=50") == ("queue-latency-ms", "50")
     assert parse_metric("inflight") == ("inflight", "4")  # the metric's default target

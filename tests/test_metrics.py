@@ -97,7 +97,7 @@ def test_counter_reset_is_not_a_negative_or_spiking_rate() -> None:
 
 async def test_restarted_torchserve_keeps_rates_sane(tmp_path: Path, tiny_mar: Path) -> None:
     from tests.test_local_runtime import wait_for
-    from tirui.cluster.local import LocalRuntime
+    from tirui.cluster.local.runtime import LocalRuntime
     from tirui.cluster.spec import DeploymentSpec
 
     rt = LocalRuntime(tmp_path / "deployments", poll=0.2)

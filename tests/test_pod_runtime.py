@@ -31,7 +31,7 @@ from tests.support.containers import stamp
 from tests.support.kubelet import PodRunner
 from tests.support.node import running_node
 from tirui.cluster.credentials import token_ref
-from tirui.cluster.kube import KubeRuntime
+from tirui.cluster.kube.runtime import KubeRuntime
 from tirui.cluster.runtime import DeployOptions
 from tirui.cluster.spec import DeploymentSpec
 from tirui.demo.model import build_mar, expected_output

@@ -211,8 +211,8 @@ def test_logs_follow_and_events_on_the_local_runtime(isolated: Path, tiny_mar: P
 
 def test_an_adopted_local_deployment_keeps_its_age(tmp_path: Path) -> None:
     """Age counts from the deploy, not from the tirui that found it running later."""
-    from tirui.cluster.local import LocalRuntime
-    from tirui.cluster.local_state import LocalState
+    from tirui.cluster.local.runtime import LocalRuntime
+    from tirui.cluster.local.state import LocalState
     from tirui.torchserve.server import Ports
 
     state = LocalState(

@@ -327,28 +327,20 @@ class TiruiApp(App[None]):
     async def get_runtime(self) -> Runtime | None:
         """The profile's runtime, created off the event loop on first use.
 
-        Local profile: a supervised :class:`~tirui.cluster.local.LocalRuntime`. Kubernetes
-        profiles: a :class:`~tirui.cluster.kube.KubeRuntime` for the profile's context, or None
-        with ``runtime_error`` saying why (missing context, unreadable kubeconfig).
+        :func:`~tirui.cluster.open.open_runtime`, supervised (local deployments restart on
+        failure while the app runs), or None with ``runtime_error`` saying why (missing context,
+        unreadable kubeconfig).
         """
         async with self._runtime_lock:
-            if self.runtime is None and self.profile.is_local:
-                from tirui import locations
-                from tirui.cluster.local import LocalRuntime
-
-                tokens = await self.get_token_store()
-                root = locations.data_dir() / "deployments"
-                self.runtime = await asyncio.to_thread(
-                    LocalRuntime, root, tokens=tokens, profile=self.profile.name
-                )
-            elif self.runtime is None:
-                from tirui.cluster.kube import KubeError, KubeRuntime
+            if self.runtime is None:
+                from tirui.cluster.open import open_runtime
+                from tirui.cluster.runtime import RuntimeFailure
 
                 tokens = await self.get_token_store()
                 try:
-                    self.runtime = await asyncio.to_thread(KubeRuntime.from_profile, self.profile, tokens)
+                    self.runtime = await asyncio.to_thread(open_runtime, self.profile, tokens, supervise=True)
                     self.runtime_error = ""
-                except KubeError as exc:
+                except RuntimeFailure as exc:
                     self.runtime_error = str(exc)
             return self.runtime
 

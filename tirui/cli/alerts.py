@@ -33,8 +33,8 @@ def rules_path(given: str) -> Path:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    from tirui.cluster.open import open_runtime
     from tirui.cluster.runtime import RuntimeFailure
-    from tirui.cluster.targets import runtime_for
     from tirui.config import resolve_profile
     from tirui.metrics.alerts import AlertRuleError, firing, load_rules
     from tirui.metrics.sampler import Sampler
@@ -52,7 +52,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         names = [args.name] if args.name else sorted({r.deployment for r in rules})
         return _render(rules, names, args.namespace or profile.kubernetes.namespace)
     try:
-        runtime = runtime_for(profile, None)
+        runtime = open_runtime(profile, None)
         statuses = {s.name: s for s in runtime.list() if not args.name or s.name == args.name}
     except RuntimeFailure as exc:
         raise AlertsError(str(exc)) from None
@@ -89,7 +89,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def _render(rules: list[Any], names: list[str], namespace: str) -> int:
-    from tirui.cluster.manifests import to_yaml
+    from tirui.cluster.manifests.build import to_yaml
     from tirui.metrics.alerts import prometheus_rule
 
     print(to_yaml([prometheus_rule(rules, names, namespace)]), end="")

@@ -186,23 +186,23 @@ def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
 
 
 def open_runtime(profile: Any) -> Runtime:
+    from tirui.cluster.open import open_runtime
     from tirui.cluster.runtime import RuntimeFailure
-    from tirui.cluster.targets import runtime_for
 
     try:
-        return runtime_for(profile, None)
+        return open_runtime(profile, None)
     except RuntimeFailure as exc:
         raise DeployCliError(f"{exc} (--render prints the objects without a cluster)") from None
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from tirui.cluster.manifests import build_for_profile, to_yaml
+    from tirui.cluster.manifests.build import build_for_profile, to_yaml
     from tirui.config import resolve_profile
 
     profile = resolve_profile(args.profile)
     spec = spec_from_args(args, profile)
     if args.adapter_rules:
-        from tirui.cluster.autoscale import adapter_rules_yaml
+        from tirui.cluster.manifests.autoscale import adapter_rules_yaml
 
         print(adapter_rules_yaml([spec.autoscale_metric]), end="")
         return 0
@@ -241,8 +241,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_rbac(args: argparse.Namespace) -> int:
-    from tirui.cluster.manifests import to_yaml
-    from tirui.cluster.rbac import role_objects
+    from tirui.cluster.manifests.build import to_yaml
+    from tirui.cluster.manifests.rbac import role_objects
     from tirui.config import resolve_profile
 
     namespace = args.namespace or resolve_profile(args.profile).kubernetes.namespace

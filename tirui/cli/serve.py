@@ -204,11 +204,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     runtime = None
     if not args.model_version and target.canary_version:  # a local canary: follow its weight
-        from tirui.cluster.targets import runtime_for
+        from tirui.cluster.open import open_runtime
         from tirui.config import resolve_profile
         from tirui.secrets import TokenStore
 
-        runtime = runtime_for(resolve_profile(args.profile), TokenStore.from_env(args.secrets))
+        runtime = open_runtime(resolve_profile(args.profile), TokenStore.from_env(args.secrets))
         spec.with_canary(target, follow=functools.partial(runtime.target, args.target))
     spec.requests = None if args.duration else args.requests
     spec.duration = args.duration

@@ -92,15 +92,15 @@ def summary_lines(name: str, pipeline: Any, window: int) -> list[str]:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
+    from tirui.cluster.open import open_runtime
     from tirui.cluster.runtime import RuntimeFailure
-    from tirui.cluster.targets import runtime_for
     from tirui.config import resolve_profile
 
     profile = resolve_profile(args.profile)
     if args.json and not args.once:
         raise TopError("--json needs --once (one sample for scripts)")
     try:
-        runtime = runtime_for(profile, None)
+        runtime = open_runtime(profile, None)
         names = [args.deployment] if args.deployment else [s.name for s in runtime.list()]
         models = {name: runtime.get(name).model for name in names}
     except RuntimeFailure as exc:

@@ -25,6 +25,11 @@ class DeploymentNotFound(RuntimeFailure):
     pass
 
 
+class ChangedElsewhere(RuntimeFailure):
+    """Nothing was changed: the change would overwrite what another tool changed since (fields
+    another manager owns); deploying again with ``force`` takes them over."""
+
+
 @dataclass
 class ReplicaStatus:
     """One replica (a pod, or a local TorchServe process)."""

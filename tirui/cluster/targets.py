@@ -4,22 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tirui.cluster.runtime import Runtime, RuntimeFailure
-from tirui.config import Profile
-from tirui.secrets import TokenStore
+from tirui.cluster.runtime import RuntimeFailure
 from tirui.torchserve.target import Target, TargetError
-
-
-def runtime_for(profile: Profile, store: TokenStore | None) -> Runtime:
-    """The profile's runtime for the CLI (which has no long-lived one; local deployments are
-    not supervised by it). Blocking; a missing kube context is a :class:`RuntimeFailure`."""
-    if profile.is_local:
-        from tirui.cluster.local import LocalRuntime
-
-        return LocalRuntime.for_profile(profile, store)
-    from tirui.cluster.kube import KubeRuntime
-
-    return KubeRuntime.from_profile(profile, store)
 
 
 def deployment_target(name: str, runtime: Any) -> Target:

@@ -210,8 +210,7 @@ class DeployForm(FormDialog):
     async def check_with_cluster(self, values: dict[str, str]) -> None:
         """Dry run first; a conflict with another field manager and the removal of a model disk
         are each asked about (the answers go with the values: ``force``, ``prune_disk``)."""
-        from tirui.cluster.kube_errors import KubeConflict
-        from tirui.cluster.runtime import RuntimeFailure
+        from tirui.cluster.runtime import ChangedElsewhere, RuntimeFailure
         from tirui.screens.dialogs import ConfirmDialog
 
         spec, _ = spec_from(values)
@@ -221,7 +220,7 @@ class DeployForm(FormDialog):
             self.show_error("Server-side dry run…")
             try:
                 result = await asyncio.to_thread(self.dry_run, spec, force, prune_disk)
-            except KubeConflict as exc:
+            except ChangedElsewhere as exc:
                 self.show_error(f"Server-side dry run: {exc}")
                 if force or not await self.app.push_screen_wait(ConfirmDialog(f"{exc}\n\nTake them over?")):
                     return

@@ -332,7 +332,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
 
     def _render_yaml(self, spec: DeploymentSpec) -> str:
         """The YAML the deploy form previews: exactly what is applied, Secret values redacted."""
-        from tirui.cluster.manifests import build_for_profile, to_yaml
+        from tirui.cluster.manifests.build import build_for_profile, to_yaml
 
         return to_yaml(build_for_profile(spec, self.app.profile))
 

@@ -90,12 +90,13 @@ def resolve_target(
             grpc_target=grpc_target,
             verify=verify,
         )
+    from tirui.cluster.open import open_runtime
     from tirui.cluster.runtime import RuntimeFailure
-    from tirui.cluster.targets import deployment_target, runtime_for
+    from tirui.cluster.targets import deployment_target
 
     if runtime is None:
         try:
-            runtime = runtime_for(profile, store)
+            runtime = open_runtime(profile, store)
         except RuntimeFailure as exc:
             raise TargetError(str(exc)) from None
     return deployment_target(text, runtime)

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tirui.cluster.runtime import RuntimeFailure
+from tirui.cluster.runtime import ChangedElsewhere, RuntimeFailure
 
 
 class KubeError(RuntimeFailure):
@@ -25,7 +25,7 @@ class FieldConflict:
     manager: str
 
 
-class KubeConflict(KubeError):
+class KubeConflict(KubeError, ChangedElsewhere):
     """Server-side apply refused: fields owned by other managers (``kubectl edit``, ``scale``...)."""
 
     def __init__(self, conflicts: list[FieldConflict], dry_run: bool = False) -> None:

@@ -18,8 +18,8 @@ from dataclasses import replace
 from typing import Any
 
 from tirui.canary.state import CANARY_SUFFIX
-from tirui.cluster.manifests import build
-from tirui.cluster.objects import Manifest
+from tirui.cluster.manifests.build import build
+from tirui.cluster.manifests.objects import Manifest
 from tirui.cluster.spec import DeploymentSpec
 from tirui.storage.uri import parse_uri
 

@@ -1,7 +1,7 @@
 """The writing side of the Kubernetes runtime: server-side apply (field manager ``tirui``) with
 conflicts named, the replica handover to an autoscaler, ownership preflight and pruning.
 
-Mixed into :class:`tirui.cluster.kube.KubeRuntime`, which provides the client calls.
+Mixed into :class:`tirui.cluster.kube.runtime.KubeRuntime`, which provides the client calls.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from tirui.cluster.kube_errors import KubeConflict, KubeError, conflicts_in, explain
-from tirui.cluster.objects import DEPLOYMENT_LABEL, MANAGED_BY
+from tirui.cluster.kube.errors import KubeConflict, KubeError, conflicts_in, explain
+from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL, MANAGED_BY
 
 Obj = dict[str, Any]
 
@@ -44,7 +44,7 @@ KINDS_BY_DELETE_ORDER = (
 
 
 class KubeWrites:
-    """Server-side apply and prune (mixin: :class:`~tirui.cluster.kube.KubeRuntime` sets these)."""
+    """Server-side apply and prune (mixin: :class:`~tirui.cluster.kube.runtime.KubeRuntime` sets these)."""
 
     namespace: str
     kinds: dict[str, Any]

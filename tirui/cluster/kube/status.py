@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any
 
 from tirui.cluster.autoscale import CHOICES, requirement
-from tirui.cluster.kube_versions import stored, versions
-from tirui.cluster.objects import DEPLOYMENT_LABEL
+from tirui.cluster.kube.versions import stored, versions
+from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL
 from tirui.cluster.runtime import DeploymentStatus, ReplicaStatus
 
 Obj = dict[str, Any]

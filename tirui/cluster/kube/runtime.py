@@ -19,15 +19,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from tirui.cluster.canary_manifests import served_model
-from tirui.cluster.kube_apply import KubeWrites
-from tirui.cluster.kube_canary import KubeCanaries
-from tirui.cluster.kube_describe import PodSettings
-from tirui.cluster.kube_errors import KubeConflict, KubeError, explain
-from tirui.cluster.kube_ops import KubeOperations
-from tirui.cluster.kube_reads import KubeReads
-from tirui.cluster.kube_versions import carry_history
-from tirui.cluster.manifests import build_for_profile
+from tirui.cluster.kube.apply import KubeWrites
+from tirui.cluster.kube.canary import KubeCanaries
+from tirui.cluster.kube.describe import PodSettings
+from tirui.cluster.kube.errors import KubeConflict, KubeError, explain
+from tirui.cluster.kube.ops import KubeOperations
+from tirui.cluster.kube.reads import KubeReads
+from tirui.cluster.kube.versions import carry_history
+from tirui.cluster.manifests.build import build_for_profile
+from tirui.cluster.manifests.canary import served_model
 from tirui.cluster.runtime import DEPLOY, ApplyResult, DeployOptions
 from tirui.cluster.spec import DeploymentSpec
 
@@ -275,7 +275,7 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
 
     def autoscale_warning(self, metric: str) -> str:
         """Why an autoscaler on ``metric`` cannot work on this cluster ("" when it can)."""
-        from tirui.cluster.kube_status import autoscale_fix
+        from tirui.cluster.kube.status import autoscale_fix
 
         group = "metrics.k8s.io" if metric == "cpu" else "custom.metrics.k8s.io"
         try:

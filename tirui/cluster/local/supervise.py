@@ -1,4 +1,4 @@
-"""Supervision of local deployments (a mixin of :class:`~tirui.cluster.local.LocalRuntime`): the
+"""Supervision of local deployments (a mixin of :class:`~tirui.cluster.local.runtime.LocalRuntime`): the
 thread that probes each TorchServe for READY workers, restarts dead ones with back-off, fails
 models that never get ready, and copies TorchServe's fresh keys into the token store."""
 
@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tirui.cluster.local_dep import failure_reason
+from tirui.cluster.local.dep import failure_reason
 from tirui.torchserve.server import ServerKeys, group_alive
 from tirui.torchserve.settings import described_settings
 
 if TYPE_CHECKING:
-    from tirui.cluster.local_dep import LocalDep
+    from tirui.cluster.local.dep import LocalDep
     from tirui.secrets import TokenStore
 
 

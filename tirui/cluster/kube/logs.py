@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tirui.cluster.kube_watch import is_idle_timeout, shutdown, stream_lines
+from tirui.cluster.kube.watch import is_idle_timeout, shutdown, stream_lines
 from tirui.cluster.log_buffer import LineBuffer
 
 Sink = Callable[[str, float, str], None]

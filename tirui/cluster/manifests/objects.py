@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tirui.cluster.proxy import ProxyPorts
+from tirui.cluster.manifests.proxy import ProxyPorts
 from tirui.cluster.spec import DeploymentSpec
 
 MANAGED_BY = "app.kubernetes.io/managed-by"

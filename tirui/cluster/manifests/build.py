@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from tirui.cluster.autoscale import hpa_metric
-from tirui.cluster.objects import (
+from tirui.cluster.manifests.autoscale import hpa_metric
+from tirui.cluster.manifests.objects import (
     METRICS_PORT,
     PORTS,
     PROXY_RUNTIME,
@@ -21,8 +21,8 @@ from tirui.cluster.objects import (
     names,
     selector,
 )
-from tirui.cluster.pod import deployment, disruption_budget
-from tirui.cluster.proxy import render_nginx
+from tirui.cluster.manifests.pod import deployment, disruption_budget
+from tirui.cluster.manifests.proxy import render_nginx
 from tirui.cluster.spec import DeploymentSpec
 from tirui.storage.uri import parse_uri
 

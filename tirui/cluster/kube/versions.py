@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tirui.cluster.objects import PREVIOUS_ANNOTATION, SPEC_ANNOTATION
+from tirui.cluster.manifests.objects import PREVIOUS_ANNOTATION, SPEC_ANNOTATION
 from tirui.cluster.spec import DeploymentSpec, spec_from_json
 
 Obj = dict[str, Any]

@@ -1,7 +1,7 @@
 """What TorchServe in a pod describes for its model (batch size, delay, timeout, workers).
 
 Read through the API server's pod proxy from the auth proxy's metrics listener, which passes
-``GET /models/<model>`` to TorchServe's management API (:mod:`tirui.cluster.proxy`). A pod's
+``GET /models/<model>`` to TorchServe's management API (:mod:`tirui.cluster.manifests.proxy`). A pod's
 settings only change when the pod does (an update rolls new pods), so each pod is asked once; a
 pod that could not answer is asked again after :attr:`PodSettings.retry_s`.
 """
@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from tirui.cluster.proxy import ProxyPorts
+from tirui.cluster.manifests.proxy import ProxyPorts
 from tirui.cluster.runtime import DeploymentStatus
 from tirui.torchserve.settings import described_settings
 

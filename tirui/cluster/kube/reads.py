@@ -14,14 +14,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from tirui.canary.state import CANARY_SUFFIX
-from tirui.cluster.canary_manifests import CANARY_OF
-from tirui.cluster.kube_canary import canary_status_of
-from tirui.cluster.kube_describe import PodSettings
-from tirui.cluster.kube_errors import explain
-from tirui.cluster.kube_logs import DeploymentLogs, PodLog
-from tirui.cluster.kube_status import deployment_status, ingress_endpoint, ingress_hosts, labels, timestamp
-from tirui.cluster.kube_watch import ListWatch
-from tirui.cluster.objects import DEPLOYMENT_LABEL, MANAGED_BY, METRICS_PORT
+from tirui.cluster.kube.canary import canary_status_of
+from tirui.cluster.kube.describe import PodSettings
+from tirui.cluster.kube.errors import explain
+from tirui.cluster.kube.logs import DeploymentLogs, PodLog
+from tirui.cluster.kube.status import deployment_status, ingress_endpoint, ingress_hosts, labels, timestamp
+from tirui.cluster.kube.watch import ListWatch
+from tirui.cluster.manifests.canary import CANARY_OF
+from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL, MANAGED_BY, METRICS_PORT
 from tirui.cluster.runtime import DeploymentNotFound, DeploymentStatus
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def _explain(exc: Exception) -> str:
 
 
 class KubeReads:
-    """Mixed into :class:`tirui.cluster.kube.KubeRuntime`, which sets these attributes."""
+    """Mixed into :class:`tirui.cluster.kube.runtime.KubeRuntime`, which sets these attributes."""
 
     namespace: str
     profile: str

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tirui.cluster.local_canary import LocalCanaries, canary_of
-from tirui.cluster.local_dep import LocalDep, tail
-from tirui.cluster.local_state import LocalState
-from tirui.cluster.local_supervise import Supervision
-from tirui.cluster.local_versions import LocalVersions
+from tirui.cluster.local.canary import LocalCanaries, canary_of
+from tirui.cluster.local.dep import LocalDep, tail
+from tirui.cluster.local.state import LocalState
+from tirui.cluster.local.supervise import Supervision
+from tirui.cluster.local.versions import LocalVersions
 from tirui.cluster.runtime import (
     DEPLOY,
     ApplyResult,
@@ -49,7 +49,7 @@ from tirui.torchserve.server import (
 )
 
 if TYPE_CHECKING:
-    from tirui.cluster.local_logs import LocalLogs
+    from tirui.cluster.local.logs import LocalLogs
     from tirui.config import Profile
     from tirui.metrics.collector import ReplicaSource
     from tirui.secrets import TokenStore
@@ -96,13 +96,6 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
         if supervise:
             self._thread = threading.Thread(target=self._supervise, name="tirui-local-runtime", daemon=True)
             self._thread.start()
-
-    @classmethod
-    def for_profile(cls, profile: Profile, tokens: TokenStore | None = None, **kw: object) -> LocalRuntime:
-        from tirui import locations
-
-        kw.setdefault("supervise", False)
-        return cls(locations.data_dir() / "deployments", tokens=tokens, profile=profile.name, **kw)  # type: ignore[arg-type]
 
     # -- state -------------------------------------------------------------------------------
     def _adopt(self) -> None:
@@ -226,7 +219,7 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
 
     def follow_logs(self, name: str) -> LocalLogs:
         """A follower of the deployment's TorchServe logs (reads when asked; nothing to stop)."""
-        from tirui.cluster.local_logs import LocalLogs
+        from tirui.cluster.local.logs import LocalLogs
 
         return LocalLogs(self._dep(name).workdir / "logs")
 

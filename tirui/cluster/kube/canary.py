@@ -1,7 +1,7 @@
-"""Canaries on Kubernetes (mixed into :class:`~tirui.cluster.kube.KubeRuntime`).
+"""Canaries on Kubernetes (mixed into :class:`~tirui.cluster.kube.runtime.KubeRuntime`).
 
 Start: the archive is checked (HEAD, model version), then the canary's objects
-(:mod:`~tirui.cluster.canary_manifests`) are applied like any deploy (server-side apply, field
+(:mod:`~tirui.cluster.manifests.canary`) are applied like any deploy (server-side apply, field
 manager ``tirui``). Weight: the canary Ingresses are re-applied with the new ``canary-weight``.
 Promote: the stable Deployment gets the canary's archive (a rolling update, maxUnavailable 0; its
 previous spec is kept for ``tirui rollback``); the canary keeps its share until the stable
@@ -21,10 +21,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tirui.canary.state import CANARY_SUFFIX, CanaryStatus
-from tirui.cluster.canary_manifests import build_canary, canary_spec, canary_state, served_model
-from tirui.cluster.kube_errors import KubeError, explain
-from tirui.cluster.kube_ops import KubeOperations
-from tirui.cluster.kube_versions import stored
+from tirui.cluster.kube.errors import KubeError, explain
+from tirui.cluster.kube.ops import KubeOperations
+from tirui.cluster.kube.versions import stored
+from tirui.cluster.manifests.canary import build_canary, canary_spec, canary_state, served_model
 
 if TYPE_CHECKING:
     from tirui.canary.feed import SideFeed
@@ -223,7 +223,7 @@ def canary_status_of(dep: Obj | None) -> CanaryStatus | None:
     spec = stored(dep)
     if dep is None or spec is None:
         return None
-    from tirui.cluster.kube_status import timestamp
+    from tirui.cluster.kube.status import timestamp
 
     state = canary_state(dep)
     ready = int(dep.get("status", {}).get("readyReplicas", 0) or 0)

@@ -1,5 +1,5 @@
 """Updates and rollbacks of local deployments (a mixin of
-:class:`~tirui.cluster.local.LocalRuntime`): the TorchServe side is :mod:`tirui.cluster.local_update`,
+:class:`~tirui.cluster.local.runtime.LocalRuntime`): the TorchServe side is :mod:`tirui.cluster.local.update`,
 the bookkeeping (serving, previous, archives kept on disk) is here."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tirui.cluster.local_canary import canary_of
+from tirui.cluster.local.canary import canary_of
 from tirui.cluster.runtime import ApplyResult, DeploymentStatus, RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec
 from tirui.torchserve.server import ServerKeys
 
 if TYPE_CHECKING:
-    from tirui.cluster.local_dep import LocalDep
-    from tirui.cluster.local_update import Swap
+    from tirui.cluster.local.dep import LocalDep
+    from tirui.cluster.local.update import Swap
     from tirui.storage.base import ObjectStore
 
 
@@ -40,7 +40,7 @@ class LocalVersions:
 
     def update(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
         """Serve ``spec``'s archive in the running TorchServe without a restart (the version swap
-        of :mod:`~tirui.cluster.local_update`); a deployment that is not running gets the new
+        of :mod:`~tirui.cluster.local.update`); a deployment that is not running gets the new
         archive and starts with it. The archive before is kept for :meth:`rollback`."""
         with self._lock:
             dep = self._dep(spec.name)
@@ -82,7 +82,7 @@ class LocalVersions:
 
     def _swap(self, dep: LocalDep, spec: DeploymentSpec | None = None) -> Swap | None:
         """How to reach the running TorchServe's management API (None when it is not running)."""
-        from tirui.cluster.local_update import Swap
+        from tirui.cluster.local.update import Swap
 
         s = dep.state
         keys = ServerKeys.read(dep.workdir)
@@ -114,7 +114,7 @@ class LocalVersions:
         )
 
     def _switch(self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int) -> None:
-        from tirui.cluster.local_update import swap_in
+        from tirui.cluster.local.update import swap_in
 
         swap = self._swap(dep, spec)
         if swap is not None:

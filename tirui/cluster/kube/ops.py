@@ -1,5 +1,5 @@
 """Operations on an existing Kubernetes deployment (a mixin of
-:class:`~tirui.cluster.kube.KubeRuntime`): scale, autoscale, restart, rollback and delete each
+:class:`~tirui.cluster.kube.runtime.KubeRuntime`): scale, autoscale, restart, rollback and delete each
 re-apply the Deployment from the spec stored on it (``tirui.dev/spec``) with one field changed,
 so one field manager keeps owning every field tirui sets."""
 
@@ -10,10 +10,10 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from tirui.canary.state import CANARY_SUFFIX
-from tirui.cluster.kube_errors import KubeError, explain
-from tirui.cluster.kube_versions import carry_history, rollback_spec
-from tirui.cluster.manifests import build
-from tirui.cluster.objects import SPEC_ANNOTATION
+from tirui.cluster.kube.errors import KubeError, explain
+from tirui.cluster.kube.versions import carry_history, rollback_spec
+from tirui.cluster.manifests.build import build
+from tirui.cluster.manifests.objects import SPEC_ANNOTATION
 from tirui.cluster.runtime import DEPLOY, ApplyResult, DeployOptions
 from tirui.cluster.spec import DeploymentSpec, spec_from_json
 

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     import httpx
 
     from tirui.canary.feed import SideFeed
-    from tirui.cluster.local_dep import LocalDep
-    from tirui.cluster.local_update import Swap
+    from tirui.cluster.local.dep import LocalDep
+    from tirui.cluster.local.update import Swap
     from tirui.storage.base import ObjectStore
 
 CANARY_FILE = "canary.json"
@@ -72,7 +72,7 @@ def canary_text(canary: dict[str, Any]) -> str:
 
 
 class LocalCanaries:
-    """The canary half of :class:`~tirui.cluster.local.LocalRuntime` (a mixin)."""
+    """The canary half of :class:`~tirui.cluster.local.runtime.LocalRuntime` (a mixin)."""
 
     _lock: threading.RLock
     _http: httpx.Client
@@ -98,7 +98,7 @@ class LocalCanaries:
         self, name: str, source: str, weight: int, profile: Any = None, tokens: Any = None, policy: str = ""
     ) -> CanaryStatus:
         """Load ``source`` beside the serving version with ``weight`` % of tirui's traffic."""
-        from tirui.cluster.local_update import register
+        from tirui.cluster.local.update import register
 
         with self._lock:
             dep = self._dep(name)
@@ -187,7 +187,7 @@ class LocalCanaries:
         ).start()
 
     def _restore(self, dep: LocalDep, canary: dict[str, Any]) -> None:
-        from tirui.cluster.local_update import is_ready, register, retire
+        from tirui.cluster.local.update import is_ready, register, retire
 
         version = str(canary["model_version"])
         try:
@@ -228,7 +228,7 @@ class LocalCanaries:
 
     def canary_promote(self, name: str) -> None:
         """The canary becomes the default version; the old one drains and is unregistered."""
-        from tirui.cluster.local_update import make_default, retire
+        from tirui.cluster.local.update import make_default, retire
 
         with self._lock:
             dep, c = self._canary(name)
@@ -248,7 +248,7 @@ class LocalCanaries:
 
     def canary_abort(self, name: str) -> None:
         """Send it no more traffic, let it drain, unregister it; the stable version never stopped."""
-        from tirui.cluster.local_update import retire
+        from tirui.cluster.local.update import retire
 
         with self._lock:
             dep, c = self._canary(name)

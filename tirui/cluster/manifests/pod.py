@@ -1,8 +1,8 @@
 """The Deployment and its pod: TorchServe, the auth proxy, the archive fetcher, and the choices a
 GPU-cluster operator expects (see README "What the manifests assume of the cluster").
 
-- **Drain**: both containers have a preStop hook (:func:`~tirui.cluster.proxy.proxy_prestop`,
-  :func:`~tirui.cluster.proxy.upstream_prestop`); the grace period covers the drain delay plus the
+- **Drain**: both containers have a preStop hook (:func:`~tirui.cluster.manifests.proxy.proxy_prestop`,
+  :func:`~tirui.cluster.manifests.proxy.upstream_prestop`); the grace period covers the drain delay plus the
   longest expected request (``spec.request_timeout_s``).
 - **Security**: every container runs as a non-root user without privilege escalation or
   capabilities, under the runtime's default seccomp profile; the proxy's root filesystem is
@@ -16,7 +16,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from tirui.cluster.objects import (
+from tirui.cluster.manifests.objects import (
     FETCH_IMAGE,
     METRICS_PORT,
     PORTS,
@@ -29,7 +29,7 @@ from tirui.cluster.objects import (
     meta,
     selector,
 )
-from tirui.cluster.proxy import proxy_command, proxy_prestop, upstream_prestop
+from tirui.cluster.manifests.proxy import proxy_command, proxy_prestop, upstream_prestop
 from tirui.cluster.spec import DeploymentSpec, spec_to_json
 
 MODEL_STORE = "/home/model-server/model-store"

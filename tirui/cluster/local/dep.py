@@ -9,7 +9,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from tirui.cluster.local_state import LocalState
+from tirui.cluster.local.state import LocalState
 
 EVENTS_FILE = "events.log"
 _GENERIC = ("Unknown exception", "Traceback", "raise ", "Backend worker error", "Load model failed")
