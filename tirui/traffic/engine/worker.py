@@ -176,6 +176,7 @@ def _grpc_sender(job: dict[str, Any]) -> tuple[Send, Close]:
             conn = await asyncio.shield(opening)
             if current is not conn:
                 current = conn
+                opened[:] = [c for c in opened if not c.closed]  # nginx: a new one every 1,000 calls
                 opened.append(conn)
         return current
 
