@@ -469,3 +469,42 @@ async def test_monkey_on_a_served_deployment(isolated: Path, monkeypatch: pytest
     assert not crash_log().exists(), (
         f"seed {seed}, last keys {pressed[-30:]}:\n" + crash_log().read_text()[-4000:]
     )
+
+
+async def test_hits_arriving_while_the_palette_is_taken_down(isolated: Path) -> None:
+    """Quitting with the palette open while a search runs: the palette's list goes first, and
+    the hits that arrive after it must not reach its watchers (the monkey found it at the end of
+    a run as ``NoMatches: CommandList``, a worker failure that ends the app). The teardown's
+    order is made by hand here, the provider holding its hits until the list is gone."""
+    import asyncio
+
+    from textual.command import CommandInput, CommandList, Hit, Hits, Provider
+    from textual.worker import WorkerState
+
+    from tirui.commands import Palette
+
+    release, started = asyncio.Event(), asyncio.Event()
+
+    class Late(Provider):
+        async def search(self, query: str) -> Hits:
+            started.set()
+            await release.wait()
+            for i in range(3):  # across the palette's 0.25 s batching, so each reaches a refresh
+                yield Hit(1, f"late {i}", lambda: None)
+                await asyncio.sleep(0.3)
+
+    app = TiruiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        palette = Palette(id="--command-palette", providers=[Late])
+        app.push_screen(palette)
+        await until(pilot, lambda: app.screen is palette and bool(palette.query(CommandInput)))
+        palette.query_one(CommandInput).value = "late"
+        await until(pilot, started.is_set)
+        await palette.query_one(CommandList).remove()
+        await palette.query_one("#--input").remove()
+        release.set()
+        searches = [w for w in app.workers if w.group == Palette._GATHER_COMMANDS_GROUP]
+        await until(pilot, lambda: all(w.is_finished for w in searches))
+        assert [w.state for w in searches][-1] is WorkerState.SUCCESS
+        assert app.is_running
+    assert not crash_log().exists()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from textual import work
 from textual.binding import Binding
 from textual.command import CommandList, CommandPalette, DiscoveryHit, Hit, Hits, Provider
 
@@ -64,8 +65,32 @@ def _key_help(key: str | None) -> str | None:
 
 
 class Palette(CommandPalette):
-    """Textual's palette, minus one race: a page key pressed as the first hits arrive, before
-    the list is laid out, raised ``KeyError`` in ``OptionList._move_page`` (Textual 8.2)."""
+    """Textual's palette, minus two races (Textual 8.2):
+
+    - a page key pressed as the first hits arrive, before the list is laid out, raised
+      ``KeyError`` in ``OptionList._move_page``;
+    - hits that arrive while the palette is being taken down (quitting with it open, a search
+      still running) reached its watchers after its list was removed: ``NoMatches`` in the
+      search worker, which Textual turns into the end of the app.
+    """
+
+    def _torn_down(self) -> bool:
+        return not self.query(CommandList) or not self.query("#--input")
+
+    def _watch__list_visible(self) -> None:
+        if not self._torn_down():
+            super()._watch__list_visible()
+
+    async def _watch__show_busy(self) -> None:
+        if not self._torn_down():
+            await super()._watch__show_busy()
+
+    @work(exclusive=True, group=CommandPalette._GATHER_COMMANDS_GROUP, exit_on_error=False)
+    async def _gather_commands(self, search_value: str) -> None:
+        """Textual's search, started only on a palette that still has its list; a failure
+        goes to the app's worker report instead of ending the app."""
+        if not self._torn_down():
+            await CommandPalette._gather_commands.__wrapped__(self, search_value)  # type: ignore[attr-defined]
 
     def _action_command_list(self, action: str) -> None:
         if not self.query_one(CommandList).scrollable_content_region:
