@@ -33,14 +33,14 @@ def tirui_round(root: Path, store: LocalStore, i: int) -> float:
     runtime = LocalRuntime(root / f"deployments-{i}")
     try:
         t0 = time.perf_counter()
-        runtime.deploy(DeploymentSpec(f"bench{i}", "eos://models/tiny.mar"), store)
+        runtime.deploy_from(DeploymentSpec(f"bench{i}", "eos://models/tiny.mar"), store)
         while runtime.get(f"bench{i}").status != "Ready":
             if time.perf_counter() - t0 > 180:
                 raise SystemExit("tirui deployment not Ready in 180 s")
             time.sleep(0.02)
         return time.perf_counter() - t0
     finally:
-        runtime.shutdown()
+        runtime.shutdown(keep_running=False)
 
 
 def manual_round(root: Path, mar: Path, i: int) -> float:

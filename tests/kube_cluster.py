@@ -87,7 +87,9 @@ def runtime_at(url: str, **kw: Any) -> KubeRuntime:
     cfg = client.Configuration()
     cfg.host = url
     cfg.retries = False
-    return KubeRuntime(client.ApiClient(cfg), NAMESPACE, profile="k8s", **kw)
+    from tirui.config import Profile
+
+    return KubeRuntime(client.ApiClient(cfg), NAMESPACE, profile=Profile(name="k8s"), **kw)
 
 
 def seed(rt: KubeRuntime, spec: Any) -> None:

@@ -111,7 +111,7 @@ async def canary_under_load(
 
 
 async def test_slow_canary_is_rolled_back(models: LocalStore, runtime: LocalRuntime, tmp_path: Path) -> None:
-    runtime.deploy(DeploymentSpec("cn", "eos://models/tiny.mar"), models)
+    runtime.deploy_from(DeploymentSpec("cn", "eos://models/tiny.mar"), models)
     await asyncio.to_thread(wait_for, lambda: runtime.get("cn").status == "Ready", 120, "Ready")
     slow = build_mar(tmp_path / "slow", version="2.0", handler=SLOW_HANDLER, extra_files=[HANDLER])
     outcome, load, lines = await canary_under_load(runtime, "cn", slow)
@@ -136,7 +136,7 @@ async def test_slow_canary_is_rolled_back(models: LocalStore, runtime: LocalRunt
 async def test_good_canary_is_promoted_step_by_step(
     models: LocalStore, runtime: LocalRuntime, tmp_path: Path
 ) -> None:
-    runtime.deploy(DeploymentSpec("cg", "eos://models/tiny.mar"), models)
+    runtime.deploy_from(DeploymentSpec("cg", "eos://models/tiny.mar"), models)
     await asyncio.to_thread(wait_for, lambda: runtime.get("cg").status == "Ready", 120, "Ready")
     good = build_mar(tmp_path / "good", version="2.0")
     with pytest.raises(RuntimeFailure, match="same model version"):
@@ -177,7 +177,7 @@ async def test_a_canary_survives_a_torchserve_restart(
 
     from tirui.torchserve.server import java_pid
 
-    runtime.deploy(DeploymentSpec("cr", "eos://models/tiny.mar"), models)
+    runtime.deploy_from(DeploymentSpec("cr", "eos://models/tiny.mar"), models)
     await asyncio.to_thread(wait_for, lambda: runtime.get("cr").status == "Ready", 120, "Ready")
     good = build_mar(tmp_path / "good", version="2.0")
     await asyncio.to_thread(runtime.canary_start, "cr", str(good), 30)

@@ -31,7 +31,7 @@ async def test_canary_start_compare_weight_analysis_promote_and_abort(
         runtime = await app.get_runtime()
         assert runtime is not None
         spec = DeploymentSpec("cy", "eos://models/tiny.mar")
-        await asyncio.to_thread(runtime.deploy_with, spec, app.profile, await app.get_token_store())
+        await asyncio.to_thread(runtime.deploy, spec)
         await until(pilot, lambda: any("Ready" in r[2] for r in table_rows(app)), timeout=120)
 
         form = await open_modal(pilot, "c", FormDialog)

@@ -133,6 +133,5 @@ def test_xdg_paths_match_platformdirs(monkeypatch: pytest.MonkeyPatch) -> None:
         for kind, fn in (
             ("config", platformdirs.user_config_dir),
             ("data", platformdirs.user_data_dir),
-            ("cache", platformdirs.user_cache_dir),
         ):
             assert str(locations._platformdirs_path(kind)) == fn("tirui", appauthor=False)

@@ -35,7 +35,7 @@ def test_canary_objects_weights_events_and_abort(cluster: Cluster, s3_endpoint: 
     c.deploy(c.spec(replicas=2, tls_host="t.example.com"))
     stable_template = c.raw("Deployment", "t")["spec"]["template"]  # type: ignore[index]
     v2 = seed_archive(s3_endpoint, "tiny-v2.mar", body=V2)
-    status = c.rt.canary_start("t", v2, 10, c.profile, c.tokens, "steps 10,50,100%")
+    status = c.rt.canary_start("t", v2, 10, "steps 10,50,100%")
     assert status.weight == 10 and status.version.startswith(v2) and not status.ready
 
     objects = canary_objects(c)
@@ -81,7 +81,7 @@ def test_canary_objects_weights_events_and_abort(cluster: Cluster, s3_endpoint: 
     assert [r.name for r in rows] == ["t"]  # the canary is shown with its stable deployment
     assert rows[0].canary is not None and rows[0].canary.weight == 10
     with pytest.raises(KubeError, match="already has a canary"):
-        c.rt.canary_start("t", v2, 10, c.profile, c.tokens)
+        c.rt.canary_start("t", v2, 10)
 
     c.rt.canary_weight("t", 50)
     objects = canary_objects(c)
@@ -114,10 +114,10 @@ def test_a_canary_needs_an_ingress_and_a_new_archive(cluster: Cluster) -> None:
     c = cluster
     c.deploy(c.spec())
     with pytest.raises(KubeError, match="no Ingress"):
-        c.rt.canary_start("t", c.source, 10, c.profile, c.tokens)
+        c.rt.canary_start("t", c.source, 10)
     c.deploy(c.spec(tls_host="t.example.com"))
     with pytest.raises(KubeError, match="serves already"):
-        c.rt.canary_start("t", c.source, 10, c.profile, c.tokens)
+        c.rt.canary_start("t", c.source, 10)
     assert canary_objects(c) == {}
 
 
@@ -140,7 +140,7 @@ def test_promotion_rolls_the_stable_out_before_the_canary_goes(cluster: Cluster,
     c.deploy(c.spec(replicas=2, tls_host="t.example.com"))
     wait_for(lambda: (play_kubelet(), c.rt.get("t").ready == 2)[1], "2 of 2 ready")
     v2 = seed_archive(s3_endpoint, "tiny-v2.mar", body=V2)
-    c.rt.canary_start("t", v2, 25, c.profile, c.tokens)
+    c.rt.canary_start("t", v2, 25)
     wait_for(
         lambda: (play_kubelet(), (c.rt.canary_status("t") or c.rt.get("t").canary).ready)[1], "canary ready"
     )  # type: ignore[union-attr]
@@ -236,7 +236,7 @@ async def test_canary_through_the_deployments_screen(
         runtime = await app.get_runtime()
         assert runtime is not None
         spec = DeploymentSpec("web", source, gpus=0, tls_host="web.example.com")
-        await asyncio.to_thread(runtime.deploy_with, spec, app.profile, await app.get_token_store())
+        await asyncio.to_thread(runtime.deploy, spec)
         await until(pilot, lambda: [r[0] for r in table_rows(app)] == ["web"], timeout=30)
 
         fill(await open_modal(pilot, "c", FormDialog), source=v2, weight="20", steps="")

@@ -59,9 +59,9 @@ async def test_stale_rows_during_an_outage_and_recovery(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     profile = write_profile(isolated, k8s.kubeconfig, k8s_ns, s3_endpoint)
-    direct = KubeRuntime.from_profile(profile)
+    direct = KubeRuntime.from_profile(profile, TokenStore("env"))
     spec = DeploymentSpec("resnet", seed_archive(s3_endpoint), gpus=0)
-    await asyncio.to_thread(direct.deploy_with, spec, profile, TokenStore("env"))
+    await asyncio.to_thread(direct.deploy, spec)
 
     app = TiruiApp(profile="k8s", start_mode="deploy", secrets_backend="env")
     async with app.run_test(size=(110, 30)) as pilot:

@@ -56,7 +56,7 @@ class Cluster:
         return DeploymentSpec(name, kw.pop("source", self.source), **kw)
 
     def deploy(self, spec: DeploymentSpec, **kw: Any) -> Any:
-        return self.rt.deploy_with(spec, self.profile, self.tokens, DeployOptions(**kw))
+        return self.rt.deploy(spec, DeployOptions(**kw))
 
     def dep(self, name: str = "t") -> Any:
         return self.apps.read_namespaced_deployment(name, self.ns, _preload_content=False)
@@ -140,9 +140,7 @@ def test_redeploy_converges_and_prunes(cluster: Cluster) -> None:
     wait_for(new_hash, "a new ReplicaSet for the changed pod template")
 
     # a dry run says what it would remove and changes nothing; then the confirmed prune
-    dry = c.rt.deploy_with(
-        c.spec(auth=False, replicas=2), c.profile, c.tokens, DeployOptions(dry_run=True, prune_disk=True)
-    )
+    dry = c.rt.deploy(c.spec(auth=False, replicas=2), DeployOptions(dry_run=True, prune_disk=True))
     assert dry.pruned == ["PersistentVolumeClaim/t-model-store"] and dry.dry_run
     assert c.raw("PersistentVolumeClaim", "t-model-store") is not None
     third = c.deploy(c.spec(auth=False, replicas=2), prune_disk=True)
@@ -486,10 +484,10 @@ def test_a_new_archive_rolls_out_with_no_fewer_ready_pods_and_rolls_back(
     c.rt.scale("t", 4)  # an operation re-applies the Deployment: the history stays
     assert c.rt.get("t").previous.startswith(c.source)
 
-    back = c.rt.rollback("t", c.profile, c.tokens)
+    back = c.rt.rollback("t")
     assert back.status is not None and back.status.version.startswith(c.source)
     assert back.status.previous.startswith(v2)
     seed_archive(s3_endpoint, "tiny-v2.mar", body=b"PK\x05\x06" + b"\2" * 18)  # overwritten since
     with pytest.raises(KubeError, match="has changed since"):
-        c.rt.rollback("t", c.profile, c.tokens)
+        c.rt.rollback("t")
     assert c.rt.get("t").version.startswith(c.source)  # nothing was changed

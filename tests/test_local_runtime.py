@@ -44,7 +44,7 @@ def models(tmp_path: Path, tiny_mar: Path) -> LocalStore:
 def runtime(tmp_path: Path) -> Iterator[LocalRuntime]:
     rt = LocalRuntime(tmp_path / "deployments", startup_timeout=60, backoff_max=1, poll=0.2)
     yield rt
-    rt.shutdown()
+    rt.shutdown(keep_running=False)
 
 
 def predict(rt: LocalRuntime, name: str) -> list[float]:
@@ -60,12 +60,12 @@ def predict(rt: LocalRuntime, name: str) -> list[float]:
 
 
 def test_deploy_ready_predict_restart_scale_delete(models: LocalStore, runtime: LocalRuntime) -> None:
-    status = runtime.deploy(DeploymentSpec("demo", "eos://models/tiny.mar"), models)
+    status = runtime.deploy_from(DeploymentSpec("demo", "eos://models/tiny.mar"), models)
     assert status.status == "Starting" and status.model == "tiny"
     wait_for(lambda: runtime.get("demo").status == "Ready", what="Ready")
     assert predict(runtime, "demo") == expected_output([1, 1, 1, 1])
     with pytest.raises(RuntimeFailure, match="same model version"):  # an update needs a new version
-        runtime.deploy(DeploymentSpec("demo", "eos://models/tiny.mar"), models)
+        runtime.deploy_from(DeploymentSpec("demo", "eos://models/tiny.mar"), models)
     assert predict(runtime, "demo") == expected_output([1, 1, 1, 1])  # still serving, untouched
 
     # Kill the TorchServe (Java) process by PID: the runtime restarts it and counts the restart.
@@ -96,7 +96,7 @@ def test_a_started_deployment_is_probed_each_probe_period_not_each_poll(
     second, drowning the user's lines in the log viewer); a scale asks at once."""
     rt = LocalRuntime(tmp_path / "deployments", supervise=False, probe_period=3600)
     try:
-        rt.deploy(DeploymentSpec("quiet", "eos://models/tiny.mar"), models)
+        rt.deploy_from(DeploymentSpec("quiet", "eos://models/tiny.mar"), models)
 
         def ready() -> bool:
             rt.tick()
@@ -118,14 +118,14 @@ def test_a_started_deployment_is_probed_each_probe_period_not_each_poll(
         wait_for(lambda: probes() >= before + 1, what="the probe after the scale logged")
         assert probes() == before + 1
     finally:
-        rt.shutdown()
+        rt.shutdown(keep_running=False)
 
 
 def test_keys_go_to_the_token_store(models: LocalStore, tmp_path: Path, keyring_bus: str) -> None:
     store = TokenStore("system")
     rt = LocalRuntime(tmp_path / "deployments", tokens=store, startup_timeout=60, poll=0.2)
     try:
-        rt.deploy(DeploymentSpec("keyed", "eos://models/tiny.mar"), models)
+        rt.deploy_from(DeploymentSpec("keyed", "eos://models/tiny.mar"), models)
         wait_for(lambda: rt.get("keyed").status == "Ready", what="Ready")
         keys = ServerKeys.read(rt.root / "keyed" / "run")  # TorchServe's key_file.json
         assert keys is not None
@@ -135,12 +135,12 @@ def test_keys_go_to_the_token_store(models: LocalStore, tmp_path: Path, keyring_
         rt.delete("keyed")
         assert store.get(TokenRef("local", "local/keyed", "inference")) is None
     finally:
-        rt.shutdown()
+        rt.shutdown(keep_running=False)
 
 
 def test_adopts_running_deployments_instead_of_duplicating(models: LocalStore, tmp_path: Path) -> None:
     first = LocalRuntime(tmp_path / "deployments", poll=0.2)
-    first.deploy(DeploymentSpec("kept", "eos://models/tiny.mar"), models)
+    first.deploy_from(DeploymentSpec("kept", "eos://models/tiny.mar"), models)
     wait_for(lambda: first.get("kept").status == "Ready", what="Ready")
     pgid = first._deps["kept"].state.pgid
     first.shutdown(keep_running=True)
@@ -151,7 +151,7 @@ def test_adopts_running_deployments_instead_of_duplicating(models: LocalStore, t
         assert second._deps["kept"].state.pgid == pgid and second.get("kept").restarts == 0
         assert predict(second, "kept") == expected_output([1, 1, 1, 1])
     finally:
-        second.shutdown()  # not kept this time: stops it
+        second.shutdown(keep_running=False)  # not kept this time: stops it
     assert not group_alive(pgid)
 
 
@@ -159,10 +159,10 @@ def test_bad_archives_fail_cleanly(tmp_path: Path, runtime: LocalRuntime) -> Non
     corrupt = tmp_path / "corrupt.mar"
     corrupt.write_bytes(b"this is not a zip file at all" * 10)
     with pytest.raises(RuntimeFailure, match="not a usable model archive"):
-        runtime.deploy(DeploymentSpec("corrupt", str(corrupt)))
+        runtime.deploy_from(DeploymentSpec("corrupt", str(corrupt)))
     assert runtime.list() == [] and not (runtime.root / "corrupt").exists()
     with pytest.raises(SpecError) as info:
-        runtime.deploy(DeploymentSpec("Bad_Name", "x.txt", workers=-1))
+        runtime.deploy_from(DeploymentSpec("Bad_Name", "x.txt", workers=-1))
     assert set(info.value.problems) == {"name", "source", "workers"}
 
 
@@ -170,13 +170,13 @@ def test_handler_that_raises_at_load_is_failed_with_the_reason(tmp_path: Path) -
     broken = build_mar(tmp_path / "mar", name="broken", handler=BROKEN_HANDLER)
     rt = LocalRuntime(tmp_path / "deployments", startup_timeout=20, poll=0.2)
     try:
-        rt.deploy(DeploymentSpec("broken", str(broken)))
+        rt.deploy_from(DeploymentSpec("broken", str(broken)))
         wait_for(lambda: rt.get("broken").status == "Failed", timeout=90, what="Failed")
         status = rt.get("broken")
         assert "broken on purpose" in status.reason, status.reason
         assert rt._deps["broken"].state.pgid == 0  # its processes were stopped
     finally:
-        rt.shutdown()
+        rt.shutdown(keep_running=False)
 
 
 def test_java_missing_is_failed(
@@ -184,7 +184,7 @@ def test_java_missing_is_failed(
 ) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    status = runtime.deploy(DeploymentSpec("nojava", "eos://models/tiny.mar"), models)
+    status = runtime.deploy_from(DeploymentSpec("nojava", "eos://models/tiny.mar"), models)
     assert status.status == "Failed" and "Java" in status.reason
 
 
@@ -197,7 +197,7 @@ def test_cli_by_deployment_name(models: LocalStore, isolated: Path) -> None:
 
     rt = LocalRuntime(locations.data_dir() / "deployments", poll=0.2)
     try:
-        rt.deploy(DeploymentSpec("cli", "eos://models/tiny.mar", env={"TIRUI_EXTRA": "42"}), models)
+        rt.deploy_from(DeploymentSpec("cli", "eos://models/tiny.mar", env={"TIRUI_EXTRA": "42"}), models)
         wait_for(lambda: rt.get("cli").status == "Ready", what="Ready")
         pgid = rt._deps["cli"].state.pgid  # the spec's extra env reaches TorchServe's processes
         assert b"TIRUI_EXTRA=42" in Path(f"/proc/{pgid}/environ").read_bytes().split(b"\0")
@@ -228,7 +228,7 @@ def test_cli_by_deployment_name(models: LocalStore, isolated: Path) -> None:
         r = tirui("predict", "nope", "tiny")
         assert r.returncode == 1 and "no deployment named 'nope'" in r.stderr and r.stderr.count("\n") == 1
     finally:
-        rt.shutdown()
+        rt.shutdown(keep_running=False)
 
 
 @pytest.fixture
@@ -250,7 +250,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def test_disk_full_model_store_fails_cleanly(small_disk: Path, big_mar: Path) -> None:
     rt = LocalRuntime(small_disk / "deployments", supervise=False)
     with pytest.raises(RuntimeFailure, match="No space left on device"):
-        rt.deploy(DeploymentSpec("big", str(big_mar)))
+        rt.deploy_from(DeploymentSpec("big", str(big_mar)))
     assert rt.list() == [] and not (small_disk / "deployments" / "big").exists()
 
 
@@ -259,18 +259,18 @@ def test_disk_full_at_unpack_is_failed_with_the_reason(
 ) -> None:
     rt = LocalRuntime(tmp_path / "deployments", temp_root=small_disk, startup_timeout=30, poll=0.2)
     try:
-        rt.deploy(DeploymentSpec("big", str(big_mar)))
+        rt.deploy_from(DeploymentSpec("big", str(big_mar)))
         wait_for(lambda: rt.get("big").status == "Failed", timeout=120, what="Failed")
         assert "No space left on device" in rt.get("big").reason
         assert rt._deps["big"].state.pgid == 0  # nothing left running
     finally:
-        rt.shutdown()
+        rt.shutdown(keep_running=False)
 
 
 def test_port_taken_on_restart_moves_to_free_ports(models: LocalStore, runtime: LocalRuntime) -> None:
     import socket
 
-    runtime.deploy(DeploymentSpec("ports", "eos://models/tiny.mar"), models)
+    runtime.deploy_from(DeploymentSpec("ports", "eos://models/tiny.mar"), models)
     wait_for(lambda: runtime.get("ports").status == "Ready", what="Ready")
     runtime.stop("ports")
     old = runtime._deps["ports"].state.ports["inference"]
@@ -294,7 +294,7 @@ async def test_update_under_load_drops_nothing_and_rollback_returns(
 
     v2 = build_mar(tmp_path / "v2", version="2.0")
     models.upload(v2, "models", "tiny-v2.mar")
-    runtime.deploy(DeploymentSpec("upd", "eos://models/tiny.mar"), models)
+    runtime.deploy_from(DeploymentSpec("upd", "eos://models/tiny.mar"), models)
     await asyncio.to_thread(wait_for, lambda: runtime.get("upd").status == "Ready", 120, "Ready")
     target = runtime.target("upd")
     assert target is not None
@@ -312,7 +312,7 @@ async def test_update_under_load_drops_nothing_and_rollback_returns(
     try:
         await more_requests(50)
         status = await asyncio.to_thread(
-            runtime.deploy, DeploymentSpec("upd", "eos://models/tiny-v2.mar"), models
+            runtime.deploy_from, DeploymentSpec("upd", "eos://models/tiny-v2.mar"), models
         )
         assert "tiny-v2.mar · v2.0" in status.version and "tiny.mar · v1.0" in status.previous
         assert status.restarts == 0 and status.status == "Ready"
@@ -346,7 +346,7 @@ def test_two_tiruis_on_one_data_dir_lose_nothing(models: LocalStore, tmp_path: P
     ui = LocalRuntime(tmp_path / "deployments", startup_timeout=60, backoff_max=1, poll=0.2)
     cli = None
     try:
-        ui.deploy(DeploymentSpec("two", "eos://models/tiny.mar"), models)
+        ui.deploy_from(DeploymentSpec("two", "eos://models/tiny.mar"), models)
         wait_for(lambda: ui.get("two").status == "Ready", what="Ready")
         cli = LocalRuntime(tmp_path / "deployments", poll=0.2, supervise=False)
         errors: list[BaseException] = []
@@ -361,7 +361,7 @@ def test_two_tiruis_on_one_data_dir_lose_nothing(models: LocalStore, tmp_path: P
         jobs = [
             threading.Thread(
                 target=run,
-                args=(lambda: c.deploy(DeploymentSpec("two", "eos://models/tiny-v2.mar"), models),),
+                args=(lambda: c.deploy_from(DeploymentSpec("two", "eos://models/tiny-v2.mar"), models),),
             ),
             threading.Thread(target=run, args=(lambda: ui.scale("two", 2),)),
         ]
@@ -379,6 +379,6 @@ def test_two_tiruis_on_one_data_dir_lose_nothing(models: LocalStore, tmp_path: P
         assert disk is not None and disk.model_version == "2.0" and "tiny-v2.mar" in disk.source
         assert predict(cli, "two") == expected_output([1, 1, 1, 1])
     finally:
-        ui.shutdown()
+        ui.shutdown(keep_running=False)
         last = LocalRuntime(tmp_path / "deployments", poll=0.2)
-        last.shutdown()  # stops what is still running
+        last.shutdown(keep_running=False)  # stops what is still running

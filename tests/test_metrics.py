@@ -104,7 +104,7 @@ async def test_restarted_torchserve_keeps_rates_sane(tmp_path: Path, tiny_mar: P
     pipeline = MetricsPipeline(model="tiny")
     collector = Collector(pipeline)
     try:
-        rt.deploy(DeploymentSpec("reset", str(tiny_mar)))
+        rt.deploy_from(DeploymentSpec("reset", str(tiny_mar)))
         wait_for(lambda: rt.get("reset").status == "Ready", what="Ready")
 
         async def traffic(k: int) -> None:
@@ -131,7 +131,7 @@ async def test_restarted_torchserve_keeps_rates_sane(tmp_path: Path, tiny_mar: P
         assert rates and all(0 <= v <= 1000 for v in rates), rates
     finally:
         await collector.aclose()
-        rt.shutdown()
+        rt.shutdown(keep_running=False)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 from textual.widgets import Static
 
 from tirui.app import TiruiApp
+from tirui.core.clock import Clock
 from tirui.metrics.accesslog import AccessEntry
 from tirui.metrics.scrape import parse
 from tirui.metrics.series import MetricsPipeline, TickInput
@@ -48,7 +49,6 @@ async def prepare(pilot: Any) -> None:
     await pilot.press("3")
     await pilot.pause()
     screen = pilot.app.screen
-    screen.frozen_now = T0 + 120
     screen.deployment = "tiny"
     screen.pipeline = synthetic()
     screen.redraw()
@@ -56,11 +56,11 @@ async def prepare(pilot: Any) -> None:
 
 
 def test_metrics_snapshot(snap_compare: Any) -> None:
-    assert snap_compare(TiruiApp(), terminal_size=(100, 30), run_before=prepare)
+    assert snap_compare(TiruiApp(clock=Clock(T0 + 120)), terminal_size=(100, 30), run_before=prepare)
 
 
 async def test_metrics_keys() -> None:
-    app = TiruiApp()
+    app = TiruiApp(clock=Clock(T0 + 120))
     async with app.run_test(size=(100, 30)) as pilot:
         await prepare(pilot)
         head = lambda: str(app.screen.query_one("#metrics-head", Static).render())  # noqa: E731

@@ -445,7 +445,7 @@ async def test_monkey_on_a_served_deployment(isolated: Path, monkeypatch: pytest
         runtime = await app.get_runtime()
         assert runtime is not None
         spec = DeploymentSpec("tiny", "eos://models/tiny.mar")
-        await asyncio.to_thread(runtime.deploy_with, spec, app.profile, await app.get_token_store())
+        await asyncio.to_thread(runtime.deploy, spec)
         await until(pilot, lambda: runtime.get("tiny").status == "Ready", timeout=180)
         pressed = await _monkey(app, pilot, seed, 3000)
 

@@ -64,7 +64,7 @@ class Env:
         return DeploymentSpec(name, source, **kw)
 
     def deploy(self, spec: DeploymentSpec) -> Any:
-        return self.rt.deploy_with(spec, self.profile, self.tokens, DeployOptions())
+        return self.rt.deploy(spec, DeployOptions())
 
     def pods(self, name: str) -> list[dict[str, Any]]:
         from kubernetes import client

@@ -13,13 +13,18 @@ from textual.widgets import Input
 
 from tests.helpers import until
 from tirui.app import TiruiApp
+from tirui.config import local_profile
 
 
 class BrokenRuntime:
     """Every call fails the way a bug would (not a RuntimeFailure the screens expect)."""
 
-    profile = "local"
+    profile = local_profile()
+    tokens = None
     scale_unit = "worker"
+    scale_label = "TorchServe workers"
+    config_title = "Config"
+    stops_on_exit = True
     delete_note = ""
 
     def __getattr__(self, name: str) -> Any:
@@ -85,8 +90,12 @@ async def test_token_store_bug_on_the_tokens_screen(isolated: Path, monkeypatch:
 class SlowRuntime:
     """``list()`` blocks until released and counts how many calls run at once."""
 
-    profile = "local"
+    profile = local_profile()
+    tokens = None
     scale_unit = "worker"
+    scale_label = "TorchServe workers"
+    config_title = "Config"
+    stops_on_exit = True
     delete_note = ""
 
     def __init__(self) -> None:

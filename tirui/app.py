@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from tirui import locations
 from tirui.commands import TiruiCommands
 from tirui.config import Profile, ProfileError, ProfileSet, load_profiles, local_profile
+from tirui.core.clock import Clock
 from tirui.messages import CanaryDecision, DeployRequested
 from tirui.screens.base import MainScreen
 from tirui.screens.registry import SCREENS, factory
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from tirui.metrics.alert_watch import AlertWatch
     from tirui.metrics.alerts import Alert
     from tirui.screens.canary import CanaryRuns
+    from tirui.screens.deployments import DeploymentsScreen
     from tirui.secrets import TokenStore
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
@@ -76,7 +78,11 @@ class TiruiApp(App[None]):
         start_mode: str = "buckets",
         hint: str = "",
         keep_deployments: bool = False,
+        clock: Clock | None = None,
     ) -> None:
+        """``clock``: the wall clock the Metrics screen draws against (a frozen one stops
+        collection: snapshot tests draw injected series at a fixed instant)."""
+        self.clock = clock or Clock()
         self.DEFAULT_MODE = start_mode if start_mode in SCREENS else "buckets"  # type: ignore[misc]
         super().__init__()
         self.main_screens: dict[str, MainScreen] = {}
@@ -159,7 +165,7 @@ class TiruiApp(App[None]):
         if old is not None:
             # Local deployments keep running; switching back adopts them from their state files.
             self.run_worker(
-                asyncio.to_thread(old.shutdown, keep_running=True),
+                asyncio.to_thread(old.shutdown),
                 group="runtime-switch",
                 exit_on_error=False,
             )
@@ -420,14 +426,16 @@ class TiruiApp(App[None]):
             severity="warning" if message.warning else "information",
             timeout=12,
         )
-        deployments = self.main_screens.get("deploy")
-        if deployments is not None and hasattr(deployments, "refresh_status"):
+        deployments = self._deployments_screen()
+        if deployments is not None:
             deployments.refresh_status()
 
     async def on_deploy_requested(self, message: DeployRequested) -> None:
         """``d`` on a ``.mar``: the Deployments screen's deploy form, with the source filled in."""
         await self.switch_mode("deploy")
-        self.screen.open_deploy_form(message.source)  # type: ignore[attr-defined]
+        deployments = self._deployments_screen()
+        if deployments is not None:
+            deployments.open_deploy_form(message.source)
 
     async def open_for_deployment(self, mode: str, name: str) -> None:
         """``p``/``m`` on a deployment: the Playground or Metrics screen aimed at it.
@@ -435,12 +443,19 @@ class TiruiApp(App[None]):
         The model name comes from the Deployments table's last refresh, so no runtime call
         (which may be an HTTP request to the cluster) happens on the event loop.
         """
-        deployments = self.main_screens.get("deploy")
-        status = getattr(deployments, "statuses", {}).get(name)
+        deployments = self._deployments_screen()
+        status = deployments.statuses.get(name) if deployments is not None else None
         await self.switch_mode(mode)
-        screen = self.screen
-        if hasattr(screen, "use_deployment"):
+        screen = self.main_screens.get(mode)
+        if screen is not None:
             screen.use_deployment(name, status.model if status is not None else "")
+
+    def _deployments_screen(self) -> DeploymentsScreen | None:
+        """The Deployments screen once it exists (it holds the last table the others read)."""
+        from tirui.screens.deployments import DeploymentsScreen
+
+        screen = self.main_screens.get("deploy")
+        return screen if isinstance(screen, DeploymentsScreen) else None
 
     async def run_screen_action(self, mode: str, action: str) -> None:
         """Palette entry for a screen's action: show that screen, then run the action there."""

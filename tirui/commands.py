@@ -36,12 +36,12 @@ class TiruiCommands(Provider):
         for mode in SCREENS:
             screen_cls = screen_class(mode)
             for binding in screen_cls.BINDINGS:
-                if getattr(binding, "description", ""):
+                if isinstance(binding, Binding) and binding.description:
                     out.append(
                         (
-                            f"{screen_cls.TITLE}: {binding.description}",  # type: ignore[union-attr]
-                            binding.key,  # type: ignore[union-attr]
-                            partial(app.run_screen_action, mode, binding.action),  # type: ignore[union-attr]
+                            f"{screen_cls.TITLE}: {binding.description}",
+                            binding.key,
+                            partial(app.run_screen_action, mode, binding.action),
                         )
                     )
         for name in app.profile_set.profiles:

@@ -17,7 +17,6 @@ APP_NAME = "tirui"
 _XDG = {
     "config": ("XDG_CONFIG_HOME", ".config"),
     "data": ("XDG_DATA_HOME", ".local/share"),
-    "cache": ("XDG_CACHE_HOME", ".cache"),
 }
 
 
@@ -33,7 +32,6 @@ def _platformdirs_path(kind: str) -> Path:
     getter = {
         "config": platformdirs.user_config_dir,
         "data": platformdirs.user_data_dir,
-        "cache": platformdirs.user_cache_dir,
     }[kind]
     return Path(getter(APP_NAME, appauthor=False))
 
@@ -48,11 +46,6 @@ def data_dir() -> Path:
     """Directory of local buckets, local deployments, request history (``$TIRUI_DATA_DIR``)."""
     override = os.environ.get("TIRUI_DATA_DIR")
     return Path(override) if override else _platformdirs_path("data")
-
-
-def cache_dir() -> Path:
-    """Directory for disposable files."""
-    return _platformdirs_path("cache")
 
 
 def profiles_file() -> Path:

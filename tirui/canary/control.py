@@ -1,5 +1,5 @@
-"""What the analysis needs of a runtime: both runtimes implement it (their ``Canaries``
-capability in :mod:`tirui.cluster.runtime` adds starting one)."""
+"""What the analysis needs of a runtime: every runtime implements it (the ``Runtime`` contract in
+:mod:`tirui.cluster.runtime` extends it with starting one)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,13 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from tirui import __version__
+
+if TYPE_CHECKING:
+    from tirui.config import Profile
+    from tirui.secrets import TokenStore
 
 
 class CliError(Exception):
@@ -86,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _store(args: argparse.Namespace) -> object:
+def _store(args: argparse.Namespace) -> TokenStore:
     from tirui.secrets import TokenStore
 
     passphrase = None
@@ -102,7 +107,7 @@ def _store(args: argparse.Namespace) -> object:
     return store
 
 
-def _profile(args: argparse.Namespace) -> object:
+def _profile(args: argparse.Namespace) -> Profile:
     from tirui.config import resolve_profile
 
     return resolve_profile(args.profile)
@@ -112,7 +117,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     from tirui.config import load_profiles
 
     profiles = load_profiles()
-    active = _profile(args).name  # type: ignore[attr-defined]
+    active = _profile(args).name
     print(f"{'':2}{'PROFILE':16}{'STORE':36}{'RUNTIME'}")
     for p in profiles.profiles.values():
         store = "local folders" if p.storage.kind == "local" else (p.storage.endpoint_url or "AWS S3")
@@ -124,30 +129,30 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     from tirui.secrets import TokenRef, mask
 
     store = _store(args)
-    profile = _profile(args).name  # type: ignore[attr-defined]
+    profile = _profile(args).name
     if args.action == "list":
-        rows = store.entries(None if args.all else profile)  # type: ignore[attr-defined]
+        rows = store.entries(None if args.all else profile)
         print(f"{'PROFILE':14}{'SCOPE':36}{'NAME':16}VALUE")
         for m in rows:
             print(f"{m.profile:14}{m.scope:36}{m.name:16}••••••••")
         return 0
     ref = TokenRef(profile, args.scope, args.name)
-    if args.action in ("set", "delete") and store.read_only:  # type: ignore[attr-defined]
+    if args.action in ("set", "delete") and store.read_only:
         raise CliError(
             f"the env secrets backend is read-only: export {ref.env_var} instead "
             "(or use --secrets keyring / file to store tokens)"
         )
     if args.action == "set":
         value = getpass.getpass(f"Value for {ref.key}: ") if sys.stdin.isatty() else sys.stdin.read().strip()
-        store.set(ref, value)  # type: ignore[attr-defined]
+        store.set(ref, value)
         print(f"saved {ref.key} ({mask(value)})")
     elif args.action == "get":
-        value = store.get(ref)  # type: ignore[attr-defined]
+        value = store.get(ref)
         if value is None:
             raise CliError(f"no token {ref.key}")
         print(value if args.reveal else mask(value))
     elif args.action == "delete":
-        if not store.delete(ref):  # type: ignore[attr-defined]
+        if not store.delete(ref):
             raise CliError(f"no token {ref.key}")
         print(f"deleted {ref.key}")
     return 0

@@ -57,8 +57,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     except RuntimeFailure as exc:
         raise AlertsError(str(exc)) from None
     if args.render:
-        if not profile.is_local:
-            runtime.shutdown()
+        runtime.shutdown()
         return _render(rules, sorted(statuses), args.namespace or profile.kubernetes.namespace)
     if args.name and args.name not in statuses:
         raise AlertsError(f"no deployment named {args.name!r}")
@@ -77,8 +76,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     try:
         pipes = asyncio.run(sample()) if statuses else {}
     finally:
-        if not profile.is_local:
-            runtime.shutdown()
+        runtime.shutdown()
     now = time.time()
     alerts = [a for n, s in statuses.items() for a in firing(rules, n, pipes[n], s, now)]
     for alert in alerts:

@@ -11,7 +11,7 @@ from tirui.cli.deploy import DeployCliError, open_runtime
 
 if TYPE_CHECKING:
     from tirui.canary.policy import Policy
-    from tirui.cluster.runtime import Canaries
+    from tirui.cluster.runtime import Runtime
 
 PROMOTING = "the stable side takes its archive; the canary goes once that has rolled out"
 ANALYSIS_FLAGS = (
@@ -82,23 +82,18 @@ def policy_from(args: argparse.Namespace) -> Policy:
     return policy
 
 
-def _runtime(args: argparse.Namespace) -> tuple[Canaries, Any]:
-    from tirui.cluster.runtime import Canaries
+def _runtime(args: argparse.Namespace) -> Runtime:
     from tirui.config import resolve_profile
+    from tirui.secrets import TokenStore
 
-    profile = resolve_profile(args.profile)
-    runtime = open_runtime(profile)
-    if not isinstance(runtime, Canaries):
-        raise DeployCliError("this runtime cannot run canaries")
-    return runtime, profile
+    return open_runtime(resolve_profile(args.profile), TokenStore.from_env(args.secrets))
 
 
 def cmd_canary(args: argparse.Namespace) -> int:
     from tirui.canary.policy import parse_weight
     from tirui.cluster.runtime import RuntimeFailure
-    from tirui.secrets import TokenStore
 
-    runtime, profile = _runtime(args)
+    runtime = _runtime(args)
     analyze = args.analyze or any(getattr(args, f) is not None for f in ANALYSIS_FLAGS)
     policy = policy_from(args) if analyze else None
     try:
@@ -119,8 +114,6 @@ def cmd_canary(args: argparse.Namespace) -> int:
                 args.name,
                 args.source,
                 weight,
-                profile,
-                TokenStore.from_env(args.secrets),
                 policy.describe() if policy else "",
             )
             print(f"{args.name}: {status.text()} (split by {status.split})")
@@ -143,7 +136,7 @@ def cmd_canary(args: argparse.Namespace) -> int:
         raise DeployCliError(str(exc)) from None
 
 
-def _analyze(runtime: Canaries, name: str, policy: Policy) -> int:
+def _analyze(runtime: Runtime, name: str, policy: Policy) -> int:
     from tirui.canary.analysis import analyze
 
     def report(text: str) -> None:

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tirui.cluster.runtime import Runtime
+    from tirui.cluster.spec import DeploymentSpec
+    from tirui.config import Profile
+    from tirui.secrets import TokenStore
 
 
 class DeployCliError(Exception):
@@ -20,17 +23,20 @@ class DeployCliError(Exception):
 
 
 def add_parsers(sub: Any) -> None:
+    from tirui.cluster.spec import PROTOCOLS, DeploymentSpec
+
+    spec = DeploymentSpec("", "")  # the defaults, written once in the spec
     d = sub.add_parser("deploy", help="deploy a model archive (eos://bucket/key.mar or a local path)")
     d.add_argument("source")
     d.add_argument("--name", required=True, help="deployment name (RFC 1123: lowercase, digits, '-')")
     d.add_argument("--gpus", type=int, default=None, help="GPUs per replica (default: profile's)")
     d.add_argument("--replicas", type=int, default=None)
     d.add_argument("--workers", type=int, default=None, help="TorchServe workers per replica")
-    d.add_argument("--min-replicas", type=int, default=0)
-    d.add_argument("--max-replicas", type=int, default=0)
+    d.add_argument("--min-replicas", type=int, default=spec.min_replicas)
+    d.add_argument("--max-replicas", type=int, default=spec.max_replicas)
     d.add_argument(
         "--autoscale-metric",
-        default="cpu",
+        default=spec.autoscale_metric,
         metavar="METRIC[=TARGET]",
         help="cpu (70%%), gpu (80%%), queue-latency-ms (50), inflight (4), requests-per-s (10), or a "
         "Pods metric the adapter serves; TARGET per pod in the metric's unit, e.g. queue-latency-ms=50",
@@ -39,16 +45,26 @@ def add_parsers(sub: Any) -> None:
     d.add_argument("--disk", default="", help="persistent model-cache disk size, e.g. 20Gi")
     d.add_argument(
         "--disk-access",
-        default="ReadWriteOnce",
+        default=spec.disk_access,
         choices=["ReadWriteOnce", "ReadWriteMany"],
         help="ReadWriteMany (a shared storage class) keeps updates rolling; ReadWriteOnce recreates pods",
     )
     d.add_argument("--tls-host", default="", help="public host name (cert-manager issues its certificate)")
     d.add_argument("--no-auth", action="store_true", help="no bearer-token check in front of TorchServe")
     d.add_argument("--image", default=None, help="TorchServe image")
-    d.add_argument("--cpu", default="1", help="CPU request per replica (default 1)")
-    d.add_argument("--memory", default="4Gi", help="memory request per replica (default 4Gi)")
-    d.add_argument("--memory-limit", default="8Gi", help="memory limit per replica (default 8Gi)")
+    d.add_argument(
+        "--cpu", default=spec.cpu_request, help=f"CPU request per replica (default {spec.cpu_request})"
+    )
+    d.add_argument(
+        "--memory",
+        default=spec.memory_request,
+        help=f"memory request per replica (default {spec.memory_request})",
+    )
+    d.add_argument(
+        "--memory-limit",
+        default=spec.memory_limit,
+        help=f"memory limit per replica (default {spec.memory_limit})",
+    )
     d.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment (repeatable)"
     )
@@ -71,8 +87,8 @@ def add_parsers(sub: Any) -> None:
     )
     d.add_argument(
         "--protocol",
-        choices=("torchserve", "kserve", "kservev2"),
-        default="torchserve",
+        choices=PROTOCOLS,
+        default=spec.protocol,
         help="request format: TorchServe's own, KServe v1 (/v1/models/M:predict) or v2 "
         "(/v2/models/M/infer), TorchServe's service_envelope (default torchserve)",
     )
@@ -135,7 +151,7 @@ def add_parsers(sub: Any) -> None:
     who.add_argument("--service-account", default="")
 
 
-def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
+def spec_from_args(args: argparse.Namespace, profile: Profile) -> DeploymentSpec:
     from tirui.cluster.autoscale import AutoscaleError, parse_metric
     from tirui.cluster.spec import DeploymentSpec, SpecError, parse_env
 
@@ -185,12 +201,14 @@ def spec_from_args(args: argparse.Namespace, profile: Any) -> Any:
     return spec
 
 
-def open_runtime(profile: Any) -> Runtime:
+def open_runtime(profile: Profile, tokens: TokenStore | None = None) -> Runtime:
+    """The profile's runtime for one command (no supervisor: local deployments are left as they
+    are); ``tokens`` for commands that deploy (the token they accept, the store's keys)."""
     from tirui.cluster.open import open_runtime
     from tirui.cluster.runtime import RuntimeFailure
 
     try:
-        return open_runtime(profile, None)
+        return open_runtime(profile, tokens)
     except RuntimeFailure as exc:
         raise DeployCliError(f"{exc} (--render prints the objects without a cluster)") from None
 
@@ -218,14 +236,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                 raise DeployCliError(str(exc)) from None
         print(to_yaml(build_for_profile(spec, profile, show_secrets=args.show_secrets)), end="")
         return 0
-    runtime = open_runtime(profile)
     from tirui.cluster.runtime import DeployOptions, RuntimeFailure
     from tirui.secrets import TokenStore
 
+    runtime = open_runtime(profile, TokenStore.from_env(args.secrets))
     how = DeployOptions(dry_run=args.dry_run, force=args.force, prune_disk=args.prune_disk)
     try:
-        tokens = TokenStore.from_env(args.secrets)
-        result = runtime.deploy_with(spec, profile, tokens, how)
+        result = runtime.deploy(spec, how)
         if how.dry_run:
             for line in result.lines():
                 print(f"{spec.name}: {line}")

@@ -67,7 +67,7 @@ def _print(lines: list[str]) -> None:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import LogFollowing, RuntimeFailure
+    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
 
     runtime = open_runtime(resolve_profile(args.profile))
@@ -76,8 +76,6 @@ def cmd_logs(args: argparse.Namespace) -> int:
         if not args.follow:
             _print([line for line in runtime.logs(args.name, args.tail) if keep(line)])
             return 0
-        if not isinstance(runtime, LogFollowing):
-            raise DeployCliError("this runtime cannot follow logs")
         runtime.get(args.name)  # a clear "no deployment" before following nothing
         follower = runtime.follow_logs(args.name)
     except RuntimeFailure as exc:

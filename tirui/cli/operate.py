@@ -106,16 +106,13 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeFailure, Versioned
+    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
     from tirui.secrets import TokenStore
 
-    profile = resolve_profile(args.profile)
-    runtime = open_runtime(profile)
-    if not isinstance(runtime, Versioned):
-        raise DeployCliError("this runtime keeps no previous versions")
+    runtime = open_runtime(resolve_profile(args.profile), TokenStore.from_env(args.secrets))
     try:
-        result = runtime.rollback(args.name, profile, TokenStore.from_env(args.secrets))
+        result = runtime.rollback(args.name)
     except RuntimeFailure as exc:
         raise DeployCliError(str(exc)) from None
     status = result.status

@@ -236,7 +236,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ServeCliError(str(exc)) from None
     finally:
         if runtime is not None:
-            runtime.shutdown(keep_running=True)
+            runtime.shutdown()
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.json:

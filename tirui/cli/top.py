@@ -132,8 +132,7 @@ def cmd_top(args: argparse.Namespace) -> int:
                 await asyncio.sleep(args.interval)
         finally:
             await sampler.aclose()
-            if not profile.is_local:
-                runtime.shutdown()
+            runtime.shutdown()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tirui.cluster.runtime import RuntimeFailure
 from tirui.secrets import SecretStoreError, TokenRef
+
+if TYPE_CHECKING:
+    from tirui.config import Profile
+    from tirui.secrets import TokenStore
 
 
 def token_ref(profile: str, name: str) -> TokenRef:
@@ -17,7 +21,9 @@ def token_ref(profile: str, name: str) -> TokenRef:
     return TokenRef(profile, f"deploy/{name}", "api")
 
 
-def deployment_tokens(profile: Any, store: Any, name: str, *, create: bool = True) -> list[str]:
+def deployment_tokens(
+    profile: Profile, store: TokenStore | None, name: str, *, create: bool = True
+) -> list[str]:
     """The deployment's token; a new random one is created and stored on first deploy.
     ``create=False`` (dry runs): a stored token, else a throwaway one that is not stored."""
     if store is None or not store.available:
@@ -41,7 +47,7 @@ def deployment_tokens(profile: Any, store: Any, name: str, *, create: bool = Tru
     return [token]
 
 
-def storage_credentials(profile: Any, store: Any) -> tuple[str, str]:
+def storage_credentials(profile: Profile, store: TokenStore | None) -> tuple[str, str]:
     """(access key id, secret) for the init container, from the profile's credentials source."""
     s = profile.storage
     if s.credentials == "keyring":

@@ -21,7 +21,7 @@ def open_runtime(profile: Profile, tokens: TokenStore | None, *, supervise: bool
         from tirui.cluster.local.runtime import LocalRuntime
 
         root = locations.data_dir() / "deployments"
-        return LocalRuntime(root, tokens=tokens, profile=profile.name, supervise=supervise)
+        return LocalRuntime(root, tokens=tokens, profile=profile, supervise=supervise)
     from tirui.cluster.kube.runtime import KubeRuntime
 
     return KubeRuntime.from_profile(profile, tokens)

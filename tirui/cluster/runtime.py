@@ -6,14 +6,16 @@ import builtins
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tirui.canary.control import CanaryControl
 
 if TYPE_CHECKING:
     from tirui.canary.state import CanaryStatus
     from tirui.cluster.spec import DeploymentSpec
+    from tirui.config import Profile
     from tirui.metrics.collector import ReplicaSource
+    from tirui.secrets import TokenStore
     from tirui.torchserve.target import Target
 
 
@@ -131,15 +133,43 @@ class ApplyResult:
         return out
 
 
-@runtime_checkable
-class Runtime(Protocol):
-    """What the screens and the CLI need from where models run (local TorchServe processes or a
-    Kubernetes namespace). Every call may block: the UI runs them in threads. Failures are
-    :class:`RuntimeFailure` with a sentence for the user."""
+class LogFollower(Protocol):
+    appended: int
+    """How many lines were kept so far in all (``lines()`` holds the most recent of them)."""
 
-    profile: str
+    def lines(self) -> builtins.list[str]: ...
+
+    def since(self, seen: int) -> tuple[builtins.list[str], int]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Runtime(CanaryControl, Protocol):
+    """What the screens and the CLI need from where models run (local TorchServe processes or a
+    Kubernetes namespace): what every runtime does. What only some do is a capability below
+    (:class:`Autoscalable`, :class:`Stoppable`, :class:`Watchable`, :class:`Reachable`), tested
+    with ``isinstance``; how they differ in words is a trait (``scale_label``, ``stops_on_exit``,
+    ``config_title``, ``delete_note``), never a test of which runtime it is.
+
+    A runtime is opened for one profile and one token store (:func:`tirui.cluster.open.open_runtime`)
+    and keeps them: the object store a deploy reads from and the keyring its tokens go to.
+    Every call may block: the UI runs them in threads. Failures are :class:`RuntimeFailure`
+    (or a subclass) with a sentence for the user."""
+
+    profile: Profile
+    """The profile it was opened for."""
+    tokens: TokenStore | None
+    """Where deployment tokens and store credentials are kept (None: environment only)."""
     scale_unit: str
-    """What ``scale`` counts: ``worker`` (local TorchServe workers) or ``replica`` (pods)."""
+    """What ``scale`` counts, singular: ``worker`` (local TorchServe workers) or ``replica`` (pods)."""
+    scale_label: str
+    """The same for a form's label: "TorchServe workers" or "Replicas"."""
+    config_title: str
+    """What ``config_text`` shows: "Config" (TorchServe's config.properties) or "YAML" (objects)."""
+    stops_on_exit: bool
+    """Whether its deployments end with the tirui that supervises them (local processes) unless
+    kept; a cluster's deployments never do."""
     delete_note: str
     """What a delete removes, for the confirmation."""
 
@@ -147,11 +177,13 @@ class Runtime(Protocol):
 
     def get(self, name: str) -> DeploymentStatus: ...
 
-    def deploy_with(
-        self, spec: DeploymentSpec, profile: Any, tokens: Any, how: DeployOptions = DEPLOY
-    ) -> ApplyResult:
+    def deploy(self, spec: DeploymentSpec, how: DeployOptions = DEPLOY) -> ApplyResult:
         """Deploy or re-deploy ``spec`` from the profile's store (``how.dry_run``: only check it);
         the one deploy behind ``tirui deploy`` and the form."""
+        ...
+
+    def rollback(self, name: str) -> ApplyResult:
+        """Deploy the version ``name`` served before its last change again."""
         ...
 
     def scale(self, name: str, count: int) -> None: ...
@@ -162,6 +194,10 @@ class Runtime(Protocol):
 
     def logs(self, name: str, lines: int = 200) -> builtins.list[str]: ...
 
+    def follow_logs(self, name: str) -> LogFollower:
+        """The logs as they grow (every replica's)."""
+        ...
+
     def events(self, name: str) -> builtins.list[tuple[float, str]]: ...
 
     def config_text(self, name: str) -> str: ...
@@ -170,7 +206,15 @@ class Runtime(Protocol):
 
     def target(self, name: str) -> Target | None: ...
 
-    def shutdown(self, *, keep_running: bool = False) -> None: ...
+    def canary_start(self, name: str, source: str, weight: int, policy: str = "") -> CanaryStatus:
+        """Run ``source`` beside the serving version with ``weight`` % of the traffic (the
+        analysis in :mod:`tirui.canary.analysis` drives the rest of the ``canary_*`` calls)."""
+        ...
+
+    def shutdown(self, *, keep_running: bool = True) -> None:
+        """Release what the runtime holds (threads, connections). ``keep_running=False`` also
+        stops deployments that end with their supervisor (see ``stops_on_exit``)."""
+        ...
 
 
 @runtime_checkable
@@ -182,23 +226,6 @@ class Autoscalable(Protocol):
     ) -> None: ...
 
     def autoscale_warning(self, metric: str) -> str: ...
-
-
-@runtime_checkable
-class Versioned(Protocol):
-    """Runtimes that keep the previous model version of a deployment and can return to it."""
-
-    def rollback(self, name: str, profile: Any, tokens: Any) -> ApplyResult: ...
-
-
-@runtime_checkable
-class Canaries(CanaryControl, Protocol):
-    """Runtimes that run a canary version beside the stable one with a share of the traffic
-    (the analysis in :mod:`tirui.canary.analysis` drives the rest of the ``canary_*`` calls)."""
-
-    def canary_start(
-        self, name: str, source: str, weight: int, profile: Any = None, tokens: Any = None, policy: str = ""
-    ) -> CanaryStatus: ...
 
 
 @runtime_checkable
@@ -215,24 +242,6 @@ class Watchable(Protocol):
     def watch(self, on_change: Callable[[], None]) -> None: ...
 
     def watch_problem(self) -> str: ...
-
-
-class LogFollower(Protocol):
-    appended: int
-    """How many lines were kept so far in all (``lines()`` holds the most recent of them)."""
-
-    def lines(self) -> builtins.list[str]: ...
-
-    def since(self, seen: int) -> tuple[builtins.list[str], int]: ...
-
-    def close(self) -> None: ...
-
-
-@runtime_checkable
-class LogFollowing(Protocol):
-    """Runtimes that follow logs as they grow (pod logs of every replica)."""
-
-    def follow_logs(self, name: str) -> LogFollower: ...
 
 
 @runtime_checkable

@@ -7,11 +7,13 @@ input and the CLI can print the first as one line.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tirui.cluster.autoscale import metric_problem, target_problem
 from tirui.cluster.quantities import QUANTITY_RE, to_bytes
+from tirui.cluster.runtime import RuntimeFailure
 from tirui.storage.uri import is_remote
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -33,8 +35,9 @@ def version_text(source: str, model_version: str, etag: str) -> str:
     return " · ".join(parts + ([f"etag {etag.strip(chr(34))[:8]}"] if etag else []))
 
 
-class SpecError(ValueError):
-    """A spec with problems; ``problems`` maps field names to sentences."""
+class SpecError(RuntimeFailure, ValueError):
+    """A spec with problems; ``problems`` maps field names to sentences. A runtime failure like
+    any other (a deploy of it changes nothing), and a ``ValueError`` for the forms' checks."""
 
     def __init__(self, problems: dict[str, str]) -> None:
         self.problems = problems
@@ -43,6 +46,19 @@ class SpecError(ValueError):
 
 if TYPE_CHECKING:
     from tirui.torchserve.settings import ModelSettings
+
+INT_FIELDS = (
+    "workers", "batch_size", "max_batch_delay_ms", "gpus", "replicas", "min_replicas", "max_replicas",
+    "request_timeout_s",
+)  # fmt: skip
+"""The spec's whole-number fields a form fills in (:meth:`DeploymentSpec.from_values`)."""
+TEXT_FIELDS = (
+    "protocol", "image", "cpu_request", "memory_request", "memory_limit", "autoscale_metric",
+    "autoscale_target", "disk_size", "storage_class", "disk_access", "tls_host", "tls_issuer",
+    "max_body", "gpu_product", "shm_size",
+)  # fmt: skip
+"""Its text fields a form fills in."""
+YES, NO = ("yes", "y", "true", "on"), ("no", "n", "false", "off")
 
 PROTOCOLS = ("torchserve", "kserve", "kservev2")
 """TorchServe's request formats; the last two are its ``service_envelope`` values."""
@@ -116,6 +132,44 @@ class DeploymentSpec:
     restarted_at: str = ""
     """Pod-template stamp of the last rollout restart (kept across re-deploys, so an unchanged
     re-deploy does not roll the pods)."""
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str]) -> DeploymentSpec:
+        """The spec a form describes: text values keyed by field name (whole numbers for
+        :data:`INT_FIELDS`, ``yes``/``no`` for ``auth``, comma-separated ``env`` and
+        ``image_pull_secrets``). An absent field keeps the spec's default, written once, here;
+        an absent ``gpus`` means none (a form without the field runs on CPU). Every problem at
+        once, keyed by field: :class:`SpecError`."""
+        problems: dict[str, str] = {}
+        given: dict[str, Any] = {k: values[k].strip() for k in TEXT_FIELDS if k in values}
+        for key in INT_FIELDS:
+            if key in values:
+                try:
+                    given[key] = int(values[key].strip())
+                except ValueError:
+                    problems[key] = f"{values[key]!r} is not a whole number"
+        if "gpus" not in values:
+            given["gpus"] = 0
+        auth = values.get("auth", "yes").strip().lower()
+        if auth not in YES + NO:
+            problems["auth"] = f"{auth!r}: answer yes or no"
+        given["auth"] = auth not in NO
+        try:
+            given["env"] = parse_env(values.get("env", "").split(","))
+        except SpecError as exc:
+            problems.update(exc.problems)
+        pull = values.get("image_pull_secrets", "").split(",")
+        given["image_pull_secrets"] = [s.strip() for s in pull if s.strip()]
+        spec = cls(
+            name=values.get("name", "").strip(),
+            source=values.get("source", "").strip(),
+            model_name=values.get("model_name", "").strip(),
+            **given,
+        )
+        problems.update({k: v for k, v in spec.problems().items() if k not in problems})
+        if problems:
+            raise SpecError(problems)
+        return spec
 
     @property
     def autoscaling(self) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tirui.metrics.accesslog import LogSource, LogTail
+from tirui.metrics.accesslog import AccessEntry, LogSource, LogTail
 from tirui.metrics.http_get import KeepAliveGetter
 from tirui.metrics.scrape import ScrapeError, Snapshot, scrape
 from tirui.metrics.series import MetricsPipeline, TickInput
@@ -87,8 +87,8 @@ class Collector:
         except ScrapeError as exc:
             return None, str(exc)
 
-    def _read_tails(self, sources: list[ReplicaSource]) -> dict[str, list]:  # type: ignore[type-arg]
-        out = {}
+    def _read_tails(self, sources: list[ReplicaSource]) -> dict[str, list[AccessEntry]]:
+        out: dict[str, list[AccessEntry]] = {}
         for src in sources:
             tail = self.tails.get(src.name)
             if src.access_log is not None:

@@ -37,5 +37,9 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     def compose_body(self) -> Iterable[Widget]:
         raise NotImplementedError
 
+    def use_deployment(self, name: str, model: str = "") -> None:
+        """Aim the screen at deployment ``name`` (serving ``model``; "" when unknown): ``p`` and
+        ``m`` on the Deployments screen land here. Screens about one deployment override it."""
+
     def on_profile_changed(self) -> None:
         """Called by the app after the active profile changed; reload what depends on it."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from tirui.canary.policy import parse_weight
-from tirui.cluster.runtime import Canaries, RuntimeFailure
+from tirui.cluster.runtime import RuntimeFailure
 from tirui.screens.canary import CanaryDialog, analyze_form, policy_of, start_form, weight_form
 from tirui.screens.dialogs import MessageDialog
 from tirui.storage.base import StorageError
@@ -42,9 +42,6 @@ class CanaryActions(_Screen):
         """Start a canary, or act on the running one."""
         name = self._need()
         if name is None:
-            return
-        if not isinstance(self.app.runtime, Canaries):
-            self.notify("This runtime cannot run canaries", severity="warning")
             return
         status = self.statuses[name]
         if status.canary is None:
@@ -125,18 +122,15 @@ class CanaryActions(_Screen):
     async def _start_canary(self, name: str, values: dict[str, str]) -> None:
         app = self.app
         runtime = await self.runtime()
-        if runtime is None or not isinstance(runtime, Canaries):
+        if runtime is None:
             return
         policy = policy_of(values)
         weight = policy.steps[0] if policy else parse_weight(values["weight"])
         source = values["source"].strip()
         self.notify(f"Starting {source} as the canary of {name}…", title="Canary")
-        tokens = await app.get_token_store()
         described = policy.describe() if policy else ""
         try:
-            status = await asyncio.to_thread(
-                runtime.canary_start, name, source, weight, app.profile, tokens, described
-            )
+            status = await asyncio.to_thread(runtime.canary_start, name, source, weight, described)
         except (RuntimeFailure, StorageError, OSError) as exc:
             app.push_screen(MessageDialog("Canary failed", str(exc)))
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tirui.canary.window import SideWindow, comparison
 from tirui.widgets.markup import escape
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from tirui.canary.analysis import Progress
     from tirui.canary.feed import SideFeed
     from tirui.canary.state import CanaryStatus
+    from tirui.cluster.runtime import Runtime
 
 STATUS_EVERY_S = 5.0
 """How often the canary's presence is checked (a request to the cluster on Kubernetes)."""
@@ -33,11 +34,9 @@ class CanaryView:
         self.feed, self.status, self._checked = None, None, 0.0
         self.window = SideWindow()
 
-    async def collect(self, runtime: Any, name: str) -> None:
+    async def collect(self, runtime: Runtime | None, name: str) -> None:
         """Read what both sides logged since the last call (no-op without a canary)."""
-        from tirui.cluster.runtime import Canaries
-
-        if not name or not isinstance(runtime, Canaries):
+        if not name or runtime is None:
             return
         if time.monotonic() - self._checked >= STATUS_EVERY_S:
             self._checked = time.monotonic()

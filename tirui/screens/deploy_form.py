@@ -17,36 +17,11 @@ from textual import work
 from textual.binding import Binding
 from textual.widgets import Input
 
-from tirui.cluster.spec import DeploymentSpec, SpecError, parse_env
+from tirui.cluster.spec import DeploymentSpec, SpecError
 from tirui.screens.dialogs import Field, FormDialog
 
-INT_FIELDS = (
-    "workers",
-    "batch_size",
-    "max_batch_delay_ms",
-    "gpus",
-    "replicas",
-    "min_replicas",
-    "max_replicas",
-    "request_timeout_s",
-)
-TEXT_FIELDS = (
-    "protocol",
-    "image",
-    "cpu_request",
-    "memory_request",
-    "memory_limit",
-    "autoscale_metric",
-    "autoscale_target",
-    "disk_size",
-    "storage_class",
-    "disk_access",
-    "tls_host",
-    "tls_issuer",
-    "max_body",
-    "gpu_product",
-    "shm_size",
-)
+SPEC = DeploymentSpec("", "")
+"""The spec's defaults, which the form starts from where the profile names none."""
 
 
 def default_name(source: str) -> str:
@@ -58,44 +33,10 @@ def default_name(source: str) -> str:
 
 def spec_from(values: dict[str, str]) -> tuple[DeploymentSpec | None, dict[str, str]]:
     """The spec the form describes, or the problems keyed by field."""
-    problems: dict[str, str] = {}
-    numbers: dict[str, int] = {}
-    for key in INT_FIELDS:
-        if key not in values:
-            continue
-        try:
-            numbers[key] = int(values[key].strip())
-        except ValueError:
-            problems[key] = f"{values[key]!r} is not a whole number"
-    auth = values.get("auth", "yes").strip().lower()
-    if auth not in ("yes", "no", "y", "n", "true", "false", "on", "off"):
-        problems["auth"] = f"{auth!r}: answer yes or no"
-    text = {k: values[k].strip() for k in TEXT_FIELDS if k in values}
-    env: dict[str, str] = {}
     try:
-        env = parse_env(values.get("env", "").split(","))
+        return DeploymentSpec.from_values(values), {}
     except SpecError as exc:
-        problems.update(exc.problems)
-    secrets = [s.strip() for s in values.get("image_pull_secrets", "").split(",") if s.strip()]
-    spec = DeploymentSpec(
-        env=env,
-        image_pull_secrets=secrets,
-        name=values["name"].strip(),
-        source=values["source"].strip(),
-        model_name=values.get("model_name", "").strip(),
-        workers=numbers.get("workers", 1),
-        batch_size=numbers.get("batch_size", 1),
-        max_batch_delay_ms=numbers.get("max_batch_delay_ms", 100),
-        gpus=numbers.get("gpus", 0 if "gpus" not in values else 1),
-        replicas=numbers.get("replicas", 1),
-        min_replicas=numbers.get("min_replicas", 0),
-        max_replicas=numbers.get("max_replicas", 0),
-        request_timeout_s=numbers.get("request_timeout_s", 120),
-        auth=auth in ("yes", "y", "true", "on"),
-        **text,  # type: ignore[arg-type]
-    )
-    problems.update({k: v for k, v in spec.problems().items() if k not in problems})
-    return (None if problems else spec), problems
+        return None, exc.problems
 
 
 def kube_fields(defaults: Any, name: str) -> list[Field]:
@@ -106,18 +47,20 @@ def kube_fields(defaults: Any, name: str) -> list[Field]:
         Field("image", "TorchServe image", d.image),
         Field("gpus", "GPUs per replica (0: CPU nodes)", str(d.gpus)),
         Field("replicas", "Replicas", str(d.replicas)),
-        Field("cpu_request", "CPU request (e.g. 1, 500m)", "1"),
-        Field("memory_request", "Memory request (e.g. 4Gi)", "4Gi"),
-        Field("memory_limit", "Memory limit (e.g. 8Gi)", "8Gi"),
-        Field("min_replicas", "Autoscale: min replicas (0: off)", "0"),
-        Field("max_replicas", "Autoscale: max replicas (0: off)", "0"),
+        Field("cpu_request", "CPU request (e.g. 1, 500m)", SPEC.cpu_request),
+        Field("memory_request", "Memory request (e.g. 4Gi)", SPEC.memory_request),
+        Field("memory_limit", "Memory limit (e.g. 8Gi)", SPEC.memory_limit),
+        Field("min_replicas", "Autoscale: min replicas (0: off)", str(SPEC.min_replicas)),
+        Field("max_replicas", "Autoscale: max replicas (0: off)", str(SPEC.max_replicas)),
         Field(
             "autoscale_metric",
             "Autoscale on: cpu (metrics-server), gpu (dcgm-exporter + adapter), queue-latency-ms, "
             "inflight, requests-per-s (Prometheus + prometheus-adapter rule: --adapter-rules)",
-            "cpu",
+            SPEC.autoscale_metric,
         ),
-        Field("autoscale_target", "Target per pod: % for cpu/gpu, ms, requests or req/s", "70"),
+        Field(
+            "autoscale_target", "Target per pod: % for cpu/gpu, ms, requests or req/s", SPEC.autoscale_target
+        ),
         Field("disk_size", "Model-cache disk (e.g. 20Gi; empty: none)", required=False),
         Field(
             "storage_class",
@@ -128,7 +71,7 @@ def kube_fields(defaults: Any, name: str) -> list[Field]:
         Field(
             "disk_access",
             "Disk access: ReadWriteOnce (updates recreate pods) or ReadWriteMany (shared class; rolling)",
-            "ReadWriteOnce",
+            SPEC.disk_access,
         ),
         Field("tls_host", "TLS host (cert-manager; empty: no Ingress)", host, required=False),
         Field("tls_issuer", "cert-manager ClusterIssuer", d.tls_issuer),
@@ -278,9 +221,9 @@ def deploy_form(
         Field("name", "Deployment name", name),
         Field("model_name", "Model name (empty: the archive's own)", required=False),
         Field("workers", "Workers per model", str(getattr(defaults, "workers", 1))),
-        Field("batch_size", "Batch size", "1"),
-        Field("max_batch_delay_ms", "Max batch delay (ms)", "100"),
-        Field("protocol", "Protocol: torchserve, kserve (KServe v1) or kservev2 (v2)", "torchserve"),
+        Field("batch_size", "Batch size", str(SPEC.batch_size)),
+        Field("max_batch_delay_ms", "Max batch delay (ms)", str(SPEC.max_batch_delay_ms)),
+        Field("protocol", "Protocol: torchserve, kserve (KServe v1) or kservev2 (v2)", SPEC.protocol),
         Field(
             "request_timeout_s",
             "Longest request, s (TorchServe's and the proxy's timeout)",

@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from textual import work
-
-from tirui.cluster.runtime import Autoscalable, Stoppable, Versioned
+from tirui.cluster.runtime import Autoscalable, Stoppable
 from tirui.screens.dialogs import Field, FormDialog, MessageDialog
 
 if TYPE_CHECKING:
@@ -46,7 +44,7 @@ class DeploymentOps(_Screen):
                 self._op(f"Scale {name}", lambda rt: rt.scale(name, count))
 
         runtime = self.app.runtime
-        label = "TorchServe workers" if runtime is not None and runtime.scale_unit == "worker" else "Replicas"
+        label = runtime.scale_label if runtime is not None else "Replicas"
         fields = [Field("count", label, str(current))]
         self.app.push_screen(FormDialog(f"Scale {name}", fields, validate=check), chosen)
 
@@ -128,16 +126,8 @@ class DeploymentOps(_Screen):
             return
         self._confirm(f"Serve {previous} again on {name}?", lambda: self._rollback(name))
 
-    @work(exit_on_error=False, group="deploy-op")
-    async def _rollback(self, name: str) -> None:
-        app = self.app
-        tokens = await app.get_token_store()
-
-        def back(rt: Runtime) -> object:
-            assert isinstance(rt, Versioned)
-            return rt.rollback(name, app.profile, tokens)
-
-        self._op(f"Rollback {name}", back)
+    def _rollback(self, name: str) -> None:
+        self._op(f"Rollback {name}", lambda rt: rt.rollback(name))
 
     def action_stop(self) -> None:
         name = self._need()

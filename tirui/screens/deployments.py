@@ -24,14 +24,12 @@ from textual.widgets import DataTable, Static
 
 from tirui.cluster.runtime import (
     Autoscalable,
-    Canaries,
     DeploymentStatus,
     DeployOptions,
-    LogFollowing,
+    Reachable,
     Runtime,
     RuntimeFailure,
     Stoppable,
-    Versioned,
     Watchable,
 )
 from tirui.cluster.spec import DeploymentSpec, SpecError
@@ -172,7 +170,8 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         offline = str(app.cluster).startswith("offline")
         if problem or offline:
             self._show(statuses, stale=self._stale_age(runtime))
-            why = problem or getattr(runtime, "contact_error", "") or "the API server does not answer"
+            contact = runtime.contact_error if isinstance(runtime, Reachable) else ""
+            why = problem or contact or "the API server does not answer"
             self._message(f"[red]{escape(why)}[/]\n{self._stale_note(runtime)}")
         else:
             self._show(statuses)
@@ -268,8 +267,9 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             why = f", {r.reason}" if r.reason and r.reason != s.reason else ""
             workers = f"{r.ready_workers}/{r.workers} workers READY"
             lines.append(escape(f"  {r.name}: {r.phase}, {workers}, restarts {r.restarts}{why}"))
-        if isinstance(self.app.runtime, Stoppable):
-            keep = "kept running" if getattr(self.app, "keep_deployments", False) else "stopped"
+        runtime = self.app.runtime
+        if runtime is not None and runtime.stops_on_exit:
+            keep = "kept running" if self.app.keep_deployments else "stopped"
             lines.append(f"[dim]On exit local deployments are {keep} (k toggles).[/dim]")
         else:
             lines.append(f"[dim]Endpoint {escape(s.endpoint)} · {s.gpus} GPU(s) per replica[/dim]")
@@ -328,7 +328,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         if app.runtime is None:
             raise RuntimeFailure(f"no Kubernetes access: {app.runtime_error or 'the runtime is starting'}")
         how = DeployOptions(dry_run=True, force=force, prune_disk=prune_disk)
-        return app.runtime.deploy_with(spec, app.profile, app.token_store, how)
+        return app.runtime.deploy(spec, how)
 
     def _render_yaml(self, spec: DeploymentSpec) -> str:
         """The YAML the deploy form previews: exactly what is applied, Secret values redacted."""
@@ -338,17 +338,16 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
 
     @work(exit_on_error=False, group="deploy-op")
     async def deploy(self, spec: DeploymentSpec, *, force: bool = False, prune_disk: bool = False) -> None:
-        """The same deploy as ``tirui deploy``: ``runtime.deploy_with`` on either runtime."""
+        """The same deploy as ``tirui deploy``: ``runtime.deploy`` on either runtime."""
         app = self.app
         runtime = await self.runtime()
         if runtime is None:
             self.app.push_screen(MessageDialog("Deploy failed", f"no runtime: {app.runtime_error}"))
             return
         self.notify(f"Deploying {spec.name} from {spec.source}…", title="Deploy")
-        tokens = await app.get_token_store()
         how = DeployOptions(force=force, prune_disk=prune_disk)
         try:
-            result = await asyncio.to_thread(runtime.deploy_with, spec, app.profile, tokens, how)
+            result = await asyncio.to_thread(runtime.deploy, spec, how)
         except (RuntimeFailure, StorageError, SpecError, OSError) as exc:
             self.app.push_screen(MessageDialog("Deploy failed", str(exc)))
             return
@@ -373,20 +372,17 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         self.refresh_status()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys by what the runtime can do: autoscale needs an autoscaler (Kubernetes); stop and
-        keep-running concern local processes. Unknown until the runtime exists: shown disabled."""
-        needs = {
-            "autoscale": Autoscalable,
-            "stop": Stoppable,
-            "toggle_keep": Stoppable,
-            "rollback": Versioned,
-            "canary": Canaries,
-        }
-        if action not in needs:
+        """Keys by what the runtime can do: autoscale needs an autoscaler (Kubernetes), stop a
+        runtime that keeps stopped deployments listed, keep-running one whose deployments end with
+        tirui. Unknown until the runtime exists: shown disabled."""
+        needs = {"autoscale": Autoscalable, "stop": Stoppable}
+        if action not in needs and action != "toggle_keep":
             return True
         runtime = self.app.runtime
         if runtime is None:
             return None
+        if action == "toggle_keep":
+            return runtime.stops_on_exit
         return isinstance(runtime, needs[action])
 
     def _confirm(self, question: str, then: Any) -> None:
@@ -405,11 +401,9 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             return
         runtime = self.app.runtime
         on_close = None
-        if what == "logs" and isinstance(runtime, LogFollowing):
+        if what == "logs":
             follower = runtime.follow_logs(name)  # starts nothing until the first fetch
             fetch, on_close = follower.lines, follower.close
-        elif what == "logs":
-            fetch = lambda: runtime.logs(name, 500)  # noqa: E731
         elif what == "events":
             fetch = lambda: [  # noqa: E731
                 f"{time.strftime('%H:%M:%S', time.localtime(ts))}  {text}"
@@ -417,7 +411,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             ]
         else:
             fetch = lambda: runtime.config_text(name).splitlines()  # noqa: E731
-        title = "YAML" if what == "config" and runtime.scale_unit == "replica" else what.capitalize()
+        title = runtime.config_title if what == "config" else what.capitalize()
         self.app.push_screen(TextViewer(f"{title} of {name}", fetch, follow=follow, on_close=on_close))
 
     def action_logs(self) -> None:

@@ -58,8 +58,6 @@ class MetricsScreen(MainScreen):
         self.per_replica = False
         self.pipeline = MetricsPipeline()
         self.collector: Any = None
-        self.frozen_now: float | None = None
-        """Tests set this to draw deterministic charts from injected data."""
         self._charts_at = 0.0
         """When the charts were last drawn (monotonic)."""
         self.canary = CanaryView()
@@ -103,7 +101,7 @@ class MetricsScreen(MainScreen):
 
     def _tick(self) -> None:
         # one collection at a time: a slow cluster makes the next tick wait, not pile up threads
-        if self.frozen_now is not None or self._collecting:
+        if not self.app.clock.running or self._collecting:
             return
         self.collect()
 
@@ -160,7 +158,7 @@ class MetricsScreen(MainScreen):
 
     def _head(self) -> None:
         p = self.pipeline
-        now = self.frozen_now or time.time()
+        now = self.app.clock.now()
         q = p.percentiles(self.window, now)
         mode = "per replica" if self.per_replica else "aggregate"
         state = "[b yellow]paused[/]" if self.paused else "live"
@@ -196,7 +194,7 @@ class MetricsScreen(MainScreen):
 
     def _draw_charts(self, now: float | None = None) -> None:
         self._charts_at = time.monotonic()
-        now = now or self.frozen_now or time.time()
+        now = now or self.app.clock.now()
         p = self.pipeline
         replicas = sorted(p.replicas) if self.per_replica else [AGGREGATE]
         source = "access log" if "access log" in p.percentile_source() else "histogram"

@@ -171,47 +171,34 @@ class PlaygroundScreen(MainScreen):
         name = str(self.query_one("#preset", Select).value)
         if name not in HTTP_PRESETS or name == "Custom":
             return
-        _, method, template = HTTP_PRESETS[name]
         model = self.query_one("#model", Input).value.strip()
         version = self.query_one("#version", Input).value.strip()
-        self.query_one("#path", Input).value = fill_path(template, model, version)
+        preset = PlaygroundRequest(protocol="http", model=model, version=version)
+        preset.apply_preset(name)
+        self.query_one("#path", Input).value = preset.path
         if not keep_method:
-            self.query_one("#method", Select).value = method
+            self.query_one("#method", Select).value = preset.method
 
     def build_request(self) -> PlaygroundRequest:
         """The request the form describes; raises ValueError with a sentence for bad input."""
-        protocol = str(self.query_one("#protocol", Select).value)
-        preset = str(self.query_one("#preset", Select).value)
-        req = PlaygroundRequest(protocol=protocol, model=self.query_one("#model", Input).value.strip())  # type: ignore[arg-type]
-        req.version = self.query_one("#version", Input).value.strip()
-        req.preset = preset
-        if protocol == "http":
-            req.api = HTTP_PRESETS.get(preset, ("inference", "", ""))[0]
-            req.method = str(self.query_one("#method", Select).value)
-            req.path = self.query_one("#path", Input).value.strip() or "/"
-        else:
-            req.api = "management" if preset in GRPC_MANAGEMENT else "inference"
-        req.headers = parse_headers(self.query_one("#headers", Input).value)
         if self.body_file is not None:
             try:
-                req.body = self.body_file.read_bytes()
+                body = self.body_file.read_bytes()
             except OSError as exc:
                 raise ValueError(f"cannot read {self.body_file}: {exc.strerror or exc}") from None
         else:
-            req.body = self.query_one("#body", TextArea).text.encode()
-        if req.protocol == "http" and req.body and "content-type" not in {k.lower() for k in req.headers}:
-            req.headers["Content-Type"] = "application/octet-stream" if self.body_file else "application/json"
-        names_model = (
-            req.preset in ("Predictions", "StreamPredictions", "StreamPredictions2")
-            if req.protocol == "grpc"
-            else req.preset in HTTP_PRESETS and "{model}" in HTTP_PRESETS[req.preset][2]
+            body = self.query_one("#body", TextArea).text.encode()
+        return PlaygroundRequest.from_form(
+            str(self.query_one("#protocol", Select).value),
+            str(self.query_one("#preset", Select).value),
+            model=self.query_one("#model", Input).value.strip(),
+            version=self.query_one("#version", Input).value.strip(),
+            method=str(self.query_one("#method", Select).value),
+            path=self.query_one("#path", Input).value.strip(),
+            headers=parse_headers(self.query_one("#headers", Input).value),
+            body=body,
+            binary=self.body_file is not None,
         )
-        if names_model and not req.model:
-            raise ValueError("name the model to send the request to")
-        problem = None if self.body_file else req.validate_body()
-        if problem:
-            raise ValueError(problem)
-        return req
 
     async def resolve(self) -> Any:
         """The target the form names (a deployment or a URL), with its token."""

@@ -93,6 +93,48 @@ class PlaygroundRequest:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_form(
+        cls,
+        protocol: str,
+        preset: str,
+        *,
+        model: str = "",
+        version: str = "",
+        method: str = "POST",
+        path: str = "/",
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        binary: bool = False,
+    ) -> PlaygroundRequest:
+        """The request a form describes, as it is sent: the API its preset belongs to, a default
+        ``Content-Type`` for an HTTP body (JSON; octet-stream for a ``binary`` body read from a
+        file), and the checks. ``ValueError`` with a sentence for what cannot be sent."""
+        if protocol not in ("http", "grpc"):
+            raise ValueError(f"{protocol!r} is not a protocol: http or grpc")
+        proto: Protocol = "grpc" if protocol == "grpc" else "http"
+        req = cls(protocol=proto, preset=preset, model=model, version=version, body=body)
+        req.headers = dict(headers or {})
+        if proto == "http":
+            req.api = HTTP_PRESETS.get(preset, ("inference", "", ""))[0]
+            req.method, req.path = method, path or "/"
+            if body and "content-type" not in {k.lower() for k in req.headers}:
+                req.headers["Content-Type"] = "application/octet-stream" if binary else "application/json"
+        else:
+            req.api = "management" if preset in GRPC_MANAGEMENT else "inference"
+        if req.names_model() and not model:
+            raise ValueError("name the model to send the request to")
+        problem = None if binary else req.validate_body()
+        if problem:
+            raise ValueError(problem)
+        return req
+
+    def names_model(self) -> bool:
+        """Whether the call is addressed to one model (so one must be named)."""
+        if self.protocol == "grpc":
+            return self.preset in ("Predictions", "StreamPredictions", "StreamPredictions2")
+        return self.preset in HTTP_PRESETS and "{model}" in HTTP_PRESETS[self.preset][2]
+
     def apply_preset(self, preset: str) -> None:
         """Set api/method/path from an HTTP preset (gRPC presets are RPC names)."""
         self.preset = preset

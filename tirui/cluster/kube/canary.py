@@ -28,6 +28,7 @@ from tirui.cluster.manifests.canary import build_canary, canary_spec, canary_sta
 
 if TYPE_CHECKING:
     from tirui.canary.feed import SideFeed
+    from tirui.config import Profile
     from tirui.metrics.accesslog import PushedLog
 
 Obj = dict[str, Any]
@@ -57,6 +58,7 @@ class KubeCanaries(KubeOperations):
 
     namespace: str
     core: Any
+    profile: Profile
     rollout_timeout: float = 600.0
     """How long a promotion waits for the stable rollout before it leaves the canary in place."""
 
@@ -94,9 +96,7 @@ class KubeCanaries(KubeOperations):
         )
 
     # -- operations --------------------------------------------------------------------------
-    def canary_start(
-        self, name: str, source: str, weight: int, profile: Any = None, tokens: Any = None, policy: str = ""
-    ) -> CanaryStatus:
+    def canary_start(self, name: str, source: str, weight: int, policy: str = "") -> CanaryStatus:
         _, stable, _ = self._spec_of(name)
         if not stable.tls_host:
             raise KubeError(
@@ -106,7 +106,7 @@ class KubeCanaries(KubeOperations):
         if self._canary_dep(name) is not None:
             raise KubeError(f"{name} already has a canary: promote or abort it first")
         spec = canary_spec(stable, source)
-        self.check_source(spec, profile, tokens)
+        self.check_source(spec)
         if (spec.source, spec.etag) == (stable.source, stable.etag):
             raise KubeError(f"{source} is the archive {name} serves already (same ETag)")
         objects = build_canary(
@@ -114,8 +114,8 @@ class KubeCanaries(KubeOperations):
             spec,
             weight,
             namespace=self.namespace,
-            storage_endpoint=profile.storage.endpoint_url if profile is not None else "",
-            storage_region=profile.storage.region if profile is not None else "us-east-1",
+            storage_endpoint=self.profile.storage.endpoint_url,
+            storage_region=self.profile.storage.region,
             policy=policy,
         )
         self.preflight(objects)
@@ -131,6 +131,7 @@ class KubeCanaries(KubeOperations):
         self.apply([o for o in self._canary_objects(name, weight) if o["kind"] in ("Ingress", "Deployment")])
 
     def canary_abort(self, name: str) -> None:
+        self._managed(name)
         if self._canary_dep(name) is None:
             raise KubeError(f"{name} has no canary")
         self.prune(name + CANARY_SUFFIX, [], prune_disk=True)

@@ -38,11 +38,9 @@ class KubeOperations:
             self, name: str, keep: builtins.list[Obj], *, dry_run: bool = False, prune_disk: bool = False
         ) -> tuple[builtins.list[str], builtins.list[str]]: ...
 
-        def check_source(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> None: ...
+        def check_source(self, spec: DeploymentSpec) -> None: ...
 
-        def deploy_with(
-            self, spec: DeploymentSpec, profile: Any, tokens: Any, how: DeployOptions = DEPLOY
-        ) -> ApplyResult: ...
+        def deploy(self, spec: DeploymentSpec, how: DeployOptions = DEPLOY) -> ApplyResult: ...
 
     @staticmethod
     def _stored_spec(dep: Obj | None) -> tuple[DeploymentSpec, dict[str, str]] | None:
@@ -132,7 +130,7 @@ class KubeOperations:
         spec.restarted_at = dt.datetime.now(dt.UTC).isoformat()
         self._reapply(dep, spec, extra, with_hpa=spec.autoscaling)
 
-    def rollback(self, name: str, profile: Any, tokens: Any) -> ApplyResult:
+    def rollback(self, name: str) -> ApplyResult:
         """Re-deploy the previous archive (a rolling update like any other) with today's scale.
         Refused when the object at the previous key has changed since: its bytes are gone."""
         dep, _, _ = self._spec_of(name)
@@ -141,13 +139,13 @@ class KubeOperations:
         except ValueError as exc:
             raise KubeError(str(exc)) from None
         etag = spec.etag
-        self.check_source(spec, profile, tokens)
+        self.check_source(spec)
         if etag and spec.etag != etag:
             raise KubeError(
                 f"{spec.source} has changed since {name} served it (ETag {etag} → {spec.etag}): the "
                 "previous version is no longer in the store (nothing was changed)"
             )
-        return self.deploy_with(spec, profile, tokens)
+        return self.deploy(spec)
 
     def delete(self, name: str) -> None:
         """Delete every object carrying both tirui labels for ``name``; nothing else."""

@@ -25,10 +25,12 @@ from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL, MANAGED_BY, METRIC
 from tirui.cluster.runtime import DeploymentNotFound, DeploymentStatus
 
 if TYPE_CHECKING:
+    from tirui.config import Profile
     from tirui.metrics.accesslog import PushedLog
     from tirui.metrics.collector import ReplicaSource
     from tirui.metrics.promql import PrometheusSource
     from tirui.metrics.scrape import Snapshot
+    from tirui.secrets import TokenStore
     from tirui.torchserve.target import Target
 
 Obj = dict[str, Any]
@@ -55,12 +57,12 @@ class KubeReads:
     """Mixed into :class:`tirui.cluster.kube.runtime.KubeRuntime`, which sets these attributes."""
 
     namespace: str
-    profile: str
+    profile: Profile
     timeout: float
     core: Any
     kinds: dict[str, Any]
     pods: Any
-    tokens: Any
+    tokens: TokenStore | None
     prometheus: PrometheusSource | None
     pod_settings: PodSettings
     _watches: dict[str, ListWatch]
@@ -302,9 +304,9 @@ class KubeReads:
 
         self._managed(name)
         hosts = ingress_hosts(self._list("Ingress", {DEPLOYMENT_LABEL: name}))
-        ref = token_ref(self.profile, name)
+        ref = token_ref(self.profile.name, name)
         token = None
-        if self.tokens is not None and getattr(self.tokens, "available", False):
+        if self.tokens is not None and self.tokens.available:
             try:
                 token = self.tokens.get(ref)
             except SecretStoreError:

@@ -30,6 +30,8 @@ from tirui.cluster.manifests.build import build_for_profile
 from tirui.cluster.manifests.canary import served_model
 from tirui.cluster.runtime import DEPLOY, ApplyResult, DeployOptions
 from tirui.cluster.spec import DeploymentSpec
+from tirui.config import Profile
+from tirui.secrets import TokenStore
 
 __all__ = ["ApplyResult", "KubeConflict", "KubeError", "KubeRuntime", "explain"]
 
@@ -54,6 +56,9 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
     """Deployments in one namespace of one cluster (reads, watches, logs, metrics: KubeReads)."""
 
     scale_unit = "replica"
+    scale_label = "Replicas"
+    config_title = "YAML"
+    stops_on_exit = False
     delete_note = (
         "Its Deployment, Service, Ingresses, autoscaler, disk, config and secrets "
         "(the objects labelled managed-by=tirui for it) are deleted from the cluster."
@@ -64,12 +69,14 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         api_client: Any,
         namespace: str = "default",
         *,
-        profile: str = "",
-        tokens: Any = None,
+        profile: Profile | None = None,
+        tokens: TokenStore | None = None,
         prometheus_url: str = "",
         context: str = "",
     ) -> None:
-        """``tokens``: the token store the Playground's targets read deployment tokens from;
+        """``profile``: the one it serves (its object store is where deploys read archives; a
+        bare one named ``kubernetes`` without); ``tokens``: where deployment tokens are kept
+        and store credentials read;
         ``prometheus_url``: read metrics from that Prometheus instead of the pods' proxy;
         ``context``: the kube context's name, for the header."""
         from kubernetes import client
@@ -86,7 +93,7 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         self.timeout = 10.0
         """Seconds per API request, so an unreachable cluster fails instead of hanging."""
         self.namespace = namespace
-        self.profile = profile
+        self.profile = profile or Profile(name="kubernetes")
         self.context = context
         self.last_contact = 0.0
         self.contact_error = ""
@@ -108,7 +115,7 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         self.pods = _Kind(core, "pod", self.timeout)
 
     @classmethod
-    def from_profile(cls, profile: Any, tokens: Any = None) -> KubeRuntime:
+    def from_profile(cls, profile: Profile, tokens: TokenStore | None = None) -> KubeRuntime:
         """Client for the profile's kubeconfig and context; clear errors when they are missing."""
         from kubernetes import config
         from kubernetes.config.config_exception import ConfigException
@@ -126,7 +133,7 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         return cls(
             api,
             k.namespace,
-            profile=profile.name,
+            profile=profile,
             tokens=tokens,
             prometheus_url=k.prometheus_url,
             context=context,
@@ -164,7 +171,7 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         ]
 
     # -- deploy ----------------------------------------------------------------------------
-    def check_source(self, spec: DeploymentSpec, profile: Any, tokens: Any) -> None:
+    def check_source(self, spec: DeploymentSpec) -> None:
         """The archive must exist (HEAD) before anything is applied: an init container would
         otherwise fail forever on it. Its ETag and manifest's model version go into the spec
         (what the table shows as the serving version)."""
@@ -175,7 +182,7 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
 
         uri = parse_uri(spec.source)
         try:
-            store = open_store(profile, tokens)
+            store = open_store(self.profile, self.tokens)
             head = store.head(uri.bucket, uri.key)
         except StorageError as exc:
             raise KubeError(f"model archive {spec.source}: {exc} (nothing was changed)") from None
@@ -187,16 +194,14 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         except Exception:  # an unreadable manifest shows as an unknown version, the pod says why
             spec.model_version = ""
 
-    def objects_with(
-        self, spec: DeploymentSpec, profile: Any, tokens: Any, *, create_token: bool = True
-    ) -> builtins.list[Obj]:
+    def objects_with(self, spec: DeploymentSpec, *, create_token: bool = True) -> builtins.list[Obj]:
         """The objects of ``spec`` with the token and object-store keys from the profile and the
-        token store (what :meth:`deploy_with` applies). A restart stamp already on the cluster is
+        token store (what :meth:`deploy` applies). A restart stamp already on the cluster is
         kept, so an unchanged re-deploy does not roll the pods."""
         from tirui.cluster.credentials import deployment_tokens, storage_credentials
 
         if spec.auth and not spec.tokens:
-            spec.tokens = deployment_tokens(profile, tokens, spec.name, create=create_token)
+            spec.tokens = deployment_tokens(self.profile, self.tokens, spec.name, create=create_token)
         existing = self._get("Deployment", spec.name)
         stored = self._stored_spec(existing)
         if stored is not None:
@@ -204,10 +209,10 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
                 spec.restarted_at = stored[0].restarted_at
             if not spec.model_name:  # a new archive keeps the model name clients call
                 spec.model_name = served_model(stored[0])
-        key, secret = storage_credentials(profile, tokens)
+        key, secret = storage_credentials(self.profile, self.tokens)
         objects = build_for_profile(
             spec,
-            profile,
+            self.profile,
             namespace=self.namespace,
             access_key_id=key,
             secret_access_key=secret,
@@ -225,16 +230,14 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         warnings = [w for w in (warning, spec.archive_overrides()) if w]
         return ApplyResult(applied, pruned, kept, warnings, dry_run)
 
-    def deploy_with(
-        self, spec: DeploymentSpec, profile: Any, tokens: Any, how: DeployOptions = DEPLOY
-    ) -> ApplyResult:
+    def deploy(self, spec: DeploymentSpec, how: DeployOptions = DEPLOY) -> ApplyResult:
         """Deploy (or re-deploy) ``spec`` so the cluster converges on it: archive check, dry run,
         apply, prune. ``result.status`` is the deployment's state right after.
 
         ``how.dry_run``: the archive check, ownership preflight and a server-side dry run of every
         write (pruning included) only; changes nothing (not even the keyring: a deployment without
         a token yet is checked with a throwaway one)."""
-        objects = self._prepare(spec, profile, tokens, create_token=not how.dry_run)
+        objects = self._prepare(spec, create_token=not how.dry_run)
         result = self._converge(spec, objects, replace(how, dry_run=True))
         if how.dry_run:
             return result
@@ -242,11 +245,9 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         result.status = self.get(spec.name)
         return result
 
-    def _prepare(
-        self, spec: DeploymentSpec, profile: Any, tokens: Any, *, create_token: bool
-    ) -> builtins.list[Obj]:
-        self.check_source(spec, profile, tokens)
-        return self.objects_with(spec, profile, tokens, create_token=create_token)
+    def _prepare(self, spec: DeploymentSpec, *, create_token: bool) -> builtins.list[Obj]:
+        self.check_source(spec)
+        return self.objects_with(spec, create_token=create_token)
 
     # -- cluster capabilities ----------------------------------------------------------------
     def ping(self) -> None:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from tirui.canary.feed import SideFeed
     from tirui.cluster.local.dep import LocalDep
     from tirui.cluster.local.update import Swap
+    from tirui.config import Profile
+    from tirui.secrets import TokenStore
     from tirui.storage.base import ObjectStore
 
 CANARY_FILE = "canary.json"
@@ -76,6 +78,8 @@ class LocalCanaries:
 
     _lock: threading.RLock
     _http: httpx.Client
+    profile: Profile
+    tokens: TokenStore | None
 
     if TYPE_CHECKING:
 
@@ -94,9 +98,7 @@ class LocalCanaries:
             self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int, *, running: bool
         ) -> None: ...
 
-    def canary_start(
-        self, name: str, source: str, weight: int, profile: Any = None, tokens: Any = None, policy: str = ""
-    ) -> CanaryStatus:
+    def canary_start(self, name: str, source: str, weight: int, policy: str = "") -> CanaryStatus:
         """Load ``source`` beside the serving version with ``weight`` % of tirui's traffic."""
         from tirui.cluster.local.update import register
 
@@ -115,7 +117,7 @@ class LocalCanaries:
         if "://" in source:
             from tirui.storage.factory import open_store
 
-            store = open_store(profile, tokens)
+            store = open_store(self.profile, self.tokens)
         mar, etag, version = self._fetch_revision(DeploymentSpec(name, source), store, dep, revision)
         try:
             register(self._http, swap, mar.name, version)

@@ -38,6 +38,7 @@ from tirui.cluster.runtime import (
     RuntimeFailure,
 )
 from tirui.cluster.spec import DeploymentSpec
+from tirui.config import local_profile
 from tirui.torchserve.server import (
     Ports,
     ServerConfig,
@@ -61,6 +62,9 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
     """Deploy ``.mar`` archives as local TorchServe processes; thread-safe."""
 
     scale_unit = "worker"
+    scale_label = "TorchServe workers"
+    config_title = "Config"
+    stops_on_exit = True
     delete_note = "Its processes stop and its files are removed."
 
     def __init__(
@@ -68,7 +72,7 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
         root: Path,
         *,
         tokens: TokenStore | None = None,
-        profile: str = "local",
+        profile: Profile | None = None,
         startup_timeout: float = 120.0,
         backoff_max: float = 30.0,
         supervise: bool = True,
@@ -78,7 +82,8 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
     ) -> None:
         self.root = root
         self.tokens = tokens
-        self.profile = profile
+        self.profile = profile or local_profile()
+        """The profile deploys read archives from (``eos://`` sources) and tokens are kept under."""
         self.startup_timeout = startup_timeout
         self.backoff_max = backoff_max
         self.poll = poll
@@ -272,23 +277,17 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
         spec.archive_config = manifest.model_config
         return target, model, etag, manifest.model_version
 
-    def deploy_with(
-        self,
-        spec: DeploymentSpec,
-        profile: Profile,
-        tokens: TokenStore | None,
-        how: DeployOptions = DEPLOY,
-    ) -> ApplyResult:
-        """:meth:`deploy` from the profile's object store; a dry run checks only the spec, nothing
+    def deploy(self, spec: DeploymentSpec, how: DeployOptions = DEPLOY) -> ApplyResult:
+        """:meth:`deploy_from` the profile's object store; a dry run checks only the spec, nothing
         is started (``force``/``prune_disk`` concern Kubernetes objects and mean nothing here)."""
-        if how.dry_run:
-            return self._spec_checked(spec)
         from tirui.storage.base import StorageError
         from tirui.storage.factory import open_store
 
         try:
-            store = open_store(profile, tokens) if "://" in spec.source else None
-            status = self.deploy(spec, store)
+            store = open_store(self.profile, self.tokens) if "://" in spec.source else None
+            if how.dry_run:
+                return self._checked(spec, store)
+            status = self.deploy_from(spec, store)
         except StorageError as exc:
             raise RuntimeFailure(str(exc)) from None
         overrides = spec.archive_overrides()
@@ -297,16 +296,23 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
         )
 
     @staticmethod
-    def _spec_checked(spec: DeploymentSpec) -> ApplyResult:
-        from tirui.cluster.spec import SpecError
+    def _checked(spec: DeploymentSpec, store: ObjectStore | None) -> ApplyResult:
+        """A dry run: the spec is valid and its archive is there (a HEAD, no download)."""
+        from tirui.storage.base import StorageError
+        from tirui.storage.uri import parse_uri
 
-        try:
-            spec.validate()
-        except SpecError as exc:
-            raise RuntimeFailure(str(exc)) from None
+        spec.validate()
+        if store is not None:
+            uri = parse_uri(spec.source)
+            try:
+                store.head(uri.bucket, uri.key)
+            except StorageError as exc:
+                raise RuntimeFailure(f"model archive {spec.source}: {exc} (nothing was changed)") from None
+        elif not Path(spec.source).expanduser().is_file():
+            raise RuntimeFailure(f"model archive {spec.source}: not a file (nothing was changed)")
         return ApplyResult([f"TorchServe/{spec.name}"], dry_run=True)
 
-    def deploy(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
+    def deploy_from(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
         """Download the archive and start TorchServe; returns at once (status Starting). An
         existing deployment is updated in place instead (:meth:`update`)."""
         spec.validate()
@@ -463,8 +469,9 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
         dep.state.pgid = 0
         dep.ready_workers = 0
 
-    def shutdown(self, *, keep_running: bool = False) -> None:
-        """Stop the supervisor; stop every deployment too unless ``keep_running``."""
+    def shutdown(self, *, keep_running: bool = True) -> None:
+        """Stop the supervisor; ``keep_running=False`` (the app quitting without "keep them")
+        stops every deployment too."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)

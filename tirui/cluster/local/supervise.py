@@ -17,6 +17,7 @@ from tirui.torchserve.settings import described_settings
 
 if TYPE_CHECKING:
     from tirui.cluster.local.dep import LocalDep
+    from tirui.config import Profile
     from tirui.secrets import TokenStore
 
 
@@ -29,7 +30,7 @@ class Supervision:
     probe_period: float
     backoff_max: float
     startup_timeout: float
-    profile: str
+    profile: Profile
     tokens: TokenStore | None
 
     if TYPE_CHECKING:
@@ -150,8 +151,8 @@ class Supervision:
         if store is None or not store.available or store.read_only:
             return
         with contextlib.suppress(SecretStoreError):
-            store.set(TokenRef(self.profile, f"local/{name}", "inference"), keys.inference)
-            store.set(TokenRef(self.profile, f"local/{name}", "management"), keys.management)
+            store.set(TokenRef(self.profile.name, f"local/{name}", "inference"), keys.inference)
+            store.set(TokenRef(self.profile.name, f"local/{name}", "management"), keys.management)
 
     def _forget_keys(self, name: str) -> None:
         from tirui.secrets import SecretStoreError, TokenRef
@@ -161,4 +162,4 @@ class Supervision:
             return
         for kind in ("inference", "management"):
             with contextlib.suppress(SecretStoreError):
-                store.delete(TokenRef(self.profile, f"local/{name}", kind))
+                store.delete(TokenRef(self.profile.name, f"local/{name}", kind))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -70,7 +70,7 @@ class LocalVersions:
         mar, _, etag, version = self._fetch(spec, store, dep.folder, f"{stem}.r{revision}.mar")
         return mar, etag, version
 
-    def rollback(self, name: str, profile: Any = None, tokens: Any = None) -> ApplyResult:
+    def rollback(self, name: str) -> ApplyResult:
         """Serve the previous archive again (kept on disk, so a changed object store is no matter)."""
         with self._lock:
             dep = self._dep(name)
