@@ -178,10 +178,9 @@ class MetricsPipeline:
 
     def tick(self, now: float, inputs: dict[str, TickInput]) -> None:
         """Process one interval of every replica that exists now."""
-        agg_counts: dict[str, float] = {}
-        agg_tally = Tally()
-        agg_have: set[str] = set()
-        lat_sum = lat_n = queue_sum = 0.0
+        counted_rps: float | None = None  # the sum of counter rates (replicas without an access log)
+        fleet_tally = Tally()
+        latency_total = requests_total = queue_total = 0.0
         for name, data in inputs.items():
             rep = self.replicas.get(name)
             if rep is None:  # a replica's own log stats serve its smoothed percentiles and rates
@@ -200,7 +199,7 @@ class MetricsPipeline:
             if rep.log.seen and interval > 0:  # the access log: no phantom traffic
                 for series, value in tally.rates(interval).items():
                     self._put(series, name, now, value)
-                agg_tally.merge(tally)
+                fleet_tally.merge(tally)
             if snap is None:  # not sampled this round
                 continue
             rep.note = "ok"
@@ -208,23 +207,22 @@ class MetricsPipeline:
             dt = (snap.at - prev.at) if prev is not None else 0.0
             match = self._match()
 
-            d_req = _change(prev, snap, COUNTERS["rps"], match)
-            d_lat = _change(prev, snap, LATENCY, match)
-            d_q = _change(prev, snap, QUEUE, match)
+            requests = _change(prev, snap, COUNTERS["rps"], match)
+            latency = _change(prev, snap, LATENCY, match)
+            queued_us = _change(prev, snap, QUEUE, match)
             if not rep.log.seen:  # no access log (yet): TorchServe's counters
-                rate = d_req / dt if d_req is not None and dt > 0 else None
+                rate = requests / dt if requests is not None and dt > 0 else None
                 self._put("rps", name, now, rate)
                 if rate is not None:
-                    agg_counts["rps"] = agg_counts.get("rps", 0.0) + rate
-                    agg_have.add("rps")
-                avg = d_lat / d_req / 1000 if d_req and d_lat is not None else None
+                    counted_rps = (counted_rps or 0.0) + rate
+                avg = latency / requests / 1000 if requests and latency is not None else None
                 self._put("latency_avg", name, now, avg)
-            qavg = d_q / d_req / 1000 if d_req and d_q is not None else None
-            self._put("queue_avg", name, now, qavg)
-            if d_req and d_lat is not None:
-                lat_sum += d_lat
-                lat_n += d_req
-                queue_sum += d_q or 0.0
+            queue_avg = queued_us / requests / 1000 if requests and queued_us is not None else None
+            self._put("queue_avg", name, now, queue_avg)
+            if requests and latency is not None:
+                latency_total += latency
+                requests_total += requests
+                queue_total += queued_us or 0.0
             for series, metric in GAUGES.items():
                 self._put(series, name, now, snap.total(metric))
             writing = snap.total(PROXY_INFLIGHT)  # the pod's auth proxy, when its port is scraped
@@ -233,16 +231,18 @@ class MetricsPipeline:
             self._histogram_percentiles(rep, prev, snap, now)
             self._custom(name, prev, snap, now, dt)
             rep.prev = snap
-        agg_interval = now - self._last_tick if self._last_tick else 0.0
+        fleet_interval = now - self._last_tick if self._last_tick else 0.0
         self._last_tick = now
         if self.aggregate_log.seen:
-            rates = agg_tally.rates(agg_interval) if agg_interval > 0 else dict.fromkeys(LOG_SERIES)
+            rates = fleet_tally.rates(fleet_interval) if fleet_interval > 0 else dict.fromkeys(LOG_SERIES)
             for series, value in rates.items():
                 self._put(series, AGGREGATE, now, value)
         else:
-            self._put("rps", AGGREGATE, now, agg_counts.get("rps") if "rps" in agg_have else None)
-            self._put("latency_avg", AGGREGATE, now, lat_sum / lat_n / 1000 if lat_n else None)
-        self._put("queue_avg", AGGREGATE, now, queue_sum / lat_n / 1000 if lat_n else None)
+            self._put("rps", AGGREGATE, now, counted_rps)
+            avg = latency_total / requests_total / 1000 if requests_total else None
+            self._put("latency_avg", AGGREGATE, now, avg)
+        queued = queue_total / requests_total / 1000 if requests_total else None
+        self._put("queue_avg", AGGREGATE, now, queued)
         for series in GAUGES:
             values = [v for r in inputs for v in [self.latest(series, r)] if v is not None]
             self._put(series, AGGREGATE, now, sum(values) / len(values) if values else None)

@@ -12,7 +12,7 @@ from textual import work
 from tirui.canary.policy import parse_weight
 from tirui.cluster.runtime import RuntimeFailure
 from tirui.screens.canary import CanaryDialog, analyze_form, policy_of, start_form, weight_form
-from tirui.screens.dialogs import MessageDialog
+from tirui.screens.dialogs import ConfirmDialog, MessageDialog
 from tirui.storage.base import StorageError
 
 if TYPE_CHECKING:
@@ -34,89 +34,73 @@ class CanaryActions(_Screen):
 
         def _op(self, label: str, call: Callable[[Runtime], object]) -> Any: ...
 
-        def _confirm(self, question: str, then: Any) -> None: ...
-
         async def runtime(self) -> Runtime | None: ...
 
     def action_canary(self) -> None:
         """Start a canary, or act on the running one."""
         name = self._need()
-        if name is None:
-            return
+        if name is not None:
+            self._canary_dialogs(name)
+
+    @work(exit_on_error=False, exclusive=True, group="canary-dialogs")
+    async def _canary_dialogs(self, name: str) -> None:
+        """The dialogs in order: the start form, or what to do with the running canary and, for
+        a promotion or an abort, the confirmation; then the change, in the ``deploy-op`` worker."""
+        app = self.app
         status = self.statuses[name]
         if status.canary is None:
-
-            def chosen(values: dict[str, str] | None) -> None:
-                if values:
-                    self._start_canary(name, values)
-
-            self.app.push_screen(start_form(name, ""), chosen)
+            values = await app.push_screen_wait(start_form(name, ""))
+            if values:
+                self._start_canary(name, values)
             return
-        runs = self.app.canaries
-        dialog = CanaryDialog(name, status.canary, runs.progress.get(name, ""))
-        self.app.push_screen(dialog, lambda what: self._canary_choice(name, what))
-
-    def _canary_choice(self, name: str, what: str | None) -> None:
-        status = self.statuses.get(name)
-        canary = status.canary if status is not None else None
-        if not what or canary is None:
-            return
-        runs = self.app.canaries
-
-        def by_hand(label: str, call: Callable[[Any], object], text: str) -> None:
-            runs.stop(name, why=text)  # a decision by hand ends the analysis
-
-            def both(rt: Any) -> None:
-                call(rt)
-                rt.canary_record(name, text)
-
-            self._op(label, both)
-
+        runs = app.canaries
+        what = await app.push_screen_wait(CanaryDialog(name, status.canary, runs.progress.get(name, "")))
+        canary = status.canary
         if what == "promote":
-
-            def promote() -> None:
+            if await app.push_screen_wait(ConfirmDialog(f"Promote {canary.version} to serve all of {name}?")):
                 self.notify(
                     f"Promoting {canary.version}: the stable side takes its archive; the canary goes "
                     "once that has rolled out",
                     title="Canary",
                 )
-                by_hand(
-                    f"Promote canary of {name}", lambda rt: rt.canary_promote(name), "canary promoted by hand"
+                self._by_hand(
+                    name, "Promote canary", lambda rt: rt.canary_promote(name), "canary promoted by hand"
                 )
-
-            self._confirm(f"Promote {canary.version} to serve all of {name}?", promote)
         elif what == "abort":
-            self._confirm(
-                f"Abort the canary {canary.version} of {name}?",
-                lambda: by_hand(
-                    f"Abort canary of {name}", lambda rt: rt.canary_abort(name), "canary aborted by hand"
-                ),
-            )
+            if await app.push_screen_wait(ConfirmDialog(f"Abort the canary {canary.version} of {name}?")):
+                self._by_hand(
+                    name, "Abort canary", lambda rt: rt.canary_abort(name), "canary aborted by hand"
+                )
         elif what == "weight":
-
-            def weighed(values: dict[str, str] | None) -> None:
-                if values:
-                    w = parse_weight(values["weight"])
-                    by_hand(
-                        f"Canary of {name} at {w}%",
-                        lambda rt: rt.canary_weight(name, w),
-                        f"canary weight set to {w}% by hand",
-                    )
-
-            self.app.push_screen(weight_form(name, canary.weight), weighed)
+            values = await app.push_screen_wait(weight_form(name, canary.weight))
+            if values:
+                w = parse_weight(values["weight"])
+                self._by_hand(
+                    name,
+                    f"Canary at {w}%",
+                    lambda rt: rt.canary_weight(name, w),
+                    f"canary weight set to {w}% by hand",
+                )
         elif what == "analyze":
             if runs.running(name):
                 runs.stop(name)
                 self.notify(f"{name}: analysis stopped; the canary stays at {canary.weight}%", title="Canary")
                 return
+            values = await app.push_screen_wait(analyze_form(name))
+            policy = policy_of(values) if values else None
+            if policy is not None and app.runtime is not None:
+                runs.start(app.runtime, name, policy)
+                self.notify(f"{name}: analysis started ({policy.describe()})", title="Canary")
 
-            def chosen(values: dict[str, str] | None) -> None:
-                policy = policy_of(values) if values else None
-                if policy is not None:
-                    runs.start(self.app.runtime, name, policy)
-                    self.notify(f"{name}: analysis started ({policy.describe()})", title="Canary")
+    def _by_hand(self, name: str, label: str, call: Callable[[Runtime], object], text: str) -> None:
+        """A decision by hand: it ends the analysis, is applied, and is recorded beside the canary."""
+        self.app.canaries.stop(name, why=text)
 
-            self.app.push_screen(analyze_form(name), chosen)
+        def both(rt: Runtime) -> None:
+            call(rt)
+            rt.canary_record(name, text)
+
+        self._op(f"{label} of {name}", both)
 
     @work(exit_on_error=False, group="deploy-op")
     async def _start_canary(self, name: str, values: dict[str, str]) -> None:
