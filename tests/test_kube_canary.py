@@ -14,7 +14,7 @@ from tests.control_plane import admin_client, register_node, running, seed_archi
 from tests.test_kube_real import Cluster
 from tests.test_kube_real import cluster as cluster
 from tirui.canary.feed import PodGroupFeed
-from tirui.cluster.kube.canary import event_reason
+from tirui.cluster.kube.canary import event_reason, rolled_out
 from tirui.cluster.kube.runtime import KubeError
 from tirui.cluster.manifests.canary import CANARY_OF
 from tirui.metrics.accesslog import AccessEntry
@@ -157,9 +157,12 @@ def test_promotion_rolls_the_stable_out_before_the_canary_goes(cluster: Cluster,
     promoting.start()
 
     def step() -> bool:
-        if promoting.is_alive():
-            # until the stable rollout is complete the canary keeps serving its share
-            assert c.raw("Deployment", "t-canary") is not None or not promoting.is_alive()
+        # until the stable rollout is complete the canary keeps serving its share: once its
+        # Deployment is gone (the promotion may still be removing the rest), the stable side has
+        # rolled out to the canary's archive
+        stable = c.raw("Deployment", "t")
+        if c.raw("Deployment", "t-canary") is None:
+            assert rolled_out(stable) and v2 in str(stable), "the canary went before the rollout"
         play_kubelet()
         return not promoting.is_alive()
 
