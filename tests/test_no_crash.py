@@ -105,7 +105,7 @@ async def test_hostile_text_is_shown_as_text_everywhere(isolated: Path) -> None:
     profile names and descriptions, and what is typed in the command bar: nothing is markup."""
     _seed_hostile(isolated)
     app = TiruiApp()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         table = app.screen.query_one("#objects", DataTable)
         await until(pilot, lambda: table.row_count > 0)
         table.move_cursor(
@@ -417,7 +417,7 @@ async def test_monkey_keys_and_hostile_pastes_never_end_the_app(
     _seed_hostile(isolated)
     monkeypatch.chdir(isolated)  # downloads and exports default to the working directory
     app = TiruiApp()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:  # toasts render
         pressed = await _monkey(app, pilot, seed, 1500)
     assert not crash_log().exists(), (
         f"seed {seed}, last keys {pressed[-30:]}:\n" + crash_log().read_text()[-4000:]
@@ -441,7 +441,7 @@ async def test_monkey_on_a_served_deployment(isolated: Path, monkeypatch: pytest
     monkeypatch.chdir(isolated)
     seed = 7
     app = TiruiApp(profile="local", start_mode="deploy")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         runtime = await app.get_runtime()
         assert runtime is not None
         spec = DeploymentSpec("tiny", "eos://models/tiny.mar")
@@ -506,5 +506,23 @@ async def test_hits_arriving_while_the_palette_is_taken_down(isolated: Path) -> 
         searches = [w for w in app.workers if w.group == Palette._GATHER_COMMANDS_GROUP]
         await until(pilot, lambda: all(w.is_finished for w in searches))
         assert [w.state for w in searches][-1] is WorkerState.SUCCESS
+        assert app.is_running
+    assert not crash_log().exists()
+
+
+async def test_a_screen_notification_with_markup_is_shown_as_text(isolated: Path) -> None:
+    """A widget's ``notify`` asks for markup by default; what it says comes from users (the
+    canary form's archive, typed ``eos://models/[/x].mar``, ended the app when its toast rendered:
+    the tests before ran without toasts). Toasts are rendered here."""
+    from textual.widgets._toast import Toast
+
+    app = TiruiApp()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        for text in HOSTILE:
+            app.screen.notify(f"Starting {text} as the canary", title=text)
+        await until(pilot, lambda: len(app.screen.query(Toast)) >= len(HOSTILE))
+        await pilot.pause()
+        shown = " ".join(str(t.render()) for t in app.screen.query(Toast))
+        assert "[/x]" in shown and "[bold red]x[/" in shown
         assert app.is_running
     assert not crash_log().exists()

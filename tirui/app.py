@@ -244,8 +244,10 @@ class TiruiApp(App[None]):
         timeout: float | None = None,
         markup: bool = False,
     ) -> None:
-        """Notifications are plain text: what they say comes from users, files and servers."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        """Notifications are plain text, whoever asks (a widget's ``notify`` passes
+        ``markup=True`` by default): what they say comes from users, files and servers, and a
+        ``[/x]`` typed into a form would end the app when the toast renders."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def _start_cluster(self) -> None:
         """On Kubernetes profiles: create the runtime at once (off the event loop) and keep the
