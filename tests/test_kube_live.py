@@ -136,3 +136,27 @@ async def test_followed_logs_resume_without_duplicates(
         assert follows[0].params.get("follow") == "true" and "sinceSeconds" in follows[-1].params
     finally:
         logs.close()
+
+
+def test_lines_with_one_stamp_are_all_kept_and_a_reopened_stream_skips_only_what_it_had() -> None:
+    """Several lines may carry one stamp (a burst within the stamp's resolution; epoch seconds
+    as a float hold about 0.2 µs, so nanosecond stamps collapse): all are delivered, and a
+    stream re-opened with ``sinceSeconds`` replays them without delivering them twice."""
+    from tirui.cluster.kube.logs import PodLog
+
+    got: list[str] = []
+    log = PodLog(None, "ns", "p-1", lambda pod, at, text: got.append(text))
+    first = [
+        "2026-11-24T06:23:18.190123400Z a",
+        "2026-11-24T06:23:18.190123401Z b",  # the same float as the line before
+        "2026-11-24T06:23:18.190123401Z ",  # a blank line is a line
+        "2026-11-24T06:23:19.000000000Z c",
+        "2026-11-24T06:23:19.000000000Z d",
+    ]
+    for raw in first:
+        log._line(raw)
+    assert got == ["a", "b", "", "c", "d"]
+    log._reopened()  # what _follow_once does before a sinceSeconds stream
+    for raw in [*first, "2026-11-24T06:23:19.000000000Z e", "2026-11-24T06:23:20.000000000Z f"]:
+        log._line(raw)
+    assert got == ["a", "b", "", "c", "d", "e", "f"]

@@ -57,6 +57,10 @@ class PodLog:
         """Seconds without a line before the stream is re-opened (resuming after the last line)."""
         self.error = ""
         self.last_at = 0.0
+        self._at_last = 0
+        """Lines delivered at ``last_at``."""
+        self._replayed = 0
+        """Of those, how many a re-opened stream has replayed (skipped) so far."""
         self._stop = threading.Event()
         self._response: Any = None
         self._thread = threading.Thread(target=self._run, name=f"tirui-log-{pod}", daemon=True)
@@ -88,6 +92,7 @@ class PodLog:
         extra: dict[str, Any] = {"tail_lines": self.tail_lines}
         if self.last_at:
             extra = {"since_seconds": max(1, int(time.time() - self.last_at) + 2)}
+            self._reopened()
         response = self.core.read_namespaced_pod_log(
             self.pod,
             self.namespace,
@@ -108,13 +113,28 @@ class PodLog:
             self._response = None
 
     def _line(self, raw: str) -> None:
+        """Deliver one stamped line, unless a re-opened stream replays it. Several lines can carry
+        one stamp (a burst within the stamp's resolution, or of a float's: epoch seconds hold
+        about 0.2 µs), so the lines delivered at the last stamp are counted, and a re-opened
+        stream skips that many at that stamp instead of every line at it."""
         if not raw:
             return
         at, text = split_stamp(raw)
-        if at <= self.last_at:  # already delivered before the stream was re-opened
+        if at < self.last_at:  # delivered before the stream was re-opened
             return
-        self.last_at = at
+        if at == self.last_at:
+            if self._replayed < self._at_last:
+                self._replayed += 1
+                return
+            self._at_last += 1
+        else:
+            self.last_at, self._at_last = at, 1
+        self._replayed = self._at_last  # past the replay: what comes now is new
         self.sink(self.pod, at, text)
+
+    def _reopened(self) -> None:
+        """A new stream (``sinceSeconds``) starts before the last line: replay from the top."""
+        self._replayed = 0
 
 
 class DeploymentLogs(LineBuffer):
