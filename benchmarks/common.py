@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import free_port, stop_process, wait_for_port
+from tests.support.servers import free_port, stop_process, wait_for_port
 
 NGINX_CONF = """
 worker_processes 1;

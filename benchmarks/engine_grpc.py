@@ -27,7 +27,7 @@ import grpc.aio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import free_port, stop_process, wait_for_port
+from tests.support.servers import free_port, stop_process, wait_for_port
 from tirui.torchserve.protos import inference_pb2, inference_pb2_grpc
 from tirui.traffic.loadtest import LoadSpec, run_load
 

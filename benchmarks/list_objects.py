@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import boto3
 
-from tests.servers import moto_server
+from tests.support.servers import moto_server
 from tirui.storage.s3 import S3Store
 
 KEYS = int(os.environ.get("TIRUI_BENCH_KEYS", "10000"))

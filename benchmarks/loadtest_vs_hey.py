@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import rounds, run_hey
-from tests.torchserve_fixture import torchserve_session
+from tests.support.torchserve_fixture import torchserve_session
 from tirui.traffic.loadtest import LoadSpec, run_load
 
 N = int(os.environ.get("TIRUI_BENCH_REQUESTS", "2000"))

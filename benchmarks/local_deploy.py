@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.torchserve_fixture import wait_ready
+from tests.support.torchserve_fixture import wait_ready
 from tirui.cluster.local.runtime import LocalRuntime
 from tirui.cluster.spec import DeploymentSpec
 from tirui.demo.model import build_mar

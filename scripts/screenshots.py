@@ -121,7 +121,7 @@ async def shoot() -> None:
 
 async def shoot_canary(pilot, app) -> None:  # type: ignore[no-untyped-def]
     """A canary of a v2 archive at 30%, and the Metrics screen comparing both sides under load."""
-    from tests.helpers import prediction_load
+    from tests.support.helpers import prediction_load
     from tirui.demo.model import build_mar
     from tirui.locations import local_buckets_dir
     from tirui.screens.dialogs import FormDialog
@@ -153,7 +153,7 @@ async def shoot_canary(pilot, app) -> None:  # type: ignore[no-untyped-def]
 
 async def shoot_kubernetes(tmp: Path) -> None:
     """A Kubernetes profile on a real control plane: Deployments with the detail pane."""
-    from tests.control_plane import (
+    from tests.support.control_plane import (
         admin_client,
         control_plane,
         new_namespace,
@@ -164,7 +164,7 @@ async def shoot_kubernetes(tmp: Path) -> None:
         wait_for,
         write_profile,
     )
-    from tests.servers import moto_server
+    from tests.support.servers import moto_server
     from tirui.app import TiruiApp
     from tirui.cluster.kube import KubeRuntime
     from tirui.cluster.runtime import DeployOptions

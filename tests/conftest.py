@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import secret_service
+from tests.support.servers import secret_service
 
 DEAD_BUS = "unix:path=/nonexistent/tirui-test-bus"
 
@@ -54,7 +54,7 @@ def keyring_bus(_secret_service_session: dict[str, str], monkeypatch: pytest.Mon
 # -- object stores ---------------------------------------------------------------------------------
 import itertools  # noqa: E402
 
-from tests.servers import moto_server  # noqa: E402
+from tests.support.servers import moto_server  # noqa: E402
 
 _bucket_counter = itertools.count()
 
@@ -115,7 +115,7 @@ def big_mar(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # -- TorchServe ------------------------------------------------------------------------------------
-from tests.torchserve_fixture import RunningTorchServe, torchserve_session  # noqa: E402
+from tests.support.torchserve_fixture import RunningTorchServe, torchserve_session  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +125,7 @@ def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTorc
 
 
 # -- a real Kubernetes control plane ----------------------------------------------------------------
-from tests.control_plane import ControlPlane, admin_client, control_plane, new_namespace  # noqa: E402
+from tests.support.control_plane import ControlPlane, admin_client, control_plane, new_namespace  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,7 @@ def _local(tiny_mar: Path) -> Opened:
 
 
 def _kube(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> Opened:
-    from tests.control_plane import seed_archive, write_profile
+    from tests.support.control_plane import seed_archive, write_profile
     from tirui.cluster.credentials import token_ref
     from tirui.cluster.open import open_runtime
     from tirui.secrets import TokenStore

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class GrpcTarget:
     def __init__(self, tls: Path | None = None, max_streams: int = 0) -> None:
-        from tests.servers import free_port
+        from tests.support.servers import free_port
 
         self.port = free_port()
         self.tls = tls
@@ -58,8 +58,8 @@ class GrpcTarget:
         return int(reply.prediction)
 
     def __enter__(self) -> GrpcTarget:
-        from tests.servers import wait_for_port
         from tests.support.pki import server_context
+        from tests.support.servers import wait_for_port
 
         args = [sys.executable, "-m", "tests.support.grpc_target", str(self.port)]
         if self.tls is not None:
@@ -72,7 +72,7 @@ class GrpcTarget:
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        from tests.servers import stop_process
+        from tests.support.servers import stop_process
 
         if self._proc is not None:
             stop_process(self._proc)

@@ -18,7 +18,7 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.control_plane import register_node
+from tests.support.control_plane import register_node
 from tests.support.kubelet import PodRunner
 from tests.support.kubelet_api import KubeletEndpoint
 
