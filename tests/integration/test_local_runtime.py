@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ import pytest
 
 from tests.support import HANDLERS
 from tests.support.helpers import prediction_load
+from tirui import locations
 from tirui.cluster.local.runtime import LocalRuntime
 from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec, SpecError
@@ -194,8 +196,6 @@ def test_cli_by_deployment_name(models: LocalStore, isolated: Path) -> None:
     import subprocess
     import sys
 
-    from tirui import locations
-
     rt = LocalRuntime(locations.data_dir() / "deployments", poll=0.2)
     try:
         rt.deploy_from(DeploymentSpec("cli", "eos://models/tiny.mar", env={"TIRUI_EXTRA": "42"}), models)
@@ -274,6 +274,13 @@ def test_port_taken_on_restart_moves_to_free_ports(models: LocalStore, runtime: 
     runtime.deploy_from(DeploymentSpec("ports", "eos://models/tiny.mar"), models)
     wait_for(lambda: runtime.get("ports").status == "Ready", what="Ready")
     runtime.stop("ports")
+    # a deploy to a stopped deployment books the archive for its next start, and says so
+    bucket = locations.data_dir() / "buckets" / "models"
+    bucket.mkdir(parents=True, exist_ok=True)
+    shutil.copy(models.root / "models" / "tiny.mar", bucket / "tiny.mar")
+    result = runtime.deploy(DeploymentSpec("ports", "eos://models/tiny.mar"))
+    assert result.status is not None and result.status.status == "Stopped"
+    assert any("is stopped: it serves this archive once restarted" in w for w in result.warnings)
     old = runtime._deps["ports"].state.ports["inference"]
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", old))

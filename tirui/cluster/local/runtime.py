@@ -290,10 +290,12 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
             status = self.deploy_from(spec, store)
         except StorageError as exc:
             raise RuntimeFailure(str(exc)) from None
-        overrides = spec.archive_overrides()
-        return ApplyResult(
-            [f"TorchServe/{spec.name}"], warnings=[overrides] if overrides else [], status=status
-        )
+        warnings = [w for w in (spec.archive_overrides(),) if w]
+        if status.status == "Stopped":  # a stopped deployment takes the archive for its next start
+            warnings.append(
+                f"{spec.name} is stopped: it serves this archive once restarted (r, tirui restart)"
+            )
+        return ApplyResult([f"TorchServe/{spec.name}"], warnings=warnings, status=status)
 
     @staticmethod
     def _checked(spec: DeploymentSpec, store: ObjectStore | None) -> ApplyResult:
