@@ -1,6 +1,6 @@
 """Deploy to Ready on the local runtime: tirui's path against starting TorchServe by hand.
 
-tirui: ``LocalRuntime.deploy`` of the demo archive from the local store (copy into the model
+tirui: ``LocalRuntime.deploy_from`` of the demo archive from the local store (copy into the model
 store, manifest read, free ports, start, supervisor polling the management API) until the status
 is Ready. Manual: the same config.properties and archive started with ``torchserve --foreground``,
 polling ``GET /models/tiny`` every 0.1 s until a worker is READY. Alternating rounds, medians;

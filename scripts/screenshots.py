@@ -166,7 +166,7 @@ async def shoot_kubernetes(tmp: Path) -> None:
     )
     from tests.support.servers import moto_server
     from tirui.app import TiruiApp
-    from tirui.cluster.kube import KubeRuntime
+    from tirui.cluster.kube.runtime import KubeRuntime
     from tirui.cluster.runtime import DeployOptions
     from tirui.cluster.spec import DeploymentSpec
     from tirui.secrets import TokenStore
@@ -193,7 +193,7 @@ async def shoot_kubernetes(tmp: Path) -> None:
             autoscale_metric="queue-latency-ms",
             autoscale_target="50",
         )
-        runtime.deploy_with(spec, profile, TokenStore("env"), DeployOptions())
+        runtime.deploy(spec, DeployOptions())
         pods = wait_for(lambda: len(p := runtime.pod_names("resnet")) == 2 and p, "two pods")
         for pod in pods:
             wait_for(
