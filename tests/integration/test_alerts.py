@@ -13,6 +13,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.support import PATIENCE
 from tests.support.torchserve_fixture import RunningTorchServe, predict_tiny
 from tirui.cluster.runtime import DeploymentStatus
 from tirui.metrics.alerts import AlertRuleError, Rule, firing, parse_rules, prometheus_rule
@@ -95,7 +96,7 @@ async def test_rules_fire_on_real_traffic(torchserve: RunningTorchServe) -> None
                     json=[1, 1, 1, 1],
                     headers={"Authorization": f"Bearer {torchserve.keys.inference}"},
                 )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30 * PATIENCE
         while (
             pipeline.aggregate_log.rates(60, time.time())["4xx"] in (None, 0.0)
             and time.monotonic() < deadline

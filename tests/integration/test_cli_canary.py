@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.integration.test_cli_deploy import tirui
-from tests.support import HANDLERS
+from tests.support import HANDLERS, PATIENCE
 from tirui.demo.model import HANDLER, build_mar
 
 SLOW_HANDLER = HANDLERS / "slow_handler.py"
@@ -20,7 +20,7 @@ SLOW_HANDLER = HANDLERS / "slow_handler.py"
 def test_canary_from_the_cli(isolated: Path, tiny_mar: Path, tmp_path: Path) -> None:
     assert tirui("deploy", str(tiny_mar), "--name", "cc").returncode == 0
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 120 * PATIENCE
         while "Ready" not in tirui("status", "cc").stdout and time.monotonic() < deadline:
             time.sleep(1)
         good = build_mar(tmp_path / "good", version="3.0")

@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support import HANDLERS
+from tests.support import HANDLERS, PATIENCE
 from tirui.locations import profiles_file
 
 
@@ -148,7 +148,7 @@ def test_local_lifecycle_from_the_cli(isolated: Path, tiny_mar: Path, tmp_path: 
     r = tirui("deploy", str(tiny_mar), "--name", "clid")
     assert r.returncode == 0 and "clid: Starting" in r.stdout, r.stderr
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 120 * PATIENCE
         while "Ready" not in (out := tirui("status", "clid").stdout) and time.monotonic() < deadline:
             time.sleep(1)
         assert "Ready" in out and "1/1" in out
@@ -290,7 +290,7 @@ def test_batching_and_timeout_reach_torchserve(isolated: Path, tmp_path: Path) -
     r = tirui("deploy", str(v1), "--name", "batchy", *args)
     assert r.returncode == 0, r.stderr
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 180 * PATIENCE
 
         def status() -> dict[str, Any]:
             out = tirui("status", "batchy", "--json")
@@ -392,7 +392,7 @@ def test_an_archives_model_config_is_shown_and_said_to_win(isolated: Path, tmp_p
         assert "model-config.yaml sets batchSize 8 (asked 4)" in r.stderr, r.stderr
         assert "minWorkers 2 (asked 1)" in r.stderr and "responseTimeout 77 (asked 120)" in r.stderr
         assert "`tirui status cfgd` shows what it applies" in r.stderr
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 180 * PATIENCE
         while time.monotonic() < deadline:
             doc = json.loads(tirui("status", "cfgd", "--json").stdout)
             if doc["status"] == "Ready" and doc["settings"]:
@@ -421,7 +421,7 @@ def test_endpoint_lines_run_as_printed(isolated: Path, tiny_mar: Path) -> None:
     r = tirui("deploy", str(tiny_mar), "--name", "ep")
     assert r.returncode == 0, r.stderr
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 180 * PATIENCE
         while "Ready" not in tirui("status", "ep").stdout and time.monotonic() < deadline:
             time.sleep(1)
         shown = tirui("endpoint", "ep")
@@ -476,7 +476,7 @@ def test_kserve_protocols_on_real_torchserve(
     r = tirui("deploy", str(tiny_mar), "--name", name, "--protocol", protocol)
     assert r.returncode == 0, r.stderr
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 180 * PATIENCE
         while "Ready" not in tirui("status", name).stdout and time.monotonic() < deadline:
             time.sleep(1)
         doc = json.loads(tirui("endpoint", name, "--json").stdout)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import PATIENCE
 from tests.support.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at, seed
 from tests.support.kube_plumbing import CuttableProxy, k8s_stamp
 from tirui.cluster.kube.runtime import KubeRuntime
@@ -23,7 +24,7 @@ NS = NAMESPACE
 async def eventually(check: Callable[[], bool], timeout: float = 10, *, blocking: bool = False) -> None:
     """Poll ``check``; ``blocking`` checks may call the API, so they run in a thread (kmock serves
     on this event loop)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * PATIENCE
     while not (await asyncio.to_thread(check) if blocking else check()):
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")

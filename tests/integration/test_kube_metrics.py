@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import PATIENCE
 from tests.support.helpers import nearest_rank
 from tests.support.kube_cluster import NAMESPACE, emulated_cluster, pod, runtime_at, seed
 from tests.support.kube_plumbing import tail_as_pod_log
@@ -76,13 +77,13 @@ async def test_pod_proxy_and_pod_log_give_exact_counts_and_p99(
         await collector.collect(sources)  # baseline scrape; starts following both pod logs
         first = pipeline.replicas["tiny-0"].prev
         assert first is not None
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 10 * PATIENCE
         while not any(r.url.path.endswith("tiny-0/log") for r in km) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # the stream is open and at the end of the log
         n = 40
         client_ms = await predict_tiny(torchserve, n)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 20 * PATIENCE
         while pipeline.aggregate_quantiles.count(3600, time.time() + 1) < n and time.monotonic() < deadline:
             await collector.collect(sources)
             await asyncio.sleep(0.2)
@@ -145,7 +146,7 @@ def prometheus(torchserve: RunningTorchServe, tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60 * PATIENCE
         while True:
             try:
                 if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
@@ -187,7 +188,7 @@ async def test_prometheus_source_gives_the_same_counts(
         from tirui.metrics.scrape import parse
 
         want = parse(text).total("ts_inference_requests_total", model_name="tiny")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30 * PATIENCE
         while (got := await prom_total()) != want:
             assert time.monotonic() < deadline, (got, want)
             await asyncio.sleep(0.3)

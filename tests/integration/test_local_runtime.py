@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import HANDLERS
+from tests.support import HANDLERS, PATIENCE
 from tests.support.helpers import prediction_load
 from tirui import locations
 from tirui.cluster.local.runtime import LocalRuntime
@@ -28,7 +28,7 @@ BROKEN_HANDLER = HANDLERS / "broken_handler.py"
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 120, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * PATIENCE
     while not cond():
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s")

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import PATIENCE
 from tests.support.helpers import nearest_rank
 from tests.support.torchserve_fixture import RunningTorchServe, predict_tiny
 from tirui.metrics.accesslog import LogTail, parse_line
@@ -37,7 +38,7 @@ async def test_rates_averages_and_p99_agree_with_real_traffic(torchserve: Runnin
         n = 60
         client_ms = await predict_tiny(torchserve, n)
         # The access log is written asynchronously: wait until every request is in it.
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 15 * PATIENCE
         while pipeline.aggregate_quantiles.count(3600, time.time() + 1) < n and time.monotonic() < deadline:
             await collector.collect([source])
             time.sleep(0.2)

@@ -10,6 +10,7 @@ import time
 import httpx
 
 from tests.integration.test_torchserve_clients import grpc_client
+from tests.support import PATIENCE
 from tests.support.helpers import nearest_rank
 from tests.support.torchserve_fixture import RunningTorchServe, predict_tiny
 from tirui.cli.top import summary
@@ -87,7 +88,7 @@ async def test_grpc_traffic_counts_with_a_p99_that_matches_the_log(torchserve: R
                 result = await client.predict("tiny", {"data": f"[{i % 3}, 1, 1, 1]".encode()})
                 assert result.code == "OK"
         await predict_tiny(torchserve, n_http)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30 * PATIENCE
         while pipeline.aggregate_quantiles.count(3600, time.time() + 1) < n_grpc + n_http:
             assert time.monotonic() < deadline, "the access log never showed every request"
             await collector.collect([source])

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support import PATIENCE
+
 SHARED_K8S = Path(
     os.environ.get("TIRUI_SHARED_K8S")
     or next(
@@ -283,7 +285,7 @@ def set_pod_status(api: Any, namespace: str, pod: str, status: dict[str, Any]) -
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
     """Poll ``check`` until it returns something truthy (the deadline only stops a hung test)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * PATIENCE
     while True:
         value = check()
         if value:

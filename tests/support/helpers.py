@@ -11,6 +11,7 @@ from typing import Any
 
 from textual.widgets import DataTable, Static
 
+from tests.support import PATIENCE
 from tirui.app import TiruiApp
 
 
@@ -18,7 +19,7 @@ async def until(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0) -> 
     """Let the app run until ``cond()`` holds (workers report through the event loop); the
     deadline only stops a hung test."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + timeout * PATIENCE
     while not cond():
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from tests.support import PATIENCE
+
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
     """Terminate a process we started (its whole group when it leads one), then kill if needed."""
@@ -102,7 +104,7 @@ def _wait_for_secret_service(env: dict[str, str], timeout: float = 60) -> None:
 
     old = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     os.environ["DBUS_SESSION_BUS_ADDRESS"] = env["DBUS_SESSION_BUS_ADDRESS"]
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * PATIENCE
     try:
         while True:
             try:
@@ -137,7 +139,7 @@ def free_port() -> int:
 def wait_for_port(port: int, timeout: float = 30, proc: subprocess.Popen[bytes] | None = None) -> None:
     import socket
 
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * PATIENCE
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import PATIENCE
 from tirui.demo.model import build_mar
 from tirui.torchserve.server import Ports, ServerConfig, ServerKeys, log_tail, start_server, stop_group
 
@@ -53,7 +54,7 @@ def wait_ready(
     token_auth: bool = True,
 ) -> ServerKeys:
     """Until every model has a READY worker (``/ping`` is not readiness, docs/torchserve.md)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * PATIENCE
     while time.monotonic() < deadline:
         keys = ServerKeys.read(workdir) if token_auth else ServerKeys("", "", "")
         if keys is not None:
