@@ -390,3 +390,47 @@ def test_two_tiruis_on_one_data_dir_lose_nothing(models: LocalStore, tmp_path: P
         ui.shutdown(keep_running=False)
         last = LocalRuntime(tmp_path / "deployments", poll=0.2)
         last.shutdown(keep_running=False)  # stops what is still running
+
+
+def test_two_supervising_tiruis_restart_a_crash_once(models: LocalStore, tmp_path: Path) -> None:
+    """Two TUIs on one data dir (two terminals): one supervises (the lease), the other reads.
+    Before the lease both restarted a TorchServe that died, on the same ports, and the
+    deployment looped in back-off. The reader sees what the first creates, quitting it stops
+    nothing the first supervises, and a later tirui takes over when the first quits."""
+    root = tmp_path / "deployments"
+    first = LocalRuntime(root, startup_timeout=60, backoff_max=1, poll=0.2)
+    second = LocalRuntime(root, startup_timeout=60, backoff_max=1, poll=0.2)
+    third: LocalRuntime | None = None
+    try:
+        first.deploy_from(DeploymentSpec("one", "eos://models/tiny.mar"), models)
+        wait_for(lambda: first.get("one").status == "Ready", what="Ready")
+        wait_for(lambda: "one" in [s.name for s in second.list()], what="the second sees it")
+        assert first.lease.held() and not second.lease.held()
+
+        def crash_and_recover(by: LocalRuntime, restarts: int) -> None:
+            pid = java_pid(Path(by._deps["one"].state.tmp_dir))
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: by.get("one").restarts == restarts, what="the restart counted")
+            wait_for(lambda: by.get("one").status == "Ready", what="Ready again")
+            assert by.get("one").restarts == restarts  # restarted once, not in a loop
+            assert predict(by, "one") == expected_output([1, 1, 1, 1])
+
+        crash_and_recover(first, 1)
+        assert second.get("one").status == "Ready"  # the reader sees it (state on disk)
+        pgid = first.get("one").replicas[0].name
+        second.shutdown(keep_running=False)  # quitting the reader stops nothing
+        assert first.get("one").status == "Ready" and first.get("one").replicas[0].name == pgid
+
+        third = LocalRuntime(root, startup_timeout=60, backoff_max=1, poll=0.2)
+        first.shutdown(keep_running=True)  # the supervisor quits, keeping it: the next one takes over
+        wait_for(third.lease.held, what="the lease taken over")
+        crash_and_recover(third, 2)
+    finally:
+        first.shutdown(keep_running=False)
+        second.shutdown(keep_running=False)
+        if third is not None:
+            third.shutdown(keep_running=False)  # the last supervisor stops it
+        last = LocalRuntime(root, supervise=False)
+        assert all(s.status == "Stopped" for s in last.list())
+        last.shutdown(keep_running=False)

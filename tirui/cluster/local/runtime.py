@@ -25,6 +25,7 @@ import httpx
 
 from tirui.cluster.local.canary import LocalCanaries, canary_of
 from tirui.cluster.local.dep import LocalDep, tail
+from tirui.cluster.local.lease import SupervisorLease
 from tirui.cluster.local.state import LocalState
 from tirui.cluster.local.supervise import Supervision
 from tirui.cluster.local.versions import LocalVersions
@@ -96,6 +97,8 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
         self._deps: dict[str, LocalDep] = {}
         self._stop = threading.Event()
         self._http = httpx.Client(timeout=3.0)
+        self.lease = SupervisorLease(root)
+        """Held by the one runtime on this folder that restarts, probes and stops deployments."""
         self._adopt()
         self._thread: threading.Thread | None = None
         if supervise:
@@ -120,6 +123,33 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
                 state.last_exit = "exited while tirui was not running"
                 dep.next_restart = time.monotonic()
 
+    def _discover(self) -> None:
+        """What another tirui on this folder did since: deployments it created (once their
+        process runs, or in a phase nobody restarts) and ones it deleted (the caller holds
+        ``_lock``)."""
+        if not self.root.is_dir():
+            return
+        names = set()
+        for folder in sorted(self.root.iterdir()):
+            if folder.name in self._deps:
+                names.add(folder.name)
+                continue
+            state = LocalState.load(folder)
+            if state is None or state.name in self._deps:
+                continue
+            names.add(state.name)
+            if state.phase in ("Starting", "Ready", "NotReady") and not (
+                state.pgid and group_alive(state.pgid)
+            ):
+                continue  # its creator is starting it: adopted once its process runs
+            self._deps[state.name] = LocalDep(state, folder)
+        for name, dep in list(self._deps.items()):
+            if not dep.stopping and name not in names and LocalState.load(dep.folder) is None:
+                del self._deps[name]  # deleted by the other tirui
+
+    def _supervising(self) -> bool:
+        return self._thread is not None and self.lease.held()
+
     def _dep(self, name: str) -> LocalDep:
         dep = self._deps.get(name)
         if dep is None:
@@ -129,6 +159,7 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
     # -- queries -----------------------------------------------------------------------------
     def list(self) -> list[DeploymentStatus]:
         with self._lock:
+            self._discover()
             return [self._status(d) for d in sorted(self._deps.values(), key=lambda d: d.state.name)]
 
     def get(self, name: str) -> DeploymentStatus:
@@ -138,8 +169,8 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
     def _status(self, dep: LocalDep) -> DeploymentStatus:
         dep.state.refresh(dep.folder)  # what another tirui (a deploy, a scale) wrote since
         s = dep.state
-        if self._thread is None and s.phase in ("Starting", "Ready", "NotReady"):
-            self._probe(dep)  # no supervisor: look now
+        if not self._supervising() and s.phase in ("Starting", "Ready", "NotReady"):
+            self._probe(dep)  # another tirui (or none) supervises it: look now
         running = s.phase in ("Starting", "Ready", "NotReady")
         replica = ReplicaStatus(
             name=f"{s.name}-0 (pgid {s.pgid})" if s.pgid else f"{s.name}-0",
@@ -473,15 +504,16 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
 
     def shutdown(self, *, keep_running: bool = True) -> None:
         """Stop the supervisor; ``keep_running=False`` (the app quitting without "keep them")
-        stops every deployment too."""
+        stops every deployment too, unless another tirui supervises them (holds the lease)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
-        if not keep_running:
+        if not keep_running and self.lease.held():
             with self._lock:
                 for dep in self._deps.values():
                     if dep.state.pgid:
                         self._kill(dep)
                         dep.state.phase, dep.state.reason = "Stopped", "stopped when tirui exited"
                         dep.state.save(dep.folder)
+        self.lease.release()
         self._http.close()

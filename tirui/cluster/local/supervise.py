@@ -17,6 +17,7 @@ from tirui.torchserve.settings import described_settings
 
 if TYPE_CHECKING:
     from tirui.cluster.local.dep import LocalDep
+    from tirui.cluster.local.lease import SupervisorLease
     from tirui.config import Profile
     from tirui.secrets import TokenStore
 
@@ -32,8 +33,11 @@ class Supervision:
     startup_timeout: float
     profile: Profile
     tokens: TokenStore | None
+    lease: SupervisorLease
 
     if TYPE_CHECKING:
+
+        def _discover(self) -> None: ...
 
         def _start(self, dep: LocalDep) -> None: ...
 
@@ -47,8 +51,12 @@ class Supervision:
                 self.tick()
 
     def tick(self) -> None:
-        """One supervision round over every deployment."""
+        """One supervision round over every deployment, by the one runtime on the folder that
+        holds the supervisor lease (another tirui on the same data dir only reads)."""
+        if not self.lease.held():
+            return
         with self._lock:
+            self._discover()
             deps = list(self._deps.values())
         for dep in deps:
             with self._lock:
@@ -63,6 +71,8 @@ class Supervision:
     def _check(self, dep: LocalDep) -> None:
         if dep.stopping:
             return
+        if dep.state.refresh(dep.folder) and dep.proc is not None and dep.proc.pid != dep.state.pgid:
+            dep.proc = None  # another tirui started it again: its process group is the one to watch
         s = dep.state
         now = time.monotonic()
         if s.phase == "Restarting":
