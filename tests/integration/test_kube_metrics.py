@@ -4,7 +4,7 @@ metrics port and stdout), and through a real Prometheus server scraping it.
 
 kmock serves the Kubernetes side here, to feed tirui's collector from the session's TorchServe and
 to cut streams at will; the same path on the real API server, with a pod that runs for real under
-the pod runner (pod IP, kubelet log endpoint), is ``tests/test_pod_runtime.py``."""
+the pod runner (pod IP, kubelet log endpoint), is ``tests/integration/test_pod_runtime.py``."""
 
 from __future__ import annotations
 
