@@ -39,6 +39,7 @@ MAX_FRAME = 16384
 TOP_UP = 2**30
 """Received bytes after which a window is opened again (it started at :data:`MAX_WINDOW`)."""
 CANCEL = 0x8
+REFUSED_STREAM = 0x7
 
 Result = tuple[str, int, float]
 """A call's ``(gRPC status name, DATA bytes received, seconds to the first DATA or -1)``."""
@@ -49,10 +50,15 @@ def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
 
 
 class _Stream:
-    __slots__ = ("data", "first", "fut", "recv", "size", "start", "status", "timer", "window")
+    __slots__ = (
+        "block", "data", "deadline", "first", "fut", "message", "recv", "size", "start", "status", "timer",
+        "window",
+    )  # fmt: skip
 
-    def __init__(self, fut: asyncio.Future[Result], data: bytes, window: int) -> None:
+    def __init__(self, fut: asyncio.Future[Result], block: bytes, data: bytes, window: int) -> None:
         self.fut, self.data, self.window = fut, memoryview(data), window
+        self.block, self.message = block, data  # to send it again if the server refuses it
+        self.deadline = 0.0
         self.status = ""  # grpc-status name once known; the HTTP status mapped until then
         self.size = 0
         self.first = -1.0
@@ -170,8 +176,10 @@ class Http2Connection(asyncio.Protocol):
         if self._next_id > MAX_WINDOW:
             self.draining = True
             self._release_waiting()
-        stream = _Stream(fut, message, self._initial)
-        stream.timer = asyncio.get_running_loop().call_later(timeout, self._expire, sid)
+        stream = _Stream(fut, block, message, self._initial)
+        loop = asyncio.get_running_loop()
+        stream.deadline = loop.time() + timeout
+        stream.timer = loop.call_later(timeout, self._expire, sid)
         self._streams[sid] = stream
         fits = len(block) <= self._max_frame
         out = [frame(HEADERS, END_HEADERS, sid, block)] if fits else self._split(sid, block)
@@ -237,11 +245,31 @@ class Http2Connection(asyncio.Protocol):
             stream.timer.cancel()
         if not stream.fut.done():
             stream.fut.set_result((status, stream.size, stream.first))
+        self._start_waiting()
+        if self.draining and not self._streams:
+            self.close()
+
+    def _requeue(self, sid: int) -> bool:
+        """A stream the server refused unseen (REFUSED_STREAM) while this side kept to its limit:
+        the server still counts a stream that just ended (gRPC C-core does, for a moment). The
+        call waits for the next stream to end, on this connection, within its deadline, instead
+        of spending one of its retries at once on the same refusal."""
+        stream = self._streams.get(sid)
+        loop = asyncio.get_running_loop()
+        if stream is None or stream.first >= 0 or self.draining or stream.deadline <= loop.time():
+            return False
+        del self._streams[sid]
+        if stream.timer is not None:
+            stream.timer.cancel()
+        self._waiting.appendleft((stream.block, stream.message, stream.deadline - loop.time(), stream.fut))
+        if not self._streams:  # no stream to end: try again shortly
+            loop.call_later(0.01, self._start_waiting)
+        return True
+
+    def _start_waiting(self) -> None:
         while self._waiting and len(self._streams) < self._max_streams and not self.draining:
             block, message, timeout, fut = self._waiting.popleft()
             self._start(block, message, timeout, fut)
-        if self.draining and not self._streams:
-            self.close()
 
     def _broken(self) -> None:
         if not self._settled.done():  # an HTTP/1.x server, say: gRPC calls that UNAVAILABLE
@@ -283,7 +311,9 @@ class Http2Connection(asyncio.Protocol):
             if not flags & ACK:
                 self._send(frame(PING, ACK, 0, payload))
         elif kind == RST_STREAM:
-            self._finish(sid, RST_TO_GRPC.get(int.from_bytes(payload[:4], "big"), "INTERNAL"))
+            code = int.from_bytes(payload[:4], "big")
+            if not (code == REFUSED_STREAM and self._requeue(sid)):
+                self._finish(sid, RST_TO_GRPC.get(code, "INTERNAL"))
         elif kind == GOAWAY:
             self._on_goaway(int.from_bytes(payload[:4], "big") & MAX_WINDOW)
         elif kind == PUSH_PROMISE:
