@@ -69,7 +69,8 @@ async def test_what_a_client_sees_on_a_bad_token_from_torchserve_itself(
 ) -> None:
     """The README's table: TorchServe's own token check answers HTTP 400 with an
     InvalidKeyException body (not 401), and gRPC PERMISSION_DENIED "Token Authorization failed"
-    (not UNAUTHENTICATED); tirui's proxy answers 401 / UNAUTHENTICATED (tests/integration/test_auth_proxy.py)."""
+    (not UNAUTHENTICATED); tirui's proxy answers 401 / UNAUTHENTICATED
+    (tests/integration/test_auth_proxy.py)."""
     import grpc
     import httpx
 
