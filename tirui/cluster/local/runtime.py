@@ -59,6 +59,11 @@ if TYPE_CHECKING:
     from tirui.torchserve.target import Target
 
 
+def _orphaned(state: LocalState) -> bool:
+    """Running by its state file, with no process behind it (died, or not started yet)."""
+    return state.phase in ("Starting", "Ready", "NotReady") and not (state.pgid and group_alive(state.pgid))
+
+
 class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
     """Deploy ``.mar`` archives as local TorchServe processes; thread-safe."""
 
@@ -116,9 +121,7 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
                 continue
             dep = LocalDep(state, folder)
             self._deps[state.name] = dep
-            if state.phase in ("Starting", "Ready", "NotReady") and not (
-                state.pgid and group_alive(state.pgid)
-            ):
+            if _orphaned(state):
                 state.phase = "Restarting"
                 state.last_exit = "exited while tirui was not running"
                 dep.next_restart = time.monotonic()
@@ -138,9 +141,7 @@ class LocalRuntime(LocalCanaries, LocalVersions, Supervision):
             if state is None or state.name in self._deps:
                 continue
             names.add(state.name)
-            if state.phase in ("Starting", "Ready", "NotReady") and not (
-                state.pgid and group_alive(state.pgid)
-            ):
+            if _orphaned(state):
                 continue  # its creator is starting it: adopted once its process runs
             self._deps[state.name] = LocalDep(state, folder)
         for name, dep in list(self._deps.items()):
