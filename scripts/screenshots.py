@@ -195,10 +195,9 @@ async def shoot_kubernetes(tmp: Path) -> None:
         )
         runtime.deploy(spec, DeployOptions())
         pods = wait_for(lambda: len(p := runtime.pod_names("resnet")) == 2 and p, "two pods")
+        read = runtime.calls.core.read_namespaced_pod
         for pod in pods:
-            wait_for(
-                lambda pod=pod: runtime.core.read_namespaced_pod(pod, namespace).spec.node_name, "scheduled"
-            )
+            wait_for(lambda pod=pod: read(pod, namespace).spec.node_name, "scheduled")
             set_pod_status(api, namespace, pod, running(["torchserve", "auth-proxy"]))
         runtime.shutdown()
         app = TiruiApp(profile="k8s", start_mode="deploy", secrets_backend="env")

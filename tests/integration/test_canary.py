@@ -182,7 +182,7 @@ async def test_a_canary_survives_a_torchserve_restart(
     await asyncio.to_thread(wait_for, lambda: runtime.get("cr").status == "Ready", 120, "Ready")
     good = build_mar(tmp_path / "good", version="2.0")
     await asyncio.to_thread(runtime.canary_start, "cr", str(good), 30)
-    pid = java_pid(Path(runtime._deps["cr"].state.tmp_dir))
+    pid = java_pid(Path(runtime.fleet.deps["cr"].state.tmp_dir))
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     seen: list[tuple[bool, int]] = []  # (ready, weight tirui's clients use) while it comes back

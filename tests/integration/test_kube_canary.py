@@ -32,7 +32,7 @@ V2 = b"PK\x05\x06" + b"\1" * 18
 def canary_objects(c: Cluster) -> dict[str, dict[str, Any]]:
     out = {}
     for kind in ("Deployment", "Service", "Ingress", "ConfigMap", "Secret"):
-        for obj in c.rt._list(kind, {"tirui.dev/deployment": "t-canary"}):
+        for obj in c.rt.calls.list(kind, {"tirui.dev/deployment": "t-canary"}):
             out[f"{kind}/{obj['metadata']['name']}"] = obj
     return out
 
@@ -255,7 +255,7 @@ async def test_canary_through_the_deployments_screen(
         assert [r[0] for r in table_rows(app)] == ["web"]  # no row of its own for web-canary
 
         def weight() -> str:
-            ing = runtime._get("Ingress", "web-canary-grpc")  # type: ignore[attr-defined]
+            ing = runtime.calls.get("Ingress", "web-canary-grpc")  # type: ignore[attr-defined]
             return ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] if ing else ""
 
         await until(pilot, lambda: weight() == "20", timeout=30)  # the Ingresses follow the Deployment
@@ -268,7 +268,7 @@ async def test_canary_through_the_deployments_screen(
         await open_modal(pilot, "c", CanaryDialog)
         await open_modal(pilot, "x", ConfirmDialog)
         await pilot.press("y")
-        await until(pilot, lambda: runtime._get("Deployment", "web-canary") is None, timeout=30)  # type: ignore[attr-defined]
+        await until(pilot, lambda: runtime.calls.get("Deployment", "web-canary") is None, timeout=30)  # type: ignore[attr-defined]
         await until(pilot, lambda: "%" not in table_rows(app)[0][1], timeout=30)
         events = [text for _, text in await asyncio.to_thread(runtime.events, "web")]
         assert any("CanaryAborted" in e and "by hand" in e for e in events), events

@@ -63,9 +63,9 @@ async def test_watch_resumes_at_its_resource_version_after_a_dropped_connection(
     rt.watch(lambda: changes.append(time.monotonic()))
     await eventually(rt.watching)
     assert [s.name for s in await asyncio.to_thread(rt.list)] == ["resnet"]
-    await asyncio.to_thread(direct.core.create_namespaced_pod, NS, pod("resnet-a", rv="7"))
+    await asyncio.to_thread(direct.calls.core.create_namespaced_pod, NS, pod("resnet-a", rv="7"))
     await eventually(lambda: rt.list()[0].ready == 1)  # from the watch cache: no request
-    assert rt._watches["Pod"].resource_version == "7"
+    assert rt.reads.watches["Pod"].resource_version == "7"
     lists_before = len(pod_requests(km, watch=False))
 
     proxy.cut()  # the connection drops mid-watch
@@ -73,17 +73,17 @@ async def test_watch_resumes_at_its_resource_version_after_a_dropped_connection(
     resumed = pod_requests(km, watch=True)[-1]
     assert resumed.params.get("resourceVersion") == "7"  # resumed, not restarted
     assert len(pod_requests(km, watch=False)) == lists_before  # and no relist
-    await asyncio.to_thread(direct.core.create_namespaced_pod, NS, pod("resnet-b", rv="9"))
+    await asyncio.to_thread(direct.calls.core.create_namespaced_pod, NS, pod("resnet-b", rv="9"))
     await eventually(lambda: rt.list()[0].ready == 2)
     await eventually(lambda: rt.watch_problem() == "")
-    assert rt._watches["Pod"].reconnects >= 1
+    assert rt.reads.watches["Pod"].reconnects >= 1
 
     # While the API server cannot be reached the cache stays, and the reason is shown.
     proxy.blocked = True
     proxy.cut()
-    await eventually(lambda: bool(rt._watches["Pod"].error))
-    assert "watch disconnected" in rt.watch_problem() and "cannot reach" in rt._watches["Pod"].error
-    assert rt._watches["Pod"].resource_version == "9"
+    await eventually(lambda: bool(rt.reads.watches["Pod"].error))
+    assert "watch disconnected" in rt.watch_problem() and "cannot reach" in rt.reads.watches["Pod"].error
+    assert rt.reads.watches["Pod"].resource_version == "9"
     assert rt.list()[0].ready == 2
     proxy.blocked = False
     await eventually(lambda: rt.watch_problem() == "", timeout=15)
@@ -93,11 +93,11 @@ async def test_watch_relists_when_its_resource_version_is_gone(
     live: tuple[Any, CuttableProxy, KubeRuntime, KubeRuntime],
 ) -> None:
     km, proxy, rt, direct = live
-    await asyncio.to_thread(direct.core.create_namespaced_pod, NS, pod("resnet-a", rv="5"))
+    await asyncio.to_thread(direct.calls.core.create_namespaced_pod, NS, pod("resnet-a", rv="5"))
     rt.watch(lambda: None)
     await eventually(rt.watching)
-    await asyncio.to_thread(direct.core.create_namespaced_pod, NS, pod("resnet-b", rv="8"))
-    await eventually(lambda: rt._watches["Pod"].resource_version == "8")
+    await asyncio.to_thread(direct.calls.core.create_namespaced_pod, NS, pod("resnet-b", rv="8"))
+    await eventually(lambda: rt.reads.watches["Pod"].resource_version == "8")
     # The server has compacted version 8 away: a resumed watch gets 410 Gone.
     gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old resource version"}}
     km["watch"][{"resourceVersion": "8"}] << (gone,)
@@ -105,7 +105,7 @@ async def test_watch_relists_when_its_resource_version_is_gone(
     proxy.cut()
     await asyncio.sleep(0.3)
     # resnet-a goes away while tirui cannot see it: only a fresh list can notice.
-    await asyncio.to_thread(direct.core.delete_namespaced_pod, "resnet-a", NS)
+    await asyncio.to_thread(direct.calls.core.delete_namespaced_pod, "resnet-a", NS)
     proxy.blocked = False
     await eventually(lambda: [r.name for r in rt.list()[0].replicas] == ["resnet-b"], timeout=15)
     assert len(pod_requests(km, watch=False)) == 2  # the first list and the relist after 410
@@ -116,7 +116,7 @@ async def test_followed_logs_resume_without_duplicates(
 ) -> None:
     km, _proxy, _rt, rt = live
     # Followed logs: the stream ends (container restart) and is re-opened without duplicates.
-    await asyncio.to_thread(rt.core.create_namespaced_pod, NS, pod("resnet-7d9f8c6b5-abcde"))
+    await asyncio.to_thread(rt.calls.core.create_namespaced_pod, NS, pod("resnet-7d9f8c6b5-abcde"))
     sent: list[str] = []
 
     async def log_stream(request: Any) -> AsyncIterator[bytes]:

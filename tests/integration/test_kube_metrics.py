@@ -53,7 +53,7 @@ async def tiny_on_k8s() -> AsyncIterator[tuple[Any, KubeRuntime]]:
     async with emulated_cluster() as km:
         rt = runtime_at(str(km.url))
         await asyncio.to_thread(seed, rt, DeploymentSpec("tiny", "eos://models/tiny.mar", tokens=["t" * 24]))
-        await asyncio.to_thread(rt.core.create_namespaced_pod, NS, pod("tiny-0", dep="tiny"))
+        await asyncio.to_thread(rt.calls.core.create_namespaced_pod, NS, pod("tiny-0", dep="tiny"))
         yield km, rt
 
 
@@ -65,7 +65,7 @@ async def test_pod_proxy_and_pod_log_give_exact_counts_and_p99(
     km[f"get /api/v1/namespaces/{NS}/pods/tiny-0:8082/proxy/metrics"] << proxied(torchserve.metrics_url)
     km[f"get /api/v1/namespaces/{NS}/pods/tiny-0/log"] << tail_as_pod_log(stdout)
     # A second running pod whose proxy answers nothing useful: a gap and a note, not a failure.
-    await asyncio.to_thread(rt.core.create_namespaced_pod, NS, pod("tiny-1", dep="tiny"))
+    await asyncio.to_thread(rt.calls.core.create_namespaced_pod, NS, pod("tiny-1", dep="tiny"))
     sources = await asyncio.to_thread(rt.metrics_sources, "tiny")
     assert [s.name for s in sources] == ["tiny-0", "tiny-1"]
     assert sources[0].metrics_url == "pods/tiny-0:8082/proxy/metrics"
@@ -237,7 +237,7 @@ async def test_metrics_screen_on_a_kubernetes_profile(
         await asyncio.to_thread(
             seed, direct, DeploymentSpec("tiny", "eos://models/tiny.mar", tokens=["t" * 24])
         )
-        await asyncio.to_thread(direct.core.create_namespaced_pod, NS, pod("tiny-0", dep="tiny"))
+        await asyncio.to_thread(direct.calls.core.create_namespaced_pod, NS, pod("tiny-0", dep="tiny"))
         km[f"get /api/v1/namespaces/{NS}/pods/tiny-0:8082/proxy/metrics"] << proxied(torchserve.metrics_url)
         km[f"get /api/v1/namespaces/{NS}/pods/tiny-0/log"] << tail_as_pod_log(
             torchserve.workdir / "logs" / "stdout.log"

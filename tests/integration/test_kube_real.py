@@ -62,7 +62,7 @@ class Cluster:
         return self.apps.read_namespaced_deployment(name, self.ns, _preload_content=False)
 
     def raw(self, kind: str, name: str) -> dict[str, Any] | None:
-        return self.rt._get(kind, name)
+        return self.rt.calls.get(kind, name)
 
     def pods(self, name: str = "t") -> list[str]:
         return self.rt.pod_names(name)
@@ -112,7 +112,7 @@ def test_redeploy_converges_and_prunes(cluster: Cluster) -> None:
     nginx = base64.b64decode(c.raw("Secret", "t-tokens")["data"]["nginx.conf"]).decode()  # type: ignore[index]
     assert "tok-0123456789abcdef-xyz" in nginx
     rs_before = wait_for(
-        lambda: c.rt._list("Pod", {"tirui.dev/deployment": "t"}), "pods of the first rollout"
+        lambda: c.rt.calls.list("Pod", {"tirui.dev/deployment": "t"}), "pods of the first rollout"
     )
     hash_before = rs_before[0]["metadata"]["labels"]["pod-template-hash"]
 
@@ -324,7 +324,7 @@ def test_rbac_refusals_are_said_plainly(cluster: Cluster) -> None:
     with pytest.raises(KubeError, match=f"listing Deployments in {c.ns}: forbidden by RBAC"):
         tester.list()
     with pytest.raises(KubeError, match="forbidden by RBAC") as info:
-        tester.apply(
+        tester.writes.apply(
             [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": c.ns}}]
         )
     assert 'User "tester"' in str(info.value)
@@ -350,7 +350,7 @@ def test_targets_use_the_ingress_hosts_and_the_keyring_token(cluster: Cluster, k
     assert store.available, store.unavailable_reason
     store.set(token_ref("k8s", "resnet"), "tok-0123456789abcdef")
     try:
-        c.rt.tokens = store
+        c.rt = KubeRuntime.from_profile(c.profile, store)  # tokens are bound when a runtime opens
         c.deploy(c.spec("resnet", tls_host="r.example.net"))
         target = resolve_target("resnet", profile=c.profile, store=store, runtime=c.rt)
         assert target.http.inference_url == "https://r.example.net"

@@ -72,7 +72,7 @@ def test_deploy_ready_predict_restart_scale_delete(models: LocalStore, runtime: 
     assert predict(runtime, "demo") == expected_output([1, 1, 1, 1])  # still serving, untouched
 
     # Kill the TorchServe (Java) process by PID: the runtime restarts it and counts the restart.
-    state = runtime._deps["demo"].state
+    state = runtime.fleet.deps["demo"].state
     pid = java_pid(Path(state.tmp_dir))
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
@@ -84,7 +84,7 @@ def test_deploy_ready_predict_restart_scale_delete(models: LocalStore, runtime: 
     runtime.scale("demo", 2)
     wait_for(lambda: runtime.get("demo").ready == 2, timeout=60, what="2 READY workers")
 
-    pgid = runtime._deps["demo"].state.pgid
+    pgid = runtime.fleet.deps["demo"].state.pgid
     folder = runtime.root / "demo"
     runtime.delete("demo")
     assert not group_alive(pgid) and not folder.exists()
@@ -106,7 +106,7 @@ def test_a_started_deployment_is_probed_each_probe_period_not_each_poll(
             return rt.get("quiet").status == "Ready"
 
         wait_for(ready, what="Ready")
-        logs = rt._deps["quiet"].workdir / "logs"
+        logs = rt.fleet.deps["quiet"].workdir / "logs"
 
         def probes() -> int:
             text = (logs / "access_log.log").read_text(errors="replace")  # ts_log has them too
@@ -145,13 +145,13 @@ def test_adopts_running_deployments_instead_of_duplicating(models: LocalStore, t
     first = LocalRuntime(tmp_path / "deployments", poll=0.2)
     first.deploy_from(DeploymentSpec("kept", "eos://models/tiny.mar"), models)
     wait_for(lambda: first.get("kept").status == "Ready", what="Ready")
-    pgid = first._deps["kept"].state.pgid
+    pgid = first.fleet.deps["kept"].state.pgid
     first.shutdown(keep_running=True)
     assert group_alive(pgid)
     second = LocalRuntime(tmp_path / "deployments", poll=0.2)
     try:
         wait_for(lambda: second.get("kept").status == "Ready", timeout=10, what="adopted")
-        assert second._deps["kept"].state.pgid == pgid and second.get("kept").restarts == 0
+        assert second.fleet.deps["kept"].state.pgid == pgid and second.get("kept").restarts == 0
         assert predict(second, "kept") == expected_output([1, 1, 1, 1])
     finally:
         second.shutdown(keep_running=False)  # not kept this time: stops it
@@ -177,7 +177,7 @@ def test_handler_that_raises_at_load_is_failed_with_the_reason(tmp_path: Path) -
         wait_for(lambda: rt.get("broken").status == "Failed", timeout=90, what="Failed")
         status = rt.get("broken")
         assert "broken on purpose" in status.reason, status.reason
-        assert rt._deps["broken"].state.pgid == 0  # its processes were stopped
+        assert rt.fleet.deps["broken"].state.pgid == 0  # its processes were stopped
     finally:
         rt.shutdown(keep_running=False)
 
@@ -200,7 +200,7 @@ def test_cli_by_deployment_name(models: LocalStore, isolated: Path) -> None:
     try:
         rt.deploy_from(DeploymentSpec("cli", "eos://models/tiny.mar", env={"TIRUI_EXTRA": "42"}), models)
         wait_for(lambda: rt.get("cli").status == "Ready", what="Ready")
-        pgid = rt._deps["cli"].state.pgid  # the spec's extra env reaches TorchServe's processes
+        pgid = rt.fleet.deps["cli"].state.pgid  # the spec's extra env reaches TorchServe's processes
         assert b"TIRUI_EXTRA=42" in Path(f"/proc/{pgid}/environ").read_bytes().split(b"\0")
 
         def tirui(*args: str) -> subprocess.CompletedProcess[str]:
@@ -263,7 +263,7 @@ def test_disk_full_at_unpack_is_failed_with_the_reason(
         rt.deploy_from(DeploymentSpec("big", str(big_mar)))
         wait_for(lambda: rt.get("big").status == "Failed", timeout=120, what="Failed")
         assert "No space left on device" in rt.get("big").reason
-        assert rt._deps["big"].state.pgid == 0  # nothing left running
+        assert rt.fleet.deps["big"].state.pgid == 0  # nothing left running
     finally:
         rt.shutdown(keep_running=False)
 
@@ -281,13 +281,13 @@ def test_port_taken_on_restart_moves_to_free_ports(models: LocalStore, runtime: 
     result = runtime.deploy(DeploymentSpec("ports", "eos://models/tiny.mar"))
     assert result.status is not None and result.status.status == "Stopped"
     assert any("is stopped: it serves this archive once restarted" in w for w in result.warnings)
-    old = runtime._deps["ports"].state.ports["inference"]
+    old = runtime.fleet.deps["ports"].state.ports["inference"]
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", old))
         squatter.listen()
         runtime.restart("ports")
         wait_for(lambda: runtime.get("ports").status == "Ready", what="Ready on new ports")
-        assert runtime._deps["ports"].state.ports["inference"] != old
+        assert runtime.fleet.deps["ports"].state.ports["inference"] != old
         assert predict(runtime, "ports") == expected_output([1, 1, 1, 1])
 
 
@@ -408,7 +408,7 @@ def test_two_supervising_tiruis_restart_a_crash_once(models: LocalStore, tmp_pat
         assert first.lease.held() and not second.lease.held()
 
         def crash_and_recover(by: LocalRuntime, restarts: int) -> None:
-            pid = java_pid(Path(by._deps["one"].state.tmp_dir))
+            pid = java_pid(Path(by.fleet.deps["one"].state.tmp_dir))
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
             wait_for(lambda: by.get("one").restarts == restarts, what="the restart counted")

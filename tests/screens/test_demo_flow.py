@@ -74,7 +74,7 @@ async def test_demo_flow_with_keys_only(isolated: Path) -> None:
         await pilot.press("m")
         await until(pilot, lambda: app.current_mode == "metrics")
         runtime = app.runtime
-        pgid = runtime._deps["tiny"].state.pgid
+        pgid = runtime.fleet.deps["tiny"].state.pgid
     # leaving the app stops what it started (no --keep-running)
     from tirui.torchserve.server import group_alive
 

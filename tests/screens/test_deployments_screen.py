@@ -18,7 +18,7 @@ from tirui.torchserve.server import group_alive
 
 def status_of(app: TiruiApp, name: str) -> str:
     runtime = app.runtime
-    return runtime.get(name).status if runtime is not None and name in runtime._deps else ""
+    return runtime.get(name).status if runtime is not None and name in runtime.fleet.deps else ""
 
 
 async def test_deploy_from_buckets_then_scale_and_delete(isolated: Path, tiny_mar: Path) -> None:
@@ -48,7 +48,7 @@ async def test_deploy_from_buckets_then_scale_and_delete(isolated: Path, tiny_ma
         await pilot.press("ctrl+s")
         await until(pilot, lambda: table_rows(app)[0][3] == "2/2", timeout=90)
 
-        pgid = app.runtime._deps["tiny"].state.pgid
+        pgid = app.runtime.fleet.deps["tiny"].state.pgid
         await pilot.press("ctrl+d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
@@ -132,7 +132,7 @@ async def test_kubernetes_deploy_scale_delete_through_the_screen(
         error = lambda: str(form.query_one("#form-error", Static).render())  # noqa: E731
         await until(pilot, lambda: "dry run failed" in error(), timeout=15)
         assert "Service/taken" in error() and "not managed by tirui" in error() and app.screen is form
-        assert await asyncio.to_thread(direct._get, "Deployment", "taken") is None
+        assert await asyncio.to_thread(direct.calls.get, "Deployment", "taken") is None
         form.query_one("#field-name", Input).value = "resnet"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.screen is not form, timeout=30)  # after its dry run
@@ -159,7 +159,7 @@ async def test_kubernetes_deploy_scale_delete_through_the_screen(
         app.screen.query_one("#field-max", Input).value = "0"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "autoscale" not in table_rows(app)[0][2], timeout=30)
-        assert await asyncio.to_thread(direct._get, "HorizontalPodAutoscaler", "resnet") is None
+        assert await asyncio.to_thread(direct.calls.get, "HorizontalPodAutoscaler", "resnet") is None
 
         # someone edits the image; a re-deploy without the disk names the conflict, asks, forces,
         # and then asks before it deletes the disk
@@ -183,7 +183,7 @@ async def test_kubernetes_deploy_scale_delete_through_the_screen(
             return str(dep.spec.template.spec.containers[0].image)
 
         async def pvc_gone() -> bool:
-            pvc = await asyncio.to_thread(direct._get, "PersistentVolumeClaim", "resnet-model-store")
+            pvc = await asyncio.to_thread(direct.calls.get, "PersistentVolumeClaim", "resnet-model-store")
             return pvc is None or bool(pvc["metadata"].get("deletionTimestamp"))
 
         for _ in range(300):
@@ -228,7 +228,7 @@ async def test_kubernetes_live_table_events_yaml_logs_autoscale_and_playground(
         spec = DeploymentSpec("resnet", "eos://models/r50.mar", tokens=["t" * 24], tls_host="r.example.net")
         await asyncio.to_thread(seed, direct, spec)
         await asyncio.to_thread(
-            direct.core.create_namespaced_event,
+            direct.calls.core.create_namespaced_event,
             NAMESPACE,
             {
                 "apiVersion": "v1",
@@ -258,7 +258,7 @@ async def test_kubernetes_live_table_events_yaml_logs_autoscale_and_playground(
         async with app.run_test(size=(100, 40)) as pilot:
             await until(pilot, lambda: any(r[0] == "resnet" for r in table_rows(app)), timeout=30)
             await until(pilot, lambda: app.runtime is not None and app.runtime.watching(), timeout=30)
-            await asyncio.to_thread(direct.core.create_namespaced_pod, NAMESPACE, pod("resnet-0"))
+            await asyncio.to_thread(direct.calls.core.create_namespaced_pod, NAMESPACE, pod("resnet-0"))
             await until(pilot, lambda: table_rows(app)[0][3] == "1/1", timeout=10)
             assert table_rows(app)[0][5] == "https://r.example.net"
             polled = pod_lists()

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from tirui.cluster.runtime import Runtime
+from typing import TYPE_CHECKING
+
+from tirui.cluster.runtime import Autoscalable, Reachable, Runtime, Stoppable, Watchable
 from tirui.config import Profile
 from tirui.secrets import TokenStore
+
+if TYPE_CHECKING:
+    from tirui.cluster.kube.runtime import KubeRuntime
+    from tirui.cluster.local.runtime import LocalRuntime
+
+    def _conformance(
+        kube: KubeRuntime, local: LocalRuntime
+    ) -> tuple[Runtime, Autoscalable, Watchable, Reachable, Runtime, Stoppable]:
+        """What k9s writes as ``var _ Scalable = (*Deployment)(nil)``: mypy holds each runtime
+        to the contract and to the capabilities it claims (never called)."""
+        return kube, kube, kube, kube, local, local
 
 
 def open_runtime(profile: Profile, tokens: TokenStore | None, *, supervise: bool = False) -> Runtime:

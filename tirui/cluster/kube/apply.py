@@ -1,7 +1,8 @@
 """The writing side of the Kubernetes runtime: server-side apply (field manager ``tirui``) with
 conflicts named, the replica handover to an autoscaler, ownership preflight and pruning.
 
-Mixed into :class:`tirui.cluster.kube.runtime.KubeRuntime`, which provides the client calls.
+A collaborator of :class:`tirui.cluster.kube.runtime.KubeRuntime` over one namespace's
+:class:`~tirui.cluster.kube.api.KubeApi`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from tirui.cluster.kube.api import KubeApi
 from tirui.cluster.kube.errors import KubeConflict, KubeError, conflicts_in, explain
 from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL, MANAGED_BY
 
@@ -44,16 +46,10 @@ KINDS_BY_DELETE_ORDER = (
 
 
 class KubeWrites:
-    """Server-side apply and prune (mixin: :class:`~tirui.cluster.kube.runtime.KubeRuntime` sets these)."""
+    """Server-side apply, preflight and prune in one namespace."""
 
-    namespace: str
-    kinds: dict[str, Any]
-
-    def _get(self, kind: str, name: str) -> Obj | None:
-        raise NotImplementedError
-
-    def _list(self, kind: str, selector: dict[str, str]) -> builtins.list[Obj]:
-        raise NotImplementedError
+    def __init__(self, api: KubeApi) -> None:
+        self.api = api
 
     # -- apply -------------------------------------------------------------------------------
     def apply(
@@ -65,10 +61,10 @@ class KubeWrites:
         for obj in objects:
             ref = f"{obj['kind']}/{obj['metadata']['name']}"
             try:
-                existing = self._get(obj["kind"], obj["metadata"]["name"])
+                existing = self.api.get(obj["kind"], obj["metadata"]["name"])
                 if existing is not None and existing["metadata"].get("labels", {}).get(MANAGED_BY) != "tirui":
                     raise KubeError(
-                        f"{ref} already exists in {self.namespace} and is not managed by tirui: "
+                        f"{ref} already exists in {self.api.namespace} and is not managed by tirui: "
                         "refusing to overwrite it"
                     )
                 if existing is not None and existing["metadata"].get("deletionTimestamp"):
@@ -94,9 +90,9 @@ class KubeWrites:
         ref = f"{obj['kind']}/{obj['metadata']['name']}"
         extra = {"dry_run": "All"} if dry_run else {}
         try:
-            self.kinds[obj["kind"]].patch(
+            self.api.kinds[obj["kind"]].patch(
                 obj["metadata"]["name"],
-                self.namespace,
+                self.api.namespace,
                 obj,
                 field_manager=manager,
                 force=force,
@@ -122,7 +118,7 @@ class KubeWrites:
         partial = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": meta["name"], "namespace": self.namespace},
+            "metadata": {"name": meta["name"], "namespace": self.api.namespace},
             "spec": {"replicas": int(live.get("spec", {}).get("replicas", 1))},
         }
         self._apply_one(partial, dry_run=dry_run, force=True, manager=HANDOVER_MANAGER)
@@ -140,12 +136,12 @@ class KubeWrites:
         foreign = []
         for obj in objects:
             kind, name = obj["kind"], obj["metadata"]["name"]
-            existing = self._get(kind, name)
+            existing = self.api.get(kind, name)
             if existing is not None and existing["metadata"].get("labels", {}).get(MANAGED_BY) != "tirui":
                 foreign.append(f"{kind}/{name}")
         if foreign:
             raise KubeError(
-                f"{', '.join(foreign)} already exist(s) in {self.namespace} and is not managed by tirui: "
+                f"{', '.join(foreign)} already exist(s) in {self.api.namespace} and is not managed by tirui: "
                 "refusing to overwrite; pick another name or remove them (nothing was changed)"
             )
 
@@ -160,7 +156,7 @@ class KubeWrites:
         kept: builtins.list[str] = []
         extra = {"dry_run": "All"} if dry_run else {}
         for kind in KINDS_BY_DELETE_ORDER:
-            for obj in self._list(kind, selector):
+            for obj in self.api.list(kind, selector):
                 obj_name = obj["metadata"]["name"]
                 if (kind, obj_name) in wanted:
                     continue
@@ -168,7 +164,7 @@ class KubeWrites:
                     kept.append(f"{kind}/{obj_name}")
                     continue
                 try:
-                    self.kinds[kind].delete(obj_name, self.namespace, **extra)
+                    self.api.kinds[kind].delete(obj_name, self.api.namespace, **extra)
                 except Exception as exc:
                     raise explain(
                         exc, f"removing {kind}/{obj_name}, which the new spec no longer has"

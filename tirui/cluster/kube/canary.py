@@ -1,4 +1,4 @@
-"""Canaries on Kubernetes (mixed into :class:`~tirui.cluster.kube.runtime.KubeRuntime`).
+"""Canaries on Kubernetes (a collaborator of :class:`~tirui.cluster.kube.runtime.KubeRuntime`).
 
 Start: the archive is checked (HEAD, model version), then the canary's objects
 (:mod:`~tirui.cluster.manifests.canary`) are applied like any deploy (server-side apply, field
@@ -22,14 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 from tirui.canary.state import CANARY_SUFFIX, CanaryStatus
 from tirui.cluster.kube.errors import KubeError, explain
-from tirui.cluster.kube.ops import KubeOperations
 from tirui.cluster.kube.versions import stored
 from tirui.cluster.manifests.canary import build_canary, canary_spec, canary_state, served_model
 
 if TYPE_CHECKING:
     from tirui.canary.feed import SideFeed
+    from tirui.cluster.kube.api import KubeApi
+    from tirui.cluster.kube.apply import KubeWrites
+    from tirui.cluster.kube.deploys import KubeDeploys
+    from tirui.cluster.kube.ops import KubeOperations
+    from tirui.cluster.kube.reads import KubeReads
     from tirui.config import Profile
-    from tirui.metrics.accesslog import PushedLog
 
 Obj = dict[str, Any]
 INGRESS_SPLIT = "the ingress-nginx canary Ingress (all clients, REST and gRPC)"
@@ -53,26 +56,31 @@ def event_reason(text: str) -> str:
     return "Canary"
 
 
-class KubeCanaries(KubeOperations):
+class KubeCanaries:
     """The canary half of the Kubernetes runtime."""
 
-    namespace: str
-    core: Any
-    profile: Profile
     rollout_timeout: float = 600.0
     """How long a promotion waits for the stable rollout before it leaves the canary in place."""
 
-    if TYPE_CHECKING:
-
-        def preflight(self, objects: builtins.list[Obj]) -> None: ...
-
-        def pod_names(self, name: str, *, running: bool = False) -> builtins.list[str]: ...
-
-        def _access_log(self, pod: str, tail_lines: int = 2000) -> PushedLog: ...
+    def __init__(
+        self,
+        api: KubeApi,
+        writes: KubeWrites,
+        reads: KubeReads,
+        ops: KubeOperations,
+        deploys: KubeDeploys,
+        profile: Profile,
+    ) -> None:
+        self.api = api
+        self.writes = writes
+        self.reads = reads
+        self.ops = ops
+        self.deploys = deploys
+        self.profile = profile
 
     # -- state -------------------------------------------------------------------------------
     def _canary_dep(self, name: str) -> Obj | None:
-        return self._get("Deployment", name + CANARY_SUFFIX)
+        return self.api.get("Deployment", name + CANARY_SUFFIX)
 
     def canary_status(self, name: str) -> CanaryStatus | None:
         return canary_status_of(self._canary_dep(name))
@@ -82,13 +90,13 @@ class KubeCanaries(KubeOperations):
         spec = stored(dep)
         if dep is None or spec is None:
             raise KubeError(f"{name} has no canary")
-        _, stable, extra = self._spec_of(name)
+        _, stable, extra = self.ops.spec_of(name)
         state = canary_state(dep)
         return build_canary(
             stable,
             spec,
             weight,
-            namespace=self.namespace,
+            namespace=self.api.namespace,
             storage_endpoint=extra.get("storage_endpoint", ""),
             storage_region=extra.get("storage_region", "us-east-1"),
             policy=str(state.get("policy", "")),
@@ -97,7 +105,7 @@ class KubeCanaries(KubeOperations):
 
     # -- operations --------------------------------------------------------------------------
     def canary_start(self, name: str, source: str, weight: int, policy: str = "") -> CanaryStatus:
-        _, stable, _ = self._spec_of(name)
+        _, stable, _ = self.ops.spec_of(name)
         if not stable.tls_host:
             raise KubeError(
                 f"{name} has no Ingress (deploy it with --tls-host): on Kubernetes an ingress-nginx "
@@ -106,21 +114,21 @@ class KubeCanaries(KubeOperations):
         if self._canary_dep(name) is not None:
             raise KubeError(f"{name} already has a canary: promote or abort it first")
         spec = canary_spec(stable, source)
-        self.check_source(spec)
+        self.deploys.check_source(spec)
         if (spec.source, spec.etag) == (stable.source, stable.etag):
             raise KubeError(f"{source} is the archive {name} serves already (same ETag)")
         objects = build_canary(
             stable,
             spec,
             weight,
-            namespace=self.namespace,
+            namespace=self.api.namespace,
             storage_endpoint=self.profile.storage.endpoint_url,
             storage_region=self.profile.storage.region,
             policy=policy,
         )
-        self.preflight(objects)
-        self.apply(objects, dry_run=True)
-        self.apply(objects)
+        self.writes.preflight(objects)
+        self.writes.apply(objects, dry_run=True)
+        self.writes.apply(objects)
         self.canary_record(name, f"canary started: {spec.version_text} at {weight}%")
         status = self.canary_status(name)
         if status is None:
@@ -128,17 +136,19 @@ class KubeCanaries(KubeOperations):
         return status
 
     def canary_weight(self, name: str, weight: int) -> None:
-        self.apply([o for o in self._canary_objects(name, weight) if o["kind"] in ("Ingress", "Deployment")])
+        self.writes.apply(
+            [o for o in self._canary_objects(name, weight) if o["kind"] in ("Ingress", "Deployment")]
+        )
 
     def canary_abort(self, name: str) -> None:
-        self._managed(name)
+        self.reads.managed(name)
         if self._canary_dep(name) is None:
             raise KubeError(f"{name} has no canary")
-        self.prune(name + CANARY_SUFFIX, [], prune_disk=True)
+        self.writes.prune(name + CANARY_SUFFIX, [], prune_disk=True)
 
     def canary_promote(self, name: str) -> None:
         """The stable Deployment takes the canary's archive; the canary goes once that rolled out."""
-        dep, stable, extra = self._spec_of(name)
+        dep, stable, extra = self.ops.spec_of(name)
         canary = stored(self._canary_dep(name))
         if canary is None:
             raise KubeError(f"{name} has no canary")
@@ -149,13 +159,13 @@ class KubeCanaries(KubeOperations):
             model_version=canary.model_version,
             model_name=served_model(stable),  # clients keep calling the same model
         )
-        self._reapply(dep, new, extra, with_hpa=new.autoscaling, with_config=True)
+        self.ops.reapply(dep, new, extra, with_hpa=new.autoscaling, with_config=True)
         self._await_rollout(name)
-        self.prune(name + CANARY_SUFFIX, [], prune_disk=True)
+        self.writes.prune(name + CANARY_SUFFIX, [], prune_disk=True)
 
     def _await_rollout(self, name: str) -> None:
         deadline = time.monotonic() + self.rollout_timeout
-        while not rolled_out(self._get("Deployment", name)):
+        while not rolled_out(self.api.get("Deployment", name)):
             if time.monotonic() > deadline:
                 raise KubeError(
                     f"{name}: the stable rollout to the canary's archive is not complete after "
@@ -170,12 +180,12 @@ class KubeCanaries(KubeOperations):
         event = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{name}.", "namespace": self.namespace},
+            "metadata": {"generateName": f"{name}.", "namespace": self.api.namespace},
             "involvedObject": {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
                 "name": name,
-                "namespace": self.namespace,
+                "namespace": self.api.namespace,
             },
             "reason": event_reason(text),
             "message": text[:1024],
@@ -187,7 +197,7 @@ class KubeCanaries(KubeOperations):
             "count": 1,
         }
         try:
-            self.core.create_namespaced_event(self.namespace, event, _request_timeout=10.0)
+            self.api.core.create_namespaced_event(self.api.namespace, event, _request_timeout=10.0)
         except Exception as exc:
             raise explain(exc, f"recording an event for {name}") from None
 
@@ -196,8 +206,8 @@ class KubeCanaries(KubeOperations):
 
         def openers(deployment: str) -> dict[str, Any]:
             return {
-                pod: functools.partial(self._access_log, pod, 0)
-                for pod in self.pod_names(deployment, running=True)
+                pod: functools.partial(self.reads.access_log, pod, 0)
+                for pod in self.reads.pod_names(deployment, running=True)
             }
 
         return PodGroupFeed(

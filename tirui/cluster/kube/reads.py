@@ -11,9 +11,11 @@ import builtins
 import functools
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tirui.canary.state import CANARY_SUFFIX
+from tirui.cluster.kube.api import KubeApi
 from tirui.cluster.kube.canary import canary_status_of
 from tirui.cluster.kube.describe import PodSettings
 from tirui.cluster.kube.errors import explain
@@ -54,50 +56,50 @@ def _explain(exc: Exception) -> str:
 
 
 class KubeReads:
-    """Mixed into :class:`tirui.cluster.kube.runtime.KubeRuntime`, which sets these attributes."""
+    """Everything the Kubernetes runtime reads, in one namespace: the watch-backed statuses,
+    events, YAML, logs, metrics sources and request targets."""
 
-    namespace: str
-    profile: Profile
-    timeout: float
-    core: Any
-    kinds: dict[str, Any]
-    pods: Any
-    tokens: TokenStore | None
-    prometheus: PrometheusSource | None
-    pod_settings: PodSettings
-    _watches: dict[str, ListWatch]
-    _subscribers: builtins.list[Any]
-
-    def _get(self, kind: str, name: str) -> Obj | None:
-        raise NotImplementedError
-
-    def _list(self, kind: str, selector: dict[str, str]) -> builtins.list[Obj]:
-        raise NotImplementedError
+    def __init__(
+        self,
+        api: KubeApi,
+        profile: Profile,
+        tokens: TokenStore | None,
+        prometheus: PrometheusSource | None = None,
+    ) -> None:
+        """``prometheus``: read pod metrics from there instead of the API server's pod proxy."""
+        self.api = api
+        self.namespace = api.namespace
+        self.profile = profile
+        self.tokens = tokens
+        self.prometheus = prometheus
+        self.pod_settings = PodSettings(api.core, api.namespace)
+        self.watches: dict[str, ListWatch] = {}
+        self._subscribers: builtins.list[Callable[[], None]] = []
 
     # -- the watch-backed model --------------------------------------------------------------
-    def watch(self, on_change: Any) -> None:
+    def watch(self, on_change: Callable[[], None]) -> None:
         """Keep Deployments, Pods and Ingresses current by watches; ``on_change()`` is called from
         watch threads after every change (and when a watch disconnects or reconnects)."""
         self._subscribers.append(on_change)
-        if self._watches:
+        if self.watches:
             return
-        lists = {kind: self.pods.list if kind == "Pod" else self.kinds[kind].list for kind in WATCHED}
+        lists = {kind: self.api.pods.list if kind == "Pod" else self.api.kinds[kind].list for kind in WATCHED}
         for kind in WATCHED:
-            self._watches[kind] = ListWatch(
+            self.watches[kind] = ListWatch(
                 lists[kind], self.namespace, MANAGED, self._changed, explain=_explain
             )
-            self._watches[kind].start()
+            self.watches[kind].start()
 
     def _changed(self) -> None:
         for callback in builtins.list(self._subscribers):
             callback()
 
     def watching(self) -> bool:
-        return bool(self._watches) and all(w.synced.is_set() for w in self._watches.values())
+        return bool(self.watches) and all(w.synced.is_set() for w in self.watches.values())
 
     def watch_problem(self) -> str:
         """Why the live view may be stale ("" when every watch is connected)."""
-        for kind, w in self._watches.items():
+        for kind, w in self.watches.items():
             if w.error:
                 where = f" at resourceVersion {w.resource_version}" if w.resource_version else ""
                 return f"{kind} watch disconnected ({w.error}); reconnecting to resume{where}"
@@ -105,21 +107,21 @@ class KubeReads:
 
     def shutdown(self, *, keep_running: bool = True) -> None:
         """Stop the watches (deployments on a cluster always keep running)."""
-        for w in self._watches.values():
+        for w in self.watches.values():
             w.stop()
-        self._watches.clear()
+        self.watches.clear()
         self._subscribers.clear()
         if self.prometheus is not None:
             self.prometheus.close()
 
     def _objects(self, kind: str, selector: dict[str, str]) -> builtins.list[Obj]:
-        if kind in self._watches and self.watching():
+        if kind in self.watches and self.watching():
             return [
                 o
-                for o in self._watches[kind].snapshot()
+                for o in self.watches[kind].snapshot()
                 if all(labels(o).get(k) == v for k, v in selector.items())
             ]
-        return self._list(kind, selector)
+        return self.api.list(kind, selector)
 
     # -- statuses ----------------------------------------------------------------------------
     def list(self) -> builtins.list[DeploymentStatus]:
@@ -139,22 +141,22 @@ class KubeReads:
             rows.append(row)
         return rows
 
-    def _managed(self, name: str) -> Obj:
-        dep = self._get("Deployment", name)
+    def managed(self, name: str) -> Obj:
+        dep = self.api.get("Deployment", name)
         if dep is None or labels(dep).get(MANAGED_BY) != "tirui":
             raise DeploymentNotFound(f"no tirui deployment named {name!r} in {self.namespace}")
         return dep
 
     def get(self, name: str) -> DeploymentStatus:
-        dep = self._managed(name)
-        ingresses = self._list("Ingress", {DEPLOYMENT_LABEL: name})
+        dep = self.managed(name)
+        ingresses = self.api.list("Ingress", {DEPLOYMENT_LABEL: name})
         row = deployment_status(
             dep,
-            self._list("Pod", {DEPLOYMENT_LABEL: name}),
+            self.api.list("Pod", {DEPLOYMENT_LABEL: name}),
             ingress_endpoint(name, self.namespace, ingresses),
-            self._list("HorizontalPodAutoscaler", {DEPLOYMENT_LABEL: name}),
+            self.api.list("HorizontalPodAutoscaler", {DEPLOYMENT_LABEL: name}),
         )
-        row.canary = canary_status_of(self._get("Deployment", name + CANARY_SUFFIX))
+        row.canary = canary_status_of(self.api.get("Deployment", name + CANARY_SUFFIX))
         self.pod_settings.fill(row)
         return row
 
@@ -168,8 +170,8 @@ class KubeReads:
     def events(self, name: str) -> builtins.list[tuple[float, str]]:
         """Events of the deployment's objects, its ReplicaSets and pods, oldest first."""
         try:
-            raw = self.core.list_namespaced_event(
-                self.namespace, _preload_content=False, _request_timeout=self.timeout
+            raw = self.api.core.list_namespaced_event(
+                self.namespace, _preload_content=False, _request_timeout=self.api.timeout
             )
         except Exception as exc:
             raise explain(exc, f"listing events in {self.namespace}") from None
@@ -196,10 +198,10 @@ class KubeReads:
         Secret values are never shown (``tirui deploy --render --show-secrets`` prints them)."""
         import yaml
 
-        self._managed(name)
+        self.managed(name)
         docs = []
         for kind, api_version in YAML_KINDS.items():
-            for item in self._list(kind, {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: name}):
+            for item in self.api.list(kind, {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: name}):
                 obj = {"apiVersion": api_version, "kind": kind, **item}
                 obj.get("metadata", {}).pop("managedFields", None)
                 for field in ("data", "stringData"):
@@ -213,13 +215,13 @@ class KubeReads:
         out: builtins.list[str] = []
         for pod in self.pod_names(name):
             try:
-                text = self.core.read_namespaced_pod_log(
+                text = self.api.core.read_namespaced_pod_log(
                     pod,
                     self.namespace,
                     container="torchserve",
                     tail_lines=lines,
                     _preload_content=False,
-                    _request_timeout=self.timeout,
+                    _request_timeout=self.api.timeout,
                 ).data.decode("utf-8", "replace")
             except Exception as exc:
                 out.append(f"[{pod}] {explain(exc, 'reading the log')}")
@@ -230,7 +232,7 @@ class KubeReads:
     def follow_logs(self, name: str) -> DeploymentLogs:
         """A follower of every pod's TorchServe log; ``close()`` it when done."""
         return DeploymentLogs(
-            self.core,
+            self.api.core,
             self.namespace,
             functools.partial(self.pod_names, name),
             explain=lambda exc: str(explain(exc, "following the log")),
@@ -243,7 +245,7 @@ class KubeReads:
         from tirui.metrics.scrape import ScrapeError, parse
 
         try:
-            r = self.core.connect_get_namespaced_pod_proxy_with_path(
+            r = self.api.core.connect_get_namespaced_pod_proxy_with_path(
                 f"{pod}:{METRICS_PORT}",
                 self.namespace,
                 "metrics",
@@ -254,13 +256,13 @@ class KubeReads:
             raise ScrapeError(str(explain(exc, f"{pod} (pod proxy)"))) from None
         return parse(r.data.decode("utf-8", "replace"))
 
-    def _access_log(self, pod: str, tail_lines: int = 2000) -> PushedLog:
+    def access_log(self, pod: str, tail_lines: int = 2000) -> PushedLog:
 
         from tirui.metrics.accesslog import PushedLog
 
         log = PushedLog()
         follower = PodLog(
-            self.core,
+            self.api.core,
             self.namespace,
             pod,
             log.push,
@@ -286,7 +288,7 @@ class KubeReads:
             else:
                 fetch = functools.partial(self.scrape_pod, pod)
                 where = f"pods/{pod}:{METRICS_PORT}/proxy/metrics"
-            log = functools.partial(self._access_log, pod)
+            log = functools.partial(self.access_log, pod)
             out.append(
                 ReplicaSource(pod, where, fetch=fetch, open_log=log, api_bound=self.prometheus is None)
             )
@@ -302,8 +304,8 @@ class KubeReads:
         from tirui.torchserve.http import Endpoint
         from tirui.torchserve.target import Target
 
-        self._managed(name)
-        hosts = ingress_hosts(self._list("Ingress", {DEPLOYMENT_LABEL: name}))
+        self.managed(name)
+        hosts = ingress_hosts(self.api.list("Ingress", {DEPLOYMENT_LABEL: name}))
         ref = token_ref(self.profile.name, name)
         token = None
         if self.tokens is not None and self.tokens.available:

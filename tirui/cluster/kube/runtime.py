@@ -6,54 +6,46 @@ scale, autoscale and restart, which re-apply the Deployment from the spec stored
 re-deploy converges: what the new spec no longer has is removed from the objects, and objects
 the new spec no longer has are pruned (the model-cache disk only when asked). A field another
 manager owns (``kubectl edit``/``scale``) is a :class:`KubeConflict` naming who owns what;
-``force`` takes it over. An existing object without tirui's label is never touched. Reads use
-raw JSON (``_preload_content=False``) so odd or partial objects do not trip the typed models.
+``force`` takes it over. An existing object without tirui's label is never touched.
+
+The runtime is a face over collaborators that share one :class:`~tirui.cluster.kube.api.KubeApi`:
+:class:`~tirui.cluster.kube.reads.KubeReads` (statuses, watches, logs, metrics, targets),
+:class:`~tirui.cluster.kube.apply.KubeWrites` (apply, preflight, prune),
+:class:`~tirui.cluster.kube.deploys.KubeDeploys` (archive check, objects, converge),
+:class:`~tirui.cluster.kube.ops.KubeOperations` (scale, autoscale, restart, rollback, delete) and
+:class:`~tirui.cluster.kube.canary.KubeCanaries`. Each is built with what it uses, nothing more.
 """
 
 from __future__ import annotations
 
 import builtins
-import functools
-import json
+import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
+from tirui.canary.feed import SideFeed
+from tirui.canary.state import CanaryStatus
+from tirui.cluster.kube.api import KubeApi
 from tirui.cluster.kube.apply import KubeWrites
 from tirui.cluster.kube.canary import KubeCanaries
-from tirui.cluster.kube.describe import PodSettings
+from tirui.cluster.kube.deploys import KubeDeploys
 from tirui.cluster.kube.errors import KubeConflict, KubeError, explain
+from tirui.cluster.kube.logs import DeploymentLogs
 from tirui.cluster.kube.ops import KubeOperations
 from tirui.cluster.kube.reads import KubeReads
-from tirui.cluster.kube.versions import carry_history
-from tirui.cluster.manifests.build import build_for_profile
-from tirui.cluster.manifests.canary import served_model
-from tirui.cluster.runtime import DEPLOY, ApplyResult, DeployOptions
+from tirui.cluster.runtime import DEPLOY, ApplyResult, DeploymentStatus, DeployOptions
 from tirui.cluster.spec import DeploymentSpec
 from tirui.config import Profile
+from tirui.metrics.collector import ReplicaSource
 from tirui.secrets import TokenStore
+from tirui.torchserve.target import Target
 
 __all__ = ["ApplyResult", "KubeConflict", "KubeError", "KubeRuntime", "explain"]
 
-Obj = dict[str, Any]
 
-
-class _Kind:
-    """The client calls of one kind (namespaced), each with a default request timeout (a call
-    may pass its own ``_request_timeout``, as watches do)."""
-
-    def __init__(self, api: Any, suffix: str, timeout: float) -> None:
-        def call(verb: str) -> Callable[..., Any]:
-            return functools.partial(getattr(api, f"{verb}_namespaced_{suffix}"), _request_timeout=timeout)
-
-        self.read = call("read")
-        self.patch = call("patch")
-        self.delete = call("delete")
-        self.list = call("list")
-
-
-class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
-    """Deployments in one namespace of one cluster (reads, watches, logs, metrics: KubeReads)."""
+class KubeRuntime:
+    """Deployments in one namespace of one cluster: :class:`~tirui.cluster.runtime.Runtime`
+    with the Autoscalable, Watchable and Reachable capabilities."""
 
     scale_unit = "replica"
     scale_label = "Replicas"
@@ -79,40 +71,24 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
         and store credentials read;
         ``prometheus_url``: read metrics from that Prometheus instead of the pods' proxy;
         ``context``: the kube context's name, for the header."""
-        from kubernetes import client
+        from tirui.metrics.promql import PrometheusSource
 
         self.api = api_client
-        self.tokens = tokens
-        self.prometheus = None
-        if prometheus_url:
-            from tirui.metrics.promql import PrometheusSource
-
-            self.prometheus = PrometheusSource(prometheus_url)
-        self._watches = {}
-        self._subscribers = []
-        self.timeout = 10.0
-        """Seconds per API request, so an unreachable cluster fails instead of hanging."""
         self.namespace = namespace
         self.profile = profile or Profile(name="kubernetes")
+        self.tokens = tokens
         self.context = context
         self.last_contact = 0.0
         self.contact_error = ""
-        core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
-        net, hpa = client.NetworkingV1Api(api_client), client.AutoscalingV2Api(api_client)
-        policy = client.PolicyV1Api(api_client)
-        self.core, self.apps = core, apps
-        self.pod_settings = PodSettings(core, namespace)
-        self.kinds = {
-            "Secret": _Kind(core, "secret", self.timeout),
-            "ConfigMap": _Kind(core, "config_map", self.timeout),
-            "PersistentVolumeClaim": _Kind(core, "persistent_volume_claim", self.timeout),
-            "Service": _Kind(core, "service", self.timeout),
-            "Deployment": _Kind(apps, "deployment", self.timeout),
-            "Ingress": _Kind(net, "ingress", self.timeout),
-            "HorizontalPodAutoscaler": _Kind(hpa, "horizontal_pod_autoscaler", self.timeout),
-            "PodDisruptionBudget": _Kind(policy, "pod_disruption_budget", self.timeout),
-        }
-        self.pods = _Kind(core, "pod", self.timeout)
+        prometheus = PrometheusSource(prometheus_url) if prometheus_url else None
+        self.calls = KubeApi(api_client, namespace)
+        self.writes = KubeWrites(self.calls)
+        self.reads = KubeReads(self.calls, self.profile, tokens, prometheus)
+        self.deploys = KubeDeploys(self.calls, self.writes, self.reads, self.profile, tokens)
+        self.ops = KubeOperations(self.calls, self.writes, self.reads, self.deploys)
+        self.canaries = KubeCanaries(
+            self.calls, self.writes, self.reads, self.ops, self.deploys, self.profile
+        )
 
     @classmethod
     def from_profile(cls, profile: Profile, tokens: TokenStore | None = None) -> KubeRuntime:
@@ -139,121 +115,98 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
             context=context,
         )
 
-    # -- raw helpers -------------------------------------------------------------------------
-    @staticmethod
-    def _json(response: Any) -> Any:
-        return json.loads(response.data)
+    # -- reads -------------------------------------------------------------------------------
+    def list(self) -> builtins.list[DeploymentStatus]:
+        return self.reads.list()
 
-    def _get(self, kind: str, name: str) -> Obj | None:
-        """One object or None. A list filtered by name rather than a GET, so "absent" is a normal
-        answer (no 404 round trip)."""
-        try:
-            raw = self.kinds[kind].list(
-                self.namespace, field_selector=f"metadata.name={name}", _preload_content=False
-            )
-        except Exception as exc:
-            raise explain(exc, f"reading {kind}/{name}") from None
-        items = self._json(raw).get("items", [])
-        return next((o for o in items if o.get("metadata", {}).get("name") == name), None)
+    def get(self, name: str) -> DeploymentStatus:
+        return self.reads.get(name)
 
-    def _list(self, kind: str, selector: dict[str, str]) -> builtins.list[Obj]:
-        label_selector = ",".join(f"{k}={v}" for k, v in selector.items())
-        api = self.pods if kind == "Pod" else self.kinds[kind]
-        try:
-            raw = api.list(self.namespace, label_selector=label_selector, _preload_content=False)
-        except Exception as exc:
-            raise explain(exc, f"listing {kind}s in {self.namespace}") from None
-        items = self._json(raw).get("items", [])
-        return [
-            o
-            for o in items
-            if all(o.get("metadata", {}).get("labels", {}).get(k) == v for k, v in selector.items())
-        ]
+    def pod_names(self, name: str, *, running: bool = False) -> builtins.list[str]:
+        return self.reads.pod_names(name, running=running)
 
-    # -- deploy ----------------------------------------------------------------------------
-    def check_source(self, spec: DeploymentSpec) -> None:
-        """The archive must exist (HEAD) before anything is applied: an init container would
-        otherwise fail forever on it. Its ETag and manifest's model version go into the spec
-        (what the table shows as the serving version)."""
-        from tirui.storage.base import StorageError
-        from tirui.storage.factory import open_store
-        from tirui.storage.mar import read_manifest
-        from tirui.storage.uri import parse_uri
+    def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
+        return self.reads.logs(name, lines)
 
-        uri = parse_uri(spec.source)
-        try:
-            store = open_store(self.profile, self.tokens)
-            head = store.head(uri.bucket, uri.key)
-        except StorageError as exc:
-            raise KubeError(f"model archive {spec.source}: {exc} (nothing was changed)") from None
-        spec.etag = head.etag
-        try:
-            read = functools.partial(store.read_range, uri.bucket, uri.key)
-            manifest = read_manifest(read, head.size)
-            spec.model_version, spec.archive_config = manifest.model_version, manifest.model_config
-        except Exception:  # an unreadable manifest shows as an unknown version, the pod says why
-            spec.model_version = ""
+    def follow_logs(self, name: str) -> DeploymentLogs:
+        return self.reads.follow_logs(name)
 
-    def objects_with(self, spec: DeploymentSpec, *, create_token: bool = True) -> builtins.list[Obj]:
-        """The objects of ``spec`` with the token and object-store keys from the profile and the
-        token store (what :meth:`deploy` applies). A restart stamp already on the cluster is
-        kept, so an unchanged re-deploy does not roll the pods."""
-        from tirui.cluster.credentials import deployment_tokens, storage_credentials
+    def events(self, name: str) -> builtins.list[tuple[float, str]]:
+        return self.reads.events(name)
 
-        if spec.auth and not spec.tokens:
-            spec.tokens = deployment_tokens(self.profile, self.tokens, spec.name, create=create_token)
-        existing = self._get("Deployment", spec.name)
-        stored = self._stored_spec(existing)
-        if stored is not None:
-            if not spec.restarted_at:
-                spec.restarted_at = stored[0].restarted_at
-            if not spec.model_name:  # a new archive keeps the model name clients call
-                spec.model_name = served_model(stored[0])
-        key, secret = storage_credentials(self.profile, self.tokens)
-        objects = build_for_profile(
-            spec,
-            self.profile,
-            namespace=self.namespace,
-            access_key_id=key,
-            secret_access_key=secret,
-            show_secrets=True,
-        )
-        carry_history(objects, existing, spec)
-        return objects
+    def config_text(self, name: str) -> str:
+        return self.reads.config_text(name)
 
-    def _converge(self, spec: DeploymentSpec, objects: builtins.list[Obj], how: DeployOptions) -> ApplyResult:
-        dry_run = how.dry_run
-        self.preflight(objects)
-        applied = self.apply(objects, dry_run=dry_run, force=how.force)
-        pruned, kept = self.prune(spec.name, objects, dry_run=dry_run, prune_disk=how.prune_disk)
-        warning = self.autoscale_warning(spec.autoscale_metric) if spec.autoscaling else ""
-        warnings = [w for w in (warning, spec.archive_overrides()) if w]
-        return ApplyResult(applied, pruned, kept, warnings, dry_run)
+    def metrics_sources(self, name: str) -> builtins.list[ReplicaSource]:
+        return self.reads.metrics_sources(name)
 
+    def target(self, name: str) -> Target:
+        return self.reads.target(name)
+
+    # -- Watchable ---------------------------------------------------------------------------
+    def watch(self, on_change: Callable[[], None]) -> None:
+        self.reads.watch(on_change)
+
+    def watching(self) -> bool:
+        return self.reads.watching()
+
+    def watch_problem(self) -> str:
+        return self.reads.watch_problem()
+
+    def shutdown(self, *, keep_running: bool = True) -> None:
+        """Stop the watches (deployments on a cluster always keep running)."""
+        self.reads.shutdown(keep_running=keep_running)
+
+    # -- deploy and operations ---------------------------------------------------------------
     def deploy(self, spec: DeploymentSpec, how: DeployOptions = DEPLOY) -> ApplyResult:
-        """Deploy (or re-deploy) ``spec`` so the cluster converges on it: archive check, dry run,
-        apply, prune. ``result.status`` is the deployment's state right after.
+        return self.deploys.deploy(spec, how)
 
-        ``how.dry_run``: the archive check, ownership preflight and a server-side dry run of every
-        write (pruning included) only; changes nothing (not even the keyring: a deployment without
-        a token yet is checked with a throwaway one)."""
-        objects = self._prepare(spec, create_token=not how.dry_run)
-        result = self._converge(spec, objects, replace(how, dry_run=True))
-        if how.dry_run:
-            return result
-        result = self._converge(spec, objects, how)
-        result.status = self.get(spec.name)
-        return result
+    def rollback(self, name: str) -> ApplyResult:
+        return self.ops.rollback(name)
 
-    def _prepare(self, spec: DeploymentSpec, *, create_token: bool) -> builtins.list[Obj]:
-        self.check_source(spec)
-        return self.objects_with(spec, create_token=create_token)
+    def scale(self, name: str, count: int) -> None:
+        self.ops.scale(name, count)
 
-    # -- cluster capabilities ----------------------------------------------------------------
+    def restart(self, name: str) -> None:
+        self.ops.restart(name)
+
+    def delete(self, name: str) -> None:
+        self.ops.delete(name)
+
+    # -- Autoscalable ------------------------------------------------------------------------
+    def autoscale(
+        self, name: str, min_replicas: int, max_replicas: int, metric: str = "cpu", target: str = "70"
+    ) -> None:
+        self.ops.autoscale(name, min_replicas, max_replicas, metric, target)
+
+    def autoscale_warning(self, metric: str) -> str:
+        return self.deploys.autoscale_warning(metric)
+
+    # -- canaries ----------------------------------------------------------------------------
+    def canary_start(self, name: str, source: str, weight: int, policy: str = "") -> CanaryStatus:
+        return self.canaries.canary_start(name, source, weight, policy)
+
+    def canary_status(self, name: str) -> CanaryStatus | None:
+        return self.canaries.canary_status(name)
+
+    def canary_weight(self, name: str, weight: int) -> None:
+        self.canaries.canary_weight(name, weight)
+
+    def canary_promote(self, name: str) -> None:
+        self.canaries.canary_promote(name)
+
+    def canary_abort(self, name: str) -> None:
+        self.canaries.canary_abort(name)
+
+    def canary_record(self, name: str, text: str, *, warning: bool = False) -> None:
+        self.canaries.canary_record(name, text, warning=warning)
+
+    def canary_feed(self, name: str) -> SideFeed:
+        return self.canaries.canary_feed(name)
+
+    # -- Reachable ---------------------------------------------------------------------------
     def ping(self) -> None:
         """One cheap request (``/version``, readable by every user); raises :class:`KubeError`."""
-        import time
-
         try:
             from kubernetes import client
 
@@ -262,30 +215,3 @@ class KubeRuntime(KubeCanaries, KubeOperations, KubeWrites, KubeReads):
             self.contact_error = str(explain(exc, "the API server"))
             raise KubeError(self.contact_error) from None
         self.last_contact, self.contact_error = time.time(), ""
-
-    def served_api_groups(self) -> set[str]:
-        """API groups the cluster serves (discovery), e.g. ``metrics.k8s.io``."""
-        try:
-            from kubernetes import client
-
-            raw: Any = client.ApisApi(self.api).get_api_versions(_preload_content=False, _request_timeout=5.0)
-        except Exception as exc:
-            raise explain(exc, "discovering the cluster's APIs") from None
-        data = json.loads(raw.data)
-        return {g.get("name", "") for g in data.get("groups", [])}
-
-    def autoscale_warning(self, metric: str) -> str:
-        """Why an autoscaler on ``metric`` cannot work on this cluster ("" when it can)."""
-        from tirui.cluster.kube.status import autoscale_fix
-
-        group = "metrics.k8s.io" if metric == "cpu" else "custom.metrics.k8s.io"
-        try:
-            served = self.served_api_groups()
-        except KubeError:
-            return ""
-        if group in served:
-            return ""
-        return (
-            f"the cluster serves no {group} API, so an autoscaler on {metric} cannot act: "
-            + autoscale_fix(metric)
-        )

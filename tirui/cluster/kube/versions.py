@@ -21,11 +21,24 @@ def _annotations(obj: Obj | None) -> dict[str, str]:
 
 
 def stored(obj: Obj | None, key: str = SPEC_ANNOTATION) -> DeploymentSpec | None:
+    """The spec under ``key`` (the serving one by default), None without a readable one."""
     text = _annotations(obj).get(key)
     if not text:
         return None
     try:
         return spec_from_json(text)[0]
+    except (ValueError, TypeError):
+        return None
+
+
+def stored_with_extras(obj: Obj | None) -> tuple[DeploymentSpec, dict[str, str]] | None:
+    """The spec the Deployment was applied from and the extras stored with it (the object
+    store's endpoint and region); None without a readable one."""
+    text = _annotations(obj).get(SPEC_ANNOTATION)
+    if not text:
+        return None
+    try:
+        return spec_from_json(text)
     except (ValueError, TypeError):
         return None
 

@@ -30,14 +30,12 @@ from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec
 
 if TYPE_CHECKING:
-    import httpx
-
     from tirui.canary.feed import SideFeed
     from tirui.cluster.local.dep import LocalDep
-    from tirui.cluster.local.update import Swap
+    from tirui.cluster.local.fleet import LocalFleet
+    from tirui.cluster.local.versions import LocalVersions
     from tirui.config import Profile
     from tirui.secrets import TokenStore
-    from tirui.storage.base import ObjectStore
 
 CANARY_FILE = "canary.json"
 LOCAL_SPLIT = "tirui's own clients (Playground, bench, predict); other clients reach the stable version"
@@ -73,43 +71,43 @@ def canary_text(canary: dict[str, Any]) -> str:
     )
 
 
+def pause_canary(dep: LocalDep) -> None:
+    """A TorchServe (re)start loads the serving archive only: the canary gets no traffic until
+    :meth:`LocalCanaries.resume` has loaded it again."""
+    canary = canary_of(dep.folder)
+    if canary and not canary.get("restoring"):
+        paused = {**canary, "weight": 0, "paused_weight": canary.get("weight", 0), "restoring": True}
+        _write(dep.folder, paused)
+        dep.event(
+            f"Canary {canary_text(canary)} paused: TorchServe (re)starts with the stable version; "
+            "the canary is loaded again once that is Ready"
+        )
+
+
 class LocalCanaries:
-    """The canary half of :class:`~tirui.cluster.local.runtime.LocalRuntime` (a mixin)."""
+    """The canary half of :class:`~tirui.cluster.local.runtime.LocalRuntime`."""
 
-    _lock: threading.RLock
-    _http: httpx.Client
-    profile: Profile
-    tokens: TokenStore | None
-
-    if TYPE_CHECKING:
-
-        def _dep(self, name: str) -> LocalDep: ...
-
-        def _swap(self, dep: LocalDep, spec: DeploymentSpec | None = None) -> Swap | None: ...
-
-        def _fetch_revision(
-            self, spec: DeploymentSpec, store: ObjectStore | None, dep: LocalDep, revision: int
-        ) -> tuple[Path, str, str]: ...
-
-        @staticmethod
-        def _spec_as_is(dep: LocalDep, source: str) -> DeploymentSpec: ...
-
-        def _switched(
-            self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int, *, running: bool
-        ) -> None: ...
+    def __init__(
+        self, fleet: LocalFleet, versions: LocalVersions, profile: Profile, tokens: TokenStore | None
+    ) -> None:
+        """``profile`` and ``tokens``: the object store canary archives come from."""
+        self.fleet = fleet
+        self.versions = versions
+        self.profile = profile
+        self.tokens = tokens
 
     def canary_start(self, name: str, source: str, weight: int, policy: str = "") -> CanaryStatus:
         """Load ``source`` beside the serving version with ``weight`` % of tirui's traffic."""
         from tirui.cluster.local.update import register
 
-        with self._lock:
-            dep = self._dep(name)
+        with self.fleet.lock:
+            dep = self.fleet.dep(name)
             if canary_of(dep.folder):
                 raise RuntimeFailure(
                     f"{name} already has a canary ({canary_text(canary_of(dep.folder))}): promote or "
                     "abort it first"
                 )
-            swap = self._swap(dep)
+            swap = self.fleet.swap(dep)
             revision = dep.state.revision + 1
         if swap is None or dep.state.phase != "Ready":
             raise RuntimeFailure(f"{name} is not serving ({dep.state.phase}): a canary needs it Ready")
@@ -118,13 +116,13 @@ class LocalCanaries:
             from tirui.storage.factory import open_store
 
             store = open_store(self.profile, self.tokens)
-        mar, etag, version = self._fetch_revision(DeploymentSpec(name, source), store, dep, revision)
+        mar, etag, version = self.versions.fetch_revision(DeploymentSpec(name, source), store, dep, revision)
         try:
-            register(self._http, swap, mar.name, version)
+            register(self.fleet.http, swap, mar.name, version)
         except BaseException:
             mar.unlink(missing_ok=True)
             raise
-        with self._lock:
+        with self.fleet.lock:
             s = dep.state
             s.revision = revision
             canary = {
@@ -144,8 +142,8 @@ class LocalCanaries:
         return status
 
     def canary_status(self, name: str) -> CanaryStatus | None:
-        with self._lock:
-            c = canary_of(self._dep(name).folder)
+        with self.fleet.lock:
+            c = canary_of(self.fleet.dep(name).folder)
             if not c:
                 return None
             return CanaryStatus(
@@ -159,25 +157,13 @@ class LocalCanaries:
             )
 
     def _canary(self, name: str) -> tuple[LocalDep, dict[str, Any]]:
-        dep = self._dep(name)
+        dep = self.fleet.dep(name)
         canary = canary_of(dep.folder)
         if not canary:
             raise RuntimeFailure(f"{name} has no canary")
         return dep, canary
 
-    def _pause_canary(self, dep: LocalDep) -> None:
-        """A TorchServe (re)start loads the serving archive only: the canary gets no traffic until
-        :meth:`_resume_canary` has loaded it again."""
-        canary = canary_of(dep.folder)
-        if canary and not canary.get("restoring"):
-            paused = {**canary, "weight": 0, "paused_weight": canary.get("weight", 0), "restoring": True}
-            _write(dep.folder, paused)
-            dep.event(
-                f"Canary {canary_text(canary)} paused: TorchServe (re)starts with the stable version; "
-                "the canary is loaded again once that is Ready"
-            )
-
-    def _resume_canary(self, dep: LocalDep) -> None:
+    def resume(self, dep: LocalDep) -> None:
         """Called when the deployment is Ready: load a paused canary again (in a thread, outside
         the lock: registering takes seconds)."""
         canary = canary_of(dep.folder)
@@ -193,13 +179,13 @@ class LocalCanaries:
 
         version = str(canary["model_version"])
         try:
-            with self._lock:
-                swap = self._swap(dep)
+            with self.fleet.lock:
+                swap = self.fleet.swap(dep)
             if swap is None:
                 return  # not running after all: the next Ready tries again
-            if not is_ready(self._http, swap, version):  # another tirui may have loaded it already
-                register(self._http, swap, Path(canary["mar_file"]).name, version)
-            with self._lock:
+            if not is_ready(self.fleet.http, swap, version):  # another tirui may have loaded it already
+                register(self.fleet.http, swap, Path(canary["mar_file"]).name, version)
+            with self.fleet.lock:
                 now = canary_of(dep.folder)
                 if now.get("restoring") and now.get("model_version") == version:
                     weight = int(now.get("paused_weight", 0))
@@ -207,9 +193,9 @@ class LocalCanaries:
                     _write(dep.folder, {**resumed, "weight": weight})
                     dep.event(f"Canary {canary_text(now)} loaded again at {weight}%")
                     return
-            retire(self._http, swap, version, drain=False)  # aborted meanwhile: unload it again
+            retire(self.fleet.http, swap, version, drain=False)  # aborted meanwhile: unload it again
         except RuntimeFailure as exc:
-            with self._lock:
+            with self.fleet.lock:
                 _write(dep.folder, {})
                 dep.event(
                     f"Warning: canary {canary_text(canary)} ended: it could not be loaded again ({exc})"
@@ -220,7 +206,7 @@ class LocalCanaries:
             dep.restoring_canary = False
 
     def canary_weight(self, name: str, weight: int) -> None:
-        with self._lock:
+        with self.fleet.lock:
             dep, canary = self._canary(name)
             key = "paused_weight" if canary.get("restoring") else "weight"  # paused: for after
             _write(dep.folder, {**canary, key: weight})
@@ -232,19 +218,19 @@ class LocalCanaries:
         """The canary becomes the default version; the old one drains and is unregistered."""
         from tirui.cluster.local.update import make_default, retire
 
-        with self._lock:
+        with self.fleet.lock:
             dep, c = self._canary(name)
-            swap, old = self._swap(dep), dep.state.model_version
+            swap, old = self.fleet.swap(dep), dep.state.model_version
         if swap is None:
             raise RuntimeFailure(f"{name} is not running: the canary cannot be promoted")
-        make_default(self._http, swap, c["model_version"])
+        make_default(self.fleet.http, swap, c["model_version"])
         new = {k: str(c[k]) for k in ("source", "mar_file", "etag", "model_version")}
-        with self._lock:
+        with self.fleet.lock:
             _write(dep.folder, {})
-            spec = self._spec_as_is(dep, new["source"])
-            self._switched(dep, spec, new, dep.state.revision, running=True)
+            spec = self.versions.spec_as_is(dep, new["source"])
+            self.versions.switched(dep, spec, new, dep.state.revision, running=True)
         try:
-            retire(self._http, swap, old)
+            retire(self.fleet.http, swap, old)
         except RuntimeFailure as exc:
             raise RuntimeFailure(f"{name}: the canary serves now, but {exc}") from None
 
@@ -252,25 +238,25 @@ class LocalCanaries:
         """Send it no more traffic, let it drain, unregister it; the stable version never stopped."""
         from tirui.cluster.local.update import retire
 
-        with self._lock:
+        with self.fleet.lock:
             dep, c = self._canary(name)
             _write(dep.folder, {**c, "weight": 0})
-            swap = self._swap(dep)
+            swap = self.fleet.swap(dep)
         if swap is not None:
-            retire(self._http, swap, str(c["model_version"]))
-        with self._lock:
+            retire(self.fleet.http, swap, str(c["model_version"]))
+        with self.fleet.lock:
             _write(dep.folder, {})
             dep.event(f"Canary {canary_text(c)} removed: stable serves all traffic")
         Path(c["mar_file"]).unlink(missing_ok=True)
 
     def canary_record(self, name: str, text: str, *, warning: bool = False) -> None:
-        with self._lock:
-            self._dep(name).event(("Warning: " if warning else "") + text)
+        with self.fleet.lock:
+            self.fleet.dep(name).event(("Warning: " if warning else "") + text)
 
     def canary_feed(self, name: str) -> SideFeed:
         from tirui.canary.feed import VersionSplitFeed
         from tirui.metrics.accesslog import LogTail
 
-        with self._lock:
+        with self.fleet.lock:
             dep, c = self._canary(name)
         return VersionSplitFeed(LogTail(dep.workdir / "logs" / "access_log.log"), str(c["model_version"]))

@@ -60,7 +60,7 @@ class LocalDep:
         """When the supervisor next asks TorchServe for READY workers (monotonic)."""
         self.events: deque[tuple[float, str]] = deque(self._saved_events(), maxlen=200)
         self.restoring_canary = False
-        """A thread is loading the paused canary again (see LocalCanaries._resume_canary)."""
+        """A thread is loading the paused canary again (see LocalCanaries.resume)."""
         self.stopping = False
         """Its processes are being stopped outside the lock: the supervisor leaves it alone."""
 

@@ -1,6 +1,7 @@
-"""Supervision of local deployments (a mixin of :class:`~tirui.cluster.local.runtime.LocalRuntime`): the
-thread that probes each TorchServe for READY workers, restarts dead ones with back-off, fails
-models that never get ready, and copies TorchServe's fresh keys into the token store."""
+"""Supervision of local deployments (a collaborator of
+:class:`~tirui.cluster.local.runtime.LocalRuntime`): the thread that probes each TorchServe for
+READY workers, restarts dead ones with back-off, fails models that never get ready, and copies
+TorchServe's fresh keys into the token store."""
 
 from __future__ import annotations
 
@@ -12,40 +13,57 @@ from typing import TYPE_CHECKING
 import httpx
 
 from tirui.cluster.local.dep import failure_reason
-from tirui.torchserve.server import ServerKeys, group_alive
+from tirui.cluster.local.process import alive, kill_process, start_process
+from tirui.torchserve.server import ServerKeys
 from tirui.torchserve.settings import described_settings
 
 if TYPE_CHECKING:
+    from tirui.cluster.local.canary import LocalCanaries
     from tirui.cluster.local.dep import LocalDep
-    from tirui.cluster.local.lease import SupervisorLease
+    from tirui.cluster.local.fleet import LocalFleet
     from tirui.config import Profile
     from tirui.secrets import TokenStore
 
 
-class Supervision:
-    _lock: threading.RLock
-    _http: httpx.Client
-    _deps: dict[str, LocalDep]
-    _stop: threading.Event
-    poll: float
-    probe_period: float
-    backoff_max: float
-    startup_timeout: float
-    profile: Profile
-    tokens: TokenStore | None
-    lease: SupervisorLease
+class Supervisor:
+    """The supervision thread of one runtime: it acts only while it holds the folder's lease."""
 
-    if TYPE_CHECKING:
+    def __init__(
+        self,
+        fleet: LocalFleet,
+        canaries: LocalCanaries,
+        keys: LocalKeys,
+        *,
+        poll: float,
+        probe_period: float,
+        backoff_max: float,
+    ) -> None:
+        """``poll``: seconds between rounds; ``probe_period``: between readiness checks of a
+        started deployment (a kubelet's periodSeconds: each is a request in TorchServe's log);
+        ``backoff_max``: the longest wait before a restart."""
+        self.fleet = fleet
+        self.canaries = canaries
+        self.keys = keys
+        self.poll = poll
+        self.probe_period = probe_period
+        self.backoff_max = backoff_max
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-        def _discover(self) -> None: ...
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="tirui-local-runtime", daemon=True)
+        self._thread.start()
 
-        def _start(self, dep: LocalDep) -> None: ...
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
 
-        def _kill(self, dep: LocalDep) -> None: ...
+    def supervising(self) -> bool:
+        """Whether this runtime's thread runs and holds the lease (else a status probes itself)."""
+        return self._thread is not None and self.fleet.lease.held()
 
-        def _resume_canary(self, dep: LocalDep) -> None: ...
-
-    def _supervise(self) -> None:
+    def _run(self) -> None:
         while not self._stop.wait(self.poll):
             with contextlib.suppress(Exception):
                 self.tick()
@@ -53,20 +71,15 @@ class Supervision:
     def tick(self) -> None:
         """One supervision round over every deployment, by the one runtime on the folder that
         holds the supervisor lease (another tirui on the same data dir only reads)."""
-        if not self.lease.held():
+        if not self.fleet.lease.held():
             return
-        with self._lock:
-            self._discover()
-            deps = list(self._deps.values())
+        with self.fleet.lock:
+            self.fleet.discover()
+            deps = list(self.fleet.deps.values())
         for dep in deps:
-            with self._lock:
-                if dep.state.name in self._deps:
+            with self.fleet.lock:
+                if dep.state.name in self.fleet.deps:
                     self._check(dep)
-
-    def _alive(self, dep: LocalDep) -> bool:
-        if dep.proc is not None:
-            return dep.proc.poll() is None
-        return bool(dep.state.pgid) and group_alive(dep.state.pgid)
 
     def _check(self, dep: LocalDep) -> None:
         if dep.stopping:
@@ -77,14 +90,14 @@ class Supervision:
         now = time.monotonic()
         if s.phase == "Restarting":
             if now >= dep.next_restart:
-                self._start(dep)
+                start_process(dep)
             return
         if s.phase not in ("Starting", "Ready", "NotReady"):
             return
-        if not self._alive(dep):
+        if not alive(dep):
             code = dep.proc.returncode if dep.proc is not None else None
             reason = failure_reason(dep.workdir)
-            self._kill(dep)
+            kill_process(dep)
             s.restarts += 1
             s.last_exit = (f"exit code {code}" if code is not None else "process ended") + (
                 f": {reason}" if reason else ""
@@ -98,25 +111,27 @@ class Supervision:
         if s.phase != "Starting" and now < dep.next_probe:
             return  # started: checked every probe_period (while starting, every poll)
         dep.next_probe = now + self.probe_period
-        self._probe(dep)
+        self.probe(dep)
         if s.phase == "Ready":
             return
-        if now - dep.down_since > self.startup_timeout:
+        if now - dep.down_since > self.fleet.startup_timeout:
             reason = failure_reason(dep.workdir) or "no READY worker"
             if not s.ever_ready:
-                self._kill(dep)
+                kill_process(dep)
                 s.phase = "Failed"
-                s.reason = f"the model never got a READY worker in {self.startup_timeout:.0f}s: {reason}"
+                s.reason = (
+                    f"the model never got a READY worker in {self.fleet.startup_timeout:.0f}s: {reason}"
+                )
                 dep.event(f"Failed: {s.reason}")
                 s.save(dep.folder)
             else:
-                self._kill(dep)
+                kill_process(dep)
                 s.restarts += 1
-                s.last_exit = f"workers stayed down for {self.startup_timeout:.0f}s: {reason}"
+                s.last_exit = f"workers stayed down for {self.fleet.startup_timeout:.0f}s: {reason}"
                 dep.event(f"Restarting: {s.last_exit}")
-                self._start(dep)
+                start_process(dep)
 
-    def _probe(self, dep: LocalDep) -> None:
+    def probe(self, dep: LocalDep) -> None:
         """Ask the management API for READY workers; copy fresh keys into the token store."""
         s = dep.state
         keys_file = dep.workdir / "key_file.json"
@@ -127,9 +142,9 @@ class Supervision:
             mtime = keys_file.stat().st_mtime
             if mtime != dep.keys_mtime:
                 dep.keys_mtime = mtime
-                self._remember_keys(s.name, keys)
+                self.keys.remember(s.name, keys)
         try:
-            r = self._http.get(
+            r = self.fleet.http.get(
                 f"http://127.0.0.1:{s.ports['management']}/models/{s.model}",
                 headers={"Authorization": f"Bearer {keys.management}"},
             )
@@ -151,10 +166,18 @@ class Supervision:
             dep.event(f"{s.phase}: {dep.ready_workers}/{dep.workers_seen} worker(s) READY")
             s.save(dep.folder)
         if s.phase == "Ready":
-            self._resume_canary(dep)
+            self.canaries.resume(dep)
 
-    # -- keys --------------------------------------------------------------------------------
-    def _remember_keys(self, name: str, keys: ServerKeys) -> None:
+
+class LocalKeys:
+    """TorchServe's keys of each deployment, copied into the token store (``local/<name>``) so
+    ``tirui tokens`` and other clients find them; gone with the deployment."""
+
+    def __init__(self, profile: Profile, tokens: TokenStore | None) -> None:
+        self.profile = profile
+        self.tokens = tokens
+
+    def remember(self, name: str, keys: ServerKeys) -> None:
         from tirui.secrets import SecretStoreError, TokenRef
 
         store = self.tokens
@@ -164,7 +187,7 @@ class Supervision:
             store.set(TokenRef(self.profile.name, f"local/{name}", "inference"), keys.inference)
             store.set(TokenRef(self.profile.name, f"local/{name}", "management"), keys.management)
 
-    def _forget_keys(self, name: str) -> None:
+    def forget(self, name: str) -> None:
         from tirui.secrets import SecretStoreError, TokenRef
 
         store = self.tokens

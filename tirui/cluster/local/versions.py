@@ -1,49 +1,37 @@
-"""Updates and rollbacks of local deployments (a mixin of
-:class:`~tirui.cluster.local.runtime.LocalRuntime`): the TorchServe side is :mod:`tirui.cluster.local.update`,
-the bookkeeping (serving, previous, archives kept on disk) is here."""
+"""Updates and rollbacks of local deployments (a collaborator of
+:class:`~tirui.cluster.local.runtime.LocalRuntime`): the TorchServe side is
+:mod:`tirui.cluster.local.update`, the bookkeeping (serving, previous, archives kept on disk) is
+here."""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import httpx
-
+from tirui.cluster.local.archive import fetch_archive
 from tirui.cluster.local.canary import canary_of
+from tirui.cluster.local.dep import LocalDep
+from tirui.cluster.local.fleet import LocalFleet
+from tirui.cluster.local.process import start_process
 from tirui.cluster.runtime import ApplyResult, DeploymentStatus, RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec
-from tirui.torchserve.server import ServerKeys
-
-if TYPE_CHECKING:
-    from tirui.cluster.local.dep import LocalDep
-    from tirui.cluster.local.update import Swap
-    from tirui.storage.base import ObjectStore
+from tirui.storage.base import ObjectStore
 
 
 class LocalVersions:
-    _lock: threading.RLock
-    _http: httpx.Client
-    startup_timeout: float
+    """What each deployment serves, served before, and the switches between them."""
 
-    if TYPE_CHECKING:
-
-        def _dep(self, name: str) -> LocalDep: ...
-
-        def get(self, name: str) -> DeploymentStatus: ...
-
-        def _start(self, dep: LocalDep) -> None: ...
-
-        def _fetch(
-            self, spec: DeploymentSpec, store: ObjectStore | None, folder: Path, file_name: str = ""
-        ) -> tuple[Path, str, str, str]: ...
+    def __init__(self, fleet: LocalFleet, status: Callable[[str], DeploymentStatus]) -> None:
+        """``status``: the deployment's status after a switch (the runtime's ``get``)."""
+        self.fleet = fleet
+        self.status = status
 
     def update(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
         """Serve ``spec``'s archive in the running TorchServe without a restart (the version swap
         of :mod:`~tirui.cluster.local.update`); a deployment that is not running gets the new
         archive and starts with it. The archive before is kept for :meth:`rollback`."""
-        with self._lock:
-            dep = self._dep(spec.name)
+        with self.fleet.lock:
+            dep = self.fleet.dep(spec.name)
             revision = dep.state.revision + 1
             serving = dep.state.protocol
         if spec.protocol != serving:  # before anything is fetched: nothing half-done
@@ -52,55 +40,36 @@ class LocalVersions:
                 f"service_envelope: an update in place cannot change it; delete {spec.name} and "
                 f"deploy it again with --protocol {spec.protocol}"
             )
-        mar, etag, version = self._fetch_revision(spec, store, dep, revision)
+        mar, etag, version = self.fetch_revision(spec, store, dep, revision)
         new = {"source": spec.source, "mar_file": str(mar), "etag": etag, "model_version": version}
         try:
             self._switch(dep, spec, new, revision)
         except BaseException:
             mar.unlink(missing_ok=True)
             raise
-        return self.get(spec.name)
+        return self.status(spec.name)
 
-    def _fetch_revision(
+    def fetch_revision(
         self, spec: DeploymentSpec, store: ObjectStore | None, dep: LocalDep, revision: int
     ) -> tuple[Path, str, str]:
         """``spec``'s archive into the model store as ``<stem>.r<revision>.mar`` (beside the one
         serving); (path, ETag, model version)."""
         stem = Path(spec.source.rsplit("/", 1)[-1]).stem
-        mar, _, etag, version = self._fetch(spec, store, dep.folder, f"{stem}.r{revision}.mar")
+        mar, _, etag, version = fetch_archive(spec, store, dep.folder, f"{stem}.r{revision}.mar")
         return mar, etag, version
 
     def rollback(self, name: str) -> ApplyResult:
         """Serve the previous archive again (kept on disk, so a changed object store is no matter)."""
-        with self._lock:
-            dep = self._dep(name)
+        with self.fleet.lock:
+            dep = self.fleet.dep(name)
             previous, revision = dict(dep.state.previous), dep.state.revision + 1
         if not previous or not Path(previous["mar_file"]).is_file():
             raise RuntimeFailure(f"{name} has no previous version to return to")
-        self._switch(dep, self._spec_as_is(dep, previous["source"]), previous, revision)
-        return ApplyResult([f"TorchServe/{name}"], status=self.get(name))
-
-    def _swap(self, dep: LocalDep, spec: DeploymentSpec | None = None) -> Swap | None:
-        """How to reach the running TorchServe's management API (None when it is not running)."""
-        from tirui.cluster.local.update import Swap
-
-        s = dep.state
-        keys = ServerKeys.read(dep.workdir)
-        if not (s.phase in ("Starting", "Ready", "NotReady") and s.pgid and keys is not None):
-            return None
-        return Swap(
-            f"http://127.0.0.1:{s.ports['management']}",
-            keys.management,
-            s.model,
-            spec.workers if spec else s.workers,
-            spec.batch_size if spec else s.batch_size,
-            spec.max_batch_delay_ms if spec else s.max_batch_delay_ms,
-            spec.request_timeout_s if spec else s.response_timeout_s,
-            timeout=self.startup_timeout,
-        )
+        self._switch(dep, self.spec_as_is(dep, previous["source"]), previous, revision)
+        return ApplyResult([f"TorchServe/{name}"], status=self.status(name))
 
     @staticmethod
-    def _spec_as_is(dep: LocalDep, source: str) -> DeploymentSpec:
+    def spec_as_is(dep: LocalDep, source: str) -> DeploymentSpec:
         """``source`` with the deployment's current workers and batching."""
         s = dep.state
         return DeploymentSpec(
@@ -116,16 +85,16 @@ class LocalVersions:
     def _switch(self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int) -> None:
         from tirui.cluster.local.update import swap_in
 
-        swap = self._swap(dep, spec)
+        swap = self.fleet.swap(dep, spec)
         if swap is not None:
-            swap_in(self._http, swap, Path(new["mar_file"]).name, new["model_version"])
-        self._switched(dep, spec, new, revision, running=swap is not None)
+            swap_in(self.fleet.http, swap, Path(new["mar_file"]).name, new["model_version"])
+        self.switched(dep, spec, new, revision, running=swap is not None)
 
-    def _switched(
+    def switched(
         self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int, *, running: bool
     ) -> None:
         """Book a switch to ``new`` (the archive before becomes the previous one)."""
-        with self._lock:
+        with self.fleet.lock:
             s = dep.state
             old = {
                 "source": s.source,
@@ -148,7 +117,7 @@ class LocalVersions:
             s.save(dep.folder)
             self._prune_archives(dep)
             if not running and s.phase in ("Failed", "Restarting"):
-                self._start(dep)
+                start_process(dep)
 
     @staticmethod
     def _prune_archives(dep: LocalDep) -> None:
