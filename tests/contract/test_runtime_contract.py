@@ -108,6 +108,21 @@ def test_it_implements_the_whole_contract(opened: Opened) -> None:
     assert runtime.profile.name in ("local", "k8s")
 
 
+def test_the_screen_tests_fake_keeps_the_same_contract() -> None:
+    """The fake runtime of the screen tests answers like the real ones or those tests lie."""
+    from tests.support.fake_runtime import FakeRuntime
+
+    fake = FakeRuntime()
+    assert isinstance(fake, Runtime)
+    problems = {
+        name: _same(inspect.signature(getattr(Runtime, name)), inspect.signature(getattr(FakeRuntime, name)))
+        for name in CONTRACT
+    }
+    assert not {k: v for k, v in problems.items() if v}, problems
+    with pytest.raises(DeploymentNotFound):
+        fake.get("ghost")
+
+
 @pytest.mark.parametrize(
     "call",
     [

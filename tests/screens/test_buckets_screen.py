@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input
 from tests.support.helpers import rows, text, until
 from tirui.app import TiruiApp
 from tirui.locations import local_buckets_dir, profiles_file
-from tirui.screens.dialogs import ConfirmDialog, FormDialog, MessageDialog
+from tirui.screens.dialogs import ConfirmDialog, Form, MessageDialog
 from tirui.screens.transfer import TransferDialog
 from tirui.storage.local import LocalStore
 
@@ -81,7 +81,7 @@ async def test_upload_dialog_and_multi_delete(seeded: LocalStore, isolated: Path
     async with app.run_test(size=(80, 24)) as pilot:
         await open_models(pilot, app)
         await pilot.press("u")
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await until(pilot, lambda: isinstance(app.screen, Form))
         app.screen.query_one("#field-path", Input).value = str(isolated / "missing.bin")
         await pilot.press("ctrl+s")
         assert "is not a readable file" in text(app, "#form-error")  # stays open, says why
@@ -92,7 +92,7 @@ async def test_upload_dialog_and_multi_delete(seeded: LocalStore, isolated: Path
 
         # Upload the same name again: asks before overwriting; "n" leaves the object alone.
         await pilot.press("u")
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await until(pilot, lambda: isinstance(app.screen, Form))
         app.screen.query_one("#field-path", Input).value = str(payload)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
@@ -141,7 +141,7 @@ async def test_details_peeks_into_a_mar(isolated: Path, tiny_mar: Path) -> None:
         assert "Model name       tiny" in body and "Handler" in body and "ETag" in body
         await pilot.press("escape")
         await pilot.press("d")  # the deploy form, with the archive filled in
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await until(pilot, lambda: isinstance(app.screen, Form))
         assert app.screen.query_one("#field-source", Input).value == "eos://models/tiny.mar"
 
 
@@ -211,7 +211,7 @@ async def test_s3_cancel_upload_leaves_no_parts(
             await pilot.press("enter")
             await until(pilot, lambda: "empty" in text(app, "#buckets-message"))
             await pilot.press("u")
-            await until(pilot, lambda: isinstance(app.screen, FormDialog))
+            await until(pilot, lambda: isinstance(app.screen, Form))
             app.screen.query_one("#field-path", Input).value = str(big)
             await pilot.press("ctrl+s")
             await until(pilot, lambda: isinstance(app.screen, TransferDialog))

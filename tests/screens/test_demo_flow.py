@@ -17,7 +17,7 @@ from tests.support.helpers import rows, table_rows, until
 from tirui.app import TiruiApp
 from tirui.demo.model import expected_output
 from tirui.demo.setup import prepare_demo
-from tirui.screens.dialogs import FormDialog
+from tirui.screens.dialogs import Form
 
 
 async def test_demo_flow_with_keys_only(isolated: Path) -> None:
@@ -30,7 +30,7 @@ async def test_demo_flow_with_keys_only(isolated: Path) -> None:
         await pilot.press("enter")  # open the bucket
         await until(pilot, lambda: rows(app) == ["tiny.mar"])
         await pilot.press("d")  # deploy form, source filled in
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await until(pilot, lambda: isinstance(app.screen, Form))
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.current_mode == "deploy" and bool(table_rows(app)), timeout=30)
         await until(pilot, lambda: "Starting" in table_rows(app)[0][2] or "Ready" in table_rows(app)[0][2])

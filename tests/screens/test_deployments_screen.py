@@ -11,7 +11,7 @@ from tests.screens.test_buckets_screen import open_models
 from tests.support.helpers import fill, open_modal, rows, table_rows, until
 from tirui.app import TiruiApp
 from tirui.locations import local_buckets_dir
-from tirui.screens.dialogs import ConfirmDialog, FormDialog
+from tirui.screens.dialogs import ConfirmDialog, Form, FormDialog
 from tirui.storage.local import LocalStore
 from tirui.torchserve.server import group_alive
 
@@ -30,7 +30,7 @@ async def test_deploy_from_buckets_then_scale_and_delete(isolated: Path, tiny_ma
         await open_models(pilot, app)
         assert rows(app) == ["tiny.mar"]
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await until(pilot, lambda: isinstance(app.screen, Form))
         form = app.screen
         assert form.query_one("#field-source", Input).value == "eos://models/tiny.mar"
         assert form.query_one("#field-name", Input).value == "tiny"
@@ -39,7 +39,7 @@ async def test_deploy_from_buckets_then_scale_and_delete(isolated: Path, tiny_ma
         assert "not a whole number" in str(form.query_one("#form-error", Static).render())
         form.query_one("#field-workers", Input).value = "1"
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: app.current_mode == "deploy" and not isinstance(app.screen, FormDialog))
+        await until(pilot, lambda: app.current_mode == "deploy" and not isinstance(app.screen, Form))
         await until(pilot, lambda: any(r[0] == "tiny" for r in table_rows(app)), timeout=30)
         await until(pilot, lambda: "Ready" in table_rows(app)[0][2], timeout=120)
         assert table_rows(app)[0][3] == "1/1"
@@ -100,7 +100,7 @@ async def test_kubernetes_deploy_scale_delete_through_the_screen(
 
         async def open_form() -> Any:
             await pilot.press("n")
-            await until(pilot, lambda: isinstance(app.screen, FormDialog))
+            await until(pilot, lambda: isinstance(app.screen, Form))
             form = app.screen
             form.query_one("#field-source", Input).value = source
             form.query_one("#field-name", Input).value = "resnet"
@@ -155,7 +155,7 @@ async def test_kubernetes_deploy_scale_delete_through_the_screen(
             "1-3 replicas on cpu" in detail and "ScalingActive=False" in detail and "metrics-server" in detail
         )
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await until(pilot, lambda: isinstance(app.screen, Form))
         app.screen.query_one("#field-max", Input).value = "0"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "autoscale" not in table_rows(app)[0][2], timeout=30)

@@ -13,7 +13,7 @@ from tests.support.helpers import engine_workers, until
 from tests.support.torchserve_fixture import RunningTorchServe
 from tirui.app import TiruiApp
 from tirui.demo.model import expected_output
-from tirui.screens.dialogs import FormDialog, MessageDialog
+from tirui.screens.dialogs import Form, MessageDialog
 from tirui.screens.loadtest import LoadTestDialog
 from tirui.traffic.playground import history_file, load_history
 
@@ -143,7 +143,7 @@ async def test_load_test_panel(torchserve: RunningTorchServe, token_env: str, tm
         await pilot.pause()
         assert "Export JSON" in str(dialog.query_one("#keybar", Static).render())
         await pilot.press("ctrl+x")
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await until(pilot, lambda: isinstance(app.screen, Form))
         app.screen.query_one("#field-path", Input).value = str(tmp_path / "r.json")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: (tmp_path / "r.json").exists() and app.screen is dialog)

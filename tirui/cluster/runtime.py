@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from tirui.canary.control import CanaryControl
 
 if TYPE_CHECKING:
+    from tirui.canary.feed import SideFeed
     from tirui.canary.state import CanaryStatus
     from tirui.cluster.spec import DeploymentSpec
     from tirui.config import Profile
@@ -253,3 +254,38 @@ class Reachable(Protocol):
     contact_error: str
 
     def ping(self) -> None: ...
+
+
+class CanarySide(CanaryControl, Protocol):
+    """A runtime's canary collaborator: starting a canary and the :class:`CanaryControl` calls."""
+
+    def canary_start(self, name: str, source: str, weight: int, policy: str = "") -> CanaryStatus: ...
+
+
+class CanaryDelegation:
+    """The canary calls of a runtime's face, each handed to its canary collaborator (what both
+    faces would otherwise write out, call for call)."""
+
+    def __init__(self, canaries: CanarySide) -> None:
+        self._canary_side = canaries
+
+    def canary_start(self, name: str, source: str, weight: int, policy: str = "") -> CanaryStatus:
+        return self._canary_side.canary_start(name, source, weight, policy)
+
+    def canary_status(self, name: str) -> CanaryStatus | None:
+        return self._canary_side.canary_status(name)
+
+    def canary_weight(self, name: str, weight: int) -> None:
+        self._canary_side.canary_weight(name, weight)
+
+    def canary_promote(self, name: str) -> None:
+        self._canary_side.canary_promote(name)
+
+    def canary_abort(self, name: str) -> None:
+        self._canary_side.canary_abort(name)
+
+    def canary_record(self, name: str, text: str, *, warning: bool = False) -> None:
+        self._canary_side.canary_record(name, text, warning=warning)
+
+    def canary_feed(self, name: str) -> SideFeed:
+        return self._canary_side.canary_feed(name)

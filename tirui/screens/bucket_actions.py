@@ -1,9 +1,12 @@
 """What the Buckets screen does to objects: upload, download, delete, presign, details, deploy.
 
-A mixin of :class:`~tirui.screens.buckets.BucketsScreen`; every store call runs in a thread
-worker and reports back with Messages (``tirui.messages``), handled on the event loop. Nothing
-here leaves half-done state: transfers write to a part file or abort their multipart upload when
-cancelled, and a delete reports exactly which keys failed.
+A non-visual widget of :class:`~tirui.screens.buckets.BucketsScreen`, which it sees only through
+:class:`BucketsHost` (the store, the open bucket, the listing, the cursor; ``load`` and
+``refresh_table`` to show a change). Every store call runs in a thread worker of this widget and
+reports back with Messages (``tirui.messages``) that this widget handles on the event loop (a
+``DeployRequested`` bubbles on to the app). Nothing here leaves half-done state: transfers write
+to a part file or abort their multipart upload when cancelled, and a delete reports exactly which
+keys failed.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual import work
+from textual.widget import Widget
 
 from tirui.core.durations import format_duration, parse_duration
 from tirui.messages import (
@@ -26,6 +30,7 @@ from tirui.messages import (
     TransferStarted,
 )
 from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
+from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.storage.base import (
     Cancelled,
     CancelToken,
@@ -37,35 +42,70 @@ from tirui.storage.base import (
 )
 
 if TYPE_CHECKING:
+    from textual import getters
+
+    from tirui.app import TiruiApp
     from tirui.core.listing import Listing
-    from tirui.screens.base import MainScreen as _Base
     from tirui.storage.base import ObjectStore
-else:
-    _Base = object
 
 MAX_CONFIRM_LIST = 8
 
 
-class BucketActions(_Base):
-    """Actions on the selected bucket/object(s). Mixed into the Buckets screen, which provides
-    the state and helpers declared here for the type checker."""
+class BucketsHost(Protocol):
+    """What the Buckets screen offers its actions."""
+
+    @property
+    def store(self) -> ObjectStore | None: ...
+
+    @property
+    def bucket(self) -> str | None:
+        """The open bucket (None: the bucket list is shown)."""
+        ...
+
+    @property
+    def listing(self) -> Listing:
+        """The objects listed at the current prefix (a new one at every load)."""
+        ...
+
+    def load(self) -> None:
+        """List the current level again."""
+        ...
+
+    def refresh_table(self) -> None:
+        """Draw the listing again (after rows were removed from it)."""
+        ...
+
+    def cursor_key(self) -> str | None: ...
+
+    def cursor_entry(self) -> ObjectInfo | None: ...
+
+
+class BucketActions(ReportsWorkerFailures, Widget):
+    """Actions on the selected bucket/object(s) of its host screen."""
 
     if TYPE_CHECKING:
-        store: ObjectStore | None
-        bucket: str | None
-        listing: Listing
+        app = getters.app(TiruiApp)
 
-        def load(self) -> None: ...
+    def __init__(self, host: BucketsHost) -> None:
+        super().__init__(id="bucket-actions")
+        self.host = host
+        self.display = False
 
-        def refresh_table(self) -> None: ...
+    @property
+    def store(self) -> ObjectStore | None:
+        return self.host.store
 
-        def cursor_key(self) -> str | None: ...
+    @property
+    def bucket(self) -> str | None:
+        return self.host.bucket
 
-        def cursor_entry(self) -> ObjectInfo | None: ...
+    @property
+    def listing(self) -> Listing:
+        return self.host.listing
 
     # -- helpers -----------------------------------------------------------------------------
     def _need_object(self) -> ObjectInfo | None:
-        entry = self.cursor_entry()
+        entry = self.host.cursor_entry()
         if entry is None or entry.is_prefix:
             self.notify("Select an object first", severity="warning")
             return None
@@ -86,9 +126,9 @@ class BucketActions(_Base):
             self.notify(message.text, title=message.title, severity=message.severity)  # type: ignore[arg-type]
         if message.removed is not None:
             self.listing.remove(message.removed)
-            self.refresh_table()
+            self.host.refresh_table()
         if message.reload:
-            self.load()
+            self.host.load()
 
     def on_show_text(self, message: ShowText) -> None:
         if message.copy:
@@ -103,7 +143,7 @@ class BucketActions(_Base):
         self.app.push_screen(ConfirmDialog(message.question), answered)
 
     # -- create bucket -----------------------------------------------------------------------
-    def action_create_bucket(self) -> None:
+    def create_bucket(self) -> None:
         def check(values: dict[str, str]) -> str | None:
             try:
                 validate_bucket_name(values["name"].strip())
@@ -129,7 +169,7 @@ class BucketActions(_Base):
         self.post_message(BucketOpDone(f"Created bucket {name}", reload=self.bucket is None))
 
     # -- upload / download -------------------------------------------------------------------
-    def action_upload(self) -> None:
+    def upload(self) -> None:
         if self.bucket is None or self.store is None:
             self.notify("Open a bucket first (enter on a bucket)", severity="warning")
             return
@@ -155,7 +195,7 @@ class BucketActions(_Base):
             FormDialog(f"Upload to eos://{self.bucket}/{prefix}", fields, validate=check), chosen
         )
 
-    def action_download(self) -> None:
+    def download(self) -> None:
         entry = self._need_object()
         if entry is None:
             return
@@ -222,7 +262,7 @@ class BucketActions(_Base):
             warn = message.outcome == "cancelled"
             self.notify(message.text, title="Transfer", severity="warning" if warn else "information")
         if message.reload:
-            self.load()
+            self.host.load()
 
     def _ask_overwrite(self, kind: str, path: Path, key: str, reason: str) -> None:
         def answered(yes: bool | None) -> None:
@@ -235,10 +275,10 @@ class BucketActions(_Base):
     def _targets(self) -> list[ObjectInfo]:
         if self.listing.selected:
             return [e for e in self.listing.entries if e.key in self.listing.selected]
-        entry = self.cursor_entry()
+        entry = self.host.cursor_entry()
         return [entry] if entry is not None else []
 
-    def action_delete(self) -> None:
+    def delete(self) -> None:
         if self.bucket is None:
             self.notify(
                 "Buckets are deleted with the provider's console; open a bucket to delete objects.",
@@ -290,10 +330,10 @@ class BucketActions(_Base):
         self.post_message(BucketOpDone("" if failed else f"Deleted {len(keys)} object(s)", removed=removed))
 
     # -- links and details -------------------------------------------------------------------
-    def action_copy_uri(self) -> None:
-        entry = self.cursor_entry()
+    def copy_uri(self) -> None:
+        entry = self.host.cursor_entry()
         if self.bucket is None:
-            key = self.cursor_key()
+            key = self.host.cursor_key()
             uri = f"s3://{key}" if key else ""
         else:
             uri = self._uri(entry.key, "s3") if entry else f"s3://{self.bucket}/{self.listing.prefix}"
@@ -301,7 +341,7 @@ class BucketActions(_Base):
             self.app.copy_to_clipboard(uri)
             self.notify(f"Copied {uri}", title="Clipboard (OSC 52)")
 
-    def action_presign(self) -> None:
+    def presign(self) -> None:
         entry = self._need_object()
         if entry is None:
             return
@@ -333,7 +373,7 @@ class BucketActions(_Base):
         body = f"{url}\n\nValid for {format_duration(seconds)}. Copied to the clipboard (OSC 52)."
         self.post_message(ShowText("Presigned URL", body, copy=url))
 
-    def action_details(self) -> None:
+    def details(self) -> None:
         entry = self._need_object()
         if entry is not None:
             self._details(entry.key)
@@ -371,7 +411,7 @@ class BucketActions(_Base):
         body = "\n".join(f"{k:<16} {v}" if k else str(v) for k, v in rows)
         self.post_message(ShowText(self._uri(key), body))
 
-    def action_deploy(self) -> None:
+    def deploy(self) -> None:
         entry = self._need_object()
         if entry is None:
             return

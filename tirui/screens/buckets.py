@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 from tirui.core.listing import Listing
 from tirui.messages import BucketsListed, ListingDone, ListingPage, StorageFailed, StoreOpened
 from tirui.screens.base import MainScreen
-from tirui.screens.bucket_actions import BucketActions
+from tirui.screens.bucket_actions import BucketActions, BucketsHost
 from tirui.storage.base import ObjectInfo, ObjectStore, StorageError, human_size
 from tirui.widgets.markup import escape
 from tirui.widgets.text_table import TextTable
@@ -40,8 +40,9 @@ def _when(dt: Any) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else ""
 
 
-class BucketsScreen(BucketActions, MainScreen):
-    """Browse buckets and objects; every store call runs in a worker."""
+class BucketsScreen(MainScreen):
+    """Browse buckets and objects; every store call runs in a worker. What the keys do to the
+    selection is :class:`BucketActions`, a widget of this screen (its :class:`BucketsHost`)."""
 
     TITLE = "Buckets"
     MODE = "buckets"
@@ -73,6 +74,7 @@ class BucketsScreen(BucketActions, MainScreen):
         self._generation = 0
         self._page_slots = threading.Semaphore(PAGES_IN_FLIGHT)
         self._last_refresh = 0.0
+        self.actions = BucketActions(self)
         """Pages of the current listing handed to the table so far (each is drawn as it arrives)."""
 
     def compose_body(self) -> Iterable[Widget]:
@@ -83,6 +85,7 @@ class BucketsScreen(BucketActions, MainScreen):
             yield Static("", id="buckets-message", classes="hint")
             yield Static("", id="listing-summary", classes="hint")
             yield Input(placeholder="filter (enter: keep, esc: clear)", id="filter", classes="hidden")
+        yield self.actions
 
     def on_mount(self) -> None:
         self.open_store()
@@ -354,3 +357,32 @@ class BucketsScreen(BucketActions, MainScreen):
         self.listing.set_filter("")
         self.refresh_table()
         self.query_one("#objects", DataTable).focus()
+
+    # -- actions on the selection (BucketActions) --------------------------------------------
+    def action_upload(self) -> None:
+        self.actions.upload()
+
+    def action_download(self) -> None:
+        self.actions.download()
+
+    def action_delete(self) -> None:
+        self.actions.delete()
+
+    def action_details(self) -> None:
+        self.actions.details()
+
+    def action_deploy(self) -> None:
+        self.actions.deploy()
+
+    def action_create_bucket(self) -> None:
+        self.actions.create_bucket()
+
+    def action_copy_uri(self) -> None:
+        self.actions.copy_uri()
+
+    def action_presign(self) -> None:
+        self.actions.presign()
+
+
+if TYPE_CHECKING:
+    _: type[BucketsHost] = BucketsScreen  # the screen keeps the contract its actions rely on

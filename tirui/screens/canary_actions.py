@@ -1,13 +1,13 @@
-"""``c`` on the Deployments screen: the canary of the selected deployment (a mixin of
-:class:`~tirui.screens.deployments.DeploymentsScreen`, which provides the helpers used here)."""
+"""``c`` on the Deployments screen: the canary of the selected deployment (start one, or
+promote, abort, re-weigh or analyse the running one), for the screen's
+:class:`~tirui.screens.deployment_host.DeploymentsHost`. The dialogs run in order in one worker
+(``push_screen_wait``); the change itself runs as a deployment operation."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-from textual import work
+from typing import TYPE_CHECKING
 
 from tirui.canary.policy import parse_weight
 from tirui.cluster.runtime import RuntimeFailure
@@ -16,49 +16,45 @@ from tirui.screens.dialogs import ConfirmDialog, MessageDialog
 from tirui.storage.base import StorageError
 
 if TYPE_CHECKING:
-    from tirui.cluster.runtime import DeploymentStatus, Runtime
+    from tirui.app import TiruiApp
+    from tirui.cluster.runtime import Runtime
+    from tirui.screens.deployment_host import DeploymentsHost
+    from tirui.screens.deployment_ops import DeploymentOps
 
 
-if TYPE_CHECKING:
-    from tirui.screens.base import MainScreen as _Screen
-else:
-    _Screen = object
+class CanaryActions:
+    """The canary dialogs, bound to one screen; decisions run through its operations."""
 
+    def __init__(self, host: DeploymentsHost, ops: DeploymentOps) -> None:
+        self.host = host
+        self.ops = ops
 
-class CanaryActions(_Screen):
-    statuses: dict[str, DeploymentStatus]
+    @property
+    def app(self) -> TiruiApp:
+        return self.host.app
 
-    if TYPE_CHECKING:
-
-        def _need(self) -> str | None: ...
-
-        def _op(self, label: str, call: Callable[[Runtime], object]) -> Any: ...
-
-        async def runtime(self) -> Runtime | None: ...
-
-    def action_canary(self) -> None:
+    def open(self) -> None:
         """Start a canary, or act on the running one."""
-        name = self._need()
+        name = self.host.need()
         if name is not None:
-            self._canary_dialogs(name)
+            self.host.start(self._dialogs(name), "canary-dialogs", exclusive=True)
 
-    @work(exit_on_error=False, exclusive=True, group="canary-dialogs")
-    async def _canary_dialogs(self, name: str) -> None:
+    async def _dialogs(self, name: str) -> None:
         """The dialogs in order: the start form, or what to do with the running canary and, for
         a promotion or an abort, the confirmation; then the change, in the ``deploy-op`` worker."""
         app = self.app
-        status = self.statuses[name]
+        status = self.host.statuses[name]
         if status.canary is None:
             values = await app.push_screen_wait(start_form(name, ""))
             if values:
-                self._start_canary(name, values)
+                self.host.start(self._start(name, values), "deploy-op")
             return
         runs = app.canaries
         what = await app.push_screen_wait(CanaryDialog(name, status.canary, runs.progress.get(name, "")))
         canary = status.canary
         if what == "promote":
             if await app.push_screen_wait(ConfirmDialog(f"Promote {canary.version} to serve all of {name}?")):
-                self.notify(
+                self.app.notify(
                     f"Promoting {canary.version}: the stable side takes its archive; the canary goes "
                     "once that has rolled out",
                     title="Canary",
@@ -84,13 +80,15 @@ class CanaryActions(_Screen):
         elif what == "analyze":
             if runs.running(name):
                 runs.stop(name)
-                self.notify(f"{name}: analysis stopped; the canary stays at {canary.weight}%", title="Canary")
+                self.app.notify(
+                    f"{name}: analysis stopped; the canary stays at {canary.weight}%", title="Canary"
+                )
                 return
             values = await app.push_screen_wait(analyze_form(name))
             policy = policy_of(values) if values else None
             if policy is not None and app.runtime is not None:
                 runs.start(app.runtime, name, policy)
-                self.notify(f"{name}: analysis started ({policy.describe()})", title="Canary")
+                self.app.notify(f"{name}: analysis started ({policy.describe()})", title="Canary")
 
     def _by_hand(self, name: str, label: str, call: Callable[[Runtime], object], text: str) -> None:
         """A decision by hand: it ends the analysis, is applied, and is recorded beside the canary."""
@@ -100,29 +98,24 @@ class CanaryActions(_Screen):
             call(rt)
             rt.canary_record(name, text)
 
-        self._op(f"{label} of {name}", both)
+        self.ops.op(f"{label} of {name}", both)
 
-    @work(exit_on_error=False, group="deploy-op")
-    async def _start_canary(self, name: str, values: dict[str, str]) -> None:
+    async def _start(self, name: str, values: dict[str, str]) -> None:
         app = self.app
-        runtime = await self.runtime()
+        runtime = await app.get_runtime()
         if runtime is None:
             return
         policy = policy_of(values)
         weight = policy.steps[0] if policy else parse_weight(values["weight"])
         source = values["source"].strip()
-        self.notify(f"Starting {source} as the canary of {name}…", title="Canary")
+        self.app.notify(f"Starting {source} as the canary of {name}…", title="Canary")
         described = policy.describe() if policy else ""
         try:
             status = await asyncio.to_thread(runtime.canary_start, name, source, weight, described)
         except (RuntimeFailure, StorageError, OSError) as exc:
             app.push_screen(MessageDialog("Canary failed", str(exc)))
             return
-        self.notify(f"{name}: {status.text()}", title="Canary")
+        self.app.notify(f"{name}: {status.text()}", title="Canary")
         if policy is not None:
             app.canaries.start(runtime, name, policy)
-        self.refresh_status()
-
-    if TYPE_CHECKING:
-
-        def refresh_status(self) -> Any: ...
+        self.host.changed()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -17,8 +18,9 @@ from textual import work
 from textual.binding import Binding
 from textual.widgets import Input
 
+from tirui.cluster.runtime import DeployOptions
 from tirui.cluster.spec import DeploymentSpec, SpecError
-from tirui.screens.dialogs import Field, FormDialog
+from tirui.screens.dialogs import Field, Form
 
 SPEC = DeploymentSpec("", "")
 """The spec's defaults, which the form starts from where the profile names none."""
@@ -29,6 +31,15 @@ def default_name(source: str) -> str:
     stem = PurePosixPath(source.split("://", 1)[-1]).stem.lower() if source else ""
     name = re.sub(r"[^a-z0-9-]+", "-", stem).strip("-")[:40].strip("-")
     return name or "model"
+
+
+@dataclass
+class DeployRequest:
+    """What the deploy form dismisses with: the spec and how to deploy it (the answers to the
+    dry run's questions: take over fields another manager owns, delete a dropped disk)."""
+
+    spec: DeploymentSpec
+    how: DeployOptions
 
 
 def spec_from(values: dict[str, str]) -> tuple[DeploymentSpec | None, dict[str, str]]:
@@ -98,8 +109,10 @@ def kube_fields(defaults: Any, name: str) -> list[Field]:
     ]
 
 
-class DeployForm(FormDialog):
-    """The deploy form; with ``dry_run`` it checks the spec against the cluster before closing."""
+class DeployForm(Form[DeployRequest]):
+    """The deploy form; with ``dry_run`` it checks the spec against the cluster before closing.
+    Its model is a :class:`DeployRequest` (the spec from ``DeploymentSpec.from_values``, which
+    owns the defaults and the rules)."""
 
     BINDINGS = [
         Binding("ctrl+s", "submit", "Deploy"),
@@ -141,11 +154,14 @@ class DeployForm(FormDialog):
         """``ctrl+r`` only where there is YAML to preview (Kubernetes profiles)."""
         return self.render_yaml is not None if action == "preview" else True
 
+    def to_model(self, values: dict[str, str], how: DeployOptions | None = None) -> DeployRequest:
+        return DeployRequest(DeploymentSpec.from_values(values), how or DeployOptions())
+
     def action_submit(self) -> None:
         values = self.values()
         if self.problem(values) is None:
             if self.dry_run is None:
-                self.dismiss(values)
+                self.dismiss(self.to_model(values))
             else:
                 self.check_with_cluster(values)
 
@@ -183,7 +199,7 @@ class DeployForm(FormDialog):
             break
         for warning in result.warnings:
             self.notify(warning, title="Autoscaling", severity="warning", timeout=15)
-        self.dismiss({**values, "force": "yes" if force else "", "prune_disk": "yes" if prune_disk else ""})
+        self.dismiss(self.to_model(values, DeployOptions(force=force, prune_disk=prune_disk)))
 
     @work(exit_on_error=False, exclusive=True, group="deploy-preview")
     async def action_preview(self) -> None:

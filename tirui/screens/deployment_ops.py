@@ -1,38 +1,61 @@
-"""Operations on the selected deployment — scale, autoscale, restart, rollback, stop, delete — as
-a mixin of :class:`~tirui.screens.deployments.DeploymentsScreen` (which provides ``_need``,
-``_op`` and ``_confirm``); each runs the runtime call in a worker after its form or question."""
+"""Operations on the selected deployment — scale, autoscale, restart, rollback, stop, delete —
+for the Deployments screen (its :class:`~tirui.screens.deployment_host.DeploymentsHost`): each
+asks its form or question, then runs the runtime call in a worker of the screen and reports the
+outcome (a dialog for a failure, a notification when done)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from tirui.cluster.runtime import Autoscalable, Stoppable
-from tirui.screens.dialogs import Field, FormDialog, MessageDialog
+from tirui.cluster.runtime import Autoscalable, RuntimeFailure, Stoppable
+from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
 
 if TYPE_CHECKING:
-    from tirui.cluster.runtime import DeploymentStatus, Runtime
-    from tirui.screens.base import MainScreen as _Screen
-else:
-    _Screen = object
+    from tirui.app import TiruiApp
+    from tirui.cluster.runtime import Runtime
+    from tirui.screens.deployment_host import DeploymentsHost
 
 
-class DeploymentOps(_Screen):
-    statuses: dict[str, DeploymentStatus]
+class DeploymentOps:
+    """The operations, bound to one screen."""
 
-    if TYPE_CHECKING:
+    def __init__(self, host: DeploymentsHost) -> None:
+        self.host = host
 
-        def _need(self) -> str | None: ...
+    @property
+    def app(self) -> TiruiApp:
+        return self.host.app
 
-        def _op(self, label: str, call: Callable[[Runtime], object]) -> Any: ...
+    def op(self, label: str, call: Callable[[Runtime], object]) -> None:
+        """Run ``call`` on the runtime in a worker (group ``deploy-op``); ``label`` titles the outcome."""
+        self.host.start(self._op(label, call), "deploy-op")
 
-        def _confirm(self, question: str, then: Any) -> None: ...
+    async def _op(self, label: str, call: Callable[[Runtime], object]) -> None:
+        runtime = await self.app.get_runtime()
+        if runtime is None:
+            return
+        try:
+            await asyncio.to_thread(call, runtime)
+        except RuntimeFailure as exc:
+            self.app.push_screen(MessageDialog(label, str(exc)))
+            return
+        self.app.notify(f"{label}: done", title="Deployments")
+        self.host.changed()
 
-    def action_scale(self) -> None:
-        name = self._need()
+    def confirm(self, question: str, then: Callable[[], object]) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.app.push_screen(ConfirmDialog(question), answered)
+
+    def scale(self) -> None:
+        name = self.host.need()
         if name is None:
             return
-        current = self.statuses[name].desired
+        current = self.host.statuses[name].desired
 
         def check(values: dict[str, str]) -> str | None:
             v = values["count"].strip()
@@ -41,16 +64,16 @@ class DeploymentOps(_Screen):
         def chosen(values: dict[str, str] | None) -> None:
             if values:
                 count = int(values["count"])
-                self._op(f"Scale {name}", lambda rt: rt.scale(name, count))
+                self.op(f"Scale {name}", lambda rt: rt.scale(name, count))
 
         runtime = self.app.runtime
         label = runtime.scale_label if runtime is not None else "Replicas"
         fields = [Field("count", label, str(current))]
         self.app.push_screen(FormDialog(f"Scale {name}", fields, validate=check), chosen)
 
-    def action_autoscale(self) -> None:
+    def autoscale(self) -> None:
         """An HPA for the selected deployment: range, metric and target; max 0 removes it."""
-        name = self._need()
+        name = self.host.need()
         if name is None:
             return
         if not isinstance(self.app.runtime, Autoscalable):
@@ -62,7 +85,7 @@ class DeploymentOps(_Screen):
                 )
             )
             return
-        current = self.statuses[name].desired
+        current = self.host.statuses[name].desired
 
         def check(values: dict[str, str]) -> str | None:
             lo, hi = values["min"].strip(), values["max"].strip()
@@ -86,7 +109,7 @@ class DeploymentOps(_Screen):
                 from tirui.cluster.autoscale import parse_metric
 
                 metric, target = parse_metric(values["metric"], values["target"]) if hi else ("cpu", "70")
-                self._op(
+                self.op(
                     f"Autoscale {name} {what}",
                     lambda rt: rt.autoscale(name, lo, hi, metric, target),
                 )
@@ -109,41 +132,39 @@ class DeploymentOps(_Screen):
         ]
         self.app.push_screen(FormDialog(f"Autoscale {name}", fields, validate=check), chosen)
 
-    def action_restart(self) -> None:
-        name = self._need()
+    def restart(self) -> None:
+        name = self.host.need()
         if name:
-            self._confirm(
-                f"Restart {name}?", lambda: self._op(f"Restart {name}", lambda rt: rt.restart(name))
-            )
+            self.confirm(f"Restart {name}?", lambda: self.op(f"Restart {name}", lambda rt: rt.restart(name)))
 
-    def action_rollback(self) -> None:
-        name = self._need()
+    def rollback(self) -> None:
+        name = self.host.need()
         if name is None:
             return
-        previous = self.statuses[name].previous
+        previous = self.host.statuses[name].previous
         if not previous:
-            self.notify(f"{name} has served one archive only: nothing to roll back to", title="Rollback")
+            self.app.notify(f"{name} has served one archive only: nothing to roll back to", title="Rollback")
             return
-        self._confirm(f"Serve {previous} again on {name}?", lambda: self._rollback(name))
+        self.confirm(
+            f"Serve {previous} again on {name}?",
+            lambda: self.op(f"Rollback {name}", lambda rt: rt.rollback(name)),
+        )
 
-    def _rollback(self, name: str) -> None:
-        self._op(f"Rollback {name}", lambda rt: rt.rollback(name))
-
-    def action_stop(self) -> None:
-        name = self._need()
+    def stop(self) -> None:
+        name = self.host.need()
         if name and not isinstance(self.app.runtime, Stoppable):
-            self.notify("On Kubernetes, scale to 0 replicas (s) to stop serving", title="Stop")
+            self.app.notify("On Kubernetes, scale to 0 replicas (s) to stop serving", title="Stop")
         elif name:
-            self._confirm(
+            self.confirm(
                 f"Stop {name}? (it stays listed; r starts it)",
-                lambda: self._op(f"Stop {name}", lambda rt: rt.stop(name)),
+                lambda: self.op(f"Stop {name}", lambda rt: rt.stop(name)),
             )
 
-    def action_delete(self) -> None:
-        name = self._need()
+    def delete(self) -> None:
+        name = self.host.need()
         runtime = self.app.runtime
         if name and runtime is not None:
-            self._confirm(
+            self.confirm(
                 f"Delete {name}? {runtime.delete_note}",
-                lambda: self._op(f"Delete {name}", lambda rt: rt.delete(name)),
+                lambda: self.op(f"Delete {name}", lambda rt: rt.delete(name)),
             )

@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
-from rich.markup import escape as rich_escape
-from rich.text import Text
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -34,31 +32,23 @@ from tirui.cluster.runtime import (
 )
 from tirui.cluster.spec import DeploymentSpec, SpecError
 from tirui.locations import styles_dir
+from tirui.screens import deployment_view as view
 from tirui.screens.base import MainScreen
 from tirui.screens.canary_actions import CanaryActions
-from tirui.screens.deploy_form import deploy_form, spec_from
+from tirui.screens.deploy_form import DeployRequest, deploy_form
 from tirui.screens.deployment_ops import DeploymentOps
-from tirui.screens.dialogs import ConfirmDialog, MessageDialog
+from tirui.screens.dialogs import MessageDialog
 from tirui.screens.viewer import TextViewer
 from tirui.storage.base import StorageError
-from tirui.torchserve.settings import settings_text
 from tirui.widgets.markup import escape
 from tirui.widgets.text_table import TextTable
 
-STATUS_STYLE = {
-    "Ready": "green",
-    "Starting": "yellow",
-    "Progressing": "yellow",
-    "Degraded": "dark_orange",
-    "NotReady": "yellow",
-    "Restarting": "dark_orange",
-    "Failed": "red",
-    "Stopped": "dim",
-}
 
-
-class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
-    """Table of deployments with a detail pane for the selected one."""
+class DeploymentsScreen(MainScreen):
+    """Table of deployments with a detail pane for the selected one. What the keys do to the
+    selection lives in two collaborators built over this screen as their
+    :class:`~tirui.screens.deployment_host.DeploymentsHost`: :class:`DeploymentOps` and
+    :class:`CanaryActions`."""
 
     CSS_PATH = styles_dir() / "deployments.tcss"
 
@@ -89,11 +79,13 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         self._change_pending = threading.Event()
         self._refreshing = False
         self._bound: object = None
+        self.ops = DeploymentOps(self)
+        self.canary = CanaryActions(self, self.ops)
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="deploy-body"):
             table = TextTable(id="deployments", cursor_type="row", zebra_stripes=True)
-            table.add_columns("Name", "Model", "Status", "Ready", "Restarts", "Endpoint", "Age")
+            table.add_columns(*view.COLUMNS)
             yield table
             yield Static("", id="deploy-detail")
             yield Static("", id="deploy-message", classes="hint")
@@ -114,10 +106,10 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             self.refresh_status()
 
     # -- runtime -----------------------------------------------------------------------------
-    async def runtime(self) -> Any:
+    async def runtime(self) -> Runtime | None:
         return await self.app.get_runtime()
 
-    def _start_watch(self, runtime: Any) -> None:
+    def _start_watch(self, runtime: Runtime) -> None:
         """Once per runtime: changes seen by its watch threads re-render the table."""
         if self._watched is runtime or not isinstance(runtime, Watchable):
             return
@@ -177,12 +169,12 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             self._show(statuses)
 
     @staticmethod
-    def _stale_age(runtime: Any) -> int:
-        """Seconds since the cluster last answered (-1: never)."""
-        last = getattr(runtime, "last_contact", 0.0)
+    def _stale_age(runtime: Runtime) -> int:
+        """Seconds since the cluster last answered (-1: never, or no server to answer)."""
+        last = runtime.last_contact if isinstance(runtime, Reachable) else 0.0
         return int(time.time() - last) if last else -1
 
-    def _stale_note(self, runtime: Any) -> str:
+    def _stale_note(self, runtime: Runtime) -> str:
         age = self._stale_age(runtime)
         when = f"{age} s ago" if age >= 0 else "before the API server became unreachable"
         return f"Rows are stale: the last good read was {when}; they refresh by themselves when it answers."
@@ -192,7 +184,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         new = {s.name: s for s in statuses}
         current = self.selected_name()
         firing = self.app.firing
-        rows = [self._row(s, stale, sum(a.deployment == s.name for a in firing)) for s in statuses]
+        rows = [view.row(s, stale, sum(a.deployment == s.name for a in firing)) for s in statuses]
         if list(new) != list(self.statuses) or table.row_count != len(rows):
             table.clear()
             for s, row in zip(statuses, rows, strict=True):
@@ -212,24 +204,6 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             )
         self._detail()
 
-    @staticmethod
-    def _row(s: DeploymentStatus, stale: int | None = None, alerts: int = 0) -> tuple[str | Text, ...]:
-        """``stale``: seconds since the last good read when the cluster does not answer;
-        ``alerts``: how many alert rules fire for it."""
-        style = STATUS_STYLE.get(s.status, "")
-        status = f"[{style}]{s.status}[/]" if style else s.status
-        if s.autoscale_problem:
-            status += " [yellow]autoscale ⚠[/]"
-        if alerts:
-            status += f" [bold red]🔔 {alerts}[/]"
-        if stale is not None:
-            status = f"[dim]{s.status}[/] [red]stale {f'{stale}s' if stale >= 0 else ''}[/]"
-        model = rich_escape(f"{s.model} v{s.model_version}" if s.model_version else s.model)
-        if s.canary is not None:  # (a table cell: Rich markup)
-            model += f" [magenta]+v{rich_escape(s.canary.model_version or '?')} {s.canary.weight}%[/]"
-        cells = (Text.from_markup(model), Text.from_markup(status))
-        return (s.name, *cells, f"{s.ready}/{s.desired}", str(s.restarts), s.endpoint, s.age)
-
     def _detail(self) -> None:
         name = self.selected_name()
         s = self.statuses.get(name or "")
@@ -237,43 +211,12 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         if s is None:
             pane.update("")
             return
-        lines = [f"[b]{escape(s.name)}[/b]  {escape(s.source)}  ({escape(s.image)})"]
-        if s.reason:
-            lines.append(f"[b]Reason:[/b] {escape(s.reason)}")
-        if s.version:
-            lines.append(f"[b]Serving:[/b] {escape(s.version)}")
-        if s.settings:
-            described = escape(settings_text(s.settings))
-            lines.append(f"[b]TorchServe:[/b] {described} [dim](as it describes the model)[/dim]")
-        if s.previous:
-            lines.append(f"[b]Previous:[/b] {escape(s.previous)} [dim](b rolls back)[/dim]")
-        if s.canary is not None:
-            c = s.canary
-            progress = self.app.canaries.progress.get(s.name, "")
-            doing = f"; {escape(progress)}" if progress else ""
-            lines.append(
-                f"[b]Canary:[/b] {escape(c.version)} at {c.weight}%"
-                + ("" if c.ready else " [yellow](not ready)[/]")
-                + f" [dim](c: promote, abort, weight, analysis{doing})[/dim]"
-            )
-        if s.autoscale:
-            lines.append(f"[b]Autoscale:[/b] {escape(s.autoscale)}")
-        if s.autoscale_problem:
-            lines.append(f"[yellow]⚠ {escape(s.autoscale_problem)}[/]")
-        for alert in self.app.firing:
-            if alert.deployment == s.name:
-                lines.append(f"[bold red]🔔 {escape(alert.line())}[/]")
-        for r in s.replicas:
-            why = f", {r.reason}" if r.reason and r.reason != s.reason else ""
-            workers = f"{r.ready_workers}/{r.workers} workers READY"
-            lines.append(escape(f"  {r.name}: {r.phase}, {workers}, restarts {r.restarts}{why}"))
-        runtime = self.app.runtime
+        runtime, app = self.app.runtime, self.app
+        on_exit = ""
         if runtime is not None and runtime.stops_on_exit:
-            keep = "kept running" if self.app.keep_deployments else "stopped"
-            lines.append(f"[dim]On exit local deployments are {keep} (k toggles).[/dim]")
-        else:
-            lines.append(f"[dim]Endpoint {escape(s.endpoint)} · {s.gpus} GPU(s) per replica[/dim]")
-        pane.update("\n".join(lines))
+            on_exit = "kept running" if app.keep_deployments else "stopped"
+        progress = app.canaries.progress.get(s.name, "")
+        pane.update(view.detail(s, firing=app.firing, progress=progress, on_exit=on_exit))
 
     def _message(self, text: str) -> None:
         self.query_one("#deploy-message", Static).update(text)
@@ -288,11 +231,18 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
     def _highlighted(self) -> None:
         self._detail()
 
-    def _need(self) -> str | None:
+    # -- the DeploymentsHost contract --------------------------------------------------------
+    def need(self) -> str | None:
         name = self.selected_name()
         if name is None:
             self.notify("No deployment selected", severity="warning")
         return name
+
+    def start(self, work: Coroutine[Any, Any, object], group: str, *, exclusive: bool = False) -> object:
+        return self.run_worker(work, exit_on_error=False, group=group, exclusive=exclusive)
+
+    def changed(self) -> None:
+        self.refresh_status()
 
     # -- deploy ------------------------------------------------------------------------------
     def action_new(self) -> None:
@@ -301,13 +251,9 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
     def open_deploy_form(self, source: str) -> None:
         app = self.app
 
-        def chosen(values: dict[str, str] | None) -> None:
-            if values:
-                spec, _ = spec_from(values)
-                if spec is not None:
-                    self.deploy(
-                        spec, force=values.get("force") == "yes", prune_disk=values.get("prune_disk") == "yes"
-                    )
+        def chosen(request: DeployRequest | None) -> None:
+            if request is not None:
+                self.deploy(request.spec, request.how)
 
         if app.profile.is_local:
             form = deploy_form(source, runtime_label="local TorchServe on this machine")
@@ -337,7 +283,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         return to_yaml(build_for_profile(spec, self.app.profile))
 
     @work(exit_on_error=False, group="deploy-op")
-    async def deploy(self, spec: DeploymentSpec, *, force: bool = False, prune_disk: bool = False) -> None:
+    async def deploy(self, spec: DeploymentSpec, how: DeployOptions | None = None) -> None:
         """The same deploy as ``tirui deploy``: ``runtime.deploy`` on either runtime."""
         app = self.app
         runtime = await self.runtime()
@@ -345,9 +291,8 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             self.app.push_screen(MessageDialog("Deploy failed", f"no runtime: {app.runtime_error}"))
             return
         self.notify(f"Deploying {spec.name} from {spec.source}…", title="Deploy")
-        how = DeployOptions(force=force, prune_disk=prune_disk)
         try:
-            result = await asyncio.to_thread(runtime.deploy, spec, how)
+            result = await asyncio.to_thread(runtime.deploy, spec, how or DeployOptions())
         except (RuntimeFailure, StorageError, SpecError, OSError) as exc:
             self.app.push_screen(MessageDialog("Deploy failed", str(exc)))
             return
@@ -357,19 +302,27 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             self.notify(f"{result.status.name}: {result.status.status}", title="Deploy")
         self.refresh_status()
 
-    # -- operations --------------------------------------------------------------------------
-    @work(exit_on_error=False, group="deploy-op")
-    async def _op(self, label: str, call: Callable[[Runtime], object]) -> None:
-        runtime = await self.runtime()
-        if runtime is None:
-            return
-        try:
-            await asyncio.to_thread(call, runtime)
-        except RuntimeFailure as exc:
-            self.app.push_screen(MessageDialog(label, str(exc)))
-            return
-        self.notify(f"{label}: done", title="Deployments")
-        self.refresh_status()
+    # -- operations (DeploymentOps, CanaryActions) -------------------------------------------
+    def action_scale(self) -> None:
+        self.ops.scale()
+
+    def action_autoscale(self) -> None:
+        self.ops.autoscale()
+
+    def action_restart(self) -> None:
+        self.ops.restart()
+
+    def action_rollback(self) -> None:
+        self.ops.rollback()
+
+    def action_stop(self) -> None:
+        self.ops.stop()
+
+    def action_delete(self) -> None:
+        self.ops.delete()
+
+    def action_canary(self) -> None:
+        self.canary.open()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys by what the runtime can do: autoscale needs an autoscaler (Kubernetes), stop a
@@ -385,9 +338,6 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
             return runtime.stops_on_exit
         return isinstance(runtime, needs[action])
 
-    def _confirm(self, question: str, then: Any) -> None:
-        self.app.push_screen(ConfirmDialog(question), lambda yes: then() if yes else None)
-
     def action_toggle_keep(self) -> None:
         app = self.app
         app.keep_deployments = not app.keep_deployments
@@ -396,7 +346,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         self._detail()
 
     def _viewer(self, what: str, follow: bool = False) -> None:
-        name = self._need()
+        name = self.need()
         if name is None or self.app.runtime is None:
             return
         runtime = self.app.runtime
@@ -425,7 +375,7 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
 
     async def action_endpoint(self) -> None:
         """Where the deployment answers, its header, and curl / Python / grpcurl lines."""
-        name, runtime = self._need(), self.app.runtime
+        name, runtime = self.need(), self.app.runtime
         if name is None or runtime is None:
             return
         store = await self.app.get_token_store()
@@ -445,11 +395,11 @@ class DeploymentsScreen(CanaryActions, DeploymentOps, MainScreen):
         self.app.push_screen(TextViewer(f"Endpoint of {name}", fetch))
 
     async def action_playground(self) -> None:
-        name = self._need()
+        name = self.need()
         if name:
             await self.app.open_for_deployment("play", name)
 
     async def action_metrics(self) -> None:
-        name = self._need()
+        name = self.need()
         if name:
             await self.app.open_for_deployment("metrics", name)

@@ -1,9 +1,14 @@
-"""Small modal dialogs: confirm, a form of text fields, an information/error panel."""
+"""Small modal dialogs: confirm, a form of text fields, an information/error panel.
+
+A form is a :class:`Form` that turns its fields into the model it stands for (``to_model()``,
+as Posting's widgets do) and dismisses with it: :class:`FormDialog` with the values by field
+name, :class:`~tirui.screens.deploy_form.DeployForm` with a deployment spec."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -59,8 +64,13 @@ class Field:
     required: bool = True
 
 
-class FormDialog(ReportsWorkerFailures, Dialog[dict[str, str] | None]):
-    """A titled list of inputs; enter on the last field (or ctrl+s) submits, escape cancels."""
+ModelT = TypeVar("ModelT")
+
+
+class Form(ReportsWorkerFailures, Dialog[ModelT | None], Generic[ModelT]):
+    """A titled list of inputs; enter on the last field (or ctrl+s) submits, escape cancels.
+    Submitting checks the values (required fields, then ``validate``) and dismisses with
+    :meth:`to_model`; cancelling with None."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
@@ -144,13 +154,24 @@ class FormDialog(ReportsWorkerFailures, Dialog[dict[str, str] | None]):
             self.show_error(problem)
         return problem
 
+    def to_model(self, values: dict[str, str]) -> ModelT:
+        """What valid ``values`` stand for (what the form dismisses with)."""
+        raise NotImplementedError
+
     def action_submit(self) -> None:
         values = self.values()
         if self.problem(values) is None:
-            self.dismiss(values)
+            self.dismiss(self.to_model(values))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class FormDialog(Form[dict[str, str]]):
+    """A form whose model is its values, by field name."""
+
+    def to_model(self, values: dict[str, str]) -> dict[str, str]:
+        return values
 
 
 class MessageDialog(Dialog[None]):

@@ -23,8 +23,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tirui.canary.feed import SideFeed
-from tirui.canary.state import CanaryStatus
 from tirui.cluster.kube.api import KubeApi
 from tirui.cluster.kube.apply import KubeWrites
 from tirui.cluster.kube.canary import KubeCanaries
@@ -33,7 +31,7 @@ from tirui.cluster.kube.errors import KubeConflict, KubeError, explain
 from tirui.cluster.kube.logs import DeploymentLogs
 from tirui.cluster.kube.ops import KubeOperations
 from tirui.cluster.kube.reads import KubeReads
-from tirui.cluster.runtime import DEPLOY, ApplyResult, DeploymentStatus, DeployOptions
+from tirui.cluster.runtime import DEPLOY, ApplyResult, CanaryDelegation, DeploymentStatus, DeployOptions
 from tirui.cluster.spec import DeploymentSpec
 from tirui.config import Profile
 from tirui.metrics.collector import ReplicaSource
@@ -43,7 +41,7 @@ from tirui.torchserve.target import Target
 __all__ = ["ApplyResult", "KubeConflict", "KubeError", "KubeRuntime", "explain"]
 
 
-class KubeRuntime:
+class KubeRuntime(CanaryDelegation):
     """Deployments in one namespace of one cluster: :class:`~tirui.cluster.runtime.Runtime`
     with the Autoscalable, Watchable and Reachable capabilities."""
 
@@ -89,6 +87,7 @@ class KubeRuntime:
         self.canaries = KubeCanaries(
             self.calls, self.writes, self.reads, self.ops, self.deploys, self.profile
         )
+        CanaryDelegation.__init__(self, self.canaries)
 
     @classmethod
     def from_profile(cls, profile: Profile, tokens: TokenStore | None = None) -> KubeRuntime:
@@ -181,28 +180,6 @@ class KubeRuntime:
 
     def autoscale_warning(self, metric: str) -> str:
         return self.deploys.autoscale_warning(metric)
-
-    # -- canaries ----------------------------------------------------------------------------
-    def canary_start(self, name: str, source: str, weight: int, policy: str = "") -> CanaryStatus:
-        return self.canaries.canary_start(name, source, weight, policy)
-
-    def canary_status(self, name: str) -> CanaryStatus | None:
-        return self.canaries.canary_status(name)
-
-    def canary_weight(self, name: str, weight: int) -> None:
-        self.canaries.canary_weight(name, weight)
-
-    def canary_promote(self, name: str) -> None:
-        self.canaries.canary_promote(name)
-
-    def canary_abort(self, name: str) -> None:
-        self.canaries.canary_abort(name)
-
-    def canary_record(self, name: str, text: str, *, warning: bool = False) -> None:
-        self.canaries.canary_record(name, text, warning=warning)
-
-    def canary_feed(self, name: str) -> SideFeed:
-        return self.canaries.canary_feed(name)
 
     # -- Reachable ---------------------------------------------------------------------------
     def ping(self) -> None:

@@ -29,8 +29,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tirui.canary.feed import SideFeed
-from tirui.canary.state import CanaryStatus
 from tirui.cluster.local.archive import check_archive, fetch_archive
 from tirui.cluster.local.canary import LocalCanaries, canary_of
 from tirui.cluster.local.dep import LocalDep, tail
@@ -42,6 +40,7 @@ from tirui.cluster.local.versions import LocalVersions
 from tirui.cluster.runtime import (
     DEPLOY,
     ApplyResult,
+    CanaryDelegation,
     DeploymentStatus,
     DeployOptions,
     ReplicaStatus,
@@ -60,7 +59,7 @@ if TYPE_CHECKING:
     from tirui.torchserve.target import Target
 
 
-class LocalRuntime:
+class LocalRuntime(CanaryDelegation):
     """Deploy ``.mar`` archives as local TorchServe processes; thread-safe.
     :class:`~tirui.cluster.runtime.Runtime` with the Stoppable capability."""
 
@@ -94,6 +93,7 @@ class LocalRuntime:
         self.fleet = LocalFleet(root, startup_timeout=startup_timeout)
         self.versions = LocalVersions(self.fleet, self.get)
         self.canaries = LocalCanaries(self.fleet, self.versions, self.profile, tokens)
+        CanaryDelegation.__init__(self, self.canaries)
         self.keys = LocalKeys(self.profile, tokens)
         self.supervisor = Supervisor(
             self.fleet,
@@ -366,31 +366,10 @@ class LocalRuntime:
                         dep.state.save(dep.folder)
         self.fleet.close()
 
-    # -- versions and canaries ---------------------------------------------------------------
+    # -- versions (the canary calls: CanaryDelegation) -----------------------------------------
     def update(self, spec: DeploymentSpec, store: ObjectStore | None = None) -> DeploymentStatus:
         """Serve ``spec``'s archive in the running TorchServe without a restart."""
         return self.versions.update(spec, store)
 
     def rollback(self, name: str) -> ApplyResult:
         return self.versions.rollback(name)
-
-    def canary_start(self, name: str, source: str, weight: int, policy: str = "") -> CanaryStatus:
-        return self.canaries.canary_start(name, source, weight, policy)
-
-    def canary_status(self, name: str) -> CanaryStatus | None:
-        return self.canaries.canary_status(name)
-
-    def canary_weight(self, name: str, weight: int) -> None:
-        self.canaries.canary_weight(name, weight)
-
-    def canary_promote(self, name: str) -> None:
-        self.canaries.canary_promote(name)
-
-    def canary_abort(self, name: str) -> None:
-        self.canaries.canary_abort(name)
-
-    def canary_record(self, name: str, text: str, *, warning: bool = False) -> None:
-        self.canaries.canary_record(name, text, warning=warning)
-
-    def canary_feed(self, name: str) -> SideFeed:
-        return self.canaries.canary_feed(name)
