@@ -23,21 +23,29 @@ from tirui.screens.base import MainScreen
 from tirui.screens.registry import SCREENS, factory
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from textual.actions import ActionParseResult
     from textual.dom import DOMNode
     from textual.notifications import SeverityLevel
     from textual.timer import Timer
 
+    from tirui.alerting.notifier import Notifier
     from tirui.cluster.runtime import Runtime
-    from tirui.metrics.alert_watch import AlertWatch
+    from tirui.metrics.alert_watch import AlertWatch, Round
     from tirui.metrics.alerts import Alert
     from tirui.screens.canary import CanaryRuns
     from tirui.screens.deployments import DeploymentsScreen
     from tirui.secrets import TokenStore
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+def _open_supervised(profile: Profile, tokens: TokenStore | None) -> Runtime:
+    """The app's runtime: local deployments are restarted and probed while the app runs."""
+    from tirui.cluster.open import open_runtime
+
+    return open_runtime(profile, tokens, supervise=True)
 
 
 class TiruiApp(App[None]):
@@ -57,6 +65,7 @@ class TiruiApp(App[None]):
         Binding("5", "switch_mode('tokens')", "Tokens & profiles", show=False),
         Binding("colon", "command_bar", "Command"),
         Binding("question_mark", "help", "Help"),
+        Binding("A", "alert_history", "Alert history", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),  # from dialogs too
     ]
 
@@ -79,10 +88,15 @@ class TiruiApp(App[None]):
         hint: str = "",
         keep_deployments: bool = False,
         clock: Clock | None = None,
+        open_runtime: Callable[[Profile, TokenStore | None], Runtime] | None = None,
     ) -> None:
         """``clock``: the wall clock the Metrics screen draws against (a frozen one stops
-        collection: snapshot tests draw injected series at a fixed instant)."""
+        collection: snapshot tests draw injected series at a fixed instant);
+        ``open_runtime``: how a profile's runtime is opened (blocking, run in a thread; by
+        default :func:`~tirui.cluster.open.open_runtime`, supervised). Screen tests pass a
+        fake runtime where a real one adds nothing."""
         self.clock = clock or Clock()
+        self._open_runtime = open_runtime
         self.DEFAULT_MODE = start_mode if start_mode in SCREENS else "buckets"  # type: ignore[misc]
         super().__init__()
         self.main_screens: dict[str, MainScreen] = {}
@@ -109,6 +123,9 @@ class TiruiApp(App[None]):
         self.firing: list[Alert] = []
         """The alerts firing now (see :meth:`check_alerts`)."""
         self._alert_watch: tuple[str, AlertWatch] | None = None
+        self._notifier: Notifier | None = None
+        """Books what fires and notifies the channels of ``alerts.toml`` while this tirui holds
+        the alert book (no ``tirui alerts --watch`` runs on the data dir)."""
         self._alert_timer: Timer | None = None
         self.runtime_error = ""
         self._runtime_lock = asyncio.Lock()
@@ -269,6 +286,7 @@ class TiruiApp(App[None]):
         if self._alert_watch is not None and self._alert_watch[0] != self.profile.name:
             await self._alert_watch[1].aclose()  # another profile: start afresh
             self._alert_watch, self.firing, self.alerts = None, [], ""
+            self._close_notifier()
         if not path.exists():  # no rules: nothing to do, not even creating the runtime
             self.firing, self.alerts = [], ""
             return
@@ -283,7 +301,9 @@ class TiruiApp(App[None]):
         if runtime is None:
             return
         try:
-            now_firing = await watch.check(runtime)
+            seen = await watch.round(runtime)
+            now_firing = seen.alerts
+            await self._notify_channels(seen)
         except AlertRuleError as exc:
             self.firing, self.alerts = [], f"alert rules: {exc}"
             return
@@ -296,6 +316,49 @@ class TiruiApp(App[None]):
         self.firing = now_firing
         count = len(now_firing)
         self.alerts = f"{count} alert{'s' if count > 1 else ''} firing" if count else ""
+
+    def _alert_notifier(self) -> Notifier:
+        if self._notifier is None:
+            from tirui.alerting.notifier import Notifier
+            from tirui.locations import config_dir, data_dir
+
+            rules = config_dir() / "alerts.toml"
+            self._notifier = Notifier(data_dir() / "alerts", rules, self.profile.name, self.token_store)
+        return self._notifier
+
+    def _close_notifier(self) -> None:
+        if self._notifier is not None:
+            self._notifier.close()
+            self._notifier = None
+
+    async def _notify_channels(self, seen: Round) -> None:
+        """Book the round and deliver to the channels (threads: SMTP and HTTP block); a
+        delivery that failed is said once per attempt (the outbox retries with back-off)."""
+        import time
+
+        from tirui.alerting.book import Observation
+
+        observation = Observation.of(seen.alerts, seen.decided, seen.deployments)
+        lines = await asyncio.to_thread(self._alert_notifier().round, observation, time.time())
+        for line in lines:
+            if line.startswith(("not sent", "dropped")):
+                self.notify(line, title="Alert channel", severity="warning", timeout=10)
+
+    def action_alert_history(self) -> None:
+        """Past firings with start, end and peak, then those firing now (the alert book, which
+        ``tirui alerts --watch`` keeps too)."""
+        from tirui.alerting.book import AlertBook
+        from tirui.alerting.events import history_lines
+        from tirui.locations import data_dir
+        from tirui.screens.viewer import TextViewer
+
+        folder = data_dir() / "alerts"
+
+        def fetch() -> list[str]:  # the book as saved, whoever keeps it
+            events = AlertBook(folder).history()
+            return history_lines(events) if events else ["No alert has fired yet."]
+
+        self.push_screen(TextViewer("Alert history", fetch, follow=True))
 
     @work(exclusive=True, group="cluster-connection", exit_on_error=False)
     async def monitor_cluster(self, profile_name: str) -> None:
@@ -341,12 +404,12 @@ class TiruiApp(App[None]):
         """
         async with self._runtime_lock:
             if self.runtime is None:
-                from tirui.cluster.open import open_runtime
                 from tirui.cluster.runtime import RuntimeFailure
 
                 tokens = await self.get_token_store()
+                opener = self._open_runtime or _open_supervised
                 try:
-                    self.runtime = await asyncio.to_thread(open_runtime, self.profile, tokens, supervise=True)
+                    self.runtime = await asyncio.to_thread(opener, self.profile, tokens)
                     self.runtime_error = ""
                 except RuntimeFailure as exc:
                     self.runtime_error = str(exc)
@@ -363,6 +426,7 @@ class TiruiApp(App[None]):
         if self._alert_watch is not None:
             with contextlib.suppress(Exception):
                 await self._alert_watch[1].aclose()
+        self._close_notifier()
         if self.runtime is not None:
             try:
                 await asyncio.to_thread(self.runtime.shutdown, keep_running=self.keep_deployments)

@@ -1,5 +1,7 @@
-"""``tirui alerts``: which alert rules fire now (exit 1 while any does, for scripts and cron), and
-``--render``: the same rules as a PrometheusRule for clusters that run the Prometheus operator."""
+"""``tirui alerts``: which alert rules fire now (exit 1 while any does, for scripts and cron);
+``--watch``: the evaluation loop that notifies the channels of ``alerts.toml``; ``--history``:
+past firings; ``--render``: the same rules as a PrometheusRule for clusters that run the
+Prometheus operator."""
 
 from __future__ import annotations
 
@@ -24,6 +26,17 @@ def add_parsers(sub: Any) -> None:
         "--render", action="store_true", help="print the rules as a PrometheusRule; no metrics read"
     )
     a.add_argument("--namespace", default=None, help="with --render: default the profile's namespace")
+    a.add_argument(
+        "--watch",
+        action="store_true",
+        help="evaluate every --interval and notify the [[channel]]s of the rules file when an alert "
+        "starts firing and when it resolves (until ctrl+c)",
+    )
+    a.add_argument("--interval", type=float, default=10.0, help="with --watch: seconds between rounds")
+    a.add_argument(
+        "--backoff", type=float, default=5.0, help="with --watch: first retry after a failed delivery, s"
+    )
+    a.add_argument("--history", action="store_true", help="past firings: start, end and peak")
 
 
 def rules_path(given: str) -> Path:
@@ -40,8 +53,18 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from tirui.metrics.sampler import Sampler
 
     path = rules_path(args.rules)
+    if args.history:
+        from tirui.cli.alert_watch import history
+
+        return history(args, path, resolve_profile(args.profile))
+    if args.interval <= 0 or args.backoff <= 0:
+        raise AlertsError("--interval and --backoff are seconds, more than 0")
     try:
         rules = load_rules(path)
+        if args.watch:
+            from tirui.alerting.notifier import load_channels
+
+            load_channels(path)  # a broken channel is said before the loop starts
     except AlertRuleError as exc:
         raise AlertsError(str(exc)) from None
     if not rules:
@@ -51,6 +74,15 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.render and not any(r.deployment == "*" for r in rules):  # the rules name them all
         names = [args.name] if args.name else sorted({r.deployment for r in rules})
         return _render(rules, names, args.namespace or profile.kubernetes.namespace)
+    if args.watch:
+        from tirui.cli.alert_watch import watch
+        from tirui.secrets import TokenStore
+
+        try:
+            runtime = open_runtime(profile, TokenStore.from_env(args.secrets))
+        except RuntimeFailure as exc:
+            raise AlertsError(str(exc)) from None
+        return watch(args, path, runtime, profile)
     try:
         runtime = open_runtime(profile, None)
         statuses = {s.name: s for s in runtime.list() if not args.name or s.name == args.name}

@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tirui.metrics.alerts import Alert, firing, load_rules
+from tirui.metrics.alerts import Alert, Rule, evaluate, load_rules
 from tirui.metrics.sampler import Sampler
 from tirui.metrics.series import MetricsPipeline
 
 METRIC_KINDS = frozenset({"p99-ms", "error-rate-pct", "queue-latency-ms"})
+
+
+@dataclass
+class Round:
+    """What one round saw: the alerts firing, the (deployment, rule) pairs that had data, and
+    the deployments listed (what :class:`tirui.alerting.book.Observation` books)."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    decided: list[tuple[str, Rule]] = field(default_factory=list)
+    deployments: list[str] = field(default_factory=list)
 
 
 class AlertWatch:
@@ -25,10 +36,14 @@ class AlertWatch:
 
     async def check(self, runtime: Any) -> list[Alert]:
         """The alerts firing now (AlertRuleError for an unusable rules file)."""
+        return (await self.round(runtime)).alerts
+
+    async def round(self, runtime: Any) -> Round:
+        """One evaluation of every rule (AlertRuleError for an unusable rules file)."""
         rules = await asyncio.to_thread(load_rules, self.rules_path)
         if not rules:
             await self.aclose()
-            return []
+            return Round()
         statuses = await asyncio.to_thread(runtime.list)
         watched = {
             s.name: s.model
@@ -42,9 +57,12 @@ class AlertWatch:
             await self._sampler.round()
         pipes = self._sampler.pipes if self._sampler is not None else {}
         now = time.time()
-        return [
-            a for s in statuses for a in firing(rules, s.name, pipes.get(s.name, MetricsPipeline()), s, now)
-        ]
+        seen = Round(deployments=[s.name for s in statuses])
+        for s in statuses:
+            alerts, decided = evaluate(rules, s.name, pipes.get(s.name, MetricsPipeline()), s, now)
+            seen.alerts += alerts
+            seen.decided += [(s.name, r) for r in decided]
+        return seen
 
     async def aclose(self) -> None:
         if self._sampler is not None:

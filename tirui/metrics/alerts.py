@@ -128,18 +128,27 @@ def observe(rule: Rule, pipeline: Any, status: Any, now: float) -> float | None:
     return float(status.restarts)
 
 
-def firing(rules: list[Rule], deployment: str, pipeline: Any, status: Any, now: float) -> list[Alert]:
-    """The rules of ``deployment`` whose condition holds now (over their window)."""
-    out = []
+def evaluate(
+    rules: list[Rule], deployment: str, pipeline: Any, status: Any, now: float
+) -> tuple[list[Alert], list[Rule]]:
+    """(the alerts of ``deployment`` whose condition holds now, every rule that had data to
+    decide on: a rule without data neither fires nor resolves)."""
+    alerts, decided = [], []
     for rule in rules:
         if not rule.applies_to(deployment):
             continue
         value = observe(rule, pipeline, status, now)
         if value is None:
             continue
+        decided.append(rule)
         if (rule.kind == "no-ready" and value) or (rule.kind != "no-ready" and value > rule.above):
-            out.append(Alert(deployment, rule, value))
-    return out
+            alerts.append(Alert(deployment, rule, value))
+    return alerts, decided
+
+
+def firing(rules: list[Rule], deployment: str, pipeline: Any, status: Any, now: float) -> list[Alert]:
+    """The rules of ``deployment`` whose condition holds now (over their window)."""
+    return evaluate(rules, deployment, pipeline, status, now)[0]
 
 
 def _ratio(top: str, bottom: str, sel: str, window: str) -> str:

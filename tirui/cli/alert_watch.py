@@ -1,0 +1,95 @@
+"""``tirui alerts --watch`` (the evaluation loop, headless: a tmux pane, a systemd unit, a
+terminal left open over the night) and ``tirui alerts --history`` (past firings with start, end
+and peak). Both keep the alert book in the data dir, so the TUI's history pane shows the same."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from tirui.alerting.book import Observation
+from tirui.alerting.notifier import Notifier
+
+
+def alerts_folder() -> Path:
+    from tirui.locations import data_dir
+
+    return data_dir() / "alerts"
+
+
+def notifier_for(args: argparse.Namespace, rules: Path, profile: Any) -> Notifier:
+    from tirui.secrets import TokenStore
+
+    backoff = float(getattr(args, "backoff", 5.0) or 5.0)
+    return Notifier(
+        alerts_folder(), rules, profile.name, TokenStore.from_env(args.secrets), backoff_s=backoff
+    )
+
+
+def watch(args: argparse.Namespace, rules: Path, runtime: Any, profile: Any) -> int:
+    """Every ``--interval`` seconds: evaluate, book, deliver; print each transition and
+    delivery. Ends on SIGINT/SIGTERM (exit 0); a rules file that breaks meanwhile is said and
+    the loop goes on with the next round."""
+    from tirui.metrics.alert_watch import AlertWatch
+    from tirui.metrics.alerts import AlertRuleError
+
+    notifier = notifier_for(args, rules, profile)
+    if not notifier.lease.held():
+        print(
+            f"another tirui keeps the alert book in {alerts_folder()} (a TUI or another --watch) "
+            "and sends the notifications; this one takes over when it ends",
+            flush=True,
+        )
+
+    async def loop() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        evaluation = AlertWatch(rules)
+        print(f"watching {rules} every {args.interval:g}s (ctrl+c ends)", flush=True)
+        try:
+            while not stop.is_set():
+                try:
+                    seen = await evaluation.round(runtime)
+                    observation = Observation.of(seen.alerts, seen.decided, seen.deployments)
+                    lines = await asyncio.to_thread(notifier.round, observation, time.time())
+                except AlertRuleError as exc:
+                    lines = [f"rules: {exc}"]
+                except Exception as exc:  # the cluster went away, a scrape failed: say it, go on
+                    lines = [f"round failed: {exc}"]
+                for line in lines:
+                    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), args.interval)
+        finally:
+            await evaluation.aclose()
+
+    try:
+        asyncio.run(loop())
+    finally:
+        notifier.close()
+        runtime.shutdown()
+    return 0
+
+
+def history(args: argparse.Namespace, rules: Path, profile: Any) -> int:
+    """Past firings, oldest first, then those firing now."""
+    notifier = notifier_for(args, rules, profile)
+    try:
+        events = notifier.history()
+    finally:
+        notifier.close()
+    if args.name:
+        events = [e for e in events if e.deployment == args.name]
+    if not events:
+        print(f"no alert has fired yet (history in {alerts_folder()})")
+        return 0
+    from tirui.alerting.events import history_lines
+
+    print("\n".join(history_lines(events)))
+    return 0
