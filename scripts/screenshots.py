@@ -208,6 +208,55 @@ async def shoot_kubernetes(tmp: Path) -> None:
             shot(app, "deployments-kubernetes")
 
 
+async def shoot_history(tmp: Path) -> None:
+    """The 24h Metrics window from a Prometheus over a backfilled day, and the alert history."""
+    from tests.support.fake_runtime import FakeRuntime, status
+    from tests.support.prometheus import NS, available, backfilled_prometheus
+    from tirui.alerting.book import AlertBook, Observation
+    from tirui.app import TiruiApp
+    from tirui.locations import data_dir, profiles_file
+    from tirui.metrics.alerts import Alert, Rule
+
+    if not available():
+        print("skipped the 24h and alert-history screenshots: no prometheus/promtool")
+        return
+    book = AlertBook(data_dir() / "alerts")
+    day = 86400.0
+    now = __import__("time").time()
+    p99, down = Rule("tiny", "p99-ms", 15, 120), Rule("*", "no-ready")
+    seen = Observation.of
+    book.record(seen([Alert("tiny", p99, 18.2)], [], ["tiny"]), now - day * 0.28, [])
+    book.record(seen([Alert("tiny", p99, 21.7)], [], ["tiny"]), now - day * 0.27, [])
+    book.record(seen([], [("tiny", p99)], ["tiny"]), now - day * 0.25, [])
+    book.record(seen([Alert("resnet", down, 1)], [], ["resnet"]), now - 3 * 3600, [])
+    book.record(seen([], [("resnet", down)], ["resnet"]), now - 2.5 * 3600, [])
+    book.record(seen([Alert("tiny", p99, 16.4)], [], ["tiny"]), now - 600, [])
+    with backfilled_prometheus(tmp / "prometheus") as url:
+        profiles_file().write_text(
+            f'[profiles.k8s.kubernetes]\nkubeconfig = "{tmp}/none"\nnamespace = "{NS}"\n'
+            f'prometheus_url = "{url}"\n'
+        )
+        app = TiruiApp(
+            profile="k8s",
+            start_mode="metrics",
+            open_runtime=lambda profile, tokens: FakeRuntime(status("tiny"), profile=profile),
+        )
+        async with app.run_test(size=SIZE) as pilot:
+            head = lambda: str(app.screen.query_one("#metrics-head").render())  # noqa: E731
+            await until(pilot, lambda: "tiny" in head())
+            while "window 24h " not in head():
+                await pilot.press("w")
+                await pilot.pause()
+            chart = app.screen.query_one("#chart-latency")
+            await until(pilot, lambda: "window 24h" in head() and any(len(p) > 50 for _, p in chart.lines))
+            await settle(pilot, app, 1.0)
+            app.clear_notifications()
+            shot(app, "metrics-24h")
+            await pilot.press("A")
+            await settle(pilot, app, 1.5)
+            shot(app, "alert-history")
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,6 +269,7 @@ def main() -> None:
         )
         sys.path.insert(0, str(ROOT))
         asyncio.run(shoot())
+        asyncio.run(shoot_history(Path(tmp)))
         try:
             asyncio.run(shoot_kubernetes(Path(tmp)))
         except (RuntimeError, OSError) as exc:  # no etcd or Kubernetes binaries here

@@ -68,6 +68,9 @@ async def test_metrics_keys() -> None:
         assert "p50 5.0" in head() or "p50 4.9" in head() or "p50 5.1" in head()
         await pilot.press("w")
         assert "window 15m" in head()
+        for label in ("1h", "6h", "24h", "7d"):  # from Prometheus: the local profile has none
+            await pilot.press("w")
+            assert f"window {label} " in head() and "no p99 in Prometheus" in head()
         await pilot.press("w")
         assert "window 1m" in head()
         await pilot.press("a")

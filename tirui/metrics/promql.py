@@ -44,6 +44,10 @@ class PrometheusSource:
     def close(self) -> None:
         self.client.close()
 
+    def get(self, path: str, params: dict[str, str]) -> Any:
+        """One API call's ``data`` (ScrapeError with a sentence when it fails)."""
+        return self._get(path, params)
+
     def _get(self, path: str, params: dict[str, str]) -> Any:
         import httpx
 

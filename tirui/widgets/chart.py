@@ -56,6 +56,8 @@ class SeriesChart(PlotextPlot):
     ) -> None:
         plt = self.plt
         plt.clear_data()
+        self.lines = lines
+        scale, unit = (3600.0, "hours ago") if window >= 3600 else (1.0, "seconds ago")
         limit = max(20, 2 * max(self.size.width, 40))
         drawn = False
         top = 0.0
@@ -64,17 +66,21 @@ class SeriesChart(PlotextPlot):
             first = True
             for xs, ys in _segments(_downsample(points, limit)):
                 plt.plot(
-                    [x - now for x in xs], ys, label=label if first else "", color=color, marker="braille"
+                    [(x - now) / scale for x in xs],
+                    ys,
+                    label=label if first else "",
+                    color=color,
+                    marker="braille",
                 )
                 first = False
                 drawn = True
                 top = max(top, *ys)
             if first:  # nothing to draw for this line: still name it in the legend
-                plt.plot([-window], [0], label=f"{label} (no data)", color=color, marker=" ")
-        plt.xlim(-window, 0)
+                plt.plot([-window / scale], [0], label=f"{label} (no data)", color=color, marker=" ")
+        plt.xlim(-window / scale, 0)
         # every series here (latency, rates, utilisation, memory) is 0 or more: the axis starts
         # at 0 (plotext centres a flat line on it, drawing -0.33 for a rate)
         plt.ylim(0, top * 1.1 if drawn and top > 0 else 1)
         plt.title((title or self.chart_title) + (f" [{self.unit}]" if self.unit else ""))
-        plt.xlabel("seconds ago")
+        plt.xlabel(unit)
         self.refresh()
