@@ -349,3 +349,42 @@ async def test_the_tui_notifies_and_shows_the_history(isolated: Path, receiver: 
         log = app.screen.query_one("#viewer-log", Log)
         await until(pilot, lambda: any("idle: no ready replica" in line for line in log.lines))
         assert any("firing" in line for line in log.lines)
+
+
+def test_render_job_is_a_cronjob_the_api_server_accepts(
+    isolated: Path, k8s: Any, k8s_ns: str, tmp_path: Path
+) -> None:
+    """``--render-job``: valid objects (schema, then a server-side dry run on the real control
+    plane), the rules and channels in the ConfigMap, tokens only by Secret reference."""
+    import kubernetes_validate
+    import yaml
+    from kubernetes import utils
+
+    from tests.support.control_plane import admin_client
+
+    rules = tmp_path / "alerts.toml"
+    rules.write_text('[[alert]]\nkind = "no-ready"\n[[channel]]\nkind = "slack"\nurl_token = "slack"\n')
+
+    def tirui(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "tirui", "alerts", "--rules", str(rules), *args]
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    r = tirui("--render-job")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "needs --image" in r.stderr
+    r = tirui("--render-job", "--image", "registry.example/tirui:1", "--namespace", k8s_ns)
+    assert r.returncode == 0, r.stderr
+    docs = [d for d in yaml.safe_load_all(r.stdout) if d]
+    kinds = ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "PersistentVolumeClaim", "CronJob"]
+    assert [d["kind"] for d in docs] == kinds
+    for d in docs:
+        kubernetes_validate.validate(d, kubernetes_validate.latest_version(), strict=True)
+        assert d["metadata"]["namespace"] == k8s_ns
+    config = docs[3]["data"]
+    assert config["alerts.toml"] == rules.read_text() and f'namespace = "{k8s_ns}"' in config["profiles.toml"]
+    job = docs[5]["spec"]
+    container = job["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][-6:] == ["alerts", "--watch", "--rounds", "2", "--interval", "5"]
+    assert job["concurrencyPolicy"] == "Forbid" and "value" not in str(container["envFrom"])
+    api = admin_client(k8s)
+    for d in docs:  # the API server's own admission and validation, nothing stored
+        utils.create_from_dict(api, d, namespace=k8s_ns, dry_run="All")

@@ -33,8 +33,8 @@ def notifier_for(args: argparse.Namespace, rules: Path, profile: Any) -> Notifie
 
 def watch(args: argparse.Namespace, rules: Path, runtime: Any, profile: Any) -> int:
     """Every ``--interval`` seconds: evaluate, book, deliver; print each transition and
-    delivery. Ends on SIGINT/SIGTERM (exit 0); a rules file that breaks meanwhile is said and
-    the loop goes on with the next round."""
+    delivery. Ends on SIGINT/SIGTERM or after ``--rounds`` (exit 0); a rules file that breaks
+    meanwhile is said and the loop goes on with the next round."""
     from tirui.metrics.alert_watch import AlertWatch
     from tirui.metrics.alerts import AlertRuleError
 
@@ -52,6 +52,7 @@ def watch(args: argparse.Namespace, rules: Path, runtime: Any, profile: Any) -> 
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         evaluation = AlertWatch(rules)
         print(f"watching {rules} every {args.interval:g}s (ctrl+c ends)", flush=True)
+        rounds = 0
         try:
             while not stop.is_set():
                 try:
@@ -64,6 +65,9 @@ def watch(args: argparse.Namespace, rules: Path, runtime: Any, profile: Any) -> 
                     lines = [f"round failed: {exc}"]
                 for line in lines:
                     print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+                rounds += 1
+                if args.rounds and rounds >= args.rounds:
+                    break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), args.interval)
         finally:

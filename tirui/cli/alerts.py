@@ -37,6 +37,17 @@ def add_parsers(sub: Any) -> None:
         "--backoff", type=float, default=5.0, help="with --watch: first retry after a failed delivery, s"
     )
     a.add_argument("--history", action="store_true", help="past firings: start, end and peak")
+    a.add_argument(
+        "--rounds", type=int, default=0, help="with --watch: end after this many rounds (0: never)"
+    )
+    a.add_argument(
+        "--render-job",
+        action="store_true",
+        help="print a CronJob (with its ServiceAccount, read-only Role, ConfigMap and disk) that runs "
+        "the alert rounds in the profile's namespace",
+    )
+    a.add_argument("--image", default="", help="with --render-job: an image with tirui installed")
+    a.add_argument("--schedule", default="* * * * *", help="with --render-job: the CronJob's schedule")
 
 
 def rules_path(given: str) -> Path:
@@ -57,8 +68,10 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         from tirui.cli.alert_watch import history
 
         return history(args, path, resolve_profile(args.profile))
-    if args.interval <= 0 or args.backoff <= 0:
-        raise AlertsError("--interval and --backoff are seconds, more than 0")
+    if args.interval <= 0 or args.backoff <= 0 or args.rounds < 0:
+        raise AlertsError("--interval and --backoff are seconds, more than 0; --rounds is 0 or more")
+    if args.render_job:
+        return _render_job(args, path)
     try:
         rules = load_rules(path)
         if args.watch:
@@ -123,6 +136,37 @@ def _render(rules: list[Any], names: list[str], namespace: str) -> int:
     from tirui.metrics.alerts import prometheus_rule
 
     print(to_yaml([prometheus_rule(rules, names, namespace)]), end="")
+    return 0
+
+
+def _render_job(args: argparse.Namespace, path: Path) -> int:
+    from tirui.alerting.notifier import load_channels
+    from tirui.cluster.manifests.alert_job import alert_job
+    from tirui.cluster.manifests.build import to_yaml
+    from tirui.config import resolve_profile
+    from tirui.metrics.alerts import AlertRuleError, load_rules
+
+    if not args.image:
+        raise AlertsError("--render-job needs --image: an image with tirui installed (pip install tirui)")
+    try:
+        text = path.read_text()
+        load_rules(path)
+        load_channels(path)
+    except FileNotFoundError:
+        raise AlertsError(f"no rules file {path}: the job runs its rules and channels") from None
+    except AlertRuleError as exc:
+        raise AlertsError(str(exc)) from None
+    profile = resolve_profile(args.profile)
+    k = profile.kubernetes
+    objects = alert_job(
+        namespace=args.namespace or k.namespace,
+        image=args.image,
+        profile=profile.name,
+        rules_text=text,
+        prometheus_url=k.prometheus_url,
+        schedule=args.schedule,
+    )
+    print(to_yaml(objects), end="")
     return 0
 
 

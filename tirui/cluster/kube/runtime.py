@@ -96,6 +96,15 @@ class KubeRuntime(CanaryDelegation):
         from kubernetes.config.config_exception import ConfigException
 
         k = profile.kubernetes
+        if cls._in_cluster(k.kubeconfig):
+            return cls(
+                cls._in_cluster_client(),
+                k.namespace,
+                profile=profile,
+                tokens=tokens,
+                prometheus_url=k.prometheus_url,
+                context="in-cluster",
+            )
         try:
             api = config.new_client_from_config(config_file=k.kubeconfig or None, context=k.context or None)  # type: ignore[no-untyped-call]
             context = k.context
@@ -113,6 +122,28 @@ class KubeRuntime(CanaryDelegation):
             prometheus_url=k.prometheus_url,
             context=context,
         )
+
+    @staticmethod
+    def _in_cluster(kubeconfig: str) -> bool:
+        """In a pod (the alert CronJob) with no kubeconfig anywhere: its ServiceAccount's token."""
+        import os
+        from pathlib import Path
+
+        if kubeconfig or os.environ.get("KUBECONFIG") or (Path.home() / ".kube" / "config").exists():
+            return False
+        return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+    @staticmethod
+    def _in_cluster_client() -> Any:
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
+        cfg = client.Configuration()
+        try:
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        except ConfigException as exc:
+            raise KubeError(f"in-cluster API access: {exc}") from None
+        return client.ApiClient(cfg)
 
     # -- reads -------------------------------------------------------------------------------
     def list(self) -> builtins.list[DeploymentStatus]:
