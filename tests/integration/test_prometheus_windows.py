@@ -84,7 +84,7 @@ async def test_the_metrics_screen_draws_24h_from_prometheus(isolated: Path, back
 
         await until(pilot, drawn, timeout=30)
         labels = [label for label, _ in chart.lines]
-        assert labels[0] == "avg = p99 alert rule"
+        assert labels[0] == "avg = p99 rule"
         assert "avg latency 5.00 ms" in text(app, "#metrics-head")
         assert "24h from" in text(app, "#metrics-notes") and "query_range" in text(app, "#metrics-notes")
         rps = dict(app.screen.query_one("#chart-throughput").lines)["req/s"]

@@ -25,23 +25,18 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tirui.locations import styles_dir
-from tirui.metrics.history_range import LONG_WINDOWS, Points
+from tirui.metrics.history_range import LONG_WINDOWS
 from tirui.metrics.series import AGGREGATE, MetricsPipeline
 from tirui.screens.base import MainScreen
 from tirui.screens.canary_view import CanaryView
 from tirui.screens.dialogs import Field, FormDialog
+from tirui.screens.long_windows import LongWindows
 from tirui.widgets.markup import escape
 
 LIVE_WINDOWS = {60: "1m", 300: "5m", 900: "15m"}
 """What tirui collects itself (since it started)."""
 WINDOWS = (*LIVE_WINDOWS, *LONG_WINDOWS)
 LABELS = {**LIVE_WINDOWS, **LONG_WINDOWS}
-LONG_REFRESH = 60.0
-"""Seconds between Prometheus range reads while a long window is shown."""
-NO_PROMETHEUS = (
-    "1h, 6h, 24h and 7d come from Prometheus: set prometheus_url in the profile's [kubernetes] "
-    "table (tirui itself keeps 15 minutes, since it started)."
-)
 
 
 def _fmt(v: float | None, unit: str = "ms") -> str:
@@ -75,12 +70,8 @@ class MetricsScreen(MainScreen):
         self._charts_at = 0.0
         """When the charts were last drawn (monotonic)."""
         self.canary = CanaryView()
-        self.long: dict[str, Points] = {}
-        """The last Prometheus range read of a long window (series key → points)."""
-        self._long_key: tuple[str, int] = ("", 0)
-        self._long_at = 0.0
-        self._long_note = ""
-        self._prometheus: Any = None
+        self.long = LongWindows()
+        """1h and more: the last Prometheus range read."""
 
     def compose_body(self) -> Iterable[Widget]:
         from tirui.widgets.chart import SeriesChart  # plotext: imported when the screen is first shown
@@ -103,14 +94,10 @@ class MetricsScreen(MainScreen):
         if self.collector is not None:
             await self.collector.aclose()
         self.canary.close()
-        if self._prometheus is not None:
-            self._prometheus.close()
+        self.long.close()
 
     def on_profile_changed(self) -> None:
-        if self._prometheus is not None:
-            self._prometheus.close()
-            self._prometheus = None
-        self.long, self._long_at = {}, 0.0
+        self.long.reset()
         self.use_deployment("")
 
     @property
@@ -133,45 +120,19 @@ class MetricsScreen(MainScreen):
         # one collection at a time: a slow cluster makes the next tick wait, not pile up threads
         if not self.app.clock.running:
             return
-        if self.long_window and self.app.screen is self and not self.paused:
-            key = (self.deployment, self.window)
-            if key != self._long_key or time.monotonic() - self._long_at >= LONG_REFRESH:
-                self._long_key, self._long_at = key, time.monotonic()
-                self.read_long()
+        shown = self.app.screen is self and not self.paused
+        if self.long_window and shown and self.long.due(self.deployment, self.window):
+            self.read_long()
         if not self._collecting:
             self.collect()
 
     @work(exit_on_error=False, exclusive=True, group="metrics-long")
     async def read_long(self) -> None:
         """One Prometheus range read of the shown long window, then the charts."""
-        import asyncio
-
-        from tirui.metrics.history_range import ScrapeError, fetch_range
-
-        url = self.app.profile.kubernetes.prometheus_url
-        if not url:
-            self.long, self._long_note = {}, NO_PROMETHEUS
-        elif self.deployment:
-            if self._prometheus is None:
-                from tirui.metrics.promql import PrometheusSource
-
-                self._prometheus = PrometheusSource(url, timeout=10.0)
+        if self.deployment or not self.app.profile.kubernetes.prometheus_url:
             width = self._chart("latency").size.width
-            namespace = self.app.profile.kubernetes.namespace
-            deployment, window = self.deployment, self.window
-            try:
-                got = await asyncio.to_thread(
-                    fetch_range, self._prometheus, namespace, deployment, window, self.app.clock.now(), width
-                )
-            except ScrapeError as exc:
-                self._long_note = str(exc)
-            else:
-                if (deployment, window) == (self.deployment, self.window):
-                    self.long = got
-                    self._long_note = (
-                        f"{LABELS[window]} from {url} (query_range) · TorchServe exports no per-request "
-                        "latency: the average is what the p99 alert rule watches on Prometheus"
-                    )
+            now = self.app.clock.now()
+            await self.long.read(self.app.profile, self.deployment, self.window, now, width)
         if self.long_window:
             self.redraw()
 
@@ -241,8 +202,7 @@ class MetricsScreen(MainScreen):
         panel.set_class(bool(text), "-shown")
         panel.update(text)
         if self.long_window:
-            latest = next((v for _, v in reversed(self.long.get("latency_avg", [])) if v is not None), None)
-            numbers = f"avg latency {_fmt(latest)} · no p99 in Prometheus"
+            numbers = f"avg latency {_fmt(self.long.latest_latency())} · no p99 in Prometheus"
             mode = "Prometheus"
         else:
             numbers = (
@@ -262,9 +222,10 @@ class MetricsScreen(MainScreen):
     def redraw(self, now: float | None = None, *, charts: bool = True) -> None:
         """The head line and notes; the charts too unless ``charts`` is False."""
         if self.long_window:
-            self._draw_long()
+            shown = {name: self._chart(name) for name in ("latency", "throughput", "errors", "hardware")}
+            self.long.draw(shown, self.window, self.app.clock.now())
             self._head()
-            self._note(self._long_note or f"reading {LABELS[self.window]} from Prometheus…")
+            self._note(self.long.note or f"reading {LABELS[self.window]} from Prometheus…")
             return
         if charts:
             self._draw_charts(now)
@@ -311,27 +272,6 @@ class MetricsScreen(MainScreen):
             hardware.draw(
                 lines([("cpu", "cpu"), ("mem", "mem"), ("gpu", "gpu"), ("gpu mem", "gpu_mem")]), now, w
             )
-
-    def _draw_long(self) -> None:
-        """The charts of a long window from the last range read (x: hours ago)."""
-        series = self.long
-        ends = [pts[-1][0] for pts in series.values() if pts]
-        now = max(ends) if ends else self.app.clock.now()
-        w = self.window
-
-        def lines(pairs: list[tuple[str, str]]) -> list[tuple[str, Any]]:
-            return [(label, series.get(key, [])) for label, key in pairs]
-
-        latency = [
-            ("avg = p99 alert rule", "latency_avg"),
-            ("queue avg", "queue_avg"),
-        ]
-        self._chart("latency").draw(lines(latency), now, w)
-        self._chart("throughput").draw(lines([("req/s", "rps")]), now, w)
-        responses = [("2xx (all ports)", "2xx"), ("4xx", "4xx"), ("5xx", "5xx")]
-        self._chart("errors").draw(lines(responses), now, w)
-        hardware = [("cpu", "cpu"), ("mem", "mem"), ("gpu", "gpu"), ("gpu mem", "gpu_mem")]
-        self._chart("hardware").draw(lines(hardware), now, w)
 
     # -- actions -----------------------------------------------------------------------------
     def action_window(self) -> None:
