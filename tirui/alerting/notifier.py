@@ -14,19 +14,13 @@ from pathlib import Path
 from tirui.alerting.book import AlertBook, BookLease, Observation
 from tirui.alerting.channels import Channel, DeliveryError, Sender, parse_channels
 from tirui.alerting.events import AlertEvent
-from tirui.metrics.alerts import AlertRuleError
+from tirui.metrics.alerts import read_rules_file
 from tirui.secrets import TokenStore
 
 
 def load_channels(path: Path) -> list[Channel]:
     """The channels of the rules file (none when it does not exist)."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise AlertRuleError(f"{path}: {exc.strerror or exc}") from None
-    return parse_channels(text, str(path))
+    return parse_channels(read_rules_file(path), str(path))
 
 
 class Notifier:

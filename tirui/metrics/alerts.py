@@ -96,15 +96,19 @@ def parse_rules(text: str, where: str = "alerts.toml") -> list[Rule]:
     return rules
 
 
-def load_rules(path: Path) -> list[Rule]:
-    """The rules of ``path``; none when it does not exist."""
+def read_rules_file(path: Path) -> str:
+    """The text of an alerts file ("" when it does not exist; AlertRuleError when unreadable)."""
     try:
-        text = path.read_text()
+        return path.read_text()
     except FileNotFoundError:
-        return []
+        return ""
     except OSError as exc:
         raise AlertRuleError(f"{path}: {exc.strerror or exc}") from None
-    return parse_rules(text, str(path))
+
+
+def load_rules(path: Path) -> list[Rule]:
+    """The rules of ``path``; none when it does not exist."""
+    return parse_rules(read_rules_file(path), str(path))
 
 
 def observe(rule: Rule, pipeline: Any, status: Any, now: float) -> float | None:
