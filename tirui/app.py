@@ -19,6 +19,7 @@ from tirui.commands import TiruiCommands
 from tirui.config import Profile, ProfileError, ProfileSet, load_profiles, local_profile
 from tirui.core.clock import Clock
 from tirui.messages import CanaryDecision, DeployRequested
+from tirui.screens.alert_center import AlertCenter
 from tirui.screens.base import MainScreen
 from tirui.screens.registry import SCREENS, factory
 
@@ -30,9 +31,7 @@ if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
     from textual.timer import Timer
 
-    from tirui.alerting.notifier import Notifier
     from tirui.cluster.runtime import Runtime
-    from tirui.metrics.alert_watch import AlertWatch, Round
     from tirui.metrics.alerts import Alert
     from tirui.screens.canary import CanaryRuns
     from tirui.screens.deployments import DeploymentsScreen
@@ -120,12 +119,7 @@ class TiruiApp(App[None]):
         self.keep_deployments = keep_deployments
         """Leave local deployments running when tirui exits (``--keep-running`` or ``k``)."""
         self.runtime: Runtime | None = None
-        self.firing: list[Alert] = []
-        """The alerts firing now (see :meth:`check_alerts`)."""
-        self._alert_watch: tuple[str, AlertWatch] | None = None
-        self._notifier: Notifier | None = None
-        """Books what fires and notifies the channels of ``alerts.toml`` while this tirui holds
-        the alert book (no ``tirui alerts --watch`` runs on the data dir)."""
+        self.alert_center = AlertCenter(self)
         self._alert_timer: Timer | None = None
         self.runtime_error = ""
         self._runtime_lock = asyncio.Lock()
@@ -280,85 +274,17 @@ class TiruiApp(App[None]):
     async def check_alerts(self) -> None:
         """One round of the rules in ``alerts.toml`` (every 10 s, from a timer: the header counts
         what fires, the Deployments table marks it, each alert that starts firing notifies)."""
-        from tirui.locations import config_dir
+        await self.alert_center.round()
+        self.alerts = self.alert_center.header
 
-        path = config_dir() / "alerts.toml"
-        if self._alert_watch is not None and self._alert_watch[0] != self.profile.name:
-            await self._alert_watch[1].aclose()  # another profile: start afresh
-            self._alert_watch, self.firing, self.alerts = None, [], ""
-            self._close_notifier()
-        if not path.exists():  # no rules: nothing to do, not even creating the runtime
-            self.firing, self.alerts = [], ""
-            return
-        from tirui.cluster.runtime import RuntimeFailure
-        from tirui.metrics.alert_watch import AlertWatch
-        from tirui.metrics.alerts import AlertRuleError
-
-        if self._alert_watch is None:
-            self._alert_watch = (self.profile.name, AlertWatch(path))
-        watch = self._alert_watch[1]
-        runtime = await self.get_runtime()
-        if runtime is None:
-            return
-        try:
-            seen = await watch.round(runtime)
-            now_firing = seen.alerts
-            await self._notify_channels(seen)
-        except AlertRuleError as exc:
-            self.firing, self.alerts = [], f"alert rules: {exc}"
-            return
-        except RuntimeFailure:
-            return  # the table says the cluster is away; keep the last known alerts
-        before = {(a.deployment, a.rule) for a in self.firing}
-        for alert in now_firing:
-            if (alert.deployment, alert.rule) not in before:
-                self.notify(alert.line(), title="Alert", severity="error", timeout=15)
-        self.firing = now_firing
-        count = len(now_firing)
-        self.alerts = f"{count} alert{'s' if count > 1 else ''} firing" if count else ""
-
-    def _alert_notifier(self) -> Notifier:
-        if self._notifier is None:
-            from tirui.alerting.notifier import Notifier
-            from tirui.locations import config_dir, data_dir
-
-            rules = config_dir() / "alerts.toml"
-            self._notifier = Notifier(data_dir() / "alerts", rules, self.profile.name, self.token_store)
-        return self._notifier
-
-    def _close_notifier(self) -> None:
-        if self._notifier is not None:
-            self._notifier.close()
-            self._notifier = None
-
-    async def _notify_channels(self, seen: Round) -> None:
-        """Book the round and deliver to the channels (threads: SMTP and HTTP block); a
-        delivery that failed is said once per attempt (the outbox retries with back-off)."""
-        import time
-
-        from tirui.alerting.book import Observation
-
-        observation = Observation.of(seen.alerts, seen.decided, seen.deployments)
-        lines = await asyncio.to_thread(self._alert_notifier().round, observation, time.time())
-        for line in lines:
-            if line.startswith(("not sent", "dropped")):
-                self.notify(line, title="Alert channel", severity="warning", timeout=10)
+    @property
+    def firing(self) -> list[Alert]:
+        """The alerts firing now."""
+        return self.alert_center.firing
 
     def action_alert_history(self) -> None:
-        """Past firings with start, end and peak, then those firing now (the alert book, which
-        ``tirui alerts --watch`` keeps too)."""
-        from tirui.alerting.book import AlertBook
-        from tirui.alerting.events import history_lines
-        from tirui.locations import data_dir
-        from tirui.screens.viewer import TextViewer
-
-        folder = data_dir() / "alerts"
-
-        def fetch() -> list[str]:  # the book as saved, whoever keeps it
-            events = AlertBook(folder).history()
-            return history_lines(events) if events else ["No alert has fired yet."]
-
-        self.push_screen(TextViewer("Alert history", fetch, follow=True))
+        """Past firings with start, end and peak, then those firing now."""
+        self.push_screen(self.alert_center.history())
 
     @work(exclusive=True, group="cluster-connection", exit_on_error=False)
     async def monitor_cluster(self, profile_name: str) -> None:
@@ -423,10 +349,7 @@ class TiruiApp(App[None]):
         crash_guard.uninstall()
         if self._canaries is not None:  # the canaries stay at their weights
             self._canaries.stop_all()
-        if self._alert_watch is not None:
-            with contextlib.suppress(Exception):
-                await self._alert_watch[1].aclose()
-        self._close_notifier()
+        await self.alert_center.close()
         if self.runtime is not None:
             try:
                 await asyncio.to_thread(self.runtime.shutdown, keep_running=self.keep_deployments)
