@@ -45,7 +45,7 @@ async def shoot() -> None:
 
     from tirui.app import TiruiApp
     from tirui.demo.setup import prepare_demo
-    from tirui.screens.dialogs import FormDialog
+    from tirui.screens.dialogs import Form
 
     hint = prepare_demo()
     app = TiruiApp("local", hint=hint)
@@ -64,7 +64,7 @@ async def shoot() -> None:
         shot(app, "buckets-details")
         await pilot.press("escape")
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, FormDialog))
+        await until(pilot, lambda: isinstance(app.screen, Form))
         await settle(pilot, app)
         shot(app, "deploy-form")
         await pilot.press("ctrl+s")
@@ -106,7 +106,10 @@ async def shoot() -> None:
             await pilot.press("f5")
             await pilot.press("3")
             await pilot.pause(1.0)
-        await pilot.press("w", "w")  # window 1m: the few seconds of traffic fill more of the chart
+        head = lambda: str(app.screen.query_one("#metrics-head").render())  # noqa: E731
+        while "window 1m " not in head():  # 1m: the few seconds of traffic fill more of the chart
+            await pilot.press("w")
+            await pilot.pause()
         await settle(pilot, app, 1.2)
         shot(app, "metrics")
         await pilot.press("5")
@@ -232,6 +235,7 @@ async def shoot_history(tmp: Path) -> None:
     book.record(seen([], [("resnet", down)], ["resnet"]), now - 2.5 * 3600, [])
     book.record(seen([Alert("tiny", p99, 16.4)], [], ["tiny"]), now - 600, [])
     with backfilled_prometheus(tmp / "prometheus") as url:
+        profiles_file().parent.mkdir(parents=True, exist_ok=True)
         profiles_file().write_text(
             f'[profiles.k8s.kubernetes]\nkubeconfig = "{tmp}/none"\nnamespace = "{NS}"\n'
             f'prometheus_url = "{url}"\n'
