@@ -93,6 +93,9 @@ class KubeSettings:
     """Namespace of tirui's deployments."""
     prometheus_url: str = ""
     """Optional Prometheus server for the Metrics screen (otherwise pods are scraped directly)."""
+    kube_version: str = ""
+    """The cluster's Kubernetes version (``1.20``) for ``--render`` without a cluster; empty means
+    the newest API versions. Against a cluster, tirui asks the server what it serves instead."""
 
 
 @dataclass(frozen=True)

@@ -358,9 +358,8 @@ def test_render_job_is_a_cronjob_the_api_server_accepts(
     plane), the rules and channels in the ConfigMap, tokens only by Secret reference."""
     import kubernetes_validate
     import yaml
-    from kubernetes import utils
 
-    from tests.support.control_plane import admin_client
+    from tests.support.control_plane import admin_client, dry_run_create, server_version
 
     rules = tmp_path / "alerts.toml"
     rules.write_text('[[alert]]\nkind = "no-ready"\n[[channel]]\nkind = "slack"\nurl_token = "slack"\n')
@@ -385,6 +384,23 @@ def test_render_job_is_a_cronjob_the_api_server_accepts(
     container = job["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     assert container["command"][-6:] == ["alerts", "--watch", "--rounds", "2", "--interval", "5"]
     assert job["concurrencyPolicy"] == "Forbid" and "value" not in str(container["envFrom"])
+    assert docs[5]["apiVersion"] == "batch/v1"  # the newest, without a version to render for
     api = admin_client(k8s)
+    version = server_version(api)
+    r = tirui(
+        "--render-job",
+        "--image",
+        "registry.example/tirui:1",
+        "--namespace",
+        k8s_ns,
+        "--kube-version",
+        version,
+    )
+    assert r.returncode == 0, r.stderr
+    docs = [d for d in yaml.safe_load_all(r.stdout) if d]
+    minor = int(version.split(".")[1])
+    assert docs[5]["apiVersion"] == ("batch/v1" if minor >= 21 else "batch/v1beta1")
     for d in docs:  # the API server's own admission and validation, nothing stored
-        utils.create_from_dict(api, d, namespace=k8s_ns, dry_run="All")
+        dry_run_create(api, d, k8s_ns)
+    r = tirui("--render-job", "--image", "i", "--kube-version", "1.19")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "1.20 or newer" in r.stderr

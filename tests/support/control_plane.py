@@ -327,3 +327,38 @@ def write_profile(home: Path, kubeconfig: Path, namespace: str, s3_endpoint: str
         f"[profiles.{name}.defaults]\ngpus = 0\n"
     )
     return load_profiles().get(name)
+
+
+def server_version(api: Any) -> str:
+    """``1.MINOR`` of the API server behind ``api`` (its ``/version``)."""
+    from tirui.cluster.kube.discovery import get_json
+
+    info = get_json(api, "/version", 10.0)
+    return f"{info['major']}.{str(info['minor']).rstrip('+')}"
+
+
+def dry_run_create(api: Any, obj: dict[str, Any], namespace: str) -> None:
+    """POST ``obj`` with ``dryRun=All``: the server's admission and validation, nothing stored.
+    Raw, so it works for any version the server serves (the client's typed groups know only the
+    newest)."""
+    import json
+
+    from kubernetes.client.exceptions import ApiException
+
+    from tirui.cluster.kube.discovery import group_path
+    from tirui.cluster.manifests.versions import plural
+
+    path = f"{group_path(obj['apiVersion'])}/namespaces/{namespace}/{plural(obj['kind'])}"
+    method, url, headers, body, post = api.param_serialize(
+        "POST",
+        path,
+        query_params=[("dryRun", "All")],
+        header_params={"Content-Type": "application/json", "Accept": "application/json"},
+        body=obj,
+        auth_settings=["BearerToken"],
+    )
+    response = api.call_api(method, url, header_params=headers, body=body, post_params=post)
+    response.read()
+    if not 200 <= response.status <= 299:
+        raise ApiException.from_response(http_resp=response, body=None, data=None)
+    json.loads(response.data)

@@ -13,10 +13,10 @@ import threading
 from contextlib import suppress
 from typing import Any
 
-from kubernetes import client
-
 from tests.support.containers import stamp
 from tests.support.sandbox import _relay
+from tirui.cluster.kube.api import Kind
+from tirui.cluster.kube.discovery import Discovery
 
 
 class ServiceProxy:
@@ -40,10 +40,12 @@ class ServiceProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def _watch(self) -> None:
-        discovery = client.DiscoveryV1Api(self.api)
+        # EndpointSlices in the version the server serves (discovery.k8s.io/v1 from 1.21,
+        # v1beta1 before): the fields read here are the same in both
+        slices = Kind(self.api, "EndpointSlice", Discovery(self.api), 10.0)
         while not self._stop.is_set():
             with suppress(Exception):
-                raw = discovery.list_namespaced_endpoint_slice(
+                raw = slices.list(
                     self.namespace,
                     label_selector=f"kubernetes.io/service-name={self.service}",
                     _preload_content=False,

@@ -48,6 +48,13 @@ def add_parsers(sub: Any) -> None:
     )
     a.add_argument("--image", default="", help="with --render-job: an image with tirui installed")
     a.add_argument("--schedule", default="* * * * *", help="with --render-job: the CronJob's schedule")
+    a.add_argument(
+        "--kube-version",
+        default=None,
+        metavar="1.MINOR",
+        help="with --render-job: the API versions that Kubernetes version serves (default: the "
+        "profile's kube_version, else the newest)",
+    )
 
 
 def rules_path(given: str) -> Path:
@@ -141,6 +148,7 @@ def _render(rules: list[Any], names: list[str], namespace: str) -> int:
 
 def _render_job(args: argparse.Namespace, path: Path) -> int:
     from tirui.alerting.notifier import load_channels
+    from tirui.cli.deploy import DeployCliError, for_kube_version
     from tirui.cluster.manifests.alert_job import alert_job
     from tirui.cluster.manifests.build import to_yaml
     from tirui.config import resolve_profile
@@ -166,7 +174,11 @@ def _render_job(args: argparse.Namespace, path: Path) -> int:
         prometheus_url=k.prometheus_url,
         schedule=args.schedule,
     )
-    print(to_yaml(objects), end="")
+    try:
+        shown = for_kube_version(objects, args.kube_version, profile)
+    except DeployCliError as exc:
+        raise AlertsError(str(exc)) from None
+    print(to_yaml(shown), end="")
     return 0
 
 

@@ -126,6 +126,13 @@ def add_parsers(sub: Any) -> None:
         "--render", action="store_true", help="print the YAML that would be applied; no cluster"
     )
     mode.add_argument("--dry-run", action="store_true", help="server-side dry run only")
+    d.add_argument(
+        "--kube-version",
+        default=None,
+        metavar="1.MINOR",
+        help="with --render: render the API versions that Kubernetes version serves (default: the "
+        "profile's kube_version, else the newest); against a cluster tirui asks the server",
+    )
     mode.add_argument(
         "--adapter-rules",
         action="store_true",
@@ -234,7 +241,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                 spec.tokens = deployment_tokens(profile, TokenStore.from_env(args.secrets), spec.name)
             except RuntimeFailure as exc:
                 raise DeployCliError(str(exc)) from None
-        print(to_yaml(build_for_profile(spec, profile, show_secrets=args.show_secrets)), end="")
+        objects = build_for_profile(spec, profile, show_secrets=args.show_secrets)
+        print(to_yaml(for_kube_version(objects, args.kube_version, profile)), end="")
         return 0
     from tirui.cluster.runtime import DeployOptions, RuntimeFailure
     from tirui.secrets import TokenStore
@@ -255,6 +263,22 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     assert status is not None
     print(f"{status.name}: {status.status} ({status.endpoint}); `tirui status {status.name}` follows it")
     return 0
+
+
+def for_kube_version(
+    objects: list[dict[str, Any]], version: str | None, profile: Any
+) -> list[dict[str, Any]]:
+    """``objects`` in the API versions of ``version`` (else the profile's ``kube_version``, else
+    the newest): what ``--render`` prints for a cluster it cannot ask."""
+    from tirui.cluster.manifests.versions import ApiVersions, for_cluster, parse_kube_version
+    from tirui.cluster.runtime import RuntimeFailure
+
+    text = version if version is not None else profile.kubernetes.kube_version
+    try:
+        versions = ApiVersions.for_minor(parse_kube_version(text)) if text else ApiVersions.newest()
+        return for_cluster(objects, versions)
+    except RuntimeFailure as exc:
+        raise DeployCliError(str(exc)) from None
 
 
 def cmd_rbac(args: argparse.Namespace) -> int:

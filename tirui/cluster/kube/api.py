@@ -7,33 +7,80 @@ typed models; every call has a request timeout, so an unreachable cluster fails 
 from __future__ import annotations
 
 import builtins
-import functools
 import json
-from collections.abc import Callable
 from typing import Any
 
+from tirui.cluster.kube.discovery import Discovery
 from tirui.cluster.kube.errors import explain
+from tirui.cluster.manifests.versions import ApiVersions, plural
 
 Obj = dict[str, Any]
 
 
+CORE_SUFFIX = {
+    "Secret": "secret",
+    "ConfigMap": "config_map",
+    "PersistentVolumeClaim": "persistent_volume_claim",
+    "Service": "service",
+    "ServiceAccount": "service_account",
+    "Pod": "pod",
+}
+"""The core (``v1``) kinds, by the suffix of their typed client calls."""
+
+
 class Kind:
-    """The client calls of one kind (namespaced), each with a default request timeout (a call
-    may pass its own ``_request_timeout``, as watches do)."""
+    """The client calls of one namespaced kind, in the version the server serves (discovery):
+    core kinds through the typed core client, the others through the generic group-version
+    calls, since the client's typed groups know only the newest versions. Each call has a
+    default request timeout (a call may pass its own ``_request_timeout``, as watches do);
+    deletes answer raw (servers answer some with a ``Status``, not the object)."""
 
-    def __init__(self, api: Any, suffix: str, timeout: float) -> None:
-        def call(verb: str) -> Callable[..., Any]:
-            return functools.partial(getattr(api, f"{verb}_namespaced_{suffix}"), _request_timeout=timeout)
+    def __init__(self, api_client: Any, kind: str, discovery: Discovery, timeout: float) -> None:
+        from kubernetes import client
 
-        self.read = call("read")
-        self.patch = call("patch")
-        self.delete = call("delete")
-        self.list = call("list")
+        self.kind = kind
+        self.discovery = discovery
+        self.timeout = timeout
+        self._core = client.CoreV1Api(api_client) if kind in CORE_SUFFIX else None
+        self._custom = client.CustomObjectsApi(api_client)
+
+    def _call(self, verb: str, namespace: str, name: str | None, *args: Any, **kw: Any) -> Any:
+        kw.setdefault("_request_timeout", self.timeout)
+        if self._core is not None:
+            fn = getattr(self._core, f"{verb}_namespaced_{CORE_SUFFIX[self.kind]}")
+            return fn(*((name,) if name is not None else ()), namespace, *args, **kw)
+        group, _, version = self.discovery.api_version(self.kind).rpartition("/")
+        custom = {"list": "list", "read": "get", "patch": "patch", "delete": "delete"}[verb]
+        fn = getattr(self._custom, f"{custom}_namespaced_custom_object")
+        where = (group, version, namespace, plural(self.kind))
+        return fn(*where, *((name,) if name is not None else ()), *args, **kw)
+
+    def list(self, namespace: str, **kw: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return self._call("list", namespace, None, **kw)
+        except ApiException as exc:
+            if exc.status != 404 or self._core is not None:
+                raise
+            self.discovery.refresh()  # the collection is gone: ask again which version serves it
+            return self._call("list", namespace, None, **kw)
+
+    def read(self, name: str, namespace: str, **kw: Any) -> Any:
+        return self._call("read", namespace, name, **kw)
+
+    def patch(self, name: str, namespace: str, body: Obj, **kw: Any) -> Any:
+        return self._call("patch", namespace, name, body, **kw)
+
+    def delete(self, name: str, namespace: str, **kw: Any) -> Any:
+        kw.setdefault("_preload_content", False)
+        return self._call("delete", namespace, name, **kw)
 
 
 class KubeApi:
-    """The typed API groups of one client (``core``, ``apps``) and a :class:`Kind` per object kind
-    tirui writes (``kinds``; ``pods`` apart: tirui reads pods, never writes them)."""
+    """The API groups of one client (``core``, ``apps``), the server's :class:`Discovery`, and a
+    :class:`Kind` per object kind tirui writes (``kinds``; ``pods`` apart: tirui reads pods, never
+    writes them)."""
 
     def __init__(self, api_client: Any, namespace: str, timeout: float = 10.0) -> None:
         from kubernetes import client
@@ -42,22 +89,25 @@ class KubeApi:
         self.namespace = namespace
         self.timeout = timeout
         """Seconds per API request."""
-        core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
-        net, hpa = client.NetworkingV1Api(api_client), client.AutoscalingV2Api(api_client)
-        policy = client.PolicyV1Api(api_client)
-        self.core: Any = core  # raw responses (``_preload_content=False``), not the typed models
-        self.apps: Any = apps
-        self.kinds = {
-            "Secret": Kind(core, "secret", timeout),
-            "ConfigMap": Kind(core, "config_map", timeout),
-            "PersistentVolumeClaim": Kind(core, "persistent_volume_claim", timeout),
-            "Service": Kind(core, "service", timeout),
-            "Deployment": Kind(apps, "deployment", timeout),
-            "Ingress": Kind(net, "ingress", timeout),
-            "HorizontalPodAutoscaler": Kind(hpa, "horizontal_pod_autoscaler", timeout),
-            "PodDisruptionBudget": Kind(policy, "pod_disruption_budget", timeout),
-        }
-        self.pods = Kind(core, "pod", timeout)
+        self.discovery = Discovery(api_client, timeout)
+        self.core: Any = client.CoreV1Api(api_client)  # raw responses, not the typed models
+        self.apps: Any = client.AppsV1Api(api_client)
+        written = (
+            "Secret",
+            "ConfigMap",
+            "PersistentVolumeClaim",
+            "Service",
+            "Deployment",
+            "Ingress",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+        )
+        self.kinds = {k: Kind(api_client, k, self.discovery, timeout) for k in written}
+        self.pods = Kind(api_client, "Pod", self.discovery, timeout)
+
+    def versions(self) -> ApiVersions:
+        """The versions this server takes each kind in (asked once per connection)."""
+        return self.discovery.versions()
 
     def get(self, kind: str, name: str) -> Obj | None:
         """One object or None. A list filtered by name rather than a GET, so "absent" is a normal

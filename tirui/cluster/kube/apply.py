@@ -13,6 +13,7 @@ from typing import Any
 from tirui.cluster.kube.api import KubeApi
 from tirui.cluster.kube.errors import KubeConflict, KubeError, conflicts_in, explain
 from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL, MANAGED_BY
+from tirui.cluster.manifests.versions import for_cluster
 
 Obj = dict[str, Any]
 
@@ -58,7 +59,7 @@ class KubeWrites:
         """Server-side apply each object (field manager ``tirui``); refuses to touch objects
         tirui does not manage, and stops at the first failure saying what was applied before."""
         done: builtins.list[str] = []
-        for obj in objects:
+        for obj in for_cluster(objects, self.api.versions()):
             ref = f"{obj['kind']}/{obj['metadata']['name']}"
             try:
                 existing = self.api.get(obj["kind"], obj["metadata"]["name"])

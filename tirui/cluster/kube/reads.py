@@ -38,17 +38,18 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 MANAGED = {MANAGED_BY: "tirui"}
 WATCHED = ("Deployment", "Pod", "Ingress", "HorizontalPodAutoscaler")
-YAML_KINDS = {
-    "Deployment": "apps/v1",
-    "Service": "v1",
-    "Ingress": "networking.k8s.io/v1",
-    "HorizontalPodAutoscaler": "autoscaling/v2",
-    "PodDisruptionBudget": "policy/v1",
-    "PersistentVolumeClaim": "v1",
-    "ConfigMap": "v1",
-    "Secret": "v1",
-}
-"""Kinds shown by ``y``, with their API versions (items of a list response carry neither)."""
+YAML_KINDS = (
+    "Deployment",
+    "Service",
+    "Ingress",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "PersistentVolumeClaim",
+    "ConfigMap",
+    "Secret",
+)
+"""Kinds shown by ``y`` (items of a list response carry neither kind nor version: the version is
+the one the server serves, from discovery)."""
 
 
 def _explain(exc: Exception) -> str:
@@ -200,7 +201,9 @@ class KubeReads:
 
         self.managed(name)
         docs = []
-        for kind, api_version in YAML_KINDS.items():
+        versions = self.api.versions()
+        for kind in YAML_KINDS:
+            api_version = versions.of(kind)
             for item in self.api.list(kind, {MANAGED_BY: "tirui", DEPLOYMENT_LABEL: name}):
                 obj = {"apiVersion": api_version, "kind": kind, **item}
                 obj.get("metadata", {}).pop("managedFields", None)

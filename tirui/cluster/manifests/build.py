@@ -163,22 +163,26 @@ def build(
 
 
 def _service(spec: DeploymentSpec, namespace: str, n: dict[str, str]) -> Manifest:
+    # ``protocol`` on every port: it is part of the list's key for server-side apply, and
+    # v1.20-1.21 servers refuse an apply that omits it
     ports = [
-        {"name": "http", "port": PORTS.inference, "targetPort": PORTS.inference},
-        {"name": "management", "port": PORTS.management, "targetPort": PORTS.management},
-        {"name": "metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT},
-        {"name": "proxy-metrics", "port": PORTS.metrics, "targetPort": PORTS.metrics},
+        {"name": "http", "port": PORTS.inference, "targetPort": PORTS.inference, "protocol": "TCP"},
+        {"name": "management", "port": PORTS.management, "targetPort": PORTS.management, "protocol": "TCP"},
+        {"name": "metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT, "protocol": "TCP"},
+        {"name": "proxy-metrics", "port": PORTS.metrics, "targetPort": PORTS.metrics, "protocol": "TCP"},
         {
             "name": "grpc",
             "port": PORTS.grpc_inference,
             "targetPort": PORTS.grpc_inference,
             "appProtocol": "grpc",
+            "protocol": "TCP",
         },
         {
             "name": "grpc-management",
             "port": PORTS.grpc_management,
             "targetPort": PORTS.grpc_management,
             "appProtocol": "grpc",
+            "protocol": "TCP",
         },
     ]
     return {

@@ -133,10 +133,18 @@ def _s3_env(secret: str, endpoint: str, region: str) -> list[dict[str, Any]]:
     ]
 
 
+def store_volume_name(spec: DeploymentSpec) -> str:
+    """The model store's volume: ``model-disk`` on the persistent disk, ``model-store`` in an
+    emptyDir. Two names, so switching between them replaces a list item instead of changing the
+    source of one: server-side apply on 1.20 merges the old and the new source into one volume
+    and refuses it ("may not specify more than 1 volume type")."""
+    return "model-disk" if spec.disk_size else "model-store"
+
+
 def _torchserve(spec: DeploymentSpec, model: str) -> Manifest:
     ready = {"exec": {"command": _ready_probe(model)}}
     mounts = [
-        {"name": "model-store", "mountPath": MODEL_STORE},
+        {"name": store_volume_name(spec), "mountPath": MODEL_STORE},
         {"name": "config", "mountPath": "/home/model-server/config"},
         {"name": "proxy-runtime", "mountPath": PROXY_RUNTIME, "readOnly": True},
     ]
@@ -147,7 +155,7 @@ def _torchserve(spec: DeploymentSpec, model: str) -> Manifest:
         "image": spec.image,
         "command": torchserve_command(),
         "env": [{"name": k, "value": v} for k, v in sorted(spec.env.items())],
-        "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         "resources": _resources(spec),
         "volumeMounts": mounts,
         "startupProbe": {**ready, "periodSeconds": 5, "failureThreshold": 120, "timeoutSeconds": 5},
@@ -165,11 +173,11 @@ def _torchserve(spec: DeploymentSpec, model: str) -> Manifest:
 
 def _proxy(spec: DeploymentSpec) -> Manifest:
     ports = [
-        {"name": "http", "containerPort": PORTS.inference},
-        {"name": "management", "containerPort": PORTS.management},
-        {"name": "grpc", "containerPort": PORTS.grpc_inference},
-        {"name": "grpc-management", "containerPort": PORTS.grpc_management},
-        {"name": "proxy-metrics", "containerPort": PORTS.metrics},
+        {"name": "http", "containerPort": PORTS.inference, "protocol": "TCP"},
+        {"name": "management", "containerPort": PORTS.management, "protocol": "TCP"},
+        {"name": "grpc", "containerPort": PORTS.grpc_inference, "protocol": "TCP"},
+        {"name": "grpc-management", "containerPort": PORTS.grpc_management, "protocol": "TCP"},
+        {"name": "proxy-metrics", "containerPort": PORTS.metrics, "protocol": "TCP"},
     ]
     conf = "/etc/tirui/nginx.conf"
     drain = proxy_prestop(delay_s=spec.drain_seconds)
@@ -191,9 +199,9 @@ def _proxy(spec: DeploymentSpec) -> Manifest:
 
 def _pod(spec: DeploymentSpec, fetch: Manifest, model: str, n: dict[str, str]) -> Manifest:
     store_volume: dict[str, Any] = (
-        {"name": "model-store", "persistentVolumeClaim": {"claimName": n["pvc"]}}
+        {"name": store_volume_name(spec), "persistentVolumeClaim": {"claimName": n["pvc"]}}
         if spec.disk_size
-        else {"name": "model-store", "emptyDir": {}}
+        else {"name": store_volume_name(spec), "emptyDir": {}}
     )
     volumes: list[dict[str, Any]] = [
         store_volume,
@@ -246,7 +254,7 @@ def deployment(
         "image": FETCH_IMAGE,
         "command": ["sh", "-c", _fetch_script(bucket, key, model_file)],
         "env": _s3_env(n["storage"], endpoint, region),
-        "volumeMounts": [{"name": "model-store", "mountPath": MODEL_STORE}],
+        "volumeMounts": [{"name": store_volume_name(spec), "mountPath": MODEL_STORE}],
         "securityContext": _non_root(TORCHSERVE_UID),
     }
     annotations = {
