@@ -28,7 +28,12 @@ def iam_moto():  # type: ignore[no-untyped-def]
         key = iam.create_access_key(UserName="reader")["AccessKey"]
         policy = {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
+            # ListBuckets is authorized as s3:ListAllMyBuckets, its IAM action (AWS's and moto's up to
+            # 5.2.5); moto 5.2.6 checks the operation's name, s3:ListBuckets, instead. Both are
+            # allowed, so the user may list buckets whichever moto runs, and nothing else.
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "s3:ListBuckets"], "Resource": "*"}
+            ],
         }
         iam.put_user_policy(UserName="reader", PolicyName="list", PolicyDocument=json.dumps(policy))
         boto3.client("s3", **admin).create_bucket(Bucket="secured")
