@@ -45,3 +45,83 @@ def test_wheel_ships_styles_and_installed_wheel_finds_them(tmp_path: Path) -> No
     assert probe.returncode == 0, probe.stderr
     found = Path(probe.stdout.strip())
     assert found.is_relative_to(target) and (found / "app.tcss").is_file()
+
+
+def _subcommands() -> list[str]:
+    from tirui.cli import _parser
+
+    parser = _parser()
+    actions = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    return sorted(actions[0].choices)  # type: ignore[attr-defined]
+
+
+def test_the_installed_wheel_works_without_the_checkout(tmp_path: Path) -> None:
+    """Build the wheel, install it into a fresh venv (its dependencies from the test venv's
+    site-packages, the checkout nowhere on the path), then import every module the checkout
+    has, run every subcommand's --help and ``tirui status`` on the local profile."""
+    import site
+    import venv
+
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    wheel = next((tmp_path / "dist").glob("tirui-*.whl"))
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # the dependencies: the test venv's site-packages as a plain path (its .pth files, the
+    # editable tirui's among them, are not run from there)
+    Path(purelib, "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", purelib, str(wheel)],
+        capture_output=True,
+        text=True,
+    )
+    assert install.returncode == 0, install.stderr
+    home = tmp_path / "home"
+    env = {
+        "PATH": f"{env_dir / 'bin'}:/usr/bin:/bin",
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    modules = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "tirui").rglob("*.py")
+        if p.name != "__main__.py"
+    )
+    probe = (
+        "import importlib, sys, tirui\n"
+        f"assert tirui.__file__.startswith({purelib!r}), tirui.__file__\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "from tirui.locations import styles_dir\n"
+        "assert (styles_dir() / 'app.tcss').is_file()\n"
+        "print('ok', len(sys.modules))\n"
+    )
+    r = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr[-3000:]
+    for command in ["", *_subcommands()]:
+        args = [str(python), "-m", "tirui", *([command] if command else []), "--help"]
+        r = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=env)
+        assert r.returncode == 0 and "usage:" in r.stdout, (command, r.stderr[-2000:])
+    r = subprocess.run(
+        [str(python), "-m", "tirui", "--profile", "local", "status"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
