@@ -4,21 +4,30 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-fast lint typecheck screenshots benchmarks protos clean
+.PHONY: demo lock test test-fast lint typecheck screenshots benchmarks protos clean
 
-$(VENV)/.local-installed: pyproject.toml
+LOCK := requirements/dev.lock
+
+# Test and demo environments come from the lock: exact versions with hashes (torch is the CPU
+# wheel on disk), then tirui itself without resolving anything again. `make lock` refreshes it.
+$(VENV)/.dev-installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	# torch first: the CPU wheel on disk; otherwise the `local` extra pulls a multi-GB CUDA build.
-	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[local]'
-	touch $@
-
-$(VENV)/.dev-installed: $(VENV)/.local-installed
-	$(PIP) install -e '.[local,dev]'
+	$(PIP) install --require-hashes --no-deps -r $(LOCK)
+	$(PIP) install --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
 	touch $@
 
-demo: $(VENV)/.local-installed
+# Refresh the lock from pyproject.toml's ranges (the `local` and `dev` extras), in a throwaway venv
+# with a pinned pip-tools; review the diff and run `make test` before committing it.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q pip-tools==7.7.0
+	.lock-venv/bin/pip-compile -q --extra local --extra dev --generate-hashes --allow-unsafe \
+	  --no-emit-index-url --no-emit-find-links --strip-extras -c requirements/torch.txt \
+	  -o $(LOCK) pyproject.toml
+	rm -rf .lock-venv
+
+demo: $(VENV)/.dev-installed
 	$(VENV)/bin/tirui demo
 
 test: $(VENV)/.dev-installed
@@ -47,4 +56,4 @@ protos: $(VENV)/.dev-installed
 	$(PY) scripts/gen_protos.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) .lock-venv build dist *.egg-info
