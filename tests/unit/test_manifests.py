@@ -100,7 +100,7 @@ def test_disk_tls_and_autoscaling_only_when_asked() -> None:
     assert "replicas" not in dep["spec"]  # the HPA owns the count
     assert dep["spec"]["strategy"] == {"type": "Recreate"}  # one RWO disk
     volumes = dep["spec"]["template"]["spec"]["volumes"]
-    assert {"name": "model-store", "persistentVolumeClaim": {"claimName": "resnet-model-store"}} in volumes
+    assert {"name": "model-disk", "persistentVolumeClaim": {"claimName": "resnet-model-store"}} in volumes
     rest, grpc = kinds["Ingress"]
     assert rest["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
     assert rest["spec"]["tls"][0]["hosts"] == ["resnet.models.example.net"]
