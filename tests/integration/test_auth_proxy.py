@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import HANDLERS
+from tests.support import HANDLERS, PATIENCE
 from tests.support.control_plane import wait_for
 from tests.support.servers import stop_process, wait_for_port
 from tests.support.torchserve_fixture import wait_ready
@@ -247,9 +247,11 @@ def _inflight(ports: ProxyPorts) -> int:
 
 
 def test_a_request_in_flight_when_the_pod_stops_completes(tmp_path: Path) -> None:
-    """Both preStop hooks as rendered, run the way the kubelet runs them (at once, then SIGTERM to
-    a container once its hook returns): the slow request started before completes with 200,
-    TorchServe is stopped only after it, and nothing new is accepted."""
+    """Both preStop hooks as rendered, run the way the kubelet runs them (at once, then the
+    image's stop signal to a container once its hook returns: SIGQUIT for the nginx images,
+    their STOPSIGNAL): the slow request started before completes with 200, TorchServe is stopped
+    only after it, and nothing new is accepted. With only TERM trapped, the QUIT ended the shell
+    and left nginx serving, and TorchServe's hook waited for it until the grace period ended."""
     with proxy_pair(tmp_path) as p:
         assert _inflight(p.ports) == 0  # the scrape itself is not counted
         url = f"http://127.0.0.1:{p.ports.inference}/predictions/echo"
@@ -266,8 +268,9 @@ def test_a_request_in_flight_when_the_pod_stops_completes(tmp_path: Path) -> Non
             subprocess.Popen(cmd) for cmd in (proxy_prestop(delay_s=1), upstream_prestop(str(p.runtime)))
         ]
         assert hooks[0].wait() == 0  # the proxy's hook: the delay for endpoints to drop the pod ...
-        p.nginx.send_signal(signal.SIGTERM)  # ... then the kubelet's SIGTERM: nginx drains
-        assert hooks[1].wait() == 0  # TorchServe's hook returns once nginx has drained ...
+        p.nginx.send_signal(signal.SIGQUIT)  # ... then the image's stop signal: nginx drains
+        # TorchServe's hook returns once nginx has drained (the deadline only stops a hung test)
+        assert hooks[1].wait(timeout=30 * PATIENCE) == 0
         ts_stopped_at = time.monotonic()
         stop_group(p.ts.pid, proc=p.ts)  # ... and only then does TorchServe get SIGTERM
         worker.join()

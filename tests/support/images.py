@@ -10,12 +10,15 @@ image to pull here).
   /dev/null``) — so arguments that end cleanly leave a container running with nothing in it.
 - ``amazon/aws-cli:*``: ``aws`` from the test venv (the awscli package); its entrypoint is ``aws``.
 - ``nginx:*``: Debian's ``nginx``; its entrypoint (which only runs ``/docker-entrypoint.d``
-  scripts) is reduced to running the command.
+  scripts) is reduced to running the command. Its image declares ``STOPSIGNAL SIGQUIT`` (nginx's
+  graceful quit), and container runtimes stop a container with its image's stop signal: the
+  runner does too (:attr:`Image.stop_signal`).
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +48,8 @@ class Image:
     env: dict[str, str] = field(default_factory=dict)
     dirs: tuple[str, ...] = ()
     """Folders the image has, owned by its user (created in the container's overlay)."""
+    stop_signal: signal.Signals = signal.SIGTERM
+    """The image's ``STOPSIGNAL`` (SIGTERM when it declares none), what a kubelet sends first."""
 
     def argv(self, command: list[str] | None, args: list[str] | None) -> list[str]:
         """Kubernetes' rule: ``command`` replaces the entrypoint (and drops the image's cmd),
@@ -79,5 +84,10 @@ def image(name: str) -> Image:
         return Image(entrypoint=["aws"], cmd=[], env={"PATH": _path(VENV_BIN)})
     if repo.endswith("nginx"):
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        return Image(entrypoint=[], cmd=[nginx, "-g", "daemon off;"], env={"PATH": _path()})
+        return Image(
+            entrypoint=[],
+            cmd=[nginx, "-g", "daemon off;"],
+            env={"PATH": _path()},
+            stop_signal=signal.SIGQUIT,  # nginx:*-alpine and nginx:* declare STOPSIGNAL SIGQUIT
+        )
     raise ValueError(f"the pod runner has no stand-in for image {name!r}")

@@ -15,8 +15,9 @@ for each, does what a kubelet does:
   container that ended or failed its liveness probe with the kubelet's back-off (10 s doubling to
   5 min, the first restart at once), and writes the pod's status: phase, conditions, container
   statuses with restart counts, states and last states (exit codes and reasons);
-- on deletion runs each container's preStop hook, then SIGTERM to its PID 1, SIGKILL when the
-  grace period is over, and then removes the pod object (as the kubelet's final delete does).
+- on deletion runs each container's preStop hook, then its image's stop signal (``STOPSIGNAL``:
+  SIGQUIT for nginx) to its PID 1, SIGKILL when the grace period is over, and then removes the
+  pod object (as the kubelet's final delete does).
 
 What a real kubelet (with a container runtime) does that this does not: pull and run images (the
 images' tools come from the host, see :mod:`tests.support.images`), cgroups (no CPU/memory
@@ -279,7 +280,8 @@ class ContainerRunner:
             run.wait(max(0.05, nxt - time.monotonic()))
 
     def kill(self, run: ContainerProcess, reason: str, grace: float | None = None) -> None:
-        """Stop ``run`` as the kubelet does: preStop hook, SIGTERM, SIGKILL after the grace period."""
+        """Stop ``run`` as the kubelet does: preStop hook, the image's stop signal (SIGTERM unless
+        it declares another), SIGKILL after the grace period."""
         self.kill_reason = reason
         grace = self.pod.grace if grace is None else grace
         deadline = time.monotonic() + grace
@@ -290,8 +292,9 @@ class ContainerRunner:
             self.pod.note(f"{self.name}: preStop hook {'returned' if ok else 'failed'}: {why}")
             if not ok:  # also when the container ended under the hook, as the kubelet reports it
                 self.pod.event("FailedPreStopHook", "PreStopHook failed")
-        self.pod.note(f"{self.name}: SIGTERM")
-        run.kill(signal.SIGTERM)
+        stop = image(self.spec["image"]).stop_signal
+        self.pod.note(f"{self.name}: {stop.name}")
+        run.kill(stop)
         if not run.wait(max(0.0, deadline - time.monotonic())):
             self.pod.note(f"{self.name}: grace period over, SIGKILL")
             run.kill(signal.SIGKILL)

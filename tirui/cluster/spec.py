@@ -26,6 +26,24 @@ ENV_NAME_RE = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 MIN_BODY, MAX_BODY = 1024, 2**31 - 1
 """TorchServe's request/response limits are Java ints."""
 MAX_NAME = 40
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+"""What tirui serves a model as: TorchServe's URL path segment and ``config.properties`` key."""
+MAX_MODEL_NAME = 100
+
+
+def model_name_of(source: str, model_name: str = "") -> str:
+    """The name TorchServe serves ``source``'s model under: ``model_name`` when given, else the
+    archive's file name without ``.mar``, each run of other characters than ASCII letters,
+    digits, ``_``, ``-`` and ``.`` made one ``-`` (``eos://m/my model.mar`` serves ``my-model``),
+    at most 100 characters. An object key reaches the pod only as data (docs/kubernetes.md); the
+    name derived here is what goes into TorchServe's configuration and URLs."""
+    if model_name:
+        return model_name
+    stem = source.rsplit("/", 1)[-1].removesuffix(".mar")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem)[:MAX_MODEL_NAME].strip("-_.")
+    return name or "model"
+
+
 """RFC 1123 labels allow 63; tirui appends suffixes such as ``-tokens`` to object names."""
 
 
@@ -203,8 +221,13 @@ class DeploymentSpec:
         bad_env = [k for k in self.env if not ENV_NAME_RE.match(k)]
         if bad_env:
             out["env"] = f"{', '.join(map(repr, bad_env))}: not an environment variable name"
-        if self.model_name and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", self.model_name):
-            out["model_name"] = f"{self.model_name!r} is not a valid model name"
+        if self.model_name and (
+            len(self.model_name) > MAX_MODEL_NAME or not MODEL_NAME_RE.match(self.model_name)
+        ):
+            out["model_name"] = (
+                f"{self.model_name!r} is not a valid model name: ASCII letters, digits, '_', '-' and '.', "
+                f"starting with a letter or digit, at most {MAX_MODEL_NAME} characters"
+            )
         out.update(self.kube_problems())
         return out
 

@@ -9,6 +9,7 @@ from tirui.cluster.autoscale import CHOICES, requirement
 from tirui.cluster.kube.versions import stored, versions
 from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL
 from tirui.cluster.runtime import DeploymentStatus, ReplicaStatus
+from tirui.cluster.spec import model_name_of
 
 Obj = dict[str, Any]
 WAITING_FAILURES = (
@@ -156,7 +157,7 @@ def deployment_status(
     serving = stored(dep)
     return DeploymentStatus(
         name=name,
-        model=(serving.model_name if serving else "") or source.rsplit("/", 1)[-1].removesuffix(".mar"),
+        model=(serving.model_name if serving else "") or model_name_of(source),
         source=source,
         desired=desired,
         ready=ready,

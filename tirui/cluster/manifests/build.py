@@ -23,12 +23,18 @@ from tirui.cluster.manifests.objects import (
 )
 from tirui.cluster.manifests.pod import deployment, disruption_budget
 from tirui.cluster.manifests.proxy import render_nginx
-from tirui.cluster.spec import DeploymentSpec
+from tirui.cluster.spec import DeploymentSpec, model_name_of
 from tirui.storage.uri import parse_uri
 
 
 def _b64(value: str) -> str:
     return base64.b64encode(value.encode()).decode()
+
+
+def store_file(model: str) -> str:
+    """The archive's file name in the pod's model store: the served model's name (safe in a
+    path and in ``config.properties``), never the object key's."""
+    return f"{model}.mar"
 
 
 def per_model_settings(spec: DeploymentSpec, model: str, model_file: str) -> str:
@@ -41,11 +47,12 @@ def per_model_settings(spec: DeploymentSpec, model: str, model_file: str) -> str
 
 
 def torchserve_config(spec: DeploymentSpec, model_file: str) -> str:
+    """``model_file``: the archive's name in the model store (:func:`store_file`)."""
     """TorchServe behind the proxy: loopback ports, its own token auth off, metrics for scraping;
     the per-model settings in ``models=``; the proxy's timeout is TorchServe's response timeout
     too, so a request the proxy waits for is not cut by TorchServe's own 120 s default."""
     p = PORTS
-    model = spec.model_name or model_file.removesuffix(".mar")
+    model = model_name_of(spec.source, spec.model_name)
     lines = {
         "inference_address": f"http://127.0.0.1:{p.upstream_inference}",
         "management_address": f"http://127.0.0.1:{p.upstream_management}",
@@ -88,8 +95,8 @@ def build(
     spec.validate()
     n = names(spec)
     uri = parse_uri(spec.source)
-    model_file = uri.key.rsplit("/", 1)[-1]
-    model = spec.model_name or model_file.removesuffix(".mar")
+    model = model_name_of(spec.source, spec.model_name)
+    model_file = store_file(model)
 
     def secret_value(value: str) -> str:
         return _b64(value) if show_secrets else _b64(REDACTED)

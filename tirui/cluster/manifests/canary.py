@@ -20,8 +20,7 @@ from typing import Any
 from tirui.canary.state import CANARY_SUFFIX
 from tirui.cluster.manifests.build import build
 from tirui.cluster.manifests.objects import Manifest
-from tirui.cluster.spec import DeploymentSpec
-from tirui.storage.uri import parse_uri
+from tirui.cluster.spec import DeploymentSpec, model_name_of
 
 CANARY_OF = "tirui.dev/canary-of"
 """Label on every canary object: the stable deployment's name."""
@@ -32,7 +31,7 @@ INGRESS_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 
 
 def served_model(spec: DeploymentSpec) -> str:
-    return spec.model_name or parse_uri(spec.source).key.rsplit("/", 1)[-1].removesuffix(".mar")
+    return model_name_of(spec.source, spec.model_name)
 
 
 def canary_spec(stable: DeploymentSpec, source: str, replicas: int = 1) -> DeploymentSpec:

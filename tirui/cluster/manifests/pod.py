@@ -13,7 +13,6 @@ GPU-cluster operator expects (see README "What the manifests assume of the clust
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from tirui.cluster.manifests.objects import (
@@ -41,21 +40,34 @@ GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 """Set on GPU nodes by NVIDIA's GPU feature discovery (GPU operator)."""
 
 
-def _fetch_script(bucket: str, key: str, model_file: str) -> str:
-    """Download the archive unless the disk already holds the object with the same ETag."""
-    target = f"{MODEL_STORE}/{model_file}"
-    b, k = shlex.quote(bucket), shlex.quote(key)
-    return (
-        "set -eu\n"
-        'EP=""; [ -n "${S3_ENDPOINT:-}" ] && EP="--endpoint-url $S3_ENDPOINT"\n'
-        f"ETAG=$(aws $EP s3api head-object --bucket {b} --key {k} --query ETag --output text)\n"
-        f'if [ -f {target} ] && [ "$(cat {target}.etag 2>/dev/null)" = "$ETAG" ]; then\n'
-        '  echo "model already on disk (ETag $ETAG): skipping the download"; exit 0\n'
-        "fi\n"
-        f"aws $EP s3 cp s3://{bucket}/{key} {target}.part\n"
-        f"mv {target}.part {target}\n"
-        f'echo "$ETAG" > {target}.etag\n'
-    )
+FETCH_SCRIPT = """set -eu
+target="$MODEL_STORE/$MODEL_FILE"
+if [ -n "${S3_ENDPOINT:-}" ]; then set -- --endpoint-url "$S3_ENDPOINT"; else set --; fi
+ETAG=$(aws "$@" s3api head-object --bucket "$S3_BUCKET" --key "$S3_KEY" --query ETag --output text)
+if [ -f "$target" ] && [ "$(cat "$target.etag" 2>/dev/null)" = "$ETAG" ]; then
+  printf 'model already on disk (ETag %s): skipping the download\\n' "$ETAG"; exit 0
+fi
+aws "$@" s3 cp "s3://$S3_BUCKET/$S3_KEY" "$target.part"
+mv "$target.part" "$target"
+printf '%s\\n' "$ETAG" > "$target.etag"
+"""
+"""Download the archive unless the disk already holds the object with the same ETag.
+
+A constant: the bucket, the key and the file name reach it as environment variables
+(:func:`fetch_env`) and are only ever expanded inside double quotes, so whatever an object key
+holds (``$(...)``, backticks, quotes, ``;``, newlines, spaces) is one argument to ``aws``, never
+shell text."""
+
+
+def fetch_env(bucket: str, key: str, model_file: str) -> list[dict[str, Any]]:
+    """What :data:`FETCH_SCRIPT` reads: the object's bucket and key as given, and the archive's
+    file name in the model store."""
+    return [
+        {"name": "S3_BUCKET", "value": bucket},
+        {"name": "S3_KEY", "value": key},
+        {"name": "MODEL_STORE", "value": MODEL_STORE},
+        {"name": "MODEL_FILE", "value": model_file},
+    ]
 
 
 TS_CONFIG = "/home/model-server/config/config.properties"
@@ -83,15 +95,19 @@ def torchserve_command(config: str = TS_CONFIG) -> list[str]:
     ]
 
 
+READY_PROBE = (
+    "import json,sys,urllib.parse,urllib.request;"
+    "u='http://127.0.0.1:%s/models/%s'%(sys.argv[1],urllib.parse.quote(sys.argv[2],safe=''));"
+    "d=json.load(urllib.request.urlopen(u,timeout=3));"
+    "sys.exit(0 if any(w.get('status')=='READY' for m in d for w in m.get('workers',[])) else 1)"
+)
+"""A constant program: the port and the model name are its arguments, never its text."""
+
+
 def _ready_probe(model: str) -> list[str]:
     """Ready only when the model has a READY worker (``/ping`` stays healthy while workers are
     dead; see docs/torchserve.md)."""
-    code = (
-        "import json,sys,urllib.request;"
-        f"d=json.load(urllib.request.urlopen('http://127.0.0.1:{PORTS.upstream_management}/models/{model}',timeout=3));"
-        "sys.exit(0 if any(w.get('status')=='READY' for m in d for w in m.get('workers',[])) else 1)"
-    )
-    return ["python", "-c", code]
+    return ["python", "-c", READY_PROBE, str(PORTS.upstream_management), model]
 
 
 def _resources(spec: DeploymentSpec) -> dict[str, Any]:
@@ -252,8 +268,8 @@ def deployment(
     fetch = {
         "name": "fetch-model",
         "image": FETCH_IMAGE,
-        "command": ["sh", "-c", _fetch_script(bucket, key, model_file)],
-        "env": _s3_env(n["storage"], endpoint, region),
+        "command": ["sh", "-c", FETCH_SCRIPT],
+        "env": fetch_env(bucket, key, model_file) + _s3_env(n["storage"], endpoint, region),
         "volumeMounts": [{"name": store_volume_name(spec), "mountPath": MODEL_STORE}],
         "securityContext": _non_root(TORCHSERVE_UID),
     }

@@ -176,9 +176,12 @@ PROXY_METRICS = (
 
 
 def proxy_command(conf: str, *, prefix: str = "") -> list[str]:
-    """The proxy container's process: nginx under a shell that turns SIGTERM into a graceful quit
-    (``nginx -s quit``: stop accepting, finish what is in flight) and ends with nginx. nginx
-    itself treats SIGTERM as a fast shutdown that drops requests in flight; and a preStop hook
+    """The proxy container's process: nginx under a shell that turns the stop signal into a
+    graceful quit (``nginx -s quit``: stop accepting, finish what is in flight) and ends with
+    nginx. The nginx images declare ``STOPSIGNAL SIGQUIT``, which a container runtime sends
+    first, so QUIT is trapped beside TERM and INT (an untrapped QUIT would end the shell, leaving
+    nginx running until SIGKILL at the end of the grace period). nginx itself treats SIGTERM as
+    a fast shutdown that drops requests in flight; and a preStop hook
     that asked nginx to quit would be killed with it (it runs inside the container, whose PID 1
     would be nginx), which the kubelet reports as a failed hook on every pod stop."""
     where = f"-c {conf}" + (f" -p {prefix}" if prefix else "")
@@ -187,7 +190,7 @@ def proxy_command(conf: str, *, prefix: str = "") -> list[str]:
         "-c",
         f"nginx {where} -g 'daemon off;' &\n"
         "n=$!\n"
-        f"trap 'nginx {where} -s quit' TERM INT\n"
+        f"trap 'nginx {where} -s quit' QUIT TERM INT\n"
         "code=0\n"
         'while kill -0 "$n" 2>/dev/null; do wait "$n"; code=$?; done\n'
         'exit "$code"\n',
