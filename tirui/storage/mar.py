@@ -84,6 +84,10 @@ class MarManifest:
         ]
 
 
+MAX_CENTRAL_DIRECTORY = 16 << 20
+"""The largest central directory a peek reads (a model archive has a few hundred entries)."""
+
+
 def _central_directory(read: RangeReader, size: int) -> bytes:
     tail_start = max(0, size - FIRST_TAIL)
     tail = read(tail_start, size - 1)
@@ -108,6 +112,10 @@ def _central_directory(read: RangeReader, size: int) -> bytes:
         if record[:4] != ZIP64_EOCD_SIG:
             raise NotAModelArchive("corrupt zip64 end-of-central-directory record")
         cd_size, cd_offset = struct.unpack("<QQ", record[40:56])
+    if cd_size > MAX_CENTRAL_DIRECTORY or cd_offset + cd_size > size:
+        raise NotAModelArchive(
+            f"implausible zip central directory ({cd_size} bytes at {cd_offset} of {size}): not read"
+        )
     if cd_offset >= tail_start:
         return tail[cd_offset - tail_start : cd_offset - tail_start + cd_size]
     return read(cd_offset, cd_offset + cd_size - 1)
@@ -149,8 +157,8 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
 def _read_entry(read: RangeReader, cd: bytes, name: str, limit: int) -> bytes:
     """The uncompressed bytes of entry ``name`` (at most ``limit``)."""
     method, csize, usize, offset = _find_entry(cd, name)
-    if usize > limit:
-        raise NotAModelArchive(f"{name} is implausibly large ({usize} bytes)")
+    if usize > limit or csize > limit + limit // 100 + 1024:  # deflate adds at most ~0.1% + a little
+        raise NotAModelArchive(f"{name} is implausibly large ({usize} bytes, {csize} compressed): not read")
     slack = 30 + len(name.encode()) + 256  # local header, name, and a typical extra field
     blob = read(offset, offset + slack + csize - 1)
     if blob[:4] != LOCAL_SIG:
