@@ -22,7 +22,7 @@ from typing import Any
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from tirui.locations import data_dir
+from tirui.locations import data_dir, write_private
 
 LIMIT = 256 * 1024
 Reporter = Callable[[str, BaseException], None]
@@ -41,7 +41,7 @@ def record(where: str, error: BaseException) -> Path:
         traceback.format_exception(type(error), error, error.__traceback__)
     )
     old = path.read_text(errors="replace") if path.exists() else ""
-    path.write_text((old + entry)[-LIMIT:])
+    write_private(path, (old + entry)[-LIMIT:])
     return path
 
 

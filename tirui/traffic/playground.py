@@ -424,8 +424,9 @@ def record(
     profile: str, target_text: str, req: PlaygroundRequest, resp: PlaygroundResponse, limit: int = 200
 ) -> None:
     """Append one entry (no tokens, bodies only when small text) and keep the newest ``limit``."""
+    from tirui import locations
+
     path = history_file(profile)
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = asdict(req)
     doc["headers"] = _clean_headers(req.headers)
     try:
@@ -435,7 +436,7 @@ def record(
     entry = HistoryEntry(time.time(), target_text, doc, resp.status, round(resp.elapsed * 1000, 2))
     lines = path.read_text().splitlines() if path.exists() else []
     lines.append(json.dumps(asdict(entry)))
-    path.write_text("\n".join(lines[-limit:]) + "\n")
+    locations.write_private(path, "\n".join(lines[-limit:]) + "\n")
 
 
 def load_history(profile: str) -> list[HistoryEntry]:
