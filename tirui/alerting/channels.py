@@ -12,7 +12,8 @@
     url_token = "slack"           # the URL from the token store (scope "alerts"), not the file
 
     [[channel]]
-    kind = "email"                # SMTP, STARTTLS unless starttls = false
+    kind = "email"                # SMTP, STARTTLS unless starttls = false (then no login
+                                  # unless plaintext_login = true)
     host = "smtp.example.com"
     port = 587
     from = "tirui@example.com"
@@ -62,6 +63,8 @@ class Channel:
     host: str = ""
     port: int = 587
     starttls: bool = True
+    plaintext_login: bool = False
+    """With ``starttls = false``: send the login anyway, in clear (a trusted local relay)."""
     sender: str = ""
     to: tuple[str, ...] = ()
     username: str = ""
@@ -86,7 +89,7 @@ def parse_channels(text: str, where: str = "alerts.toml") -> list[Channel]:
         raise AlertRuleError(f"{where}: {exc}") from None
     out: list[Channel] = []
     allowed = {"name", "kind", "url", "url_token", "host", "port", "starttls", "from", "to"}
-    allowed |= {"username", "password_token", "ca_file", "timeout"}
+    allowed |= {"username", "password_token", "ca_file", "timeout", "plaintext_login"}
     for i, item in enumerate(doc.get("channel", []), 1):
         at = f"{where}, channel #{i}"
         kind = _text(item, "kind", at)
@@ -115,6 +118,7 @@ def parse_channels(text: str, where: str = "alerts.toml") -> list[Channel]:
             host=_text(item, "host", at),
             port=port,
             starttls=bool(item.get("starttls", True)),
+            plaintext_login=item.get("plaintext_login", False) is True,
             sender=_text(item, "from", at),
             to=tuple(to),
             username=_text(item, "username", at),
@@ -140,7 +144,15 @@ def _missing(c: Channel) -> str:
         return "needs host, from and to"
     if c.kind == "email" and c.username and not c.password_token:
         return "a username needs password_token (the password from the token store)"
+    if c.kind == "email" and c.username and not c.starttls and not c.plaintext_login:
+        return CLEAR_LOGIN
     return ""
+
+
+CLEAR_LOGIN = (
+    "starttls = false would send the SMTP password in clear: keep STARTTLS, or set "
+    "plaintext_login = true for a relay you trust"
+)
 
 
 class Sender:
@@ -188,6 +200,8 @@ class Sender:
         message["From"] = channel.sender
         message["To"] = ", ".join(channel.to)
         message.set_content(event.text())
+        if channel.username and not channel.starttls and not channel.plaintext_login:
+            raise DeliveryError(f"{channel.name}: {CLEAR_LOGIN}")
         password = self._token(channel, channel.password_token) if channel.username else ""
         try:
             with smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout) as smtp:
