@@ -127,6 +127,18 @@ def add_parsers(sub: Any) -> None:
     )
     mode.add_argument("--dry-run", action="store_true", help="server-side dry run only")
     d.add_argument(
+        "--model-name",
+        default="",
+        help="the name TorchServe serves the model under (default: the archive's file name, "
+        "each run of characters other than letters, digits, '_', '-', '.' made one '-')",
+    )
+    d.add_argument(
+        "--model-version",
+        default="",
+        help="with --render when the bucket cannot be read: the archive's modelVersion (TorchServe "
+        "keys --batch-size and --max-batch-delay by it)",
+    )
+    d.add_argument(
         "--kube-version",
         default=None,
         metavar="1.MINOR",
@@ -200,6 +212,8 @@ def spec_from_args(args: argparse.Namespace, profile: Profile) -> DeploymentSpec
         gpu_product=d.gpu_product if args.gpu_product is None else args.gpu_product,
         image_pull_secrets=[s.strip() for s in secrets if s.strip()],
         shm_size="" if shm.strip() in ("", "0") else shm.strip(),
+        model_name=args.model_name,
+        model_version=args.model_version,
     )
     try:
         spec.validate()
@@ -241,6 +255,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                 spec.tokens = deployment_tokens(profile, TokenStore.from_env(args.secrets), spec.name)
             except RuntimeFailure as exc:
                 raise DeployCliError(str(exc)) from None
+        read_archive_for_render(spec, profile, args.secrets)
         objects = build_for_profile(spec, profile, show_secrets=args.show_secrets)
         print(to_yaml(for_kube_version(objects, args.kube_version, profile)), end="")
         return 0
@@ -263,6 +278,35 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     assert status is not None
     print(f"{status.name}: {status.status} ({status.endpoint}); `tirui status {status.name}` follows it")
     return 0
+
+
+def read_archive_for_render(spec: DeploymentSpec, profile: Profile, secrets: str | None) -> None:
+    """The archive's model version and config for ``--render``, read from the bucket when it can
+    be: TorchServe takes the batch settings only keyed by the model version (``models=``). When
+    the bucket cannot be read and the spec has batch settings, one line says what is missing
+    instead of a rendering that silently drops them."""
+    from tirui.secrets import TokenStore
+    from tirui.storage.factory import open_store
+    from tirui.storage.mar import peek_manifest
+    from tirui.storage.uri import is_remote, parse_uri
+
+    if spec.model_version:
+        return
+    why = "the source is not in a bucket"
+    if is_remote(spec.source):
+        uri = parse_uri(spec.source)
+        try:
+            store = open_store(profile, TokenStore.from_env(secrets))
+            manifest = peek_manifest(store, uri.bucket, uri.key)
+            spec.model_version, spec.archive_config = manifest.model_version, manifest.model_config
+            return
+        except Exception as exc:  # unreachable, denied, not an archive, no credentials ...
+            why = f"reading {spec.source} failed ({exc})"
+    if spec.batch_size != 1 or spec.max_batch_delay_ms != 100:
+        raise DeployCliError(
+            f"--batch-size/--max-batch-delay need the archive's model version, and {why}: "
+            "pass --model-version (its MANIFEST.json modelVersion; `tirui peek` shows it)"
+        )
 
 
 def for_kube_version(
