@@ -192,19 +192,13 @@ class TiruiApp(App[None]):
 
     def report_worker_failure(self, worker: Worker[Any]) -> None:
         """The one place an unexpected worker failure ends up (every worker runs with
-        ``exit_on_error=False``; screens forward theirs): a notification and the log, while
-        the screen that started it stays usable."""
+        ``exit_on_error=False``; screens forward theirs): as a handler's failure, a notification
+        naming it and the traceback in the crash log, while the screen that started it stays
+        usable."""
         error = worker.error
         if error is None:
             return
-        self.log.error(f"worker {worker.name} failed", error)
-        detail = (str(error).strip().splitlines() or [""])[0][:300]
-        self.notify(
-            f"{type(error).__name__}: {detail}",
-            title=f"Unexpected error ({worker.group or worker.name})",
-            severity="error",
-            timeout=15,
-        )
+        self.report_crash(f"worker {worker.group or worker.name}", error)
 
     def report_crash(self, where: str, error: BaseException) -> None:
         """Where an unexpected exception of a handler or an action ends up (see

@@ -59,6 +59,13 @@ async def test_runtime_bug_in_the_playground(isolated: Path) -> None:
         await pilot.press("ctrl+j")
         await until(pilot, lambda: reported(app, "ZeroDivisionError: bug in target"))
         assert app.is_running and app.return_code is None
+        assert reported(app, "details in")  # the notification names the crash log
+    # a worker's failure is explained like a handler's: the traceback is in the crash log, and
+    # the notification says where
+    from tirui.crash_guard import crash_log
+
+    log = crash_log().read_text()
+    assert "in worker " in log and "ZeroDivisionError: bug in target" in log and "Traceback" in log
 
 
 async def test_store_bug_on_the_buckets_screen(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
