@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import http.server
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -64,25 +63,42 @@ def rendered(key: str, endpoint: str) -> tuple[dict[str, Any], dict[str, Any], s
     return pod["initContainers"][0], torchserve, config
 
 
-def container_env(container: dict[str, Any], **override: str) -> dict[str, str]:
+def container_env(container: dict[str, Any], aws_dir: str, **override: str) -> dict[str, str]:
     """The container's environment as a kubelet resolves it (the store Secret's two keys)."""
     secrets = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
     env = {}
     for e in container["env"]:
         env[e["name"]] = e["value"] if "value" in e else secrets[e["valueFrom"]["secretKeyRef"]["key"]]
-    aws_dir = str(Path(shutil.which("aws") or Path(sys.executable).parent / "aws").parent)
     return {**env, "PATH": f"{aws_dir}:/usr/bin:/bin", **override}
+
+
+AWS_CLIS = {
+    "v1": str(Path(sys.executable).parent),  # PyPI's awscli in the test venv
+    "v2": "/usr/bin",  # Debian's awscli 2.9, the major version of the amazon/aws-cli image
+}
+
+
+@pytest.fixture(params=sorted(AWS_CLIS))
+def aws_dir(request: pytest.FixtureRequest) -> str:
+    folder = AWS_CLIS[request.param]
+    r = subprocess.run([f"{folder}/aws", "--version"], capture_output=True, text=True)
+    version = (r.stdout + r.stderr).strip()
+    assert version.startswith(f"aws-cli/{request.param[1]}."), (
+        f"{folder}/aws is {version!r}: the fetch script is tested with awscli {request.param} "
+        "(v2: Debian's awscli package, which .ci/run installs)"
+    )
+    return folder
 
 
 @pytest.mark.parametrize("key", HOSTILE_KEYS, ids=range(len(HOSTILE_KEYS)))
 def test_the_fetch_script_downloads_the_object_and_runs_nothing_else(
-    key: str, store: str, tmp_path: Path
+    key: str, store: str, tmp_path: Path, aws_dir: str
 ) -> None:
     fetch, _, _ = rendered(key, store)
     work, models, home = tmp_path / "work", tmp_path / "store", tmp_path / "pod-home"
     for d in (work, models, home):
         d.mkdir()
-    env = container_env(fetch, MODEL_STORE=str(models), HOME=str(home))
+    env = container_env(fetch, aws_dir, MODEL_STORE=str(models), HOME=str(home))
     assert env["S3_KEY"] == key and env["S3_BUCKET"] == "models"
     r = subprocess.run(fetch["command"], cwd=work, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -163,3 +179,18 @@ def test_secrets_in_the_rendering_stay_base64(store: str) -> None:
     secret = build(spec, access_key_id="a", secret_access_key="s3cr3t", show_secrets=True)[0]
     assert base64.b64decode(secret["data"]["AWS_SECRET_ACCESS_KEY"]) == b"s3cr3t"
     assert os.environ.get("S3_KEY") is None
+
+
+def test_a_missing_object_fails_the_fetch_and_leaves_no_file(
+    store: str, tmp_path: Path, aws_dir: str
+) -> None:
+    """What the script relies on of either awscli: a non-zero exit when the object is gone (so
+    the init container fails and says why), and nothing left in the model store."""
+    fetch, _, _ = rendered("gone/not-there.mar", store)
+    models, home = tmp_path / "store", tmp_path / "pod-home"
+    models.mkdir()
+    home.mkdir()
+    env = container_env(fetch, aws_dir, MODEL_STORE=str(models), HOME=str(home))
+    r = subprocess.run(fetch["command"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and ("404" in r.stderr or "Not Found" in r.stderr), r.stderr
+    assert list(models.iterdir()) == []
