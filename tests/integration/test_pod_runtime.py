@@ -187,13 +187,15 @@ async def test_deploy_runs_the_rendered_pod_and_serves_through_the_proxy(
     """Fetch from the bucket, TorchServe with the rendered config (the settings it reports are the
     ones asked for), READY probe, REST and gRPC through nginx with the token and refused without;
     then deleting the deployment ends every process of the pod after the preStop drain."""
-    source = seed_archive(env.s3, "pods/tiny.mar", body=archives["tiny"])
+    # a key with spaces, quotes and shell in it: data for the fetch script, nothing runs
+    key = "pods/a b$(touch${IFS}PWN) `x` 'q'/tiny.mar"
+    source = seed_archive(env.s3, key, body=archives["tiny"])
     spec = env.spec("tiny", source, workers=2, batch_size=4, max_batch_delay_ms=250, request_timeout_s=90)
     await asyncio.to_thread(env.deploy, spec)
     (pod,) = await asyncio.to_thread(env.wait_ready, "tiny")
     ip = pod["status"]["podIP"]
     fetch = env.logs(pod, "fetch-model")
-    assert "download: s3://models/pods/tiny.mar" in fetch and "skipping" not in fetch, fetch
+    assert f"download: s3://models/{key}" in fetch and "skipping" not in fetch, fetch
     d = _describe(ip, "tiny")
     assert (d["batchSize"], d["maxBatchDelay"], d["responseTimeout"]) == (4, 250, 90), d
     assert (d["minWorkers"], d["maxWorkers"]) == (2, 2), d
