@@ -10,6 +10,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def clean_copy(tmp_path: Path) -> Path:
+    """The checkout's sources without what a build leaves (``build/`` would otherwise feed the
+    wheel files the current configuration no longer ships: it hid a broken package list)."""
+    import shutil
+
+    junk = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*cache")
+    return Path(shutil.copytree(ROOT, tmp_path / "src", ignore=junk))
+
+
 def test_styles_found_from_checkout() -> None:
     from tirui.locations import styles_dir
 
@@ -18,7 +27,17 @@ def test_styles_found_from_checkout() -> None:
 
 def test_wheel_ships_styles_and_installed_wheel_finds_them(tmp_path: Path) -> None:
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(clean_copy(tmp_path)),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -63,7 +82,17 @@ def test_the_installed_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     import venv
 
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(clean_copy(tmp_path)),
+        ],
         capture_output=True,
         text=True,
     )
