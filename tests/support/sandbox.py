@@ -35,6 +35,7 @@ class PodNetwork:
     """The network namespace of one pod."""
 
     def __init__(self) -> None:
+        self._unshared = threading.Event()  # never set: a pause between looks
         slot = next(_slots) % 16384
         base = (198 << 24) | (18 << 16) | (slot * 4)
         self.host_ip = socket.inet_ntoa((base + 1).to_bytes(4, "big"))
@@ -43,6 +44,7 @@ class PodNetwork:
         self._host_if = f"tpod{slot}h"
         pod_if = f"tpod{slot}p"
         try:
+            self._wait_for_own_namespace()
             _ip("link", "add", self._host_if, "type", "veth", "peer", "name", pod_if)
             _ip("link", "set", pod_if, "netns", str(self.holder.pid))
             _ip("addr", "add", f"{self.host_ip}/30", "dev", self._host_if)
@@ -59,6 +61,19 @@ class PodNetwork:
             self.close()
             raise
         self.forwards: list[LoopbackForward] = []
+
+    def _wait_for_own_namespace(self) -> None:
+        """Until the holder has unshared: before that, /proc/PID/ns/net is still the host's, and
+        the veth end, the pod's address and its default route would land there (CI saw the
+        route fail with "File exists" on a loaded machine)."""
+        own = os.readlink("/proc/self/ns/net")
+        while True:
+            if self.holder.poll() is not None:
+                raise RuntimeError(f"unshare --net ended with {self.holder.returncode}")
+            with suppress(OSError):
+                if os.readlink(self.netns) != own:
+                    return
+            self._unshared.wait(0.01)
 
     @property
     def netns(self) -> str:
