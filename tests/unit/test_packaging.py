@@ -19,6 +19,14 @@ def clean_copy(tmp_path: Path) -> Path:
     return Path(shutil.copytree(ROOT, tmp_path / "src", ignore=junk))
 
 
+def build_wheel(tmp_path: Path, out: Path) -> Path:
+    """The wheel of a clean copy of the checkout, built into ``out``."""
+    args = ["wheel", "--no-deps", "-q", "-w", str(out), str(clean_copy(tmp_path))]
+    build = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    return next(out.glob("tirui-*.whl"))
+
+
 def test_styles_found_from_checkout() -> None:
     from tirui.locations import styles_dir
 
@@ -26,24 +34,7 @@ def test_styles_found_from_checkout() -> None:
 
 
 def test_wheel_ships_styles_and_installed_wheel_finds_them(tmp_path: Path) -> None:
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(clean_copy(tmp_path)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert build.returncode == 0, build.stderr
-    wheel = next(tmp_path.glob("tirui-*.whl"))
+    wheel = build_wheel(tmp_path, tmp_path)
     names = zipfile.ZipFile(wheel).namelist()
     styles = sorted(p for p in ROOT.joinpath("styles").glob("*.tcss"))
     for tcss in styles:
@@ -81,23 +72,7 @@ def test_the_installed_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     import site
     import venv
 
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "-q",
-            "-w",
-            str(tmp_path / "dist"),
-            str(clean_copy(tmp_path)),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stderr
-    wheel = next((tmp_path / "dist").glob("tirui-*.whl"))
+    wheel = build_wheel(tmp_path, tmp_path / "dist")
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
