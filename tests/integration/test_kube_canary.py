@@ -59,7 +59,7 @@ def test_canary_objects_weights_events_and_abort(cluster: Cluster, s3_endpoint: 
     assert template["metadata"]["labels"][CANARY_OF] == "t"
     secrets = {v["secret"]["secretName"] for v in template["spec"]["volumes"] if "secret" in v}
     assert "t-tokens" in secrets and not any("canary" in s for s in secrets)
-    assert "load_models=tiny=tiny-v2.mar" in objects["ConfigMap/t-canary-config"]["data"]["config.properties"]
+    assert "load_models=tiny=tiny.mar" in objects["ConfigMap/t-canary-config"]["data"]["config.properties"]
     service = objects["Service/t-canary"]
     assert service["spec"]["selector"] == {"tirui.dev/deployment": "t-canary"}
     stable_service = c.raw("Service", "t")
@@ -180,7 +180,7 @@ def test_promotion_rolls_the_stable_out_before_the_canary_goes(cluster: Cluster,
     assert status.version.startswith(v2) and status.previous.startswith(c.source)
     assert status.ready == 2 and status.canary is None
     config = c.raw("ConfigMap", "t-config")
-    assert config is not None and "load_models=tiny=tiny-v2.mar" in config["data"]["config.properties"]
+    assert config is not None and "load_models=tiny=tiny.mar" in config["data"]["config.properties"]
 
 
 def test_event_reasons_and_the_pod_group_feed() -> None:

@@ -463,7 +463,7 @@ def test_gpu_fleet_options_limits_and_drain_are_accepted_and_scheduled(cluster: 
     proxy, ts = container(dep, "auth-proxy"), container(dep, "torchserve")
     assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
     assert proxy["lifecycle"]["preStop"]["exec"]["command"][2].startswith("sleep ")  # then SIGTERM drains
-    assert "-s quit' TERM" in proxy["command"][2]
+    assert "-s quit' QUIT TERM" in proxy["command"][2]
     assert "nginx.pid" in ts["lifecycle"]["preStop"]["exec"]["command"][2]
     assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}} in pod["volumes"]
     assert pod["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "ScheduleAnyway"

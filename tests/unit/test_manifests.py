@@ -50,7 +50,8 @@ def test_minimal_deployment() -> None:
     ready = " ".join(ts["readinessProbe"]["exec"]["command"])
     assert (
         "READY" in ready
-        and "/models/r50" in ready
+        and "/models/%s" in ready
+        and ts["readinessProbe"]["exec"]["command"][-1] == "r50"  # the model is an argument
         and ts["startupProbe"]["exec"] == ts["readinessProbe"]["exec"]
     )
     assert ts["livenessProbe"]["httpGet"]["path"] == "/ping"
@@ -312,7 +313,8 @@ def test_limits_drain_and_fleet_options() -> None:
     ts, proxy = pod["containers"]
     assert "nginx.pid" in " ".join(ts["lifecycle"]["preStop"]["exec"]["command"])
     assert proxy["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "-c", f"sleep {s.drain_seconds}"]
-    assert "trap 'nginx -c /etc/tirui/nginx.conf -s quit' TERM" in proxy["command"][2]  # SIGTERM drains
+    # the image's stop signal (SIGQUIT for nginx) drains, as SIGTERM does
+    assert "trap 'nginx -c /etc/tirui/nginx.conf -s quit' QUIT TERM" in proxy["command"][2]
     assert pod["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
     assert pod["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror"}]
     assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}} in pod["volumes"]
