@@ -310,7 +310,7 @@ def read_archive_for_render(spec: DeploymentSpec, profile: Profile, secrets: str
 
 
 def for_kube_version(
-    objects: list[dict[str, Any]], version: str | None, profile: Any
+    objects: list[dict[str, Any]], version: str | None, profile: Profile
 ) -> list[dict[str, Any]]:
     """``objects`` in the API versions of ``version`` (else the profile's ``kube_version``, else
     the newest): what ``--render`` prints for a cluster it cannot ask."""
