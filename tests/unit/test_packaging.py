@@ -129,3 +129,11 @@ def test_the_installed_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
+    # The installed protos are complete for grpcurl: it parses them with no other import path.
+    protos = Path(purelib, "tirui", "torchserve", "protos")
+    grpcurl = Path(sys.executable).parent / "grpcurl"
+    for proto, service in (("inference.proto", "Inference"), ("management.proto", "Management")):
+        args = [str(grpcurl), "-import-path", str(protos), "-proto", proto, "list"]
+        r = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=env)
+        assert r.returncode == 0, (proto, r.stderr)
+        assert r.stdout.split() == [f"org.pytorch.serve.grpc.{service.lower()}.{service}APIsService"]

@@ -232,6 +232,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tirui: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line here, the traceback in the crash log
+        from tirui.crash_log import record
+
+        where = f"tirui {args.command or 'tui'}"
+        try:
+            logged = f"; traceback in {record(where, exc)}"
+        except OSError:
+            logged = ""
+        print(f"tirui: internal error: {type(exc).__name__}: {exc}{logged}", file=sys.stderr)
+        return 70  # EX_SOFTWARE
 
 
 if __name__ == "__main__":

@@ -375,9 +375,11 @@ def to_grpcurl(req: PlaygroundRequest, target: Target, *, include_token: bool = 
         data: dict[str, Any] = {"model_name": req.model} if req.model else {}
         if req.version:
             data["model_version"] = req.version
-        if req.body:
+        if req.body:  # a JSON object's fields join the request's (a model's body does not)
             with contextlib.suppress(ValueError):
-                data.update(json.loads(req.body))
+                extra = json.loads(req.body)
+                if isinstance(extra, dict):
+                    data.update(extra)
     elif req.preset == "Ping":
         data = {}
     else:

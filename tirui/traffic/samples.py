@@ -17,6 +17,8 @@ from tirui.torchserve.target import Target
 from tirui.traffic.playground import TOKEN_PLACEHOLDER, PlaygroundRequest, to_curl, to_grpcurl
 
 SAMPLE_BODY = "[1, 1, 1, 1]"
+STREAM_LABEL = "grpcurl stream (streaming handlers only)"
+"""TorchServe drops the worker of a handler that does not stream on StreamPredictions."""
 MANAGEMENT_PLACEHOLDER = "$TORCHSERVE_MANAGEMENT_TOKEN"
 """The management API's token where it is not the inference one (a local TorchServe's keys)."""
 
@@ -133,10 +135,18 @@ def endpoint_samples(
         if http.management_token and http.management_token != token:  # a key of its own
             line = line.replace(TOKEN_PLACEHOLDER, MANAGEMENT_PLACEHOLDER)
         samples.append(Sample("curl describe", line))
-    for rpc, label in (("Predictions", "grpcurl predict"), ("StreamPredictions", "grpcurl stream")):
-        call = PlaygroundRequest(protocol="grpc", model=model, body=body.encode())
+    grpc_calls = [("Ping", "grpcurl ping"), ("Predictions", "grpcurl predict")]
+    grpc_calls += [("StreamPredictions", STREAM_LABEL)]
+    if grpc.management_target:
+        grpc_calls.append(("DescribeModel", "grpcurl describe"))
+    for rpc, label in grpc_calls:
+        sent = body.encode() if rpc in ("Predictions", "StreamPredictions") else b""
+        call = PlaygroundRequest(protocol="grpc", model=model, body=sent)
         call.apply_preset(rpc)
-        samples.append(Sample(label, to_grpcurl(call, target, include_token=reveal)))
+        line = to_grpcurl(call, target, include_token=reveal)
+        if rpc == "DescribeModel" and grpc.management_token and grpc.management_token != grpc.inference_token:
+            line = line.replace(TOKEN_PLACEHOLDER, MANAGEMENT_PLACEHOLDER)
+        samples.append(Sample(label, line))
     return EndpointSamples(
         name=target.name,
         model=model,

@@ -61,25 +61,29 @@ class InferenceAPIsServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Ping(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Answers {"health": "..."} once the frontend is up (tirui's gRPC health check).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Predictions(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One request, one answer: what the Playground and the load engine send.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StreamPredictions(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One request, a stream of partial answers (handlers that send intermediate responses).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StreamPredictions2(self, request_iterator, context):
-        """Missing associated documentation comment in .proto file."""
+        """Both sides stream; only sequence (stateful) models accept it.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

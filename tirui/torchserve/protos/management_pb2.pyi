@@ -29,48 +29,48 @@ class ListModelsRequest(_message.Message):
     def __init__(self, limit: _Optional[int] = ..., next_page_token: _Optional[int] = ...) -> None: ...
 
 class RegisterModelRequest(_message.Message):
-    __slots__ = ("batch_size", "handler", "initial_workers", "max_batch_delay", "model_name", "response_timeout", "runtime", "synchronous", "url", "s3_sse_kms", "startup_timeout")
-    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
-    HANDLER_FIELD_NUMBER: _ClassVar[int]
-    INITIAL_WORKERS_FIELD_NUMBER: _ClassVar[int]
-    MAX_BATCH_DELAY_FIELD_NUMBER: _ClassVar[int]
-    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
-    RESPONSE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
-    RUNTIME_FIELD_NUMBER: _ClassVar[int]
-    SYNCHRONOUS_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("url", "model_name", "handler", "runtime", "initial_workers", "batch_size", "max_batch_delay", "response_timeout", "startup_timeout", "synchronous", "s3_sse_kms")
     URL_FIELD_NUMBER: _ClassVar[int]
-    S3_SSE_KMS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    HANDLER_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_DELAY_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     STARTUP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
-    batch_size: int
-    handler: str
-    initial_workers: int
-    max_batch_delay: int
-    model_name: str
-    response_timeout: int
-    runtime: str
-    synchronous: bool
+    SYNCHRONOUS_FIELD_NUMBER: _ClassVar[int]
+    S3_SSE_KMS_FIELD_NUMBER: _ClassVar[int]
     url: str
-    s3_sse_kms: bool
+    model_name: str
+    handler: str
+    runtime: str
+    initial_workers: int
+    batch_size: int
+    max_batch_delay: int
+    response_timeout: int
     startup_timeout: int
-    def __init__(self, batch_size: _Optional[int] = ..., handler: _Optional[str] = ..., initial_workers: _Optional[int] = ..., max_batch_delay: _Optional[int] = ..., model_name: _Optional[str] = ..., response_timeout: _Optional[int] = ..., runtime: _Optional[str] = ..., synchronous: _Optional[bool] = ..., url: _Optional[str] = ..., s3_sse_kms: _Optional[bool] = ..., startup_timeout: _Optional[int] = ...) -> None: ...
+    synchronous: bool
+    s3_sse_kms: bool
+    def __init__(self, url: _Optional[str] = ..., model_name: _Optional[str] = ..., handler: _Optional[str] = ..., runtime: _Optional[str] = ..., initial_workers: _Optional[int] = ..., batch_size: _Optional[int] = ..., max_batch_delay: _Optional[int] = ..., response_timeout: _Optional[int] = ..., startup_timeout: _Optional[int] = ..., synchronous: _Optional[bool] = ..., s3_sse_kms: _Optional[bool] = ...) -> None: ...
 
 class ScaleWorkerRequest(_message.Message):
-    __slots__ = ("model_name", "model_version", "max_worker", "min_worker", "number_gpu", "synchronous", "timeout")
+    __slots__ = ("model_name", "model_version", "min_worker", "max_worker", "number_gpu", "synchronous", "timeout")
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
-    MAX_WORKER_FIELD_NUMBER: _ClassVar[int]
     MIN_WORKER_FIELD_NUMBER: _ClassVar[int]
+    MAX_WORKER_FIELD_NUMBER: _ClassVar[int]
     NUMBER_GPU_FIELD_NUMBER: _ClassVar[int]
     SYNCHRONOUS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     model_version: str
-    max_worker: int
     min_worker: int
+    max_worker: int
     number_gpu: int
     synchronous: bool
     timeout: int
-    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., max_worker: _Optional[int] = ..., min_worker: _Optional[int] = ..., number_gpu: _Optional[int] = ..., synchronous: _Optional[bool] = ..., timeout: _Optional[int] = ...) -> None: ...
+    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., min_worker: _Optional[int] = ..., max_worker: _Optional[int] = ..., number_gpu: _Optional[int] = ..., synchronous: _Optional[bool] = ..., timeout: _Optional[int] = ...) -> None: ...
 
 class SetDefaultRequest(_message.Message):
     __slots__ = ("model_name", "model_version")
