@@ -179,17 +179,27 @@ async def test_a_grpc_load_test_through_the_proxy(proxied: ProxyPorts) -> None:
 
 
 def test_the_metrics_listener_describes_a_model_read_only(proxied: ProxyPorts) -> None:
-    """What tirui reads through the pod proxy (no token can pass there): TorchServe's describe of
-    one model, GET only; nothing else of the management API is reachable on that port."""
+    """What tirui reads through the pod proxy, whose Authorization is the API server's: TorchServe's
+    describe of one model, GET only, with the deployment's token in X-Tirui-Token (or the usual
+    bearer header); without it 401; nothing else of the management API is reachable on that port.
+    The metrics stay open, as Prometheus scrapes them."""
+    from tirui.cluster.manifests.proxy import DESCRIBE_TOKEN_HEADER
+
     base = f"http://127.0.0.1:{proxied.metrics}"
-    r = httpx.get(f"{base}/models/tiny")
-    assert r.status_code == 200 and r.json()[0]["modelName"] == "tiny"
-    assert "batchSize" in r.json()[0]
-    assert httpx.put(f"{base}/models/tiny?min_worker=3").status_code == 403  # no scaling here
-    assert httpx.delete(f"{base}/models/tiny").status_code == 403
+    token = {DESCRIBE_TOKEN_HEADER: GOOD}
+    for headers in (token, {"Authorization": f"Bearer {GOOD}"}):
+        r = httpx.get(f"{base}/models/tiny", headers=headers)
+        assert r.status_code == 200 and r.json()[0]["modelName"] == "tiny"
+        assert "batchSize" in r.json()[0]
+    for headers in ({}, {DESCRIBE_TOKEN_HEADER: "wrong-token-xxxxxxxxxx"}, {"Authorization": "Bearer x"}):
+        r = httpx.get(f"{base}/models/tiny", headers=headers)
+        assert r.status_code == 401 and r.json()["type"] == "Unauthorized", headers
+    assert httpx.get(f"{base}/metrics").status_code == 200
+    assert httpx.put(f"{base}/models/tiny?min_worker=3", headers=token).status_code == 403  # no scaling
+    assert httpx.delete(f"{base}/models/tiny", headers=token).status_code == 403
     for path in ("/models", "/models/tiny/1.0", "/models/tiny/all", "/api-description"):
-        assert httpx.get(base + path).status_code == 404, path
-    assert httpx.get(f"{base}/models/nope").status_code == 404  # TorchServe's own answer
+        assert httpx.get(base + path, headers=token).status_code == 404, path
+    assert httpx.get(f"{base}/models/nope", headers=token).status_code == 404  # TorchServe's own answer
 
 
 def test_kserve_health_paths_answer_with_torchserve_ping(proxied: ProxyPorts) -> None:

@@ -557,3 +557,36 @@ def test_kserve_protocols_on_real_torchserve(
         assert again.returncode == 1 and "service_envelope" in again.stderr, again.stderr
     finally:
         tirui("delete", name)
+
+
+def test_a_hostile_key_deploys_and_serves_locally(isolated: Path, tiny_mar: Path, tmp_path: Path) -> None:
+    """An object key with spaces, shell and quotes on the local runtime: the archive is stored
+    under the name derived from the key (never the key itself, nothing of it runs), and the model
+    serves under its manifest's name."""
+    import json
+    import os
+
+    from tirui.demo.model import expected_output
+    from tirui.locations import data_dir
+
+    key = "odd dir/a b$(touch${IFS}PWN) `touch PWN2` 'q'.mar"
+    assert tirui("mb", "eos://models").returncode in (0, 1)  # the local profile may have it already
+    r = tirui("cp", str(tiny_mar), f"eos://models/{key}")
+    assert r.returncode == 0, r.stderr
+    r = tirui("deploy", f"eos://models/{key}", "--name", "odd")
+    assert r.returncode == 0, r.stderr
+    try:
+        deadline = time.monotonic() + 180 * PATIENCE
+        while "Ready" not in tirui("status", "odd").stdout and time.monotonic() < deadline:
+            time.sleep(1)
+        store = data_dir() / "deployments" / "odd" / "model-store"
+        assert sorted(p.name for p in store.iterdir()) == ["a-b-touch-IFS-PWN-touch-PWN2-q.mar"]
+        doc = json.loads(tirui("endpoint", "odd", "--json").stdout)
+        assert doc["model"] == "tiny"
+        line = next(s["command"] for s in doc["samples"] if s["label"] == "curl predict")
+        env = {**os.environ, "TORCHSERVE_TOKEN": tirui("endpoint", "odd", "--token").stdout.strip()}
+        done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, env=env, timeout=60)
+        assert json.loads(done.stdout) == expected_output([1, 1, 1, 1]), done.stderr
+        assert not [p for p in isolated.rglob("PWN*")] and not list(Path.cwd().glob("PWN*"))
+    finally:
+        tirui("delete", "odd")

@@ -187,8 +187,9 @@ async def test_deploy_runs_the_rendered_pod_and_serves_through_the_proxy(
     """Fetch from the bucket, TorchServe with the rendered config (the settings it reports are the
     ones asked for), READY probe, REST and gRPC through nginx with the token and refused without;
     then deleting the deployment ends every process of the pod after the preStop drain."""
-    # a key with spaces, quotes and shell in it: data for the fetch script, nothing runs
-    key = "pods/a b$(touch${IFS}PWN) `x` 'q'/tiny.mar"
+    # a key with spaces, quotes and shell in it: data for the fetch script, nothing runs; the
+    # archive's file name with a space is served as "my-tiny" (spec.model_name_of)
+    key = "pods/a b$(touch${IFS}PWN) `x` 'q'/my tiny.mar"
     source = seed_archive(env.s3, key, body=archives["tiny"])
     spec = env.spec("tiny", source, workers=2, batch_size=4, max_batch_delay_ms=250, request_timeout_s=90)
     await asyncio.to_thread(env.deploy, spec)
@@ -196,24 +197,25 @@ async def test_deploy_runs_the_rendered_pod_and_serves_through_the_proxy(
     ip = pod["status"]["podIP"]
     fetch = env.logs(pod, "fetch-model")
     assert f"download: s3://models/{key}" in fetch and "skipping" not in fetch, fetch
-    d = _describe(ip, "tiny")
+    d = _describe(ip, "my-tiny")
     assert (d["batchSize"], d["maxBatchDelay"], d["responseTimeout"]) == (4, 250, 90), d
     assert (d["minWorkers"], d["maxWorkers"]) == (2, 2), d
     assert len([w for w in d["workers"] if w["status"] == "READY"]) == 2, d["workers"]
-    url = f"http://{ip}:8080/predictions/tiny"
+    url = f"http://{ip}:8080/predictions/my-tiny"
     r = httpx.post(url, json=[1, 1, 1, 1], headers=_auth())
     assert r.status_code == 200 and r.json() == expected_output([1, 1, 1, 1])
     for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}):
         r = httpx.post(url, json=[1, 1, 1, 1], headers=headers)
         assert r.status_code == 401 and r.json()["type"] == "Unauthorized"
-    assert json.loads(await _grpc_predict(ip, "tiny", TOKEN, b"[1, 1, 1, 1]")) == expected_output(
+    assert json.loads(await _grpc_predict(ip, "my-tiny", TOKEN, b"[1, 1, 1, 1]")) == expected_output(
         [1, 1, 1, 1]
     )
     with pytest.raises(TorchServeError) as info:
-        await _grpc_predict(ip, "tiny", None, b"[1, 1, 1, 1]")
+        await _grpc_predict(ip, "my-tiny", None, b"[1, 1, 1, 1]")
     assert info.value.kind == "auth"
     (status,) = [x for x in await asyncio.to_thread(env.rt.list) if x.name == "tiny"]
     assert (status.ready, status.desired, status.status) == (1, 1, "Ready"), status
+    assert status.model == "my-tiny", status
     # what tirui status and the detail pane show: TorchServe's describe, read via the pod proxy
     want = {"batchSize": 4, "maxBatchDelay": 250, "responseTimeout": 90, "minWorkers": 2, "maxWorkers": 2}
     assert status.settings == want, status.settings
@@ -243,6 +245,86 @@ async def test_deploy_runs_the_rendered_pod_and_serves_through_the_proxy(
         client.CoreV1Api(env.rt.api).list_namespaced_event(env.ns, _preload_content=False).data
     )
     assert [e for e in events["items"] if e["reason"] == "FailedPreStopHook"] == []
+
+
+HOSTILE_KEYS = [
+    "a b$(cd${IFS}$MODEL_STORE;touch${IFS}PWN1).mar",
+    "x`cd $MODEL_STORE; touch PWN2`.mar",
+    "semi;cd $MODEL_STORE;touch PWN3;.mar",
+    "x'+str(open('PWN4','w'))+'.mar",
+    'q"uote\\d".mar',
+    "dir with space/my model.mar",
+    "pct%s%n$HOME*.mar",
+    "k" * 1000 + ".mar",
+]
+"""Object keys S3 takes, each naming a command that would leave a ``PWN`` file in the model store
+if any of it ran (the store is where the check looks; no key may hold a ``/`` there)."""
+
+
+def test_hostile_keys_reach_the_init_container_as_data(env: Env) -> None:
+    """The rendered fetch-model init container, once for each hostile key, in one pod on the pod
+    runner with the amazon/aws-cli stand-in (Debian's aws-cli 2): each download lands in the store
+    under its model's file with its ETag beside it, and nothing any key names ran."""
+    from kubernetes import client
+
+    from tirui.cluster.manifests.build import build_for_profile
+
+    inits, volumes, files = [], {}, {}
+    for i, key in enumerate(HOSTILE_KEYS):
+        source = seed_archive(env.s3, f"hostile/{key}", body=f"archive {i}".encode())
+        spec = env.spec("hostile", source, model_name="")
+        objects = build_for_profile(spec, env.profile, namespace=env.ns, show_secrets=True)
+        template = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+        fetch = dict(template["initContainers"][0], name=f"fetch-{i}")
+        # the store Secret's two keys as the kubelet would resolve them
+        fetch["env"] = [{"name": e["name"], "value": e.get("value", "testing")} for e in fetch["env"]]
+        values = {e["name"]: e["value"] for e in fetch["env"]}
+        assert values["S3_KEY"] == f"hostile/{key}"
+        files[values["MODEL_FILE"]] = len(f"archive {i}")
+        mounted = {m["name"] for m in fetch.get("volumeMounts", [])}
+        volumes.update({v["name"]: v for v in template["volumes"] if v["name"] in mounted})
+        inits.append(fetch)
+    assert len(files) == len(HOSTILE_KEYS)  # a model file of its own for each key
+    store = next(m["mountPath"] for m in inits[0]["volumeMounts"] if m["name"] in volumes)
+    lister = {
+        "name": "store",
+        "image": inits[0]["image"],
+        "command": ["sh", "-c", 'cd "$1" && stat -c "%s %n" -- * && echo END; sleep 3600', "sh", store],
+        "volumeMounts": inits[0]["volumeMounts"],
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "hostile-keys", "namespace": env.ns},
+        "spec": {
+            "nodeName": env.runner.node,
+            "initContainers": inits,
+            "containers": [lister],
+            "volumes": list(volumes.values()),
+        },
+    }
+    core = client.CoreV1Api(env.rt.api)
+    wait_for(lambda: core.list_namespaced_service_account(env.ns).items, "the namespace's service account")
+    core.create_namespaced_pod(env.ns, pod)
+
+    def listed() -> str | None:
+        assert not env.runner.errors, env.runner.errors
+        try:
+            text = env.runner.logs(env.ns, "hostile-keys", "store")
+        except KeyError:  # not started yet (init containers still running)
+            return None
+        return text if "END" in text else None
+
+    shown = wait_for(listed, "the store listed after every fetch", READY)
+    found = {name: size for size, _, name in (line.partition(" ") for line in shown.splitlines()[:-1])}
+    assert {name: int(size) for name, size in found.items() if not name.endswith(".etag")} == files
+    assert sorted(n for n in found if n.endswith(".etag")) == sorted(f"{n}.etag" for n in files)
+    assert not [n for n in found if n.startswith("PWN")], found  # (the two checks above see it too)
+    for i, key in enumerate(HOSTILE_KEYS):
+        log = env.runner.logs(env.ns, "hostile-keys", f"fetch-{i}")
+        assert f"download: s3://models/hostile/{key}" in log, log
+    assert not [p for p in Path("/").iterdir() if p.name.startswith("PWN")]
+    core.delete_namespaced_pod("hostile-keys", env.ns, grace_period_seconds=0)
 
 
 def test_torchserve_killed_is_restarted_with_its_reason(env: Env, archives: dict[str, bytes]) -> None:

@@ -34,6 +34,22 @@ def notifications(app: TiruiApp) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+class UnexpectedErrors(list[str]):
+    """Every "Unexpected error" notification the app shows while the test runs (they expire, so
+    they are caught as they are made): a no-crash test fails on any of them as on the crash log."""
+
+    def __init__(self, app: TiruiApp) -> None:
+        super().__init__()
+        notify = app.notify
+
+        def caught(message: str, *args: Any, **kw: Any) -> None:
+            if kw.get("title") == "Unexpected error":
+                self.append(message)
+            notify(message, *args, **kw)
+
+        app.notify = caught  # type: ignore[method-assign]
+
+
 class Boom(Screen[None]):
     BINDINGS = [("z", "boom", "Boom")]
 
@@ -50,6 +66,7 @@ class Boom(Screen[None]):
 
 async def test_a_failing_action_or_handler_is_reported_and_the_app_goes_on() -> None:
     app = TiruiApp()
+    unexpected = UnexpectedErrors(app)  # what the no-crash tests below count on
     async with app.run_test(size=(80, 24)) as pilot:
         await app.push_screen(Boom())
         await pilot.press("z")
@@ -64,6 +81,7 @@ async def test_a_failing_action_or_handler_is_reported_and_the_app_goes_on() -> 
         await pilot.press("z")  # the screen's message loop is alive: it fails (and is reported) again
         await pilot.pause()
         assert crash_log().read_text().count("in action 'boom'") == 2
+        assert len(unexpected) == 3 and "the handler failed" in unexpected[1], unexpected
         await pilot.press("escape", "2")
         await pilot.pause()
         assert type(app.screen).__name__ == "DeploymentsScreen"
@@ -105,6 +123,7 @@ async def test_hostile_text_is_shown_as_text_everywhere(isolated: Path) -> None:
     profile names and descriptions, and what is typed in the command bar: nothing is markup."""
     _seed_hostile(isolated)
     app = TiruiApp()
+    unexpected = UnexpectedErrors(app)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         table = app.screen.query_one("#objects", DataTable)
         await until(pilot, lambda: table.row_count > 0)
@@ -166,6 +185,7 @@ async def test_hostile_text_is_shown_as_text_everywhere(isolated: Path) -> None:
             await pilot.pause()
         assert app.is_running
     assert not crash_log().exists(), crash_log().read_text()
+    assert unexpected == []
 
 
 async def test_every_dialog_shows_its_title_and_labels_as_text(isolated: Path) -> None:
@@ -417,11 +437,13 @@ async def test_monkey_keys_and_hostile_pastes_never_end_the_app(
     _seed_hostile(isolated)
     monkeypatch.chdir(isolated)  # downloads and exports default to the working directory
     app = TiruiApp()
+    unexpected = UnexpectedErrors(app)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:  # toasts render
         pressed = await _monkey(app, pilot, seed, 1500)
     assert not crash_log().exists(), (
         f"seed {seed}, last keys {pressed[-30:]}:\n" + crash_log().read_text()[-4000:]
     )
+    assert unexpected == [], f"seed {seed}, last keys {pressed[-30:]}"
 
 
 async def test_monkey_on_a_served_deployment(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -441,6 +463,7 @@ async def test_monkey_on_a_served_deployment(isolated: Path, monkeypatch: pytest
     monkeypatch.chdir(isolated)
     seed = 7
     app = TiruiApp(profile="local", start_mode="deploy")
+    unexpected = UnexpectedErrors(app)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         runtime = await app.get_runtime()
         assert runtime is not None
@@ -469,6 +492,7 @@ async def test_monkey_on_a_served_deployment(isolated: Path, monkeypatch: pytest
     assert not crash_log().exists(), (
         f"seed {seed}, last keys {pressed[-30:]}:\n" + crash_log().read_text()[-4000:]
     )
+    assert unexpected == [], f"seed {seed}, last keys {pressed[-30:]}"
 
 
 async def test_hits_arriving_while_the_palette_is_taken_down(isolated: Path) -> None:

@@ -8,7 +8,8 @@ image to pull here).
   the argument ``serve`` it starts TorchServe with ``/home/model-server/config.properties`` and
   token auth off, for anything else it ``eval``s the arguments; then it waits forever (``tail -f
   /dev/null``) — so arguments that end cleanly leave a container running with nothing in it.
-- ``amazon/aws-cli:*``: ``aws`` from the test venv (the awscli package); its entrypoint is ``aws``.
+- ``amazon/aws-cli:*``: Debian's ``awscli`` package (``/usr/bin/aws``, aws-cli 2.9: the image's
+  major version; ``.ci/run`` installs it), first on the PATH; its entrypoint is ``aws``.
 - ``nginx:*``: Debian's ``nginx``; its entrypoint (which only runs ``/docker-entrypoint.d``
   scripts) is reduced to running the command. Its image declares ``STOPSIGNAL SIGQUIT`` (nginx's
   graceful quit), and container runtimes stop a container with its image's stop signal: the
@@ -25,6 +26,7 @@ from pathlib import Path
 
 VENV_BIN = str(Path(sys.executable).parent)
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+AWS_CLI_V2 = "/usr/bin/aws"
 
 TORCHSERVE_ENTRYPOINT = """set -e
 if [ "${1:-}" = "serve" ]; then
@@ -80,8 +82,8 @@ def image(name: str) -> Image:
             },
             dirs=("/home/model-server", "/home/model-server/tmp", "/home/model-server/model-store"),
         )
-    if repo.endswith("aws-cli"):
-        return Image(entrypoint=["aws"], cmd=[], env={"PATH": _path(VENV_BIN)})
+    if repo.endswith("aws-cli"):  # Debian's awscli 2 (the image's major version), not the venv's 1
+        return Image(entrypoint=[AWS_CLI_V2], cmd=[], env={"PATH": f"/usr/bin:/bin:{SYSTEM_PATH}"})
     if repo.endswith("nginx"):
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         return Image(

@@ -73,7 +73,7 @@ class KubeReads:
         self.profile = profile
         self.tokens = tokens
         self.prometheus = prometheus
-        self.pod_settings = PodSettings(api.core, api.namespace)
+        self.pod_settings = PodSettings(api.core, api.namespace, token_of=self.stored_token)
         self.watches: dict[str, ListWatch] = {}
         self._subscribers: builtins.list[Callable[[], None]] = []
 
@@ -298,11 +298,22 @@ class KubeReads:
         return out
 
     # -- requests ----------------------------------------------------------------------------
+    def stored_token(self, name: str) -> str | None:
+        """The deployment's token from the token store (None without one, or without a store)."""
+        from tirui.cluster.credentials import token_ref
+        from tirui.secrets import SecretStoreError
+
+        if self.tokens is None or not self.tokens.available:
+            return None
+        try:
+            return self.tokens.get(token_ref(self.profile.name, name))
+        except SecretStoreError:
+            return None
+
     def target(self, name: str) -> Target:
         """REST and gRPC endpoints of ``name`` (Ingress hosts over TLS, else the in-cluster
         Service) with its token from the keyring."""
         from tirui.cluster.credentials import token_ref
-        from tirui.secrets import SecretStoreError
         from tirui.torchserve.grpc import GrpcEndpoint
         from tirui.torchserve.http import Endpoint
         from tirui.torchserve.target import Target
@@ -310,12 +321,7 @@ class KubeReads:
         self.managed(name)
         hosts = ingress_hosts(self.api.list("Ingress", {DEPLOYMENT_LABEL: name}))
         ref = token_ref(self.profile.name, name)
-        token = None
-        if self.tokens is not None and self.tokens.available:
-            try:
-                token = self.tokens.get(ref)
-            except SecretStoreError:
-                token = None
+        token = self.stored_token(name)
         source = (
             ref.key if token else f"no token {ref.key} in the token store (auth off, or deployed elsewhere)"
         )

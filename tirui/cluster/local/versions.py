@@ -14,7 +14,7 @@ from tirui.cluster.local.dep import LocalDep
 from tirui.cluster.local.fleet import LocalFleet
 from tirui.cluster.local.process import start_process
 from tirui.cluster.runtime import ApplyResult, DeploymentStatus, RuntimeFailure
-from tirui.cluster.spec import DeploymentSpec
+from tirui.cluster.spec import DeploymentSpec, model_name_of
 from tirui.storage.base import ObjectStore
 
 
@@ -52,9 +52,9 @@ class LocalVersions:
     def fetch_revision(
         self, spec: DeploymentSpec, store: ObjectStore | None, dep: LocalDep, revision: int
     ) -> tuple[Path, str, str]:
-        """``spec``'s archive into the model store as ``<stem>.r<revision>.mar`` (beside the one
-        serving); (path, ETag, model version)."""
-        stem = Path(spec.source.rsplit("/", 1)[-1]).stem
+        """``spec``'s archive into the model store as ``<model>.r<revision>.mar`` (beside the one
+        serving; the name from :func:`model_name_of`); (path, ETag, model version)."""
+        stem = model_name_of(spec.source, spec.model_name)
         mar, _, etag, version = fetch_archive(spec, store, dep.folder, f"{stem}.r{revision}.mar")
         return mar, etag, version
 

@@ -10,10 +10,13 @@ report as UNAUTHENTICATED.
 The proxy also serves its own Prometheus gauges on ``ports.metrics`` (``/metrics``): nginx's
 ``$connections_writing`` (connections with a request being answered, the scrape itself included)
 and ``$connections_active``; tirui's ``inflight`` autoscale metric is the first minus the scrape.
-The same listener answers ``GET /models/<model>`` (TorchServe's describe, read-only, like the
-metrics), so that tirui can show the settings TorchServe really applies through the API server's
-pod proxy (whose requests carry the caller's API-server credential in ``Authorization``, so they
-cannot carry a deployment token to the management port).
+The metrics are open to whoever reaches the pod (Prometheus scrapes them without a token; inside
+the cluster they are unauthenticated, as TorchServe's own metrics port is). The same listener
+answers ``GET /models/<model>`` (TorchServe's describe, read-only), so that tirui can show the
+settings TorchServe really applies through the API server's pod proxy, whose requests carry the
+caller's API-server credential in ``Authorization``: the describe takes the deployment's token in
+``X-Tirui-Token`` (:data:`DESCRIBE_TOKEN_HEADER`) or as the usual bearer header, and refuses
+anything else with 401.
 
 For KServe clients the inference port also answers ``/v2/health/live`` and ``/v2/health/ready``
 (open, as ``/ping`` is) with TorchServe's ``/ping``: 200 when healthy, 500 when not; TorchServe
@@ -30,6 +33,8 @@ from dataclasses import dataclass
 
 from tirui.metrics.scrape import PROXY_INFLIGHT
 
+DESCRIBE_TOKEN_HEADER = "X-Tirui-Token"
+"""Where the describe route of the metrics listener takes the deployment's token."""
 REFUSED = '{"code": 401, "type": "Unauthorized", "message": "missing or wrong bearer token"}'
 
 
@@ -68,6 +73,7 @@ def render_nginx(
     """A complete ``nginx.conf``; ``runtime_dir`` holds the pid file and temp paths. Request
     bodies up to ``max_body_bytes`` pass (REST and gRPC); an upstream may take ``timeout_s``."""
     accepted = "\n".join(f'        "Bearer {_check_token(t)}" 1;' for t in tokens)
+    accepted_header = "\n".join(f'        "{_check_token(t)}" 1;' for t in tokens)
     default = "0" if auth else "1"
 
     def rest(port: int, upstream: int, open_ping: bool) -> str:
@@ -141,6 +147,14 @@ http {{
         default {default};
 {accepted}
     }}
+    map $http_x_tirui_token $tirui_header_ok {{
+        default {default};
+{accepted_header}
+    }}
+    map "$tirui_token_ok$tirui_header_ok" $tirui_describe_ok {{
+        default 1;
+        "00" 0;
+    }}
 {rest(p.inference, p.upstream_inference, True)}
 {rest(p.management, p.upstream_management, False)}
 {grpc(p.grpc_inference, p.upstream_grpc_inference)}
@@ -155,8 +169,13 @@ http {{
             limit_except GET {{
                 deny all;
             }}
+            if ($tirui_describe_ok = 0) {{
+                add_header Content-Type application/json always;
+                return 401 '{REFUSED}';
+            }}
             proxy_pass http://127.0.0.1:{p.upstream_management};
             proxy_set_header Authorization "";
+            proxy_set_header X-Tirui-Token "";
             proxy_read_timeout 5s;
         }}
     }}
