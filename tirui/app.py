@@ -373,7 +373,7 @@ class TiruiApp(App[None]):
         if word in SCREEN_COMMANDS:
             self.switch_mode(SCREEN_COMMANDS[word])
         elif word in {"q", "quit"}:
-            self.exit()
+            self.run_worker(self.action_quit(), group="quit", exclusive=True, exit_on_error=False)
         elif word == "help":
             self.action_help()
         elif word == "profile" and arg.strip():
@@ -381,6 +381,29 @@ class TiruiApp(App[None]):
         else:
             known = "buckets, deploy, metrics, play, tokens, profile NAME, help, quit"
             self.notify(f"Unknown command ':{command}'. Known: {known}", title="Command", severity="error")
+
+    async def action_quit(self) -> None:
+        """Quit, asking first when quitting would stop deployments this tirui started (ctrl+q and
+        ``:q`` alike): stop them, keep them running, or stay."""
+        from tirui.screens.dialogs import QuitDialog
+
+        runtime = self.runtime
+        stops: list[str] = []
+        if runtime is not None and runtime.stops_on_exit and not self.keep_deployments:
+            stops = await asyncio.to_thread(runtime.quitting_stops)
+        if not stops:
+            self.exit()
+            return
+        if any(isinstance(s, QuitDialog) for s in self.screen_stack):
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice is None:
+                return
+            self.keep_deployments = choice == "keep"
+            self.exit()
+
+        self.push_screen(QuitDialog(stops), answered)
 
     def action_help(self) -> None:
         from tirui.screens.help import HelpScreen

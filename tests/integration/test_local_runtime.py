@@ -153,8 +153,12 @@ def test_adopts_running_deployments_instead_of_duplicating(models: LocalStore, t
         wait_for(lambda: second.get("kept").status == "Ready", timeout=10, what="adopted")
         assert second.fleet.deps["kept"].state.pgid == pgid and second.get("kept").restarts == 0
         assert predict(second, "kept") == expected_output([1, 1, 1, 1])
+        assert second.quitting_stops() == []  # adopted, not started here
+        second.restart("kept")  # started here now: quitting stops it
+        assert second.quitting_stops() == ["kept"]
+        pgid = second.fleet.deps["kept"].state.pgid
     finally:
-        second.shutdown(keep_running=False)  # not kept this time: stops it
+        second.shutdown(keep_running=False)
     assert not group_alive(pgid)
 
 
@@ -389,7 +393,9 @@ def test_two_tiruis_on_one_data_dir_lose_nothing(models: LocalStore, tmp_path: P
     finally:
         ui.shutdown(keep_running=False)
         last = LocalRuntime(tmp_path / "deployments", poll=0.2)
-        last.shutdown(keep_running=False)  # stops what is still running
+        for status in last.list():  # what is still running
+            last.stop(status.name)
+        last.shutdown(keep_running=False)
 
 
 def test_two_supervising_tiruis_restart_a_crash_once(models: LocalStore, tmp_path: Path) -> None:
@@ -430,7 +436,9 @@ def test_two_supervising_tiruis_restart_a_crash_once(models: LocalStore, tmp_pat
         first.shutdown(keep_running=False)
         second.shutdown(keep_running=False)
         if third is not None:
-            third.shutdown(keep_running=False)  # the last supervisor stops it
+            third.shutdown(keep_running=False)  # it did not start "one": it keeps running
         last = LocalRuntime(root, supervise=False)
+        for s in last.list():
+            last.stop(s.name)
         assert all(s.status == "Stopped" for s in last.list())
         last.shutdown(keep_running=False)

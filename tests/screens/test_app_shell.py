@@ -185,3 +185,47 @@ async def test_tokens_screen_with_real_keyring(keyring_bus: str) -> None:
         await pilot.pause()
         assert app.screen.query_one("#tokens-table", DataTable).row_count == 0
         assert store.get(TokenRef("local", "https://m.example", "api")) is None
+
+
+async def test_quitting_asks_when_it_would_stop_what_this_tirui_started() -> None:
+    """`:q` (which the bar completes from `q`) and ctrl+q ask one question naming what would stop
+    (only what this tirui started), with keep-running and cancel; without such a deployment
+    they quit at once."""
+    from tests.support.fake_runtime import FakeRuntime, status
+    from tirui.screens.dialogs import QuitDialog
+
+    for answer, kept in (("s", False), ("k", True)):
+        fake = FakeRuntime(status("mine"), status("cli2"))
+        fake.stops_on_exit, fake.started = True, ["mine"]
+        app = TiruiApp(open_runtime=lambda profile, tokens, fake=fake: fake)  # type: ignore[misc]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.get_runtime()
+            await pilot.press("colon", "q", "enter")
+            for _ in range(50):
+                await pilot.pause()
+                if isinstance(app.screen, QuitDialog):
+                    break
+            assert isinstance(app.screen, QuitDialog)
+            text = str(app.screen.query_one(".dialog-text").render())
+            assert "mine" in text and "cli2" not in text
+            await pilot.press("escape")  # stay
+            await pilot.pause()
+            assert app.is_running and not isinstance(app.screen, QuitDialog)
+            await pilot.press("ctrl+q")
+            for _ in range(50):
+                await pilot.pause()
+                if isinstance(app.screen, QuitDialog):
+                    break
+            await pilot.press(answer)
+            await pilot.pause()
+        assert app.keep_deployments is kept
+        assert fake.called("shutdown") == [(kept,)]
+
+    quiet = FakeRuntime(status("other"))
+    quiet.stops_on_exit = True  # nothing started here: no question
+    app = TiruiApp(open_runtime=lambda profile, tokens: quiet)  # type: ignore[misc]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.get_runtime()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert not app.is_running and quiet.called("shutdown") == [(False,)]

@@ -79,6 +79,8 @@ class FakeRuntime:
         self.rows = {r.name: r for r in rows}
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.failures: dict[str, RuntimeFailure] = {}
+        self.started: builtins.list[str] = []
+        """What :meth:`quitting_stops` names (set ``stops_on_exit`` too, as a local runtime has)."""
 
     def fail_next(self, method: str, failure: RuntimeFailure) -> None:
         self.failures[method] = failure
@@ -181,6 +183,9 @@ class FakeRuntime:
 
     def canary_feed(self, name: str) -> SideFeed:
         raise RuntimeFailure("the fake runtime has no traffic to analyse")
+
+    def quitting_stops(self) -> builtins.list[str]:
+        return builtins.list(self.started) if self.stops_on_exit else []
 
     def shutdown(self, *, keep_running: bool = True) -> None:
         self._call("shutdown", keep_running)

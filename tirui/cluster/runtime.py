@@ -212,9 +212,15 @@ class Runtime(CanaryControl, Protocol):
         analysis in :mod:`tirui.canary.analysis` drives the rest of the ``canary_*`` calls)."""
         ...
 
+    def quitting_stops(self) -> builtins.list[str]:
+        """The deployments ``shutdown(keep_running=False)`` would stop: the running ones this
+        runtime's user started, where deployments end with their supervisor (``stops_on_exit``);
+        what the app names when it asks before quitting."""
+        ...
+
     def shutdown(self, *, keep_running: bool = True) -> None:
         """Release what the runtime holds (threads, connections). ``keep_running=False`` also
-        stops deployments that end with their supervisor (see ``stops_on_exit``)."""
+        stops what :meth:`quitting_stops` names."""
         ...
 
 

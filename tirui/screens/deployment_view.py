@@ -86,7 +86,7 @@ def detail(
         workers = f"{r.ready_workers}/{r.workers} workers READY"
         lines.append(escape(f"  {r.name}: {r.phase}, {workers}, restarts {r.restarts}{why}"))
     if on_exit:
-        lines.append(f"[dim]On exit local deployments are {on_exit} (k toggles).[/dim]")
+        lines.append(f"[dim]On exit, local deployments this tirui started are {on_exit} (k toggles).[/dim]")
     else:
         lines.append(f"[dim]Endpoint {escape(s.endpoint)} · {s.gpus} GPU(s) per replica[/dim]")
     return "\n".join(lines)

@@ -342,7 +342,9 @@ class DeploymentsScreen(MainScreen):
         app = self.app
         app.keep_deployments = not app.keep_deployments
         state = "kept running" if app.keep_deployments else "stopped"
-        self.notify(f"Local deployments will be {state} when tirui exits", title="Deployments")
+        self.notify(
+            f"Local deployments this tirui started will be {state} when it exits", title="Deployments"
+        )
         self._detail()
 
     def _viewer(self, what: str, follow: bool = False) -> None:

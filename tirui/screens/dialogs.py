@@ -51,6 +51,45 @@ class ConfirmDialog(Dialog[bool]):
         self.dismiss(value)
 
 
+class QuitDialog(Dialog[str | None]):
+    """Asked before quitting would stop deployments: ``s`` stops them and quits, ``k`` keeps them
+    running and quits, ``escape`` stays. Dismisses with "stop", "keep" or None."""
+
+    BINDINGS = [
+        Binding("s", "answer('stop')", "Stop them and quit"),
+        Binding("k", "answer('keep')", "Keep running and quit"),
+        Binding("escape", "answer('')", "Cancel"),
+    ]
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(classes="dialog")
+        self.names = names
+
+    def compose(self) -> ComposeResult:
+        more = len(self.names) - 8
+        shown = ", ".join(self.names[:8]) + (f" and {more} more" if more > 0 else "")
+        text = (
+            f"Quitting stops what this tirui started: {shown}.\n"
+            "Keep them running, and another tirui (or this one, later) takes them over."
+        )
+        with Vertical(classes="dialog-box"):
+            yield Static(text, classes="dialog-text", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Stop, quit (s)", id="stop", variant="error")
+                yield Button("Keep, quit (k)", id="keep", variant="primary")
+                yield Button("Cancel", id="cancel")
+        yield KeyBar(id="keybar")
+
+    def on_mount(self) -> None:
+        self.query_one("#keep", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_answer("" if event.button.id == "cancel" else str(event.button.id))
+
+    def action_answer(self, choice: str) -> None:
+        self.dismiss(choice or None)
+
+
 @dataclass
 class Field:
     """One text field of a :class:`FormDialog`."""

@@ -183,6 +183,9 @@ class KubeRuntime(CanaryDelegation):
     def watch_problem(self) -> str:
         return self.reads.watch_problem()
 
+    def quitting_stops(self) -> builtins.list[str]:
+        return []  # deployments on a cluster outlive tirui
+
     def shutdown(self, *, keep_running: bool = True) -> None:
         """Stop the watches (deployments on a cluster always keep running)."""
         self.reads.shutdown(keep_running=keep_running)

@@ -42,6 +42,16 @@ def tail(path: Path, lines: int) -> list[str]:
         return []
 
 
+def started_on_this_clock(state: LocalState) -> float:
+    """The monotonic time of the state's start when it is starting (another process may have
+    started it: its wall-clock ``started`` tells when), else now (a NotReady seen from here is
+    judged from when this process saw it)."""
+    now = time.monotonic()
+    if state.phase == "Starting" and state.started:
+        return now - min(max(0.0, time.time() - state.started), 24 * 3600.0)
+    return now
+
+
 class LocalDep:
     """Runtime-side bookkeeping of one deployment (the state file holds what must persist)."""
 
@@ -50,7 +60,10 @@ class LocalDep:
         self.folder = folder
         self.proc: subprocess.Popen[bytes] | None = None
         self.next_restart = 0.0
-        self.down_since = 0.0
+        self.seen_pgid = state.pgid
+        self.down_since = started_on_this_clock(state)
+        """Since when it has had no READY worker (monotonic): a start is judged from when the
+        process that started it did (the state's ``started``), never from this process's boot."""
         self.ready_workers = 0
         self.workers_seen = 0
         self.keys_mtime = 0.0

@@ -39,7 +39,7 @@ def start_process(dep: LocalDep) -> None:
         dep.event(f"Failed to start: {exc}")
         s.save(dep.folder)
         return
-    s.pgid = dep.proc.pid
+    s.pgid = dep.seen_pgid = dep.proc.pid
     s.phase, s.reason = "Starting", ""
     s.started = time.time()
     dep.down_since = time.monotonic()

@@ -104,6 +104,8 @@ class LocalRuntime(CanaryDelegation):
             backoff_max=backoff_max,
         )
         self.lease = self.fleet.lease
+        self.started_here: set[str] = set()
+        """What this runtime's user deployed or restarted: all that quitting may stop."""
         self.fleet.adopt()
         if supervise:
             self.supervisor.start()
@@ -282,6 +284,7 @@ class LocalRuntime(CanaryDelegation):
         with self.fleet.lock:
             self.fleet.deps[spec.name] = dep
             start_process(dep)
+            self.started_here.add(spec.name)
             return self._status(dep)
 
     # -- operations --------------------------------------------------------------------------
@@ -320,6 +323,7 @@ class LocalRuntime(CanaryDelegation):
             dep.state.last_exit = "restarted by the user"
             dep.event("Restart requested")
             start_process(dep)
+            self.started_here.add(name)
 
     def stop(self, name: str) -> None:
         dep = self._stop_outside_lock(name)
@@ -353,16 +357,29 @@ class LocalRuntime(CanaryDelegation):
                 dep.stopping = False
         return dep
 
+    def quitting_stops(self) -> builtins.list[str]:
+        """The running deployments this runtime started (deployed or restarted by its user):
+        what ``shutdown(keep_running=False)`` stops. One created or started by another tirui,
+        or adopted from an earlier one, keeps running."""
+        with self.fleet.lock:
+            return sorted(
+                name
+                for name, dep in self.fleet.deps.items()
+                if name in self.started_here and dep.state.pgid and dep.state.phase in RUNNING
+            )
+
     def shutdown(self, *, keep_running: bool = True) -> None:
         """Stop the supervisor; ``keep_running=False`` (the app quitting without "keep them")
-        stops every deployment too, unless another tirui supervises them (holds the lease)."""
+        stops what :meth:`quitting_stops` names too."""
         self.supervisor.stop()
-        if not keep_running and self.fleet.lease.held():
+        if not keep_running:
             with self.fleet.lock:
                 for dep in self.fleet.deps.values():
-                    if dep.state.pgid:
+                    dep.state.refresh(dep.folder)
+                    if dep.state.name in self.started_here and dep.state.pgid:
                         kill_process(dep)
                         dep.state.phase, dep.state.reason = "Stopped", "stopped when tirui exited"
+                        dep.event("Stopped when the tirui that started it exited")
                         dep.state.save(dep.folder)
         self.fleet.close()
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tirui.cluster.local.dep import failure_reason
+from tirui.cluster.local.dep import failure_reason, started_on_this_clock
 from tirui.cluster.local.process import alive, kill_process, start_process
 from tirui.torchserve.server import ServerKeys
 from tirui.torchserve.settings import described_settings
@@ -84,9 +84,13 @@ class Supervisor:
     def _check(self, dep: LocalDep) -> None:
         if dep.stopping:
             return
-        if dep.state.refresh(dep.folder) and dep.proc is not None and dep.proc.pid != dep.state.pgid:
-            dep.proc = None  # another tirui started it again: its process group is the one to watch
+        dep.state.refresh(dep.folder)
         s = dep.state
+        if s.pgid != dep.seen_pgid:  # another tirui started it (again): watch its process group,
+            dep.seen_pgid = s.pgid  # from when that tirui started it
+            if dep.proc is not None and dep.proc.pid != s.pgid:
+                dep.proc = None
+            dep.down_since = started_on_this_clock(s)
         now = time.monotonic()
         if s.phase == "Restarting":
             if now >= dep.next_restart:
