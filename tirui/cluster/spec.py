@@ -162,10 +162,11 @@ class DeploymentSpec:
         given: dict[str, Any] = {k: values[k].strip() for k in TEXT_FIELDS if k in values}
         for key in INT_FIELDS:
             if key in values:
-                try:
-                    given[key] = int(values[key].strip())
-                except ValueError:
-                    problems[key] = f"{values[key]!r} is not a whole number"
+                text = values[key].strip()
+                if text.isascii() and text.isdigit():  # the range is judged by problems()
+                    given[key] = int(text)
+                else:
+                    problems[key] = f"{text[:40]!r} is not a whole number"
         if "gpus" not in values:
             given["gpus"] = 0
         auth = values.get("auth", "yes").strip().lower()
@@ -210,14 +211,11 @@ class DeploymentSpec:
             out["source"] = f"{self.source!r} names no object (eos://bucket/key.mar)"
         if self.protocol not in PROTOCOLS:
             out["protocol"] = f"{self.protocol!r}: the protocol is one of {', '.join(PROTOCOLS)}"
-        if self.workers < 0:
-            out["workers"] = "workers must be 0 or more"
-        if self.replicas < 0:
-            out["replicas"] = "replicas must be 0 or more"
-        if self.batch_size < 1:
-            out["batch_size"] = "batch size must be at least 1"
-        if self.max_batch_delay_ms < 0:
-            out["max_batch_delay_ms"] = "max batch delay must be 0 or more"
+        from tirui.limits import SPEC_FIELDS
+
+        for key, limit in SPEC_FIELDS.items():
+            if problem := limit.problem(getattr(self, key)):
+                out[key] = problem
         bad_env = [k for k in self.env if not ENV_NAME_RE.match(k)]
         if bad_env:
             out["env"] = f"{', '.join(map(repr, bad_env))}: not an environment variable name"
@@ -235,14 +233,16 @@ class DeploymentSpec:
         out: dict[str, str] = {}
         if not self.image or any(c.isspace() for c in self.image):
             out["image"] = f"{self.image!r} is not an image reference"
-        if self.gpus < 0:
-            out["gpus"] = "GPUs must be 0 or more"
         for key in ("cpu_request", "cpu_limit", "memory_request", "memory_limit", "disk_size"):
             value = getattr(self, key)
             if value and not QUANTITY_RE.match(value):
                 out[key] = f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)"
         if self.autoscaling or self.min_replicas:
-            if self.min_replicas < 1:
+            from tirui.limits import MAX_REPLICAS
+
+            if problem := MAX_REPLICAS.problem(self.max_replicas):
+                out["max_replicas"] = problem
+            elif self.min_replicas < 1:
                 out["min_replicas"] = "min replicas must be at least 1 when autoscaling"
             elif self.max_replicas < self.min_replicas:
                 out["max_replicas"] = f"max replicas ({self.max_replicas}) is below min ({self.min_replicas})"
@@ -270,8 +270,6 @@ class DeploymentSpec:
                 out["max_body"] = f"{self.max_body!r} is outside 1Ki-2Gi"
         except ValueError as exc:
             out["max_body"] = str(exc)
-        if not 1 <= self.request_timeout_s <= 3600:
-            out["request_timeout_s"] = "the request timeout must be 1-3600 seconds"
         if self.disk_access not in ("ReadWriteOnce", "ReadWriteMany"):
             out["disk_access"] = f"{self.disk_access!r}: ReadWriteOnce or ReadWriteMany"
         if self.shm_size and not QUANTITY_RE.match(self.shm_size):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -40,6 +40,8 @@ class DeployRequest:
 
     spec: DeploymentSpec
     how: DeployOptions
+    values: dict[str, str] = field(default_factory=dict)
+    """What was typed: the form reopens with it when the deploy fails."""
 
 
 def spec_from(values: dict[str, str]) -> tuple[DeploymentSpec | None, dict[str, str]]:
@@ -126,15 +128,19 @@ class DeployForm(Form[DeployRequest]):
         note: str,
         dry_run: Callable[[DeploymentSpec, bool, bool], Any] | None = None,
         render: Callable[[DeploymentSpec], str] | None = None,
+        error: str = "",
+        checking: str = "Server-side dry run",
     ) -> None:
-        """``dry_run`` and ``render`` block (the API server, the keyring): run in threads."""
+        """``dry_run`` and ``render`` block (the API server, the keyring): run in threads;
+        ``checking`` names the dry run in the form's status line."""
 
         def check(values: dict[str, str]) -> str | None:
             _, problems = spec_from(values)
             labels = {f.name: f.label for f in fields}
             return "\n".join(f"{labels.get(k, k)}: {v}" for k, v in problems.items()) or None
 
-        super().__init__("Deploy a model", fields, note=note, validate=check)
+        super().__init__("Deploy a model", fields, note=note, validate=check, error=error)
+        self.checking = checking
         self.dry_run = dry_run
         self.render_yaml = render
         values = {f.name: f.value for f in fields}
@@ -155,7 +161,7 @@ class DeployForm(Form[DeployRequest]):
         return self.render_yaml is not None if action == "preview" else True
 
     def to_model(self, values: dict[str, str], how: DeployOptions | None = None) -> DeployRequest:
-        return DeployRequest(DeploymentSpec.from_values(values), how or DeployOptions())
+        return DeployRequest(DeploymentSpec.from_values(values), how or DeployOptions(), dict(values))
 
     def action_submit(self) -> None:
         values = self.values()
@@ -176,17 +182,17 @@ class DeployForm(Form[DeployRequest]):
         assert spec is not None and self.dry_run is not None
         force = prune_disk = False
         while True:
-            self.show_error("Server-side dry run…")
+            self.show_error(f"{self.checking}…")
             try:
                 result = await asyncio.to_thread(self.dry_run, spec, force, prune_disk)
             except ChangedElsewhere as exc:
-                self.show_error(f"Server-side dry run: {exc}")
+                self.show_error(f"{self.checking}: {exc}")
                 if force or not await self.app.push_screen_wait(ConfirmDialog(f"{exc}\n\nTake them over?")):
                     return
                 force = True
                 continue
             except RuntimeFailure as exc:
-                self.show_error(f"Server-side dry run failed: {exc}")
+                self.show_error(f"{self.checking} failed: {exc}")
                 return
             if result.kept and not prune_disk:
                 question = (
@@ -230,7 +236,11 @@ def deploy_form(
     defaults: Any = None,
     dry_run: Callable[[DeploymentSpec, bool, bool], Any] | None = None,
     render: Callable[[DeploymentSpec], str] | None = None,
+    values: dict[str, str] | None = None,
+    error: str = "",
 ) -> DeployForm:
+    """The deploy form for ``source``; ``values`` (what was typed before) replace the defaults
+    and ``error`` is shown when it opens."""
     name = default_name(source)
     fields = [
         Field("source", "Model archive (eos://bucket/key.mar or a local path)", source),
@@ -258,4 +268,8 @@ def deploy_form(
         f"Runtime: {runtime_label}. {keys}; the Deployments table shows it Starting, then Ready. "
         "An existing name is updated in place, without downtime (b rolls back)."
     )
-    return DeployForm(fields, note=note, dry_run=dry_run, render=render)
+    for f in fields:
+        if values and f.name in values:
+            f.value = values[f.name]
+    checking = "Server-side dry run" if kube else "Checking the archive"
+    return DeployForm(fields, note=note, dry_run=dry_run, render=render, error=error, checking=checking)

@@ -57,16 +57,19 @@ class DeploymentOps:
             return
         current = self.host.statuses[name].desired
 
+        from tirui.limits import scale_limit
+
+        runtime = self.app.runtime
+        limit = scale_limit(runtime.scale_unit if runtime is not None else "replica")
+
         def check(values: dict[str, str]) -> str | None:
-            v = values["count"].strip()
-            return None if v.isdigit() else f"{v!r} is not a whole number of 0 or more"
+            return limit.problem_of(values["count"]) or None
 
         def chosen(values: dict[str, str] | None) -> None:
             if values:
-                count = int(values["count"])
+                count = limit.parse(values["count"])
                 self.op(f"Scale {name}", lambda rt: rt.scale(name, count))
 
-        runtime = self.app.runtime
         label = runtime.scale_label if runtime is not None else "Replicas"
         fields = [Field("count", label, str(current))]
         self.app.push_screen(FormDialog(f"Scale {name}", fields, validate=check), chosen)
@@ -87,10 +90,14 @@ class DeploymentOps:
             return
         current = self.host.statuses[name].desired
 
+        from tirui.limits import MAX_REPLICAS, MIN_REPLICAS
+
         def check(values: dict[str, str]) -> str | None:
             lo, hi = values["min"].strip(), values["max"].strip()
             if not (lo.isdigit() and hi.isdigit()):
                 return "min and max are whole numbers (max 0 removes autoscaling)"
+            if problem := MAX_REPLICAS.problem_of(hi) or (int(hi) and MIN_REPLICAS.problem_of(lo)):
+                return problem
             if int(hi) and not 1 <= int(lo) <= int(hi):
                 return f"min ({lo}) must be at least 1 and not above max ({hi})"
             if int(hi):

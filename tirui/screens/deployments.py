@@ -248,15 +248,23 @@ class DeploymentsScreen(MainScreen):
     def action_new(self) -> None:
         self.open_deploy_form("")
 
-    def open_deploy_form(self, source: str) -> None:
+    def open_deploy_form(self, source: str, values: dict[str, str] | None = None, error: str = "") -> None:
+        """The deploy form (``values`` and ``error``: reopened after a refused deploy). It checks
+        before it closes: the archive (local), a server-side dry run (Kubernetes)."""
         app = self.app
 
         def chosen(request: DeployRequest | None) -> None:
             if request is not None:
-                self.deploy(request.spec, request.how)
+                self.deploy(request.spec, request.how, request.values)
 
         if app.profile.is_local:
-            form = deploy_form(source, runtime_label="local TorchServe on this machine")
+            form = deploy_form(
+                source,
+                runtime_label="local TorchServe on this machine",
+                dry_run=self._dry_run,
+                values=values,
+                error=error,
+            )
         else:
             form = deploy_form(
                 source,
@@ -265,6 +273,8 @@ class DeploymentsScreen(MainScreen):
                 defaults=app.profile.defaults,
                 dry_run=self._dry_run,
                 render=self._render_yaml,
+                values=values,
+                error=error,
             )
         self.app.push_screen(form, chosen)
 
@@ -272,7 +282,8 @@ class DeploymentsScreen(MainScreen):
         """The deploy form's check before it closes (runs in a thread): an ApplyResult."""
         app = self.app
         if app.runtime is None:
-            raise RuntimeFailure(f"no Kubernetes access: {app.runtime_error or 'the runtime is starting'}")
+            where = "local runtime" if app.profile.is_local else "Kubernetes access"
+            raise RuntimeFailure(f"no {where}: {app.runtime_error or 'the runtime is starting'}")
         how = DeployOptions(dry_run=True, force=force, prune_disk=prune_disk)
         return app.runtime.deploy(spec, how)
 
@@ -283,8 +294,11 @@ class DeploymentsScreen(MainScreen):
         return to_yaml(build_for_profile(spec, self.app.profile))
 
     @work(exit_on_error=False, group="deploy-op")
-    async def deploy(self, spec: DeploymentSpec, how: DeployOptions | None = None) -> None:
-        """The same deploy as ``tirui deploy``: ``runtime.deploy`` on either runtime."""
+    async def deploy(
+        self, spec: DeploymentSpec, how: DeployOptions | None = None, values: dict[str, str] | None = None
+    ) -> None:
+        """The same deploy as ``tirui deploy``: ``runtime.deploy`` on either runtime. Refused, the
+        form opens again with ``values`` (what was typed) and the reason."""
         app = self.app
         runtime = await self.runtime()
         if runtime is None:
@@ -294,7 +308,10 @@ class DeploymentsScreen(MainScreen):
         try:
             result = await asyncio.to_thread(runtime.deploy, spec, how or DeployOptions())
         except (RuntimeFailure, StorageError, SpecError, OSError) as exc:
-            self.app.push_screen(MessageDialog("Deploy failed", str(exc)))
+            if values:
+                self.open_deploy_form(spec.source, values, f"Deploy failed: {exc}")
+            else:
+                self.app.push_screen(MessageDialog("Deploy failed", str(exc)))
             return
         for line in result.lines()[1:]:
             self.notify(line, title="Deploy", timeout=10)

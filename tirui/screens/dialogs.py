@@ -123,11 +123,15 @@ class Form(ReportsWorkerFailures, Dialog[ModelT | None], Generic[ModelT]):
         *,
         note: str = "",
         validate: Callable[[dict[str, str]], str | None] | None = None,
+        error: str = "",
     ) -> None:
+        """``error``: shown when it opens (a form reopened with what was typed, after the server
+        refused it)."""
         super().__init__(classes="dialog")
         self.title_text = title
         self.fields = fields
         self.note = note
+        self.initial_error = error
         self.validate = validate
         """Called with the values on submit; a returned sentence keeps the dialog open and shows it."""
 
@@ -156,6 +160,8 @@ class Form(ReportsWorkerFailures, Dialog[ModelT | None], Generic[ModelT]):
         enabled = [i for i in self.query(Input) if not i.disabled]
         if enabled:
             enabled[0].focus()
+        if self.initial_error:
+            self.show_error(self.initial_error)
 
     def values(self) -> dict[str, str]:
         return {f.name: self.query_one(f"#field-{f.name}", Input).value for f in self.fields}

@@ -67,8 +67,10 @@ class KubeOperations:
             self.api.remove("PodDisruptionBudget", spec.name, "the disruption budget")
 
     def scale(self, name: str, count: int) -> None:
-        if count < 0:
-            raise KubeError("replicas must be 0 or more")
+        from tirui.limits import REPLICAS
+
+        if problem := REPLICAS.problem(count):
+            raise KubeError(f"{name}: {problem}")
         dep, spec, extra = self.spec_of(name)
         if self.api.get("HorizontalPodAutoscaler", name) is not None:
             raise KubeError(

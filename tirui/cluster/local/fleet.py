@@ -104,6 +104,7 @@ class LocalFleet:
             spec.max_batch_delay_ms if spec else s.max_batch_delay_ms,
             spec.request_timeout_s if spec else s.response_timeout_s,
             timeout=self.startup_timeout,
+            deployment=s.name,
         )
 
     def close(self) -> None:

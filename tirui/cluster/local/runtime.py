@@ -290,8 +290,10 @@ class LocalRuntime(CanaryDelegation):
     # -- operations --------------------------------------------------------------------------
     def scale(self, name: str, count: int) -> None:
         """Set the TorchServe worker count (synchronously)."""
-        if count < 0:
-            raise RuntimeFailure("workers must be 0 or more")
+        from tirui.limits import WORKERS
+
+        if problem := WORKERS.problem(count):
+            raise RuntimeFailure(f"{name}: {problem}")
         with self.fleet.lock:
             dep = self.fleet.dep(name)
             keys = ServerKeys.read(dep.workdir)

@@ -36,6 +36,8 @@ class Swap:
     timeout: float = 300.0
     drain_s: float = 2.0
     """How long the old version's workers get to finish what they run after the switch."""
+    deployment: str = ""
+    """The deployment's name, for messages (the model's when empty)."""
 
 
 def _call(client: httpx.Client, method: str, url: str, swap: Swap, **kw: object) -> httpx.Response:
@@ -48,7 +50,14 @@ def _call(client: httpx.Client, method: str, url: str, swap: Swap, **kw: object)
             **kw,  # type: ignore[arg-type]
         )
     except httpx.HTTPError as exc:
-        raise RuntimeFailure(f"{swap.model}: TorchServe's management API did not answer ({exc})") from None
+        who = f"{swap.deployment} (model {swap.model})" if swap.deployment else swap.model
+        path = url.removeprefix(swap.management) or "/"
+        if isinstance(exc, httpx.TimeoutException):
+            cause = f"no answer within {swap.timeout:.0f}s"
+        else:
+            cause = f"{type(exc).__name__}: {str(exc).strip() or 'no detail'}"
+        where = f"TorchServe's management API ({method} {path})"
+        raise RuntimeFailure(f"{who}: {where} failed: {cause}") from None
 
 
 def _message(r: httpx.Response) -> str:
