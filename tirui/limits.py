@@ -26,7 +26,7 @@ class Limit:
     why: str = ""
 
     def problem(self, value: int) -> str:
-        """"" when ``value`` is accepted, else one line saying the range (and why)."""
+        """ "" when ``value`` is accepted, else one line saying the range (and why)."""
         if self.lo <= value <= self.hi:
             return ""
         why = f" ({self.why})" if self.why else ""

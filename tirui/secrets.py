@@ -59,6 +59,27 @@ class TokenRef:
     def key(self) -> str:
         return f"{self.profile}/{self.scope}/{self.name}"
 
+    def problem(self) -> str:
+        """Why the keyring cannot hold this address ("" when it can). The keyring's key is
+        ``profile/scope/name``: a ``/`` in the profile or the name would let two tokens share
+        one entry (a scope is a URL, so it may hold ``/``); no part may be empty or hold a
+        control character or a space."""
+        for part, value, limit in (
+            ("profile", self.profile, 100),
+            ("scope", self.scope, 500),
+            ("name", self.name, 100),
+        ):
+            if not value:
+                return f"a token's {part} is required"
+            if len(value) > limit:
+                return f"a token's {part} is at most {limit} characters"
+            bad = next(
+                (c for c in value if c.isspace() or not c.isprintable() or (c == "/" and part != "scope")), ""
+            )
+            if bad:
+                return f"a token's {part} cannot hold {bad!r} ({value[:60]!r})"
+        return ""
+
     @property
     def env_var(self) -> str:
         """The variable the ``env`` backend reads for this entry."""
@@ -271,6 +292,8 @@ class TokenStore:
 
     def set(self, ref: TokenRef, value: str) -> TokenMeta:
         """Add a secret, or rotate it when it exists; returns its index entry."""
+        if problem := ref.problem():
+            raise SecretStoreError(problem)
         if not value or value != value.strip():
             raise SecretStoreError("a token must be non-empty and have no surrounding whitespace")
         self._call("set_password", ref.key, value)

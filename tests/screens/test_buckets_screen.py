@@ -284,3 +284,32 @@ async def test_100k_object_prefix_stays_responsive(isolated: Path, monkeypatch: 
         assert len(rows(app)) == 500 and rows(app)[0] == "099999"
         # the listing reached the table page by page (the first page is drawn on arrival), not at the end
         assert app.screen.listing.pages_loaded > 1  # type: ignore[attr-defined]
+
+
+async def test_an_upload_the_local_bucket_cannot_store_is_refused_and_nothing_hangs(
+    seeded: LocalStore, isolated: Path
+) -> None:
+    """A key part longer than a file name may be (S3 takes it, a local bucket cannot): the upload
+    says why, the progress dialog closes, and the Buckets screen goes on (before: OSError 'File
+    name too long' from a worker, a dialog that never closed and only said 'Cancelling')."""
+    from tirui.crash_guard import crash_log
+    from tirui.screens.dialogs import MessageDialog
+
+    payload = isolated / "small.bin"
+    payload.write_bytes(b"x" * 100)
+    app = TiruiApp()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_models(pilot, app)
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, Form))
+        app.screen.query_one("#field-path", Input).value = str(payload)
+        app.screen.query_one("#field-key", Input).value = "k" * 300 + ".mar"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, MessageDialog))
+        assert "one part is 304 bytes" in str(app.screen.body)
+        assert not any(isinstance(s, (Form, TransferDialog)) for s in app.screen_stack)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, MessageDialog))
+        await pilot.press("backspace")
+        await until(pilot, lambda: rows(app) == ["models", "scratch"])  # still usable
+    assert not crash_log().exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import Input, Select, Static, TextArea
@@ -176,3 +177,65 @@ async def test_a_running_load_test_draws_live_and_ends_with_the_app(
         assert not app.is_running, "ctrl+q did not quit from the load test dialog"
     # The app is gone with its run: so are the run's worker processes.
     assert not engine_workers()
+
+
+async def test_bad_ports_and_headers_are_judged_before_sending(
+    torchserve: RunningTorchServe, token_env: str
+) -> None:
+    """A port outside 1-65535, a non-ASCII header value, an illegal header name: each is said in
+    the status line as not sent, naming what is wrong (before: a worker failure and "Sending…"
+    forever, or "unreachable"); then a good request goes through."""
+    from tirui.crash_guard import crash_log
+
+    app = TiruiApp(start_mode="play", secrets_backend="env")
+    async with app.run_test(size=(80, 24)) as pilot:
+        cases = [
+            ("http://127.0.0.1:99999", "", "port must be 1-65535, not 99999"),
+            (torchserve.inference_url, "X-Note: café", "'é'; header values are printable ASCII"),
+            (torchserve.inference_url, "Bad Name: 1", "' ' is not allowed in a header name"),
+            (torchserve.inference_url, "X: a\x00b", "header values are printable ASCII"),
+        ]
+        for target, headers, said in cases:
+            await fill(app, target, "tiny", "[1, 1, 1, 1]")
+            app.screen.query_one("#headers", Input).value = headers
+            await pilot.press("ctrl+j")
+            await until(pilot, lambda: "Not sent" in status(app))
+            assert said in status(app), status(app)
+        await fill(app, torchserve.inference_url, "tiny", "[1, 1, 1, 1]")
+        app.screen.query_one("#headers", Input).value = "X-Note: plain"
+        await pilot.press("ctrl+j")
+        await until(pilot, lambda: "200 OK" in status(app), timeout=30)
+    assert not crash_log().exists()
+
+
+async def test_a_stream_load_test_sends_stream_predictions(
+    torchserve: RunningTorchServe, token_env: str
+) -> None:
+    """The load test of the StreamPredictions preset repeats StreamPredictions (TorchServe's
+    access log names the RPC), on the session's streaming model."""
+    app = TiruiApp(start_mode="play", secrets_backend="env")
+    log = torchserve.access_log
+    before = log.read_text().count("/StreamPredictions ")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await fill(app, f"grpc://127.0.0.1:{torchserve.ports.grpc_inference}", "stream", "[1, 1, 1, 1]")
+        app.screen.query_one("#protocol", Select).value = "grpc"
+        await pilot.pause()
+        app.screen.query_one("#preset", Select).value = "StreamPredictions"
+        await pilot.pause()
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, LoadTestDialog))
+        dialog = app.screen
+        dialog.query_one("#lt-requests", Input).value = "6"
+        dialog.query_one("#lt-concurrency", Input).value = "2"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: dialog.result is not None and not dialog.running, timeout=120)
+        assert dialog.result is not None and dialog.result.count == 6 and dialog.result.errors == 0
+    await until_logged(lambda: log.read_text().count("/StreamPredictions ") - before >= 6)
+
+
+async def until_logged(cond: Any) -> None:
+    for _ in range(200):
+        if cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("TorchServe's access log never showed the streamed calls")

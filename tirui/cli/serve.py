@@ -109,13 +109,12 @@ def resolve(args: argparse.Namespace) -> Any:
 
 def parse_headers(items: list[str]) -> dict[str, str]:
     """``["Name: value", ...]`` (curl's -H) → a dict; ServeCliError for a malformed one."""
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition(":")
-        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
-            raise ServeCliError(f"{item!r} is not a header: write -H 'Name: value'")
-        out[name.strip()] = value.strip()
-    return out
+    from tirui.traffic.headers import HeaderError, parse_header
+
+    try:
+        return dict(parse_header(item) for item in items)
+    except HeaderError as exc:
+        raise ServeCliError(f"{exc} (-H 'Name: value')") from None
 
 
 def _emit(chunk: bytes) -> None:

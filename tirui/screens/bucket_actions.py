@@ -245,6 +245,15 @@ class BucketActions(ReportsWorkerFailures, Widget):
         except StorageError as exc:
             self.post_message(TransferEnded(dialog, "failed", str(exc)))
             return
+        except OSError as exc:  # the local side: a folder that cannot be written, a full disk
+            where = exc.filename or path
+            self.post_message(
+                TransferEnded(dialog, "failed", f"{verb} failed: {where}: {exc.strerror or exc}")
+            )
+            return
+        except BaseException:  # a bug: the dialog closes all the same, the app reports it
+            self.post_message(TransferEnded(dialog, "failed", f"{verb} failed unexpectedly (see crash.log)"))
+            raise
         done = f"Uploaded {self._uri(key)}" if kind == "upload" else f"Saved {path}"
         text = f"{done} ({human_size(total)})"
         self.post_message(TransferEnded(dialog, "done", text, reload=kind == "upload"))

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
+from textual.worker import Worker
 
 from tirui.locations import styles_dir
 from tirui.screens.dialog_base import Dialog
@@ -80,13 +81,17 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
 
     def read_spec(self) -> LoadSpec:
         def number(widget_id: str, kind: type) -> Any:
+            """Digits (a whole number), or digits with a decimal point where ``kind`` is float:
+            ``1e3``, ``inf`` and ``nan`` are refused in every field alike."""
             text = self.query_one(widget_id, Input).value.strip()
             if not text:
                 return None
-            try:
-                return kind(text)
-            except ValueError:
-                raise ValueError(f"{text!r} is not a number") from None
+            whole, dot, frac = text.partition(".")
+            digits = whole.isascii() and whole.isdigit() and (not dot or (frac.isascii() and frac.isdigit()))
+            if not digits or (dot and kind is int):
+                what = "a whole number" if kind is int else "a number (digits and one '.')"
+                raise ValueError(f"{text[:40]!r} is not {what}")
+            return kind(text)
 
         spec = spec_for_request(self.req, self.target)
         duration = number("#lt-duration", float)
@@ -138,6 +143,11 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
         state = "Cancelled" if self.result.cancelled else "Done"
         progress.update(f"{state} in {time.monotonic() - started:.1f} s · ctrl+s runs again · ctrl+x exports")
         self.show_result(self.result)
+
+    def worker_failed(self, worker: Worker[Any], text: str) -> None:
+        if worker.group == "loadtest":
+            self.running = False
+            self.query_one("#lt-progress", Static).update(Text(text, style="red"))
 
     def show_result(self, r: LoadResult) -> None:
         s = r.summary()

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TextArea
+from textual.worker import Worker
 
 from tirui.locations import styles_dir
 from tirui.screens.base import MainScreen
@@ -45,14 +46,11 @@ METHODS = ("GET", "POST", "PUT", "DELETE")
 
 
 def parse_headers(text: str) -> dict[str, str]:
-    """``A: 1; B: 2`` → ``{"A": "1", "B": "2"}``; raises ValueError naming a bad part."""
-    out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(";"))):
-        name, sep, value = part.partition(":")
-        if not sep or not name.strip():
-            raise ValueError(f"header {part!r} is not 'Name: value'")
-        out[name.strip()] = value.strip()
-    return out
+    """``A: 1; B: 2`` → ``{"A": "1", "B": "2"}``; raises ValueError naming a bad part
+    (:mod:`tirui.traffic.headers`)."""
+    from tirui.traffic.headers import parse_header_list
+
+    return parse_header_list(text)
 
 
 STREAMING = ("StreamPredictions", "StreamPredictions2")
@@ -261,6 +259,10 @@ class PlaygroundScreen(MainScreen):
         app = self.app
         text = self.query_one("#target", Input).value.strip()
         await asyncio.to_thread(record, app.profile.name, text, req, resp)
+
+    def worker_failed(self, worker: Worker[Any], text: str) -> None:
+        if worker.group == "play-send":
+            self._status(text, error=True)
 
     def _not_sent(self, why: str, *, error: bool = False) -> None:
         """Say why nothing went out; the last answer goes too (it is not this request's)."""

@@ -116,9 +116,12 @@ class TokensScreen(MainScreen):
     def _fill_tokens(self, metas: list[TokenMeta]) -> None:
         table = self.query_one("#tokens-table", DataTable)
         table.clear()
-        for m in metas:
+        self._metas: dict[str, TokenMeta] = {}
+        for m in metas:  # an index written before keys were judged may hold one key twice
+            if m.ref.key in self._metas:
+                continue
             table.add_row(m.profile, m.scope, m.name, "••••••••", _age(m.updated), key=m.ref.key)
-        self._metas = {m.ref.key: m for m in metas}
+            self._metas[m.ref.key] = m
         empty = self.query_one("#tokens-empty", Static)
         empty.update("" if metas else "No tokens yet: press a to add one.")
 
@@ -150,7 +153,20 @@ class TokensScreen(MainScreen):
             Field("name", "Name", "api", placeholder="api"),
             Field("value", "Token value (hidden)", password=True),
         ]
-        self.app.push_screen(FormDialog("Add token", fields), self._save_token)
+        self.app.push_screen(FormDialog("Add token", fields, validate=self._check_new), self._save_token)
+
+    def _check_new(self, values: dict[str, str]) -> str | None:
+        """A token for a profile tirui knows, at an address the keyring can hold."""
+        from tirui.config import ProfileError
+
+        ref = TokenRef(values["profile"].strip(), values["scope"].strip(), values["name"].strip())
+        if problem := ref.problem():
+            return problem
+        try:
+            self.app.profile_set.get(ref.profile)
+        except ProfileError as exc:
+            return str(exc)
+        return None
 
     def action_rotate_token(self) -> None:
         ref = self._selected_ref()

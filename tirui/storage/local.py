@@ -38,6 +38,10 @@ def _mtime(st: os.stat_result) -> datetime:
     return datetime.fromtimestamp(st.st_mtime, tz=UTC)
 
 
+MAX_SEGMENT = 255 - len(PART_SUFFIX)
+"""The longest part of a key a local bucket stores (a file name, with room for the upload's suffix)."""
+
+
 class LocalStore:
     """Buckets as folders under ``root``."""
 
@@ -64,6 +68,13 @@ class LocalStore:
         parts = key.split("/")
         if key.startswith("/") or any(p in {"", ".", ".."} for p in parts[:-1]) or parts[-1] in {".", ".."}:
             raise InvalidName(f"Invalid object key {key!r} for a local bucket.")
+        longest = max(len(p.encode()) for p in parts)
+        if longest > MAX_SEGMENT:  # the file system's limit (255 bytes), less the upload's suffix
+            raise InvalidName(
+                f"Object key {key[:80]!r}…: a local bucket stores each '/'-separated part as a file "
+                f"name, and one part is {longest} bytes (at most {MAX_SEGMENT} here; S3 takes 1,024 "
+                "for the whole key)."
+            )
         return self._bucket(bucket) / key
 
     # -- buckets -----------------------------------------------------------------------------

@@ -250,10 +250,14 @@ Progress = Callable[[LoadResult], None]
 
 def spec_for_request(req: PlaygroundRequest, target: Target) -> LoadSpec:
     """The load spec that repeats a Playground request against ``target`` (its token and TLS
-    settings, and a local canary's split unless the request names a version)."""
+    settings, and a local canary's split unless the request names a version). Over gRPC it
+    repeats the RPC the request names: Predictions, or StreamPredictions (ValueError for others)."""
     if req.protocol == "grpc":
+        if req.preset not in ("Predictions", "StreamPredictions"):
+            raise ValueError(f"a gRPC load test repeats Predictions or StreamPredictions, not {req.preset}")
         return LoadSpec(
             protocol="grpc",
+            stream=req.preset == "StreamPredictions",
             url=target.grpc.inference_target,
             model=req.model,
             body=req.body,

@@ -34,6 +34,19 @@ def _lookup(store: TokenStore | None, profile: str, scopes: list[str], name: str
     return None, ""
 
 
+def _check_port(url: str, netloc: str) -> None:
+    """A port outside 1-65535 is refused here (urllib raises, sockets and gRPC fail obscurely)."""
+    from tirui.limits import PORT
+
+    host_port = netloc.rsplit("@", 1)[-1]
+    text = host_port.rsplit(":", 1)[1] if ":" in host_port.lstrip("[").split("]")[-1] else ""
+    if not text:
+        return
+    problem = PORT.problem_of(text)
+    if problem:
+        raise TargetError(f"{url[:200]!r}: {problem}")
+
+
 def url_target(
     url: str,
     *,
@@ -48,6 +61,10 @@ def url_target(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https", "grpc", "grpcs") or not parts.hostname:
         raise TargetError(f"{url!r} is not an http(s):// or grpc(s):// URL")
+    _check_port(url, parts.netloc)
+    for other in (management_url, f"grpc://{grpc_target}" if grpc_target else ""):
+        if other:
+            _check_port(other, urlsplit(other).netloc)
     if parts.scheme.startswith("grpc"):  # grpc://host:port names the gRPC endpoint itself
         grpc_target = grpc_target or parts.netloc
         parts = parts._replace(scheme="https" if parts.scheme == "grpcs" else "http")
@@ -58,7 +75,9 @@ def url_target(
             f"no token {profile}/{base}/{token_name} (or {profile}/default/{token_name}) in the token store; "
             f"add it with: tirui tokens set {token_name} --scope {base}"
         )
-    grpc = grpc_target or f"{parts.hostname}:{DEFAULT_GRPC_PORT}"
+    hostname = parts.hostname or ""
+    host = f"[{hostname}]" if ":" in hostname else hostname  # IPv6
+    grpc = grpc_target or f"{host}:{DEFAULT_GRPC_PORT}"
     return Target(
         name=base,
         http=Endpoint(base, management_url or base, token, token, verify=verify),
