@@ -152,9 +152,13 @@ class TiruiApp(App[None]):
 
     def _check_size(self, width: int, height: int) -> None:
         small = width < MIN_WIDTH or height < MIN_HEIGHT
-        warning = f"terminal {width}x{height} is smaller than {MIN_WIDTH}x{MIN_HEIGHT}" if small else ""
+        warning = f"{width}x{height} < {MIN_WIDTH}x{MIN_HEIGHT}" if small else ""
         if warning and not self.size_warning:
-            self.notify(f"The {warning}: some panes are cut off.", severity="warning")
+            self.notify(
+                f"The terminal is {width}x{height}, smaller than {MIN_WIDTH}x{MIN_HEIGHT}: some panes "
+                "are cut off.",
+                severity="warning",
+            )
         self.size_warning = warning
 
     # -- profile -----------------------------------------------------------------------------

@@ -48,6 +48,12 @@ def data_dir() -> Path:
     return Path(override) if override else _platformdirs_path("data")
 
 
+def exports_dir() -> Path:
+    """Where exported results go by default (load tests): ``<data dir>/exports``, not the
+    working directory a terminal happens to be in."""
+    return data_dir() / "exports"
+
+
 def profiles_file() -> Path:
     """The TOML file holding the user's profiles."""
     return config_dir() / "profiles.toml"

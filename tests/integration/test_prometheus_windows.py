@@ -97,8 +97,10 @@ async def test_without_prometheus_the_long_windows_say_why(isolated: Path) -> No
     from tirui.app import TiruiApp
 
     app = TiruiApp(start_mode="metrics", open_runtime=lambda profile, tokens: FakeRuntime(status("tiny")))
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: "tiny" in text(app, "#metrics-head"))
         await _window(pilot, app, "7d")
-        await until(pilot, lambda: "come from Prometheus" in text(app, "#metrics-notes"))
-        assert "prometheus_url" in text(app, "#metrics-notes")
+        await until(pilot, lambda: "need Prometheus" in text(app, "#metrics-notes"))
+        # the local profile: no Kubernetes setting to point at, and the whole sentence in view
+        assert "prometheus_url" not in text(app, "#metrics-notes")
+        assert "keeps the last 15 min." in text(app, "#metrics-notes")

@@ -44,14 +44,14 @@ async def test_demo_flow_with_keys_only(isolated: Path) -> None:
         status = lambda: str(screen.query_one("#resp-status", Static).render())  # noqa: E731
         await pilot.press("f5")
         await until(pilot, lambda: "200 OK" in status(), timeout=30)
-        body = screen.query_one("#response", TextArea).text.split("\n\n")[-1]
+        body = screen.query_one("#response", TextArea).text.split("\n\n< ")[0]
         assert json.loads(body) == expected_output([1, 1, 1, 1])
 
         screen.query_one("#protocol", Select).value = "grpc"  # same deployment over gRPC
         await pilot.pause()
         await pilot.press("f5")
         await until(pilot, lambda: "gRPC OK" in status(), timeout=30)
-        body = screen.query_one("#response", TextArea).text.split("\n\n")[-1]
+        body = screen.query_one("#response", TextArea).text.split("\n\n< ")[0]
         assert json.loads(body) == expected_output([1, 1, 1, 1])
 
         await pilot.press("2")

@@ -52,7 +52,7 @@ async def test_http_predict_history_and_errors(torchserve: RunningTorchServe, to
             await until(pilot, lambda: "200 OK" in status(app), timeout=30)
         except AssertionError:
             raise AssertionError(status(app)) from None
-        assert json.loads(response(app).split("\n\n", 1)[1]) == expected_output([1, 1, 1, 1])
+        assert json.loads(response(app).split("\n\n< ", 1)[0]) == expected_output([1, 1, 1, 1])
         assert "first byte" in status(app)
 
         await until(pilot, lambda: len(load_history("local")) == 1)  # recorded after it is shown
@@ -118,7 +118,7 @@ async def test_streaming_grpc_and_copy_as(torchserve: RunningTorchServe, token_e
         app.screen.query_one("#model", Input).value = "tiny"
         await pilot.press("ctrl+j")
         await until(pilot, lambda: "gRPC OK" in status(app), timeout=30)
-        assert json.loads(response(app).split("\n\n")[-1]) == expected_output([1, 1, 1, 1])
+        assert json.loads(response(app).split("\n\n< ")[0]) == expected_output([1, 1, 1, 1])
 
         await pilot.press("ctrl+g")
         await until(pilot, lambda: isinstance(app.screen, MessageDialog))

@@ -199,13 +199,19 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
             if values:
                 self._export(Path(values["path"]).expanduser(), result)
 
-        default = str(Path.cwd() / f"tirui-loadtest-{time.strftime('%Y%m%d-%H%M%S')}.json")
+        from tirui.locations import exports_dir
+
+        default = str(exports_dir() / f"tirui-loadtest-{time.strftime('%Y%m%d-%H%M%S')}.json")
         self.app.push_screen(FormDialog("Export result", [Field("path", "Write JSON to", default)]), chosen)
 
     @work(exit_on_error=False, group="loadtest-export")
     async def _export(self, path: Path, result: LoadResult) -> None:
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(result.to_json())
+
         try:
-            await asyncio.to_thread(path.write_text, result.to_json())
+            await asyncio.to_thread(write)
         except OSError as exc:
             self.notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error")
             return

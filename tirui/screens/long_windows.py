@@ -13,10 +13,9 @@ from tirui.metrics.history_range import LONG_WINDOWS, Points
 
 REFRESH = 60.0
 """Seconds between Prometheus range reads while a long window is shown."""
-NO_PROMETHEUS = (
-    "1h, 6h, 24h and 7d come from Prometheus: set prometheus_url in the profile's [kubernetes] "
-    "table (tirui itself keeps 15 minutes, since it started)."
-)
+NO_PROMETHEUS = "1h-7d need Prometheus: set [kubernetes] prometheus_url (tirui keeps 15 min)."
+"""Short enough for one line at 80 columns."""
+NO_PROMETHEUS_LOCAL = "1h-7d need Prometheus, on a Kubernetes profile; tirui keeps the last 15 min."
 CHARTS = {
     "latency": [("avg = p99 rule", "latency_avg"), ("queue avg", "queue_avg")],
     "throughput": [("req/s", "rps")],
@@ -51,7 +50,7 @@ class LongWindows:
 
         url = profile.kubernetes.prometheus_url
         if not url:
-            self.series, self.note = {}, NO_PROMETHEUS
+            self.series, self.note = {}, NO_PROMETHEUS_LOCAL if profile.is_local else NO_PROMETHEUS
             return
         if self._source is None:
             from tirui.metrics.promql import PrometheusSource

@@ -70,8 +70,12 @@ class PlaygroundScreen(MainScreen):
         Binding("ctrl+j,f5", "send", "Send", priority=True),
         Binding("ctrl+t", "load_test", "Load test", priority=True),
         Binding("ctrl+e", "history", "History", priority=True),
+        # The bar shows the copy of the protocol chosen; both keys work in either mode (the
+        # hidden pair below takes a key when its shown binding is off).
         Binding("ctrl+y", "copy_curl", "Copy curl", priority=True),
-        Binding("ctrl+g", "copy_grpcurl", "Copy grpcurl", show=False, priority=True),
+        Binding("ctrl+g", "copy_grpcurl", "Copy grpcurl", priority=True),
+        Binding("ctrl+y", "copy_as('curl')", "Copy curl", show=False, priority=True),
+        Binding("ctrl+g", "copy_as('grpcurl')", "Copy grpcurl", show=False, priority=True),
         Binding("ctrl+o", "body_file", "Body from file", show=False, priority=True),
         Binding("ctrl+k", "toggle_token_in_copies", "Token in copies on/off", show=False, priority=True),
         Binding("escape", "leave_field", "Leave the field (then 1-5, : work)", show=False),
@@ -150,6 +154,7 @@ class PlaygroundScreen(MainScreen):
         http = protocol == "http"
         self.query_one("#method", Select).display = http
         self.query_one("#path", Input).display = http
+        self.refresh_bindings()  # the key bar's copy follows the protocol
 
     @on(Select.Changed, "#preset")
     def _preset_changed(self) -> None:
@@ -325,8 +330,9 @@ class PlaygroundScreen(MainScreen):
         if resp.error:
             line += f" · {resp.error}"
         self._status(line, error=not resp.ok)
+        # the answer first, in view at 80x24; the response headers below it
         head = "\n".join(f"< {k}: {v}" for k, v in resp.headers)
-        self.query_one("#response", TextArea).text = (head + "\n\n" if head else "") + resp.preview()
+        self.query_one("#response", TextArea).text = resp.preview() + (f"\n\n{head}" if head else "")
 
     # -- extras ------------------------------------------------------------------------------
     def action_body_file(self) -> None:
@@ -377,6 +383,19 @@ class PlaygroundScreen(MainScreen):
 
     async def action_copy_grpcurl(self) -> None:
         await self._copy("grpcurl")
+
+    async def action_copy_as(self, kind: str) -> None:
+        await self._copy("grpcurl" if kind == "grpcurl" else "curl")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The key bar offers the copy that matches the protocol chosen."""
+        if action in ("copy_curl", "copy_grpcurl"):
+            try:
+                protocol = str(self.query_one("#protocol", Select).value)
+            except Exception:  # not composed yet
+                return action == "copy_curl"
+            return (protocol == "grpc") == (action == "copy_grpcurl")
+        return True
 
     def action_toggle_token_in_copies(self) -> None:
         if self.include_token:

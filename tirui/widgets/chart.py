@@ -40,6 +40,26 @@ def _segments(points: Points) -> list[tuple[list[float], list[float]]]:
     return runs
 
 
+def nice_ticks(top: float, rows: int) -> list[float]:
+    """Evenly spaced round values from 0 to at least ``top`` (steps of 1, 2, 2.5 or 5 times a
+    power of ten), as many as ``rows`` plot rows show legibly: plotext's own ticks for a small
+    range are uneven values (1.00 / 0.83 / 0.50 / 0.33)."""
+    import math
+
+    top = top if top > 0 else 1.0
+    count = max(2, min(5, rows // 3))
+    raw = top / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return [i * step for i in range(math.ceil(top / step - 1e-9) + 1)]
+
+
+def tick_label(value: float) -> str:
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:.3g}"
+
+
 class SeriesChart(PlotextPlot):
     """Set ``title`` and ``lines`` then call :meth:`draw`; x is seconds relative to now."""
 
@@ -80,7 +100,9 @@ class SeriesChart(PlotextPlot):
         plt.xlim(-window / scale, 0)
         # every series here (latency, rates, utilisation, memory) is 0 or more: the axis starts
         # at 0 (plotext centres a flat line on it, drawing -0.33 for a rate)
-        plt.ylim(0, top * 1.1 if drawn and top > 0 else 1)
+        ticks = nice_ticks(top * 1.05 if drawn else 1.0, max(self.size.height - 4, 3))
+        plt.ylim(0, ticks[-1])
+        plt.yticks(ticks, [tick_label(t) for t in ticks])
         plt.title((title or self.chart_title) + (f" [{self.unit}]" if self.unit else ""))
         plt.xlabel(unit)
         self.refresh()

@@ -1,4 +1,5 @@
-"""A one-line footer of the keys that work here, rendered as a single Static.
+"""A footer of the keys that work here, rendered as a single Static: one line, or two when the
+terminal is too narrow for them all (it wraps between keys, never inside one).
 
 Textual's Footer builds one widget per key and restyles them all on every bindings change; at
 startup that was half of tirui's time to first frame. This bar renders the same information
@@ -8,6 +9,8 @@ re-rendered when the screen's bindings change.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -25,10 +28,13 @@ class KeyBar(Static):
     def _bindings_changed(self, screen: Screen[object]) -> None:
         self.call_after_refresh(self._render_keys)
 
+    def on_resize(self) -> None:
+        self._render_keys()
+
     def _render_keys(self) -> None:
         if not self.is_attached:  # its dialog closed before this refresh came round
             return
-        parts: list[tuple[int, str]] = []
+        parts: list[tuple[int, str, str]] = []
         seen: set[str] = set()
         for active in self.screen.active_bindings.values():
             binding = active.binding
@@ -38,6 +44,16 @@ class KeyBar(Static):
             # "? Help" first (it lists everything that does not fit), then the screen's own keys.
             rank = -1 if binding.action == "help" else 1 if active.node is self.app else 0
             key = self.app.get_key_display(binding)
-            parts.append((rank, f"[b $accent]{key}[/]\u00a0{binding.description}"))
+            parts.append((rank, key, binding.description))
         parts.sort(key=lambda p: p[0])
-        self.update("  ".join(text for _, text in parts))
+        width = self.content_size.width or max(self.app.size.width - 2, 20)
+        lines: list[list[str]] = [[]]
+        used = 0
+        for _, key, description in parts:  # packed by hand: a line breaks between keys only
+            size = cell_len(key) + 1 + cell_len(description)
+            if lines[-1] and used + 2 + size > width:
+                lines.append([])
+                used = 0
+            used += size + (2 if lines[-1] else 0)
+            lines[-1].append(f"[b $accent]{escape(key)}[/]\u00a0{escape(description)}")
+        self.update("\n".join("  ".join(line) for line in lines))

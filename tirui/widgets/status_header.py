@@ -45,6 +45,8 @@ class StatusHeader(Widget):
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
+        if self.size_warning:  # first, so a narrow terminal shows it (the rest is cut)
+            text.append(f"⚠ {self.size_warning} ", style="bold reverse red")
         text.append(" tirui ", style="bold reverse")
         text.append(f" {self.screen_title} ", style="bold")
         text.append("│ profile ")
@@ -58,6 +60,4 @@ class StatusHeader(Widget):
         text.append(f"● {self.connection}", style=_STATE_STYLE.get(state, "yellow"))
         if self.alerts:
             text.append(f" │ 🔔 {self.alerts}", style="bold red")
-        if self.size_warning:
-            text.append(f" │ ⚠ {self.size_warning}", style="bold red")
         return text
