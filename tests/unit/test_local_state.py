@@ -68,3 +68,17 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         t.join()
     disk = LocalState.load(tmp_path)
     assert disk is not None and (disk.restarts, disk.revision) == (200, 200) and disk.generation == 401
+
+
+def test_torchserves_own_configuration_refusal_is_the_reason(tmp_path: Path) -> None:
+    """A setting TorchServe refuses: its own line, not the NullPointerException that follows."""
+    from tirui.cluster.local.dep import failure_reason
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "ts_log.log").write_text(
+        "2026-12-07T10:00:00,000 [ERROR] main org.pytorch.serve.ModelServer - Invalid configuration: "
+        'For input string: "99999999999999999999"\n'
+        "2026-12-07T10:00:01,000 [ERROR] W-9000 java.lang.NullPointerException: Cannot invoke\n"
+    )
+    assert failure_reason(tmp_path).startswith("Invalid configuration: For input string")

@@ -21,6 +21,9 @@ def failure_reason(workdir: Path) -> str:
     TorchServe wraps a failed load in ``RuntimeError: 500 - Unknown exception`` after the real
     traceback; skip such generic lines and log prefixes.
     """
+    for line in reversed(tail(workdir / "logs" / "ts_log.log", 400)):  # TorchServe refused a setting
+        if "Invalid configuration" in line:
+            return (line.split(" - ", 1)[1] if " - " in line else line).strip()[-300:]
     for name in ("model_log.log", "ts_log.log", "stdout.log"):
         lines = tail(workdir / "logs" / name, 400)
         for line in reversed(lines):
