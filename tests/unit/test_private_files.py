@@ -51,3 +51,12 @@ def test_the_playground_history_is_private(isolated: Path, loose_umask: None) ->
     playground.record("local", "http://127.0.0.1:1", req, resp)
     assert mode(path) == 0o600 and len(playground.load_history("local")) == 2
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+
+
+def test_a_typed_model_or_version_is_one_path_segment() -> None:
+    """What a user types as the Playground's model or version goes into the preset's path as data."""
+    from tirui.traffic.playground import fill_path
+
+    path = fill_path("/predictions/{model}{/version}", "my model", "X: caf[/x]é?y=1")
+    assert path == "/predictions/my%20model/X%3A%20caf%5B%2Fx%5D%C3%A9%3Fy%3D1"
+    assert fill_path("/models/{model}{/version}", "tiny", "") == "/models/tiny"

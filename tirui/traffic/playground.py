@@ -173,8 +173,12 @@ class PlaygroundRequest:
 
 
 def fill_path(template: str, model: str, version: str) -> str:
-    return template.replace("{model}", model or "MODEL").replace(
-        "{/version}", f"/{version}" if version else ""
+    """The preset's path for ``model`` and ``version``, each one URL path segment (a ``/``, a
+    space or ``?`` typed in either is sent as data, never as more path or a query)."""
+    from urllib.parse import quote
+
+    return template.replace("{model}", quote(model, safe="") or "MODEL").replace(
+        "{/version}", f"/{quote(version, safe='')}" if version else ""
     )
 
 
