@@ -6,7 +6,7 @@ TorchServe parses its numbers as Java ``int`` and answers a larger one with a wo
 starts (its log says ``Invalid configuration: For input string``); Kubernetes keeps replicas in an
 ``int32``. The upper bounds here are far below both, at what one deployment can sensibly ask for,
 and each is said in the message. Only digits are a whole number: ``1e3``, ``4.0`` and ``-1`` are
-refused everywhere alike. See docs/architecture.md ("Inputs").
+refused everywhere alike. See docs/architecture.md ("Inputs are judged before they are used").
 """
 
 from __future__ import annotations
