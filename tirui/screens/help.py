@@ -16,6 +16,10 @@ COMMANDS_HELP = "Command bar (:) — " + ", ".join(
 )
 
 
+GLOBAL_KEYS = "Everywhere: 1-5 screens · : commands · ^p palette · ? help · ^q quit"
+"""The keys of every screen, on one line above the table (the table lists them too)."""
+
+
 def format_key(key: str) -> str:
     """``ctrl+d`` → ``^d``, ``right_square_bracket`` → ``]``; comma-separated alternatives joined
     with `` `` (a key may itself be ``/``)."""
@@ -42,6 +46,7 @@ class HelpScreen(Dialog[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box help-box"):
             yield Label(f"Keys — {self.screen_name}", classes="dialog-title", markup=False)
+            yield Static(GLOBAL_KEYS, id="help-global", markup=False)  # above the fold at 80x24
             table = TextTable(id="help-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("Key", "Action", "Scope")
             for key, description, scope in self.rows:
