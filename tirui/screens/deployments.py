@@ -102,7 +102,7 @@ class DeploymentsScreen(MainScreen):
 
     def _tick(self) -> None:
         # one refresh at a time: a slow answer makes the next tick wait instead of piling up threads
-        if self.app.screen is self and not self._refreshing:
+        if self.is_active and not self._refreshing:
             self.refresh_status()
 
     # -- runtime -----------------------------------------------------------------------------

@@ -120,7 +120,7 @@ class MetricsScreen(MainScreen):
         # one collection at a time: a slow cluster makes the next tick wait, not pile up threads
         if not self.app.clock.running:
             return
-        shown = self.app.screen is self and not self.paused
+        shown = self.is_active and not self.paused
         if self.long_window and shown and self.long.due(self.deployment, self.window):
             self.read_long()
         if not self._collecting:
@@ -177,7 +177,7 @@ class MetricsScreen(MainScreen):
             self._note(f"{self.deployment} is not running: no replica to scrape.")
         await self.collector.collect(sources)
         await self.canary.collect(runtime, self.deployment)
-        if self.app.screen is self and not self.paused:
+        if self.is_active and not self.paused:
             self.redraw(charts=self._charts_due())
 
     # -- drawing -----------------------------------------------------------------------------
