@@ -14,6 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def is_whole_number(text: str) -> bool:
+    """Only ASCII digits: what every field of tirui takes as a whole number (no sign, no
+    exponent, no other script's digits)."""
+    return text.isascii() and text.isdigit()
+
+
 class LimitError(ValueError):
     """A number outside what tirui accepts; the message names the field and the range."""
 
@@ -42,7 +48,7 @@ class Limit:
     def parse(self, text: str) -> int:
         """``text`` as a whole number in range (:class:`LimitError` saying why not)."""
         value = text.strip()
-        if not value.isascii() or not value.isdigit():
+        if not is_whole_number(value):
             raise LimitError(f"{self.what}: {text.strip()[:40]!r} is not a whole number")
         if len(value) > 12:
             raise LimitError(f"{self.what} must be {self.lo}-{self.hi}, not {value[:12]}…")

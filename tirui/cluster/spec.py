@@ -31,6 +31,12 @@ MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_MODEL_NAME = 100
 
 
+def is_model_name(name: str) -> bool:
+    """A name TorchServe takes in a URL and a config value: :data:`MODEL_NAME_RE`, at most
+    :data:`MAX_MODEL_NAME` characters."""
+    return len(name) <= MAX_MODEL_NAME and MODEL_NAME_RE.match(name) is not None
+
+
 def model_name_of(source: str, model_name: str = "") -> str:
     """The name TorchServe serves ``source``'s model under: ``model_name`` when given, else the
     archive's file name without ``.mar``, each run of other characters than ASCII letters,
@@ -160,10 +166,12 @@ class DeploymentSpec:
         once, keyed by field: :class:`SpecError`."""
         problems: dict[str, str] = {}
         given: dict[str, Any] = {k: values[k].strip() for k in TEXT_FIELDS if k in values}
+        from tirui.limits import is_whole_number
+
         for key in INT_FIELDS:
             if key in values:
                 text = values[key].strip()
-                if text.isascii() and text.isdigit():  # the range is judged by problems()
+                if is_whole_number(text):  # the range is judged by problems()
                     given[key] = int(text)
                 else:
                     problems[key] = f"{text[:40]!r} is not a whole number"
@@ -219,9 +227,7 @@ class DeploymentSpec:
         bad_env = [k for k in self.env if not ENV_NAME_RE.match(k)]
         if bad_env:
             out["env"] = f"{', '.join(map(repr, bad_env))}: not an environment variable name"
-        if self.model_name and (
-            len(self.model_name) > MAX_MODEL_NAME or not MODEL_NAME_RE.match(self.model_name)
-        ):
+        if self.model_name and not is_model_name(self.model_name):
             out["model_name"] = (
                 f"{self.model_name!r} is not a valid model name: ASCII letters, digits, '_', '-' and '.', "
                 f"starting with a letter or digit, at most {MAX_MODEL_NAME} characters"

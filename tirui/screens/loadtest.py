@@ -86,8 +86,10 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
             text = self.query_one(widget_id, Input).value.strip()
             if not text:
                 return None
+            from tirui.limits import is_whole_number
+
             whole, dot, frac = text.partition(".")
-            digits = whole.isascii() and whole.isdigit() and (not dot or (frac.isascii() and frac.isdigit()))
+            digits = is_whole_number(whole) and (not dot or is_whole_number(frac))
             if not digits or (dot and kind is int):
                 what = "a whole number" if kind is int else "a number (digits and one '.')"
                 raise ValueError(f"{text[:40]!r} is not {what}")

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from tirui.cluster.runtime import ApplyResult, RuntimeFailure
-from tirui.cluster.spec import MAX_MODEL_NAME, MODEL_NAME_RE, DeploymentSpec, model_name_of
+from tirui.cluster.spec import DeploymentSpec, is_model_name, model_name_of
 from tirui.storage.base import ObjectStore
 
 
@@ -56,7 +56,7 @@ def fetch_archive(
         except Exception as exc:
             raise RuntimeFailure(f"{spec.source} is not a usable model archive: {exc}") from None
     declared = manifest.model_name
-    if not (declared and len(declared) <= MAX_MODEL_NAME and MODEL_NAME_RE.match(declared)):
+    if not is_model_name(declared):
         declared = ""  # a crafted manifest's name is not pasted anywhere
     model = spec.model_name or declared or model_name_of(spec.source)
     spec.archive_config = manifest.model_config
