@@ -21,18 +21,25 @@ def failure_reason(workdir: Path) -> str:
     TorchServe wraps a failed load in ``RuntimeError: 500 - Unknown exception`` after the real
     traceback; skip such generic lines and log prefixes.
     """
-    for line in reversed(tail(workdir / "logs" / "ts_log.log", 400)):  # TorchServe refused a setting
+    logs = {
+        name: tail(workdir / "logs" / name, 400) for name in ("model_log.log", "ts_log.log", "stdout.log")
+    }
+    for line in reversed(logs["ts_log.log"]):  # TorchServe refused a setting: its own words
         if "Invalid configuration" in line:
-            return (line.split(" - ", 1)[1] if " - " in line else line).strip()[-300:]
-    for name in ("model_log.log", "ts_log.log", "stdout.log"):
-        lines = tail(workdir / "logs" / name, 400)
+            return _message(line)[-300:]
+    for lines in logs.values():
         for line in reversed(lines):
-            text = line.split(" - ", 1)[1].strip() if " - " in line else line.strip()
+            text = _message(line)
             if any(g in text for g in _GENERIC) or text.startswith("File "):
                 continue
             if any(w in text for w in ("Error", "Exception", "error:", "No module")):
                 return text[-300:]
     return ""
+
+
+def _message(line: str) -> str:
+    """A log line without its ``timestamp [LEVEL] thread logger - `` prefix."""
+    return (line.split(" - ", 1)[1] if " - " in line else line).strip()
 
 
 def tail(path: Path, lines: int) -> list[str]:
