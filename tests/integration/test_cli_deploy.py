@@ -22,6 +22,14 @@ def tirui(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tirui", *args], capture_output=True, text=True, timeout=180)
 
 
+def until_ready(name: str) -> None:
+    """Until `tirui status NAME` says Ready (the deadline only stops a hung test; what follows
+    checks the deployment)."""
+    deadline = time.monotonic() + 180 * PATIENCE
+    while "Ready" not in tirui("status", name).stdout and time.monotonic() < deadline:
+        time.sleep(1)
+
+
 def test_render_needs_no_cluster_and_is_schema_valid(isolated: Path) -> None:
     profiles_file().parent.mkdir(parents=True, exist_ok=True)
     profiles_file().write_text(
@@ -423,9 +431,7 @@ def test_endpoint_lines_run_as_printed(isolated: Path, tiny_mar: Path) -> None:
     r = tirui("deploy", str(tiny_mar), "--name", "ep")
     assert r.returncode == 0, r.stderr
     try:
-        deadline = time.monotonic() + 180 * PATIENCE
-        while "Ready" not in tirui("status", "ep").stdout and time.monotonic() < deadline:
-            time.sleep(1)
+        until_ready("ep")
         shown = tirui("endpoint", "ep")
         assert shown.returncode == 0, shown.stderr
         token = tirui("endpoint", "ep", "--token").stdout.strip()
@@ -499,9 +505,7 @@ def test_grpcurl_stream_line_runs_as_printed(isolated: Path, tmp_path: Path) -> 
     r = tirui("deploy", str(archive), "--name", "streamer")
     assert r.returncode == 0, r.stderr
     try:
-        deadline = time.monotonic() + 180 * PATIENCE
-        while "Ready" not in tirui("status", "streamer").stdout and time.monotonic() < deadline:
-            time.sleep(1)
+        until_ready("streamer")
         doc = json.loads(tirui("endpoint", "streamer", "--json").stdout)
         line = next(s["command"] for s in doc["samples"] if s["label"] == STREAM_LABEL)
         env = {**os.environ, "TORCHSERVE_TOKEN": tirui("endpoint", "streamer", "--token").stdout.strip()}
@@ -536,9 +540,7 @@ def test_kserve_protocols_on_real_torchserve(
     r = tirui("deploy", str(tiny_mar), "--name", name, "--protocol", protocol)
     assert r.returncode == 0, r.stderr
     try:
-        deadline = time.monotonic() + 180 * PATIENCE
-        while "Ready" not in tirui("status", name).stdout and time.monotonic() < deadline:
-            time.sleep(1)
+        until_ready(name)
         doc = json.loads(tirui("endpoint", name, "--json").stdout)
         line = next(s["command"] for s in doc["samples"] if s["label"] == "curl predict")
         assert path in line, line
@@ -576,9 +578,7 @@ def test_a_hostile_key_deploys_and_serves_locally(isolated: Path, tiny_mar: Path
     r = tirui("deploy", f"eos://models/{key}", "--name", "odd")
     assert r.returncode == 0, r.stderr
     try:
-        deadline = time.monotonic() + 180 * PATIENCE
-        while "Ready" not in tirui("status", "odd").stdout and time.monotonic() < deadline:
-            time.sleep(1)
+        until_ready("odd")
         store = data_dir() / "deployments" / "odd" / "model-store"
         assert sorted(p.name for p in store.iterdir()) == ["a-b-touch-IFS-PWN-touch-PWN2-q.mar"]
         doc = json.loads(tirui("endpoint", "odd", "--json").stdout)
