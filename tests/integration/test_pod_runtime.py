@@ -106,6 +106,24 @@ class Env:
                 print(self.runner_log(p))
             raise
 
+    def create_pod(self, name: str, spec: dict[str, Any]) -> Any:
+        """A bare pod on the runner's node, once the namespace's service account exists; returns
+        the CoreV1Api it was created with."""
+        from kubernetes import client
+
+        core = client.CoreV1Api(self.rt.api)
+        wait_for(
+            lambda: core.list_namespaced_service_account(self.ns).items, "the namespace's service account"
+        )
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": self.ns},
+            "spec": {"nodeName": self.runner.node, **spec},
+        }
+        core.create_namespaced_pod(self.ns, pod)
+        return core
+
     def runner_log(self, pod: dict[str, Any]) -> str:
         log = self.runner.root / "pods" / pod["metadata"]["uid"] / "kubelet.log"
         return "--- runner\n" + (log.read_text()[-3000:] if log.exists() else "")
@@ -265,7 +283,6 @@ def test_hostile_keys_reach_the_init_container_as_data(env: Env) -> None:
     """The rendered fetch-model init container, once for each hostile key, in one pod on the pod
     runner with the amazon/aws-cli stand-in (Debian's aws-cli 2): each download lands in the store
     under its model's file with its ETag beside it, and nothing any key names ran."""
-    from kubernetes import client
 
     from tirui.cluster.manifests.build import build_for_profile
 
@@ -292,20 +309,9 @@ def test_hostile_keys_reach_the_init_container_as_data(env: Env) -> None:
         "command": ["sh", "-c", 'cd "$1" && stat -c "%s %n" -- * && echo END; sleep 3600', "sh", store],
         "volumeMounts": inits[0]["volumeMounts"],
     }
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "hostile-keys", "namespace": env.ns},
-        "spec": {
-            "nodeName": env.runner.node,
-            "initContainers": inits,
-            "containers": [lister],
-            "volumes": list(volumes.values()),
-        },
-    }
-    core = client.CoreV1Api(env.rt.api)
-    wait_for(lambda: core.list_namespaced_service_account(env.ns).items, "the namespace's service account")
-    core.create_namespaced_pod(env.ns, pod)
+    core = env.create_pod(
+        "hostile-keys", {"initContainers": inits, "containers": [lister], "volumes": list(volumes.values())}
+    )
 
     def listed() -> str | None:
         assert not env.runner.errors, env.runner.errors
@@ -537,20 +543,10 @@ def test_the_image_entrypoint_keeps_a_container_whose_command_ended(env: Env) ->
     running with nothing in it — no restart, no reason, only a liveness probe could tell."""
     from kubernetes import client
 
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "entrypoint", "namespace": env.ns},
-        "spec": {
-            "nodeName": env.runner.node,
-            "containers": [
-                {"name": "ts", "image": "pytorch/torchserve:0.12.0-cpu", "args": ["echo", "done"]}
-            ],
-        },
-    }
-    core = client.CoreV1Api(env.rt.api)
-    wait_for(lambda: core.list_namespaced_service_account(env.ns).items, "the namespace's service account")
-    core.create_namespaced_pod(env.ns, pod)
+    env.create_pod(
+        "entrypoint",
+        {"containers": [{"name": "ts", "image": "pytorch/torchserve:0.12.0-cpu", "args": ["echo", "done"]}]},
+    )
 
     def said_done() -> bool:
         try:
