@@ -22,6 +22,7 @@ from tirui.messages import CanaryDecision, DeployRequested
 from tirui.screens.alert_center import AlertCenter
 from tirui.screens.base import MainScreen
 from tirui.screens.registry import SCREENS, factory
+from tirui.screens.typeahead import TypeAhead
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -99,6 +100,7 @@ class TiruiApp(App[None]):
         self.DEFAULT_MODE = start_mode if start_mode in SCREENS else "buckets"  # type: ignore[misc]
         super().__init__()
         self.main_screens: dict[str, MainScreen] = {}
+        self.typeahead = TypeAhead(self, self.on_event)
         self.startup_errors: list[str] = []
         try:
             self.profile_set = load_profiles()
@@ -223,6 +225,18 @@ class TiruiApp(App[None]):
                 severity="error",
                 timeout=15,
             )
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys from the terminal pass the type-ahead gate (:mod:`tirui.screens.typeahead`):
+        those typed while a key's action is still opening a screen wait for it."""
+        if not isinstance(event, events.Key) or event.is_forwarded:
+            await super().on_event(event)
+            return
+        if not self.typeahead.admit(event):
+            return
+        bound = self.typeahead.bound(event)
+        await super().on_event(event)
+        self.typeahead.follow(event, bound)
 
     def action_command_palette(self) -> None:
         from tirui.commands import Palette
@@ -442,10 +456,13 @@ class TiruiApp(App[None]):
 
     async def on_deploy_requested(self, message: DeployRequested) -> None:
         """``d`` on a ``.mar``: the Deployments screen's deploy form, with the source filled in."""
-        await self.switch_mode("deploy")
-        deployments = self._deployments_screen()
-        if deployments is not None:
-            deployments.open_deploy_form(message.source)
+        try:
+            await self.switch_mode("deploy")
+            deployments = self._deployments_screen()
+            if deployments is not None:
+                deployments.open_deploy_form(message.source)
+        finally:
+            self.typeahead.arrived()
 
     async def open_for_deployment(self, mode: str, name: str) -> None:
         """``p``/``m`` on a deployment: the Playground or Metrics screen aimed at it.

@@ -427,4 +427,5 @@ class BucketActions(ReportsWorkerFailures, Widget):
         if not entry.key.endswith(".mar"):
             self.notify("Only TorchServe model archives (.mar) can be deployed", severity="warning")
             return
+        self.app.typeahead.expect()  # keys typed meanwhile are for the form the app opens
         self.post_message(DeployRequested(self._uri(entry.key)))
