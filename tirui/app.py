@@ -15,7 +15,6 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from tirui import locations
-from tirui.commands import TiruiCommands
 from tirui.config import Profile, ProfileError, ProfileSet, load_profiles, local_profile
 from tirui.core.clock import Clock
 from tirui.messages import CanaryDecision, DeployRequested
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from textual.actions import ActionParseResult
+    from textual.command import Provider
     from textual.dom import DOMNode
     from textual.notifications import SeverityLevel
     from textual.timer import Timer
@@ -48,6 +48,12 @@ def _open_supervised(profile: Profile, tokens: TokenStore | None) -> Runtime:
     return open_runtime(profile, tokens, supervise=True)
 
 
+def _tirui_commands() -> type[Provider]:
+    from tirui.commands import TiruiCommands
+
+    return TiruiCommands
+
+
 class TiruiApp(App[None]):
     """tirui's TUI. Services are created lazily (in workers) so the first frame comes fast."""
 
@@ -56,7 +62,8 @@ class TiruiApp(App[None]):
     MODES: ClassVar = {mode: factory(mode) for mode in SCREENS}
     """Screens are imported when first shown (see tirui.screens.registry)."""
     DEFAULT_MODE = "buckets"
-    COMMANDS: ClassVar = App.COMMANDS | {TiruiCommands}
+    COMMANDS: ClassVar = App.COMMANDS | {_tirui_commands}
+    """tirui's palette entries, imported when the palette first opens."""
     BINDINGS: ClassVar = [
         Binding("1", "switch_mode('buckets')", "Buckets", show=False),
         Binding("2", "switch_mode('deploy')", "Deployments", show=False),

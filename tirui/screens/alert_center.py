@@ -10,12 +10,11 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
-from tirui.metrics.alerts import Alert
-
 if TYPE_CHECKING:
     from tirui.alerting.notifier import Notifier
     from tirui.app import TiruiApp
     from tirui.metrics.alert_watch import AlertWatch, Round
+    from tirui.metrics.alerts import Alert
     from tirui.screens.viewer import TextViewer
 
 
