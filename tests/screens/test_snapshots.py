@@ -41,3 +41,37 @@ def test_screen_snapshot(snap_compare, key: str) -> None:  # type: ignore[no-unt
 
 def test_help_snapshot(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(TiruiApp(), terminal_size=(80, 24), press=["question_mark"])
+
+
+def test_playground_grpc_snapshot(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """gRPC mode at 80x24: the key bar offers ^g Copy grpcurl, not ^y Copy curl, and the
+    request fields fit above the answer area."""
+    from textual.widgets import Input, Select
+
+    async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("4")
+        await pilot.pause()
+        screen = pilot.app.screen
+        screen.query_one("#protocol", Select).value = "grpc"
+        screen.query_one("#target", Input).value = "grpc://127.0.0.1:7070"
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(TiruiApp(), terminal_size=(80, 24), run_before=settle)
+
+
+def test_small_terminal_snapshot(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """Below 80x24 the header keeps saying so (not a passing toast), first in the line."""
+
+    async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        for _ in range(100):
+            if "No buckets" in str(pilot.app.screen.query_one("#buckets-message").render()):
+                break
+            await pilot.pause(0.05)
+        pilot.app.clear_notifications()  # the toast passes; the header's notice is what stays
+        await pilot.pause()
+
+    assert snap_compare(TiruiApp(), terminal_size=(40, 12), run_before=settle)
