@@ -75,3 +75,34 @@ def test_small_terminal_snapshot(snap_compare) -> None:  # type: ignore[no-untyp
         await pilot.pause()
 
     assert snap_compare(TiruiApp(), terminal_size=(40, 12), run_before=settle)
+
+
+def test_playground_answer_snapshot(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """An answer at 80x24: the status line and the body above the fold, the response headers
+    below it. The answer is fixed here (a live one carries timings and dates);
+    ``test_playground_screen.py`` shows a real TorchServe's answer the same way."""
+    from tirui.traffic.playground import PlaygroundResponse
+
+    headers = [("x-request-id", "0f6c"), ("content-type", "application/json"), ("pragma", "no-cache")]
+    headers += [(f"x-extra-{i}", "[/x] not markup") for i in range(6)]
+    answer = PlaygroundResponse(
+        ok=True, status="200 OK", elapsed=0.0123, ttfb=0.0121, headers=headers,
+        body=b"[10.5, -10.5]", total_bytes=13,
+    )  # fmt: skip
+
+    async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("4")
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        pilot.app.screen._show(answer)
+        await pilot.pause()
+
+    assert snap_compare(TiruiApp(), terminal_size=(80, 24), run_before=settle)
+
+
+def test_metrics_snapshot_at_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """The charts at 80x24: y-axis labels are evenly spaced round values on their rows."""
+    from tests.screens.test_metrics_screen import T0, prepare
+    from tirui.core.clock import Clock
+
+    assert snap_compare(TiruiApp(clock=Clock(T0 + 120)), terminal_size=(80, 24), run_before=prepare)

@@ -147,6 +147,7 @@ class Form(ReportsWorkerFailures, Dialog[ModelT | None], Generic[ModelT]):
                     id=f"field-{f.name}",
                     disabled=f.disabled,
                     compact=True,  # one line each: twice the fields fit at 80x24
+                    select_on_focus=False,  # typing into a filled field adds; it never wipes it
                 )
             if self.note:
                 yield Static(self.note, classes="dialog-note", markup=False)

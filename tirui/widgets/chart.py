@@ -40,18 +40,42 @@ def _segments(points: Points) -> list[tuple[list[float], list[float]]]:
     return runs
 
 
-def nice_ticks(top: float, rows: int) -> list[float]:
-    """Evenly spaced round values from 0 to at least ``top`` (steps of 1, 2, 2.5 or 5 times a
-    power of ten), as many as ``rows`` plot rows show legibly: plotext's own ticks for a small
-    range are uneven values (1.00 / 0.83 / 0.50 / 0.33)."""
+PLOT_ROWS_LOST = 5
+"""Rows of a chart that are not plot rows: the title, the frame's top and bottom, the x ticks
+and the x label."""
+
+
+def nice_axis(top: float, rows: int) -> tuple[list[float], float]:
+    """The y axis for data up to ``top`` on ``rows`` plot rows: round tick values from 0 (steps
+    of 1, 2, 2.5 or 5 times a power of ten), each exactly on a row and the same number of rows
+    apart, and the axis' upper limit (at or above ``top``; the top tick may sit below it).
+
+    plotext's own ticks for a small range are uneven values (1.00 / 0.83 / 0.50 / 0.33), and
+    round values placed on a range that is not a whole number of rows apart land unevenly
+    (10 / 5 / blank / 0 on four rows)."""
     import math
 
     top = top if top > 0 else 1.0
-    count = max(2, min(5, rows // 3))
-    raw = top / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    return [i * step for i in range(math.ceil(top / step - 1e-9) + 1)]
+    gaps = max(rows - 1, 1)
+
+    def nice(raw: float) -> float:
+        magnitude = 10.0 ** math.floor(math.log10(raw))
+        return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+
+    best: tuple[tuple[int, int, float], list[float], float] | None = None
+    for every in range(1, gaps + 1):  # a tick every ``every`` rows
+        count = gaps // every  # intervals drawn
+        if count < 1 or (count > 5 and every < gaps):
+            continue
+        step = nice(top * every / gaps)  # the limit, step * gaps / every, must reach top
+        limit = step * gaps / every
+        few = 0 if count >= min(2, gaps) else 1  # three labels where two intervals fit
+        crowded = 0 if every >= 2 or gaps < 4 else 1  # labels on adjacent rows only if they must
+        key = (few, crowded, limit / top - 0.1 * count)  # little headroom, then more labels
+        if best is None or key < best[0]:
+            best = (key, [i * step for i in range(count + 1)], limit)
+    assert best is not None
+    return best[1], best[2]
 
 
 def tick_label(value: float) -> str:
@@ -100,8 +124,8 @@ class SeriesChart(PlotextPlot):
         plt.xlim(-window / scale, 0)
         # every series here (latency, rates, utilisation, memory) is 0 or more: the axis starts
         # at 0 (plotext centres a flat line on it, drawing -0.33 for a rate)
-        ticks = nice_ticks(top * 1.05 if drawn else 1.0, max(self.size.height - 4, 3))
-        plt.ylim(0, ticks[-1])
+        ticks, ceiling = nice_axis(top * 1.05 if drawn else 1.0, max(self.size.height - PLOT_ROWS_LOST, 1))
+        plt.ylim(0, ceiling)
         plt.yticks(ticks, [tick_label(t) for t in ticks])
         plt.title((title or self.chart_title) + (f" [{self.unit}]" if self.unit else ""))
         plt.xlabel(unit)
