@@ -172,7 +172,7 @@ def add_parsers(sub: Any) -> None:
 
 def spec_from_args(args: argparse.Namespace, profile: Profile) -> DeploymentSpec:
     from tirui.cluster.autoscale import AutoscaleError, parse_metric
-    from tirui.cluster.spec import DeploymentSpec, SpecError, parse_env
+    from tirui.cluster.spec import DeploymentSpec, SpecError, parse_env, secrets_of, shm_size_of
 
     d = profile.defaults
     try:
@@ -180,8 +180,7 @@ def spec_from_args(args: argparse.Namespace, profile: Profile) -> DeploymentSpec
         metric, target = parse_metric(args.autoscale_metric, args.target)
     except (SpecError, AutoscaleError) as exc:
         raise DeployCliError(str(exc)) from None
-    secrets = args.pull_secret if args.pull_secret is not None else d.image_pull_secrets.split(",")
-    shm = d.shm_size if args.shm_size is None else args.shm_size
+    secrets = args.pull_secret if args.pull_secret is not None else secrets_of(d.image_pull_secrets)
     spec = DeploymentSpec(
         name=args.name,
         source=args.source,
@@ -211,7 +210,7 @@ def spec_from_args(args: argparse.Namespace, profile: Profile) -> DeploymentSpec
         request_timeout_s=d.request_timeout_s if args.request_timeout is None else args.request_timeout,
         gpu_product=d.gpu_product if args.gpu_product is None else args.gpu_product,
         image_pull_secrets=[s.strip() for s in secrets if s.strip()],
-        shm_size="" if shm.strip() in ("", "0") else shm.strip(),
+        shm_size=shm_size_of(d.shm_size if args.shm_size is None else args.shm_size),
         model_name=args.model_name,
         model_version=args.model_version,
     )

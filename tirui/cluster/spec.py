@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tirui.cluster.autoscale import metric_problem, target_problem
 from tirui.cluster.quantities import QUANTITY_RE, to_bytes
@@ -79,9 +79,58 @@ INT_FIELDS = (
 TEXT_FIELDS = (
     "protocol", "image", "cpu_request", "memory_request", "memory_limit", "autoscale_metric",
     "autoscale_target", "disk_size", "storage_class", "disk_access", "tls_host", "tls_issuer",
-    "max_body", "gpu_product", "shm_size",
+    "max_body", "gpu_product", "shm_size", "ingress_class",
 )  # fmt: skip
 """Its text fields a form fills in."""
+PROFILE_DEFAULTS = (
+    "image", "gpus", "replicas", "workers", "storage_class", "tls_issuer", "ingress_class",
+    "gpu_product", "image_pull_secrets", "shm_size", "max_body", "request_timeout_s",
+)  # fmt: skip
+"""The fields a profile's ``[defaults]`` fills where the form or the command line gave none."""
+
+
+class ProfileDefaults(Protocol):
+    """What a profile's ``[defaults]`` says of the fields in :data:`PROFILE_DEFAULTS`
+    (``tirui.config.DeploymentDefaults``)."""
+
+    @property
+    def image(self) -> str: ...
+    @property
+    def gpus(self) -> int: ...
+    @property
+    def replicas(self) -> int: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def storage_class(self) -> str: ...
+    @property
+    def tls_issuer(self) -> str: ...
+    @property
+    def ingress_class(self) -> str: ...
+    @property
+    def gpu_product(self) -> str: ...
+    @property
+    def image_pull_secrets(self) -> str: ...
+    @property
+    def shm_size(self) -> str: ...
+    @property
+    def max_body(self) -> str: ...
+    @property
+    def request_timeout_s(self) -> int: ...
+
+
+def shm_size_of(text: str) -> str:
+    """``/dev/shm``'s size as the spec keeps it: ``"0"`` and ``""`` both mean no memory-backed
+    ``/dev/shm`` (the runtime's 64Mi), in the form as on the command line and in the profile."""
+    text = text.strip()
+    return "" if text in ("", "0") else text
+
+
+def secrets_of(text: str) -> list[str]:
+    """A comma-separated list of image pull Secrets."""
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
 YES, NO = ("yes", "y", "true", "on"), ("no", "n", "false", "off")
 
 PROTOCOLS = ("torchserve", "kserve", "kservev2")
@@ -158,14 +207,24 @@ class DeploymentSpec:
     re-deploy does not roll the pods)."""
 
     @classmethod
-    def from_values(cls, values: Mapping[str, str]) -> DeploymentSpec:
+    def from_values(
+        cls, values: Mapping[str, str], defaults: ProfileDefaults | None = None
+    ) -> DeploymentSpec:
         """The spec a form describes: text values keyed by field name (whole numbers for
         :data:`INT_FIELDS`, ``yes``/``no`` for ``auth``, comma-separated ``env`` and
-        ``image_pull_secrets``). An absent field keeps the spec's default, written once, here;
-        an absent ``gpus`` means none (a form without the field runs on CPU). Every problem at
-        once, keyed by field: :class:`SpecError`."""
+        ``image_pull_secrets``). An absent field takes the profile's ``defaults`` (the fields of
+        :data:`PROFILE_DEFAULTS`; the CLI's ``spec_from_args`` takes the same), else the spec's
+        default, written once, here; with no ``defaults`` an absent ``gpus`` means none (a form
+        without the field runs on CPU). Every problem at once, keyed by field: :class:`SpecError`."""
         problems: dict[str, str] = {}
-        given: dict[str, Any] = {k: values[k].strip() for k in TEXT_FIELDS if k in values}
+        given: dict[str, Any] = {}
+        if defaults is not None:
+            given = {k: getattr(defaults, k) for k in PROFILE_DEFAULTS if k not in values}
+            given["image_pull_secrets"] = secrets_of(defaults.image_pull_secrets)
+            given["shm_size"] = shm_size_of(defaults.shm_size)
+        given |= {k: values[k].strip() for k in TEXT_FIELDS if k in values}
+        if "shm_size" in values:
+            given["shm_size"] = shm_size_of(values["shm_size"])
         from tirui.limits import is_whole_number
 
         for key in INT_FIELDS:
@@ -175,7 +234,7 @@ class DeploymentSpec:
                     given[key] = int(text)
                 else:
                     problems[key] = f"{text[:40]!r} is not a whole number"
-        if "gpus" not in values:
+        if "gpus" not in values and defaults is None:
             given["gpus"] = 0
         auth = values.get("auth", "yes").strip().lower()
         if auth not in YES + NO:
@@ -185,8 +244,8 @@ class DeploymentSpec:
             given["env"] = parse_env(values.get("env", "").split(","))
         except SpecError as exc:
             problems.update(exc.problems)
-        pull = values.get("image_pull_secrets", "").split(",")
-        given["image_pull_secrets"] = [s.strip() for s in pull if s.strip()]
+        if "image_pull_secrets" in values:
+            given["image_pull_secrets"] = secrets_of(values["image_pull_secrets"])
         spec = cls(
             name=values.get("name", "").strip(),
             source=values.get("source", "").strip(),

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.widgets import Input
 
 from tirui.cluster.runtime import DeployOptions
-from tirui.cluster.spec import DeploymentSpec, SpecError
+from tirui.cluster.spec import DeploymentSpec, ProfileDefaults, SpecError
 from tirui.screens.dialogs import Field, Form
 
 SPEC = DeploymentSpec("", "")
@@ -44,10 +44,13 @@ class DeployRequest:
     """What was typed: the form reopens with it when the deploy fails."""
 
 
-def spec_from(values: dict[str, str]) -> tuple[DeploymentSpec | None, dict[str, str]]:
-    """The spec the form describes, or the problems keyed by field."""
+def spec_from(
+    values: dict[str, str], defaults: ProfileDefaults | None = None
+) -> tuple[DeploymentSpec | None, dict[str, str]]:
+    """The spec the form describes (``defaults``: the profile's, for what the form does not
+    ask), or the problems keyed by field."""
     try:
-        return DeploymentSpec.from_values(values), {}
+        return DeploymentSpec.from_values(values, defaults), {}
     except SpecError as exc:
         return None, exc.problems
 
@@ -130,17 +133,19 @@ class DeployForm(Form[DeployRequest]):
         render: Callable[[DeploymentSpec], str] | None = None,
         error: str = "",
         checking: str = "Server-side dry run",
+        defaults: ProfileDefaults | None = None,
     ) -> None:
         """``dry_run`` and ``render`` block (the API server, the keyring): run in threads;
         ``checking`` names the dry run in the form's status line."""
 
         def check(values: dict[str, str]) -> str | None:
-            _, problems = spec_from(values)
+            _, problems = spec_from(values, defaults)
             labels = {f.name: f.label for f in fields}
             return "\n".join(f"{labels.get(k, k)}: {v}" for k, v in problems.items()) or None
 
         super().__init__("Deploy a model", fields, note=note, validate=check, error=error)
         self.checking = checking
+        self.defaults = defaults
         self.dry_run = dry_run
         self.render_yaml = render
         values = {f.name: f.value for f in fields}
@@ -178,7 +183,7 @@ class DeployForm(Form[DeployRequest]):
         from tirui.cluster.runtime import ChangedElsewhere, RuntimeFailure
         from tirui.screens.dialogs import ConfirmDialog
 
-        spec, _ = spec_from(values)
+        spec, _ = spec_from(values, self.defaults)
         assert spec is not None and self.dry_run is not None
         force = prune_disk = False
         while True:
@@ -218,7 +223,7 @@ class DeployForm(Form[DeployRequest]):
             return
         if self.problem(values) is not None:
             return
-        spec, _ = spec_from(values)
+        spec, _ = spec_from(values, self.defaults)
         assert spec is not None
         try:
             text = await asyncio.to_thread(self.render_yaml, spec)
@@ -257,9 +262,9 @@ def deploy_form(
         ),
         Field("env", "Extra environment (KEY=VALUE, comma separated)", required=False),
     ]
-    if kube:
-        from tirui.config import DeploymentDefaults
+    from tirui.config import DeploymentDefaults
 
+    if kube:
         fields += kube_fields(defaults or DeploymentDefaults(), name)
     keys = (
         "ctrl+s deploys after a server-side dry run; ctrl+r previews the YAML" if kube else "ctrl+s deploys"
@@ -272,4 +277,12 @@ def deploy_form(
         if values and f.name in values:
             f.value = values[f.name]
     checking = "Server-side dry run" if kube else "Checking the archive"
-    return DeployForm(fields, note=note, dry_run=dry_run, render=render, error=error, checking=checking)
+    return DeployForm(
+        fields,
+        note=note,
+        dry_run=dry_run,
+        render=render,
+        error=error,
+        checking=checking,
+        defaults=(defaults or DeploymentDefaults()) if kube else None,
+    )
