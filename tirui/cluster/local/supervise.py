@@ -14,6 +14,7 @@ import httpx
 
 from tirui.cluster.local.dep import failure_reason, started_on_this_clock
 from tirui.cluster.local.process import alive, kill_process, start_process
+from tirui.crash_log import record
 from tirui.torchserve.server import ServerKeys
 from tirui.torchserve.settings import described_settings
 
@@ -64,9 +65,17 @@ class Supervisor:
         return self._thread is not None and self.fleet.lease.held()
 
     def _run(self) -> None:
+        last = ""
         while not self._stop.wait(self.poll):
-            with contextlib.suppress(Exception):
+            try:
                 self.tick()
+                last = ""
+            except Exception as exc:  # a failed round must not end supervision: the next retries
+                seen = f"{type(exc).__name__}: {exc}"
+                if seen != last:  # in the crash log once per failure, not once per poll
+                    last = seen
+                    with contextlib.suppress(OSError):
+                        record("the local runtime's supervisor", exc)
 
     def tick(self) -> None:
         """One supervision round over every deployment, by the one runtime on the folder that
