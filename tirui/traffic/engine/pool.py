@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tirui.metrics.quantiles import LogHistogram
+from tirui.traffic.engine.schema import Report
 
 if TYPE_CHECKING:
     from tirui.traffic.loadtest import LoadResult, LoadSpec
@@ -146,7 +147,7 @@ class Pool:
                     proc.kill()
 
 
-def merge(result: LoadResult, doc: dict[str, Any], second: int) -> None:
+def merge(result: LoadResult, doc: Report, second: int) -> None:
     """Add one worker report to the result and to the timeline's second."""
     n = int(doc["n"])
     result.count += n
@@ -154,12 +155,12 @@ def merge(result: LoadResult, doc: dict[str, Any], second: int) -> None:
     result.bytes_received += int(doc["b"])
     result.max_latency = max(result.max_latency, float(doc["mx"]))
     result.statuses.update(doc["st"])
-    result.hist.merge({int(k): v for k, v in doc["h"].items()})
+    latencies = LogHistogram.from_json(doc["h"]).counts
+    result.hist.merge(latencies)
     if doc["f"]:
-        result.first_chunk.merge({int(k): v for k, v in doc["f"].items()})
+        result.first_chunk.merge(LogHistogram.from_json(doc["f"]).counts)
     if n:
-        slot = result.seconds.setdefault(second, LogHistogram())
-        slot.merge({int(k): v for k, v in doc["h"].items()})
+        result.seconds.setdefault(second, LogHistogram()).merge(latencies)
         result.second_errors[second] = result.second_errors.get(second, 0) + n - int(doc["ok"])
 
 

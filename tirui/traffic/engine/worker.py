@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tirui.metrics.quantiles import LogHistogram
+from tirui.traffic.engine.schema import Report
 
 Send = Callable[[bool], Awaitable[tuple[str, bool, int, float]]]
 """One request (to the canary or not) → (status, ok, bytes received, first chunk s or -1)."""
@@ -75,8 +76,8 @@ class Recorder:
             self.n += n
             self.statuses["cancelled"] += n
 
-    def report(self) -> dict[str, Any]:
-        doc = {
+    def report(self) -> Report:
+        doc: Report = {
             "n": self.n,
             "ok": self.ok,
             "b": self.bytes,
@@ -269,7 +270,7 @@ class Worker:
             await self.close()
 
 
-def _write(doc: dict[str, Any]) -> None:
+def _write(doc: Report | dict[str, object]) -> None:
     sys.stdout.write(json.dumps(doc, separators=(",", ":")) + "\n")
     sys.stdout.flush()
 
