@@ -10,10 +10,14 @@ import contextlib
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tirui.alerting.book import Observation
 from tirui.alerting.notifier import Notifier
+
+if TYPE_CHECKING:
+    from tirui.cluster.runtime import Runtime
+    from tirui.config import Profile
 
 
 def alerts_folder() -> Path:
@@ -22,7 +26,7 @@ def alerts_folder() -> Path:
     return data_dir() / "alerts"
 
 
-def notifier_for(args: argparse.Namespace, rules: Path, profile: Any) -> Notifier:
+def notifier_for(args: argparse.Namespace, rules: Path, profile: Profile) -> Notifier:
     from tirui.secrets import TokenStore
 
     backoff = float(getattr(args, "backoff", 5.0) or 5.0)
@@ -31,7 +35,7 @@ def notifier_for(args: argparse.Namespace, rules: Path, profile: Any) -> Notifie
     )
 
 
-def watch(args: argparse.Namespace, rules: Path, runtime: Any, profile: Any) -> int:
+def watch(args: argparse.Namespace, rules: Path, runtime: Runtime, profile: Profile) -> int:
     """Every ``--interval`` seconds: evaluate, book, deliver; print each transition and
     delivery. Ends on SIGINT/SIGTERM or after ``--rounds`` (exit 0); a rules file that breaks
     meanwhile is said and the loop goes on with the next round."""
@@ -81,7 +85,7 @@ def watch(args: argparse.Namespace, rules: Path, runtime: Any, profile: Any) -> 
     return 0
 
 
-def history(args: argparse.Namespace, rules: Path, profile: Any) -> int:
+def history(args: argparse.Namespace, rules: Path, profile: Profile) -> int:
     """Past firings, oldest first, then those firing now."""
     notifier = notifier_for(args, rules, profile)
     try:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tirui.cluster.runtime import RuntimeFailure
 from tirui.torchserve.target import Target, TargetError
 
+if TYPE_CHECKING:
+    from tirui.cluster.runtime import Runtime
 
-def deployment_target(name: str, runtime: Any) -> Target:
+
+def deployment_target(name: str, runtime: Runtime) -> Target:
     """The endpoints and token of deployment ``name`` as ``runtime`` knows them. Blocking."""
     try:
         target: Target | None = runtime.target(name)

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Protocol
 
-from tirui.metrics.collector import Collector
+from tirui.metrics.collector import Collector, ReplicaSource
 from tirui.metrics.series import MetricsPipeline
+
+
+class MetricsSources(Protocol):
+    """Where a deployment's metrics come from (every runtime is one)."""
+
+    def metrics_sources(self, name: str) -> list[ReplicaSource]: ...
 
 
 class Sampler:
     """One collector per deployment, sharing the API-server budget (10 requests/s in all); the
     access logs' recent history is read at once, so windows have data from the first round."""
 
-    def __init__(self, runtime: Any, models: dict[str, str]) -> None:
+    def __init__(self, runtime: MetricsSources, models: dict[str, str]) -> None:
         self.runtime = runtime
         self.pipes = {n: MetricsPipeline(model=m) for n, m in models.items()}
         budget = max(1, 10 // max(1, len(models)))

@@ -7,6 +7,7 @@ deployments, from the runtime, which keeps TorchServe's generated keys in the st
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tirui.config import Profile
@@ -14,6 +15,9 @@ from tirui.secrets import SecretStoreError, TokenRef, TokenStore
 from tirui.torchserve.grpc import GrpcEndpoint
 from tirui.torchserve.http import Endpoint
 from tirui.torchserve.target import Target, TargetError
+
+if TYPE_CHECKING:
+    from tirui.cluster.runtime import Runtime
 
 __all__ = ["Target", "TargetError", "resolve_target", "url_target"]
 
@@ -95,7 +99,7 @@ def resolve_target(
     management_url: str = "",
     grpc_target: str = "",
     verify: bool | str = True,
-    runtime: object = None,
+    runtime: Runtime | None = None,
 ) -> Target:
     """A URL, or the name of a deployment on ``runtime`` (default: a runtime for ``profile``).
     Blocking: a deployment name is looked up in its runtime (files, or the Kubernetes API)."""
