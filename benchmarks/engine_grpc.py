@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.servers import free_port, stop_process, wait_for_port
 from tirui.torchserve.protos import inference_pb2, inference_pb2_grpc
-from tirui.traffic.loadtest import LoadSpec, run_load
+from tirui.traffic.engine.load import LoadSpec
+from tirui.traffic.loadtest import run_load
 
 N = int(os.environ.get("TIRUI_BENCH_REQUESTS", "20000"))
 C = 8

@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import nginx_target, rounds, run_hey
-from tirui.traffic.loadtest import LoadSpec, run_load
+from tirui.traffic.engine.load import LoadSpec
+from tirui.traffic.loadtest import run_load
 
 N = int(os.environ.get("TIRUI_BENCH_REQUESTS", "20000"))
 C = 8

@@ -25,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import nginx_target
-from tirui.traffic.loadtest import LoadSpec, run_load
+from tirui.traffic.engine.load import LoadSpec
+from tirui.traffic.loadtest import run_load
 
 SECONDS = float(os.environ.get("TIRUI_BENCH_SECONDS", "5"))
 C = 8

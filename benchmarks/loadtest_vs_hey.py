@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import rounds, run_hey
 from tests.support.torchserve_fixture import torchserve_session
-from tirui.traffic.loadtest import LoadSpec, run_load
+from tirui.traffic.engine.load import LoadSpec
+from tirui.traffic.loadtest import run_load
 
 N = int(os.environ.get("TIRUI_BENCH_REQUESTS", "2000"))
 C = 8

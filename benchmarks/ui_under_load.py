@@ -36,7 +36,7 @@ async def measure(url: str) -> tuple[list[float], list[float], float]:
     from textual.widgets import Input
 
     from tirui.app import TiruiApp
-    from tirui.screens.loadtest import LoadTestDialog
+    from tirui.screens.playground.loadtest import LoadTestDialog
 
     app = TiruiApp(start_mode="play", secrets_backend="env")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
-from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -19,7 +18,7 @@ from tirui.config import Profile, ProfileError, ProfileSet, load_profiles, local
 from tirui.core.clock import Clock
 from tirui.messages import CanaryDecision, DeployRequested
 from tirui.screens.alert_center import AlertCenter
-from tirui.screens.base import MainScreen
+from tirui.screens.base import HostApp, MainScreen
 from tirui.screens.registry import SCREENS, factory
 from tirui.screens.typeahead import TypeAhead
 
@@ -32,10 +31,10 @@ if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
     from textual.timer import Timer
 
+    from tirui.canary.runner import CanaryRunner
     from tirui.cluster.runtime import Runtime
     from tirui.metrics.alerts import Alert
-    from tirui.screens.canary import CanaryRuns
-    from tirui.screens.deployments import DeploymentsScreen
+    from tirui.screens.deployments.screen import DeploymentsScreen
     from tirui.secrets import TokenStore
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
@@ -54,7 +53,7 @@ def _tirui_commands() -> type[Provider]:
     return TiruiCommands
 
 
-class TiruiApp(App[None]):
+class TiruiApp(HostApp):
     """tirui's TUI. Services are created lazily (in workers) so the first frame comes fast."""
 
     TITLE = "tirui"
@@ -75,16 +74,6 @@ class TiruiApp(App[None]):
         Binding("A", "alert_history", "Alert history", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),  # from dialogs too
     ]
-
-    profile_name: reactive[str] = reactive("")
-    location: reactive[str] = reactive("")
-    connection: reactive[str] = reactive("checking")
-    """The object store's state (set by the Buckets screen)."""
-    cluster: reactive[str] = reactive("")
-    """The Kubernetes API server's state on Kubernetes profiles: checking, connected, offline."""
-    size_warning: reactive[str] = reactive("")
-    alerts: reactive[str] = reactive("")
-    """"2 alerts firing" (or why the rules cannot be read) for the header; "" when all is well."""
 
     def __init__(
         self,
@@ -132,15 +121,22 @@ class TiruiApp(App[None]):
         self._alert_timer: Timer | None = None
         self.runtime_error = ""
         self._runtime_lock = asyncio.Lock()
-        self._canaries: CanaryRuns | None = None
+        self._canaries: CanaryRunner | None = None
 
     @property
-    def canaries(self) -> CanaryRuns:
-        """The canary analyses running in this tirui (app workers: they go on across screens)."""
+    def canaries(self) -> CanaryRunner:
+        """The canary analyses running in this tirui (app thread workers: they go on across
+        screens; each decision comes back as a :class:`CanaryDecision`)."""
         if self._canaries is None:
-            from tirui.screens.canary import CanaryRuns
+            from tirui.canary.runner import CanaryRunner
 
-            self._canaries = CanaryRuns(self)
+            def spawn(work: Callable[[], None], group: str, description: str) -> object:
+                return self.run_worker(work, thread=True, group=group, name=description, exit_on_error=False)
+
+            def decided(name: str, text: str, warning: bool) -> None:
+                self.post_message(CanaryDecision(name, text, warning=warning))
+
+            self._canaries = CanaryRunner(spawn, decided)
         return self._canaries
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -308,7 +304,8 @@ class TiruiApp(App[None]):
     @work(exclusive=True, group="cluster-connection", exit_on_error=False)
     async def monitor_cluster(self, profile_name: str) -> None:
         """One updater: a cheap request every 2 s, the next only after the last one answered."""
-        from tirui.cluster.runtime import Reachable, RuntimeFailure
+        from tirui.cluster.runtime import Reachable
+        from tirui.core.errors import RuntimeFailure
 
         runtime = await self.get_runtime()
         if not isinstance(runtime, Reachable):
@@ -349,7 +346,7 @@ class TiruiApp(App[None]):
         """
         async with self._runtime_lock:
             if self.runtime is None:
-                from tirui.cluster.runtime import RuntimeFailure
+                from tirui.core.errors import RuntimeFailure
 
                 tokens = await self.get_token_store()
                 opener = self._open_runtime or _open_supervised
@@ -486,7 +483,7 @@ class TiruiApp(App[None]):
 
     def _deployments_screen(self) -> DeploymentsScreen | None:
         """The Deployments screen once it exists (it holds the last table the others read)."""
-        from tirui.screens.deployments import DeploymentsScreen
+        from tirui.screens.deployments.screen import DeploymentsScreen
 
         screen = self.main_screens.get("deploy")
         return screen if isinstance(screen, DeploymentsScreen) else None

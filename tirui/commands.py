@@ -17,14 +17,14 @@ from textual.command import CommandList, CommandPalette, DiscoveryHit, Hit, Hits
 from tirui.screens.help import format_key
 
 if TYPE_CHECKING:
-    from tirui.app import TiruiApp
+    from tirui.screens.base import HostApp
 
 
 class TiruiCommands(Provider):
     """Palette entries "Screen: action" for every binding with a description."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app: TiruiApp = self.app  # type: ignore[assignment]
+        app: HostApp = self.app  # type: ignore[assignment]
         out: list[tuple[str, str, Callable[[], object]]] = []
         for binding in app.BINDINGS:
             if isinstance(binding, Binding) and binding.description:

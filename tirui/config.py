@@ -198,7 +198,7 @@ def _key_line(text: str, table: tuple[str, ...], key: str | None) -> int | None:
     return None
 
 
-def _build(cls: type[Any], data: Any, where: tuple[str, ...], text: str, path: Path) -> Any:
+def _build(cls: type[Any], data: object, where: tuple[str, ...], text: str, path: Path) -> Any:
     """Make dataclass ``cls`` from a TOML table, naming the file and line of anything wrong."""
     if not isinstance(data, dict):
         raise ProfileError(f"[{'.'.join(where)}] must be a table", path, _key_line(text, where, None))

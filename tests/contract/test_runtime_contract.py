@@ -13,14 +13,9 @@ from typing import Any
 
 import pytest
 
-from tirui.cluster.runtime import (
-    ApplyResult,
-    DeploymentNotFound,
-    DeployOptions,
-    Runtime,
-    RuntimeFailure,
-)
+from tirui.cluster.runtime import ApplyResult, DeployOptions, Runtime
 from tirui.cluster.spec import DeploymentSpec
+from tirui.core.errors import DeploymentNotFound, RuntimeFailure
 
 pytestmark = pytest.mark.slow
 

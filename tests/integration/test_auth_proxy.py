@@ -159,7 +159,8 @@ async def test_grpc_needs_an_accepted_token(proxied: ProxyPorts) -> None:
 async def test_a_grpc_load_test_through_the_proxy(proxied: ProxyPorts) -> None:
     """nginx ends an HTTP/2 connection after 1,000 streams (GOAWAY, ``keepalive_requests``): the
     engine's streams it refused run again on a new connection, so every call of the run counts."""
-    from tirui.traffic.loadtest import LoadSpec, run_load
+    from tirui.traffic.engine.load import LoadSpec
+    from tirui.traffic.loadtest import run_load
 
     def spec(token: str | None, requests: int) -> LoadSpec:
         return LoadSpec(

@@ -21,13 +21,14 @@ from tirui.canary.judge import SideStats, judge
 from tirui.canary.policy import Policy, parse_rate, parse_steps
 from tirui.canary.window import SideWindow
 from tirui.cluster.local.runtime import LocalRuntime
-from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec
+from tirui.core.errors import RuntimeFailure
 from tirui.demo.model import HANDLER, build_mar, expected_output
 from tirui.metrics.accesslog import AccessEntry
 from tirui.storage.local import LocalStore
 from tirui.torchserve.target import versioned_path
-from tirui.traffic.loadtest import LoadResult, run_load
+from tirui.traffic.engine.load import LoadResult
+from tirui.traffic.loadtest import run_load
 
 SLOW_HANDLER = HANDLERS / "slow_handler.py"
 POLICY = Policy(

@@ -232,7 +232,7 @@ async def test_canary_through_the_deployments_screen(
     from tests.support.helpers import fill, open_modal, table_rows, until
     from tirui.app import TiruiApp
     from tirui.cluster.spec import DeploymentSpec
-    from tirui.screens.canary import CanaryDialog
+    from tirui.screens.deployments.canary import CanaryDialog
     from tirui.screens.dialogs import ConfirmDialog, FormDialog
 
     monkeypatch.setenv("TIRUI_TOKEN_K8S_API", "k8s-token-0123456789abcdef")

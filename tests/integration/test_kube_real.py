@@ -26,8 +26,9 @@ from tests.support.control_plane import (
 )
 from tirui.cluster.credentials import token_ref
 from tirui.cluster.kube.runtime import KubeConflict, KubeError, KubeRuntime
-from tirui.cluster.runtime import DeploymentNotFound, DeployOptions
+from tirui.cluster.runtime import DeployOptions
 from tirui.cluster.spec import DeploymentSpec
+from tirui.core.errors import DeploymentNotFound
 from tirui.secrets import TokenStore
 
 

@@ -18,8 +18,9 @@ import pytest
 
 from tests.support.helpers import WORKER, engine_workers
 from tests.support.http_target import BODY, HttpTarget
+from tirui.traffic.engine.load import LoadResult, LoadSpec
 from tirui.traffic.engine.pool import jobs, shares, worker_count
-from tirui.traffic.loadtest import LoadResult, LoadSpec, compare, run_load
+from tirui.traffic.loadtest import compare, run_load
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from tests.support.http_target import HttpTarget
 from tests.support.servers import free_port
 from tirui.traffic.engine.grpc_wire import grpc_address, header_block
 from tirui.traffic.engine.hpack_read import BlockReader, HpackError
-from tirui.traffic.loadtest import LoadSpec, run_load
+from tirui.traffic.engine.load import LoadSpec
+from tirui.traffic.loadtest import run_load
 
 
 @pytest.fixture(scope="module")

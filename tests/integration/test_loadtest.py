@@ -12,7 +12,8 @@ import pytest
 
 from tests.support.torchserve_fixture import RunningTorchServe
 from tirui.demo.model import expected_output
-from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load
+from tirui.traffic.engine.load import LoadResult, LoadSpec
+from tirui.traffic.loadtest import run_load
 
 
 def http_spec(ts: RunningTorchServe, **kw: object) -> LoadSpec:

@@ -17,8 +17,8 @@ from tests.support import HANDLERS, PATIENCE
 from tests.support.helpers import prediction_load
 from tirui import locations
 from tirui.cluster.local.runtime import LocalRuntime
-from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import DeploymentSpec, SpecError
+from tirui.core.errors import RuntimeFailure
 from tirui.demo.model import build_mar, expected_output
 from tirui.secrets import TokenRef, TokenStore
 from tirui.storage.local import LocalStore
@@ -302,7 +302,8 @@ async def test_update_under_load_drops_nothing_and_rollback_returns(
     (tirui bench's engine): not one request fails, through the update and the rollback."""
     import asyncio
 
-    from tirui.traffic.loadtest import LoadResult, run_load
+    from tirui.traffic.engine.load import LoadResult
+    from tirui.traffic.loadtest import run_load
 
     v2 = build_mar(tmp_path / "v2", version="2.0")
     models.upload(v2, "models", "tiny-v2.mar")

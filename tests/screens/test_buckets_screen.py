@@ -12,8 +12,8 @@ from textual.widgets import DataTable, Input
 from tests.support.helpers import rows, text, until
 from tirui.app import TiruiApp
 from tirui.locations import local_buckets_dir, profiles_file
+from tirui.screens.buckets.transfer import TransferDialog
 from tirui.screens.dialogs import ConfirmDialog, Form, MessageDialog
-from tirui.screens.transfer import TransferDialog
 from tirui.storage.local import LocalStore
 
 

@@ -12,7 +12,7 @@ from tirui.app import TiruiApp
 from tirui.cluster.spec import DeploymentSpec
 from tirui.demo.model import build_mar
 from tirui.locations import local_buckets_dir
-from tirui.screens.canary import CanaryDialog
+from tirui.screens.deployments.canary import CanaryDialog
 from tirui.screens.dialogs import ConfirmDialog, FormDialog
 from tirui.storage.local import LocalStore
 from tirui.traffic.loadtest import run_load
@@ -116,7 +116,7 @@ def test_the_canary_table_shows_the_window_the_analysis_judges() -> None:
     from tirui.canary.judge import SideStats
     from tirui.canary.state import CanaryStatus
     from tirui.metrics.accesslog import AccessEntry
-    from tirui.screens.canary_view import CanaryView
+    from tirui.screens.metrics.canary_view import CanaryView
 
     view = CanaryView()
     view.status = CanaryStatus("v2.0", 50, 0.0, split="tirui's own clients")

@@ -14,9 +14,9 @@ from tests.support.fake_runtime import FakeRuntime, status
 from tests.support.helpers import fill, open_modal, table_rows, text, until
 from tirui.app import TiruiApp
 from tirui.canary.state import CanaryStatus
-from tirui.cluster.runtime import RuntimeFailure
-from tirui.screens.canary import CanaryDialog
-from tirui.screens.deployments import DeploymentsScreen
+from tirui.core.errors import RuntimeFailure
+from tirui.screens.deployments.canary import CanaryDialog
+from tirui.screens.deployments.screen import DeploymentsScreen
 from tirui.screens.dialogs import ConfirmDialog, FormDialog, MessageDialog
 
 HOSTILE = "[/x] [bold]not bold[/bold] [link=http://e]x"

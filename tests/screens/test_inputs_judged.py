@@ -12,10 +12,11 @@ from textual.widgets import Input, Static
 from tests.support.fake_runtime import FakeRuntime
 from tests.support.helpers import until
 from tirui.app import TiruiApp
-from tirui.cluster.runtime import DEPLOY, ApplyResult, DeployOptions, RuntimeFailure
+from tirui.cluster.runtime import DEPLOY, ApplyResult, DeployOptions
 from tirui.cluster.spec import DeploymentSpec, SpecError
+from tirui.core.errors import RuntimeFailure
 from tirui.limits import WORKERS, LimitError
-from tirui.screens.deploy_form import DeployForm
+from tirui.screens.deployments.deploy_form import DeployForm
 
 HUGE = "99999999999999999999"
 

@@ -23,7 +23,7 @@ from tirui.app import TiruiApp
 from tirui.crash_guard import crash_log
 from tirui.locations import data_dir, profiles_file
 from tirui.screens.help import HelpScreen
-from tirui.screens.history import HistoryDialog
+from tirui.screens.playground.history import HistoryDialog
 from tirui.traffic.playground import PlaygroundRequest, history_file
 
 HOSTILE = ["[/x]", "[bold red]x[/", "[link=http://x]y", "[/]", "[b]" * 60]
@@ -191,8 +191,8 @@ async def test_hostile_text_is_shown_as_text_everywhere(isolated: Path) -> None:
 async def test_every_dialog_shows_its_title_and_labels_as_text(isolated: Path) -> None:
     """Dialog titles, field labels and notes carry object keys, file names, targets and server
     text: each dialog opens with a hostile one (the monkey found ``Upload to eos://b/[/``)."""
+    from tirui.screens.buckets.transfer import TransferDialog
     from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
-    from tirui.screens.transfer import TransferDialog
     from tirui.screens.viewer import TextViewer
     from tirui.storage.base import CancelToken
 
@@ -362,8 +362,8 @@ def _harmful(app: TiruiApp, key: str) -> bool:
     from textual.command import CommandPalette
 
     from tirui.screens.command_bar import CommandBar
-    from tirui.screens.deployments import DeploymentsScreen
-    from tirui.screens.playground import PlaygroundScreen
+    from tirui.screens.deployments.screen import DeploymentsScreen
+    from tirui.screens.playground.screen import PlaygroundScreen
 
     screen = app.screen
     if isinstance(screen, CommandPalette | CommandBar):

@@ -15,7 +15,7 @@ from tests.support.torchserve_fixture import RunningTorchServe
 from tirui.app import TiruiApp
 from tirui.demo.model import expected_output
 from tirui.screens.dialogs import Form, MessageDialog
-from tirui.screens.loadtest import LoadTestDialog
+from tirui.screens.playground.loadtest import LoadTestDialog
 from tirui.traffic.playground import history_file, load_history
 
 

@@ -16,8 +16,8 @@ from tests.support.helpers import until
 from tirui.app import TiruiApp
 from tirui.locations import local_buckets_dir
 from tirui.screens.command_bar import CommandBar
-from tirui.screens.deploy_form import DeployForm
-from tirui.screens.playground import PlaygroundScreen
+from tirui.screens.deployments.deploy_form import DeployForm
+from tirui.screens.playground.screen import PlaygroundScreen
 from tirui.storage.local import LocalStore
 
 

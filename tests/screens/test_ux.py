@@ -17,7 +17,7 @@ from textual.widgets import Input, Select, Static
 from tests.support.helpers import until
 from tests.support.torchserve_fixture import RunningTorchServe
 from tirui.app import TiruiApp
-from tirui.screens.deploy_form import DeployForm
+from tirui.screens.deployments.deploy_form import DeployForm
 from tirui.screens.dialogs import ConfirmDialog
 from tirui.screens.viewer import TextViewer
 from tirui.torchserve.errors import classify_status

@@ -15,17 +15,10 @@ from typing import Any
 
 from tirui.canary.feed import SideFeed
 from tirui.canary.state import CanaryStatus
-from tirui.cluster.runtime import (
-    DEPLOY,
-    ApplyResult,
-    DeploymentNotFound,
-    DeploymentStatus,
-    DeployOptions,
-    ReplicaStatus,
-    RuntimeFailure,
-)
+from tirui.cluster.runtime import DEPLOY, ApplyResult, DeploymentStatus, DeployOptions, ReplicaStatus
 from tirui.cluster.spec import DeploymentSpec
 from tirui.config import Profile, local_profile
+from tirui.core.errors import DeploymentNotFound, RuntimeFailure
 from tirui.metrics.collector import ReplicaSource
 from tirui.secrets import TokenStore
 

@@ -68,7 +68,7 @@ def prediction_load(
 ) -> Any:
     """Predictions of the demo model (``/predictions/tiny``) with the target's token, until the
     run is cancelled (the tests end it when their work is done, not after a time)."""
-    from tirui.traffic.loadtest import LoadSpec
+    from tirui.traffic.engine.load import LoadSpec
 
     return LoadSpec(
         url=f"{target.http.inference_url}/predictions/tiny",

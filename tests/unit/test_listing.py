@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tirui.core.durations import format_duration, parse_duration
-from tirui.core.listing import Listing
 from tirui.storage.base import ObjectInfo
+from tirui.storage.listing import Listing
 
 
 def obj(key: str, size: int = 1, day: int = 1) -> ObjectInfo:

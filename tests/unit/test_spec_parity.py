@@ -16,7 +16,7 @@ from tirui.cli import main
 from tirui.cluster.manifests.build import build_for_profile
 from tirui.config import resolve_profile
 from tirui.locations import profiles_file
-from tirui.screens.deploy_form import deploy_form, spec_from
+from tirui.screens.deployments.deploy_form import deploy_form, spec_from
 
 PROFILES = """
 [profiles.prod.storage]

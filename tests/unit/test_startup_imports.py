@@ -29,8 +29,8 @@ HEAVY = (
     "tirui.metrics.alerts",
     "tirui.commands",
     "tirui.screens.help",
-    "tirui.screens.deployments",
-    "tirui.screens.metrics",
+    "tirui.screens.deployments.screen",
+    "tirui.screens.metrics.screen",
 )
 """Not needed for the first frame (the Buckets screen on the local profile)."""
 

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tirui.alerting.book import Observation
 from tirui.alerting.notifier import Notifier
+from tirui.alerting.service import AlertService
 
 if TYPE_CHECKING:
     from tirui.cluster.runtime import Runtime
@@ -29,21 +29,25 @@ def alerts_folder() -> Path:
 def notifier_for(args: argparse.Namespace, rules: Path, profile: Profile) -> Notifier:
     from tirui.secrets import TokenStore
 
-    backoff = float(getattr(args, "backoff", 5.0) or 5.0)
-    return Notifier(
-        alerts_folder(), rules, profile.name, TokenStore.from_env(args.secrets), backoff_s=backoff
-    )
+    return Notifier(alerts_folder(), rules, profile.name, TokenStore.from_env(args.secrets))
+
+
+def service_for(args: argparse.Namespace, rules: Path, profile: Profile) -> AlertService:
+    from tirui.secrets import TokenStore
+
+    tokens = TokenStore.from_env(args.secrets)
+    backoff = float(args.backoff or 5.0)
+    return AlertService(rules, alerts_folder(), profile.name, tokens, backoff_s=backoff)
 
 
 def watch(args: argparse.Namespace, rules: Path, runtime: Runtime, profile: Profile) -> int:
     """Every ``--interval`` seconds: evaluate, book, deliver; print each transition and
     delivery. Ends on SIGINT/SIGTERM or after ``--rounds`` (exit 0); a rules file that breaks
     meanwhile is said and the loop goes on with the next round."""
-    from tirui.metrics.alert_watch import AlertWatch
     from tirui.metrics.alerts import AlertRuleError
 
-    notifier = notifier_for(args, rules, profile)
-    if not notifier.lease.held():
+    service = service_for(args, rules, profile)
+    if not service.keeps_the_book():
         print(
             f"another tirui keeps the alert book in {alerts_folder()} (a TUI or another --watch) "
             "and sends the notifications; this one takes over when it ends",
@@ -54,15 +58,12 @@ def watch(args: argparse.Namespace, rules: Path, runtime: Runtime, profile: Prof
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        evaluation = AlertWatch(rules)
         print(f"watching {rules} every {args.interval:g}s (ctrl+c ends)", flush=True)
         rounds = 0
         try:
             while not stop.is_set():
                 try:
-                    seen = await evaluation.round(runtime)
-                    observation = Observation.of(seen.alerts, seen.decided, seen.deployments)
-                    lines = await asyncio.to_thread(notifier.round, observation, time.time())
+                    lines = (await service.round(runtime, time.time())).lines
                 except AlertRuleError as exc:
                     lines = [f"rules: {exc}"]
                 except Exception as exc:  # the cluster went away, a scrape failed: say it, go on
@@ -75,12 +76,11 @@ def watch(args: argparse.Namespace, rules: Path, runtime: Runtime, profile: Prof
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), args.interval)
         finally:
-            await evaluation.aclose()
+            await service.aclose()
 
     try:
         asyncio.run(loop())
     finally:
-        notifier.close()
         runtime.shutdown()
     return 0
 

@@ -9,14 +9,18 @@ import argparse
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tirui.cli.parsers import Subparsers
+    from tirui.metrics.alerts import Rule
 
 
 class AlertsError(Exception):
     """One line on stderr, exit 1."""
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Subparsers) -> None:
     a = sub.add_parser(
         "alerts", help="alert rules firing now (exit 1 while any fires); --render: PrometheusRule"
     )
@@ -65,8 +69,8 @@ def rules_path(given: str) -> Path:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from tirui.cluster.open import open_runtime
-    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
+    from tirui.core.errors import RuntimeFailure
     from tirui.metrics.alerts import AlertRuleError, firing, load_rules
     from tirui.metrics.sampler import Sampler
 
@@ -138,7 +142,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 1 if alerts else 0
 
 
-def _render(rules: list[Any], names: list[str], namespace: str) -> int:
+def _render(rules: list[Rule], names: list[str], namespace: str) -> int:
     from tirui.cluster.manifests.build import to_yaml
     from tirui.metrics.alerts import prometheus_rule
 

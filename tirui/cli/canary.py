@@ -11,6 +11,7 @@ from tirui.cli.deploy import DeployCliError, open_runtime
 
 if TYPE_CHECKING:
     from tirui.canary.policy import Policy
+    from tirui.cli.parsers import Subparsers
     from tirui.cluster.runtime import Runtime
 
 PROMOTING = "the stable side takes its archive; the canary goes once that has rolled out"
@@ -25,7 +26,7 @@ ANALYSIS_FLAGS = (
 )
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Subparsers) -> None:
     c = sub.add_parser(
         "canary",
         help="run a new archive beside the serving one with a share of traffic; promote or abort",
@@ -91,7 +92,7 @@ def _runtime(args: argparse.Namespace) -> Runtime:
 
 def cmd_canary(args: argparse.Namespace) -> int:
     from tirui.canary.policy import parse_weight
-    from tirui.cluster.runtime import RuntimeFailure
+    from tirui.core.errors import RuntimeFailure
 
     runtime = _runtime(args)
     analyze = args.analyze or any(getattr(args, f) is not None for f in ANALYSIS_FLAGS)

@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tirui.cli.parsers import Subparsers
     from tirui.cluster.runtime import Runtime
     from tirui.cluster.spec import DeploymentSpec
     from tirui.config import Profile
@@ -22,7 +23,7 @@ class DeployCliError(Exception):
     """Printed as one line by the CLI."""
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Subparsers) -> None:
     from tirui.cluster.spec import PROTOCOLS, DeploymentSpec
 
     spec = DeploymentSpec("", "")  # the defaults, written once in the spec
@@ -225,7 +226,7 @@ def open_runtime(profile: Profile, tokens: TokenStore | None = None) -> Runtime:
     """The profile's runtime for one command (no supervisor: local deployments are left as they
     are); ``tokens`` for commands that deploy (the token they accept, the store's keys)."""
     from tirui.cluster.open import open_runtime
-    from tirui.cluster.runtime import RuntimeFailure
+    from tirui.core.errors import RuntimeFailure
 
     try:
         return open_runtime(profile, tokens)
@@ -247,7 +248,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if args.render:
         if spec.auth and args.show_secrets:
             from tirui.cluster.credentials import deployment_tokens
-            from tirui.cluster.runtime import RuntimeFailure
+            from tirui.core.errors import RuntimeFailure
             from tirui.secrets import TokenStore
 
             try:  # the token the deployment will accept (created in the keyring on first use)
@@ -258,7 +259,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         objects = build_for_profile(spec, profile, show_secrets=args.show_secrets)
         print(to_yaml(for_kube_version(objects, args.kube_version, profile)), end="")
         return 0
-    from tirui.cluster.runtime import DeployOptions, RuntimeFailure
+    from tirui.cluster.runtime import DeployOptions
+    from tirui.core.errors import RuntimeFailure
     from tirui.secrets import TokenStore
 
     runtime = open_runtime(profile, TokenStore.from_env(args.secrets))
@@ -314,7 +316,7 @@ def for_kube_version(
     """``objects`` in the API versions of ``version`` (else the profile's ``kube_version``, else
     the newest): what ``--render`` prints for a cluster it cannot ask."""
     from tirui.cluster.manifests.versions import ApiVersions, for_cluster, parse_kube_version
-    from tirui.cluster.runtime import RuntimeFailure
+    from tirui.core.errors import RuntimeFailure
 
     text = version if version is not None else profile.kubernetes.kube_version
     try:

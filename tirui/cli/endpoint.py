@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tirui.cli.serve import ServeCliError, resolve
 
+if TYPE_CHECKING:
+    from tirui.cli.parsers import Subparsers
 
-def add_parsers(sub: Any) -> None:
+
+def add_parsers(sub: Subparsers) -> None:
     e = sub.add_parser(
         "endpoint",
         help="a deployment's REST and gRPC endpoints, its header, and ready-to-run curl, Python and "

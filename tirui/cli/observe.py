@@ -8,15 +8,18 @@ import re
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tirui.cli.deploy import DeployCliError, open_runtime
+
+if TYPE_CHECKING:
+    from tirui.cli.parsers import Subparsers
 
 STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})")
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Subparsers) -> None:
     lg = sub.add_parser("logs", help="a deployment's TorchServe logs (every pod on Kubernetes)")
     lg.add_argument("name")
     lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines (ctrl+c stops)")
@@ -67,8 +70,8 @@ def _print(lines: list[str]) -> None:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
+    from tirui.core.errors import RuntimeFailure
 
     runtime = open_runtime(resolve_profile(args.profile))
     keep = LineFilter(args.pod, time.time() - seconds(args.since) if args.since else None)
@@ -94,8 +97,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
+    from tirui.core.errors import RuntimeFailure
 
     runtime = open_runtime(resolve_profile(args.profile))
     try:

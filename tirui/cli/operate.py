@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tirui.cli.deploy import DeployCliError, open_runtime
 
 if TYPE_CHECKING:
+    from tirui.cli.parsers import Subparsers
     from tirui.cluster.runtime import Runtime
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Subparsers) -> None:
     s = sub.add_parser("status", help="deployments and their state")
     s.add_argument("name", nargs="?")
     s.add_argument("--json", action="store_true", help="one JSON document: every field, for scripts")
@@ -76,8 +77,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
+    from tirui.core.errors import RuntimeFailure
 
     runtime = open_runtime(resolve_profile(args.profile))
     try:
@@ -90,8 +91,8 @@ def cmd_scale(args: argparse.Namespace) -> int:
 
 def _operate(args: argparse.Namespace, call: Callable[[Runtime], object], done: str) -> int:
     """Run one operation on the profile's runtime; its failure is one line on stderr."""
-    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
+    from tirui.core.errors import RuntimeFailure
 
     try:
         call(open_runtime(resolve_profile(args.profile)))
@@ -106,8 +107,8 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
+    from tirui.core.errors import RuntimeFailure
     from tirui.secrets import TokenStore
 
     runtime = open_runtime(resolve_profile(args.profile), TokenStore.from_env(args.secrets))
@@ -125,8 +126,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_autoscale(args: argparse.Namespace) -> int:
-    from tirui.cluster.runtime import Autoscalable, RuntimeFailure
+    from tirui.cluster.runtime import Autoscalable
     from tirui.config import resolve_profile
+    from tirui.core.errors import RuntimeFailure
 
     runtime = open_runtime(resolve_profile(args.profile))
     if not isinstance(runtime, Autoscalable):

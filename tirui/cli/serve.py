@@ -9,14 +9,18 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tirui.cli.parsers import Subparsers
+    from tirui.traffic.engine.load import LoadResult
 
 
 class ServeCliError(Exception):
     """Printed as one line by the CLI."""
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Subparsers) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", default="[1, 1, 1, 1]", help="JSON text, or @file (any bytes)")
     common.add_argument("--grpc", action="store_true", help="use gRPC instead of HTTP")
@@ -221,7 +225,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ServeCliError(str(exc)) from None
 
-    def progress(r: Any) -> None:
+    def progress(r: LoadResult) -> None:
         if sys.stderr.isatty():
             print(f"\r{r.count} requests, {r.rps:.0f} req/s, {r.errors} errors", end="", file=sys.stderr)
 
@@ -245,7 +249,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def format_result(result: Any) -> str:
+def format_result(result: LoadResult) -> str:
     s = result.summary()
     lat = s["latency_ms"]
     mode = f"open loop at {s['rate']:g} req/s" if s["mode"] == "open" else "closed loop"
@@ -266,7 +270,7 @@ def format_result(result: Any) -> str:
 
 
 def _load_saved(path: str) -> Any:
-    from tirui.traffic.loadtest import LoadResult
+    from tirui.traffic.engine.load import LoadResult
 
     try:
         doc = json.loads(Path(path).expanduser().read_text())

@@ -7,13 +7,18 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from tirui.storage.base import CancelToken, InvalidName, ObjectStore, StorageError, human_size
+from tirui.storage.base import CancelToken, InvalidName, ObjectStore, StorageError, human_size, keys_below
 from tirui.storage.uri import is_remote, parse_uri
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-def add_parsers(sub: Any) -> None:
+    from tirui.cli.parsers import Subparsers
+
+
+def add_parsers(sub: Subparsers) -> None:
     ls = sub.add_parser("ls", help="list buckets, or folders and objects under eos://bucket/prefix")
     ls.add_argument("uri", nargs="?", default="", help="eos://bucket[/prefix] (default: list buckets)")
     ls.add_argument("-r", "--recursive", action="store_true", help="every key below the prefix, no folders")
@@ -102,7 +107,7 @@ class _ProgressLine:
             sys.stderr.write("\n")
 
 
-def _run_cancellable(fn: Any, cancel: CancelToken) -> None:
+def _run_cancellable(fn: Callable[[], object], cancel: CancelToken) -> None:
     """Run a transfer in a thread so ctrl+c cancels it cleanly (no orphan multipart upload)."""
     error: list[BaseException] = []
 
@@ -165,7 +170,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     for text in args.uris:
         bucket, key = _remote(text, key=True)
         if args.recursive:
-            keys = [o.key for page in store.iter_pages(bucket, key, delimiter="") for o in page.objects]
+            keys = keys_below(store, bucket, key)
         else:
             store.head(bucket, key)  # a clear "not found" rather than S3's silent success
             keys = [key]

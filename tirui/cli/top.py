@@ -8,14 +8,18 @@ import contextlib
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tirui.cli.parsers import Subparsers
+    from tirui.metrics.series import MetricsPipeline
 
 
 class TopError(Exception):
     """Printed as one line by the CLI."""
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Subparsers) -> None:
     p = sub.add_parser("top", help="live metrics summary of a deployment (like top)")
     p.add_argument("deployment", nargs="?", help="deployment name (default: every deployment)")
     p.add_argument(
@@ -32,7 +36,7 @@ def _fmt(v: float | None, unit: str = "") -> str:
     return "-" if v is None else f"{v:.2f}{unit}"
 
 
-def summary(name: str, pipeline: Any, window: int, now: float | None = None) -> dict[str, Any]:
+def summary(name: str, pipeline: MetricsPipeline, window: int, now: float | None = None) -> dict[str, Any]:
     """The numbers of one deployment over the last ``window`` s (``tirui top --once --json``).
     From the access log's inference lines when there are any (gRPC included; probes and scrapes
     never count), else from TorchServe's counters (then without percentiles or protocols)."""
@@ -66,7 +70,7 @@ def summary(name: str, pipeline: Any, window: int, now: float | None = None) -> 
     }
 
 
-def summary_lines(name: str, pipeline: Any, window: int) -> list[str]:
+def summary_lines(name: str, pipeline: MetricsPipeline, window: int) -> list[str]:
     s = summary(name, pipeline, window)
     lines = [
         f"{name}: {_fmt(s['requests_per_s'])} req/s · avg {_fmt(s['avg_ms'], ' ms')} · "
@@ -93,8 +97,8 @@ def summary_lines(name: str, pipeline: Any, window: int) -> list[str]:
 
 def cmd_top(args: argparse.Namespace) -> int:
     from tirui.cluster.open import open_runtime
-    from tirui.cluster.runtime import RuntimeFailure
     from tirui.config import resolve_profile
+    from tirui.core.errors import RuntimeFailure
 
     profile = resolve_profile(args.profile)
     if args.json and not args.once:

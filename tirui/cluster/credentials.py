@@ -8,7 +8,7 @@ import os
 import secrets
 from typing import TYPE_CHECKING
 
-from tirui.cluster.runtime import RuntimeFailure
+from tirui.core.errors import RuntimeFailure
 from tirui.secrets import SecretStoreError, TokenRef
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ def open_runtime(profile: Profile, tokens: TokenStore | None, *, supervise: bool
     folder's deployments; with ``supervise`` (the app, while it runs) it restarts what fails and
     answers probes, without (a CLI command) it only reads and changes state. A Kubernetes profile:
     a :class:`~tirui.cluster.kube.runtime.KubeRuntime` for its kubeconfig and context, or a
-    :class:`~tirui.cluster.runtime.RuntimeFailure` saying what is missing.
+    :class:`~tirui.core.errors.RuntimeFailure` saying what is missing.
     """
     if profile.is_local:
         from tirui import locations

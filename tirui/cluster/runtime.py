@@ -20,19 +20,6 @@ if TYPE_CHECKING:
     from tirui.torchserve.target import Target
 
 
-class RuntimeFailure(Exception):
-    """A runtime operation failed; the message is a complete sentence for the user."""
-
-
-class DeploymentNotFound(RuntimeFailure):
-    pass
-
-
-class ChangedElsewhere(RuntimeFailure):
-    """Nothing was changed: the change would overwrite what another tool changed since (fields
-    another manager owns); deploying again with ``force`` takes them over."""
-
-
 @dataclass
 class ReplicaStatus:
     """One replica (a pod, or a local TorchServe process)."""
@@ -155,8 +142,8 @@ class Runtime(CanaryControl, Protocol):
 
     A runtime is opened for one profile and one token store (:func:`tirui.cluster.open.open_runtime`)
     and keeps them: the object store a deploy reads from and the keyring its tokens go to.
-    Every call may block: the UI runs them in threads. Failures are :class:`RuntimeFailure`
-    (or a subclass) with a sentence for the user."""
+    Every call may block: the UI runs them in threads. Failures are
+    :class:`~tirui.core.errors.RuntimeFailure` (or a subclass) with a sentence for the user."""
 
     profile: Profile
     """The profile it was opened for."""

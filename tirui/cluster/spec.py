@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tirui.cluster.autoscale import metric_problem, target_problem
 from tirui.cluster.quantities import QUANTITY_RE, to_bytes
-from tirui.cluster.runtime import RuntimeFailure
+from tirui.core.errors import RuntimeFailure
 from tirui.storage.uri import is_remote
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -363,6 +363,18 @@ class DeploymentSpec:
         from tirui.torchserve.settings import ModelSettings
 
         return ModelSettings(self.workers, self.batch_size, self.max_batch_delay_ms, self.request_timeout_s)
+
+    def with_settings(self, settings: ModelSettings) -> DeploymentSpec:
+        """This spec with ``settings``' workers and batching (the inverse of :meth:`settings`)."""
+        import dataclasses
+
+        return dataclasses.replace(
+            self,
+            workers=settings.workers,
+            batch_size=settings.batch_size,
+            max_batch_delay_ms=settings.max_batch_delay_ms,
+            request_timeout_s=settings.response_timeout_s,
+        )
 
     @property
     def max_body_bytes(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tirui.cluster.runtime import RuntimeFailure
+from tirui.core.errors import RuntimeFailure
 from tirui.torchserve.target import Target, TargetError
 
 if TYPE_CHECKING:

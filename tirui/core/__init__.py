@@ -1,2 +1,3 @@
-"""Small pure helpers with no I/O and no Textual: the loaded window of a bucket listing
-(filter, sort, selection, paging) and durations as people type them (``15m``, ``7d``)."""
+"""Small pure pieces with no I/O, no Textual and no other tirui import: the wall clock the
+screens draw against, durations as people type them (``15m``, ``7d``) and the runtime error
+family (``errors.py``) every layer above raises or catches."""

@@ -21,7 +21,10 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tirui.metrics.series import MetricsPipeline
 
 KINDS = {
     "p99-ms": "p99 latency above {above:g} ms over {for_s:g} s",
@@ -62,7 +65,7 @@ class Alert:
         return f"{self.deployment}: {self.rule.text()}{shown}"
 
 
-def _seconds(text: Any, where: str) -> float:
+def _seconds(text: object, where: str) -> float:
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return float(text)
     m = DURATION.match(str(text).strip())
@@ -111,7 +114,20 @@ def load_rules(path: Path) -> list[Rule]:
     return parse_rules(read_rules_file(path), str(path))
 
 
-def observe(rule: Rule, pipeline: Any, status: Any, now: float) -> float | None:
+class Observed(Protocol):
+    """What the status rules read of a deployment (a runtime's ``DeploymentStatus``)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def desired(self) -> int: ...
+    @property
+    def ready(self) -> int: ...
+    @property
+    def restarts(self) -> int: ...
+
+
+def observe(rule: Rule, pipeline: MetricsPipeline, status: Observed, now: float) -> float | None:
     """The value ``rule`` compares (None: no data, e.g. no request in the window)."""
     if rule.kind == "p99-ms":
         value = pipeline.percentiles(rule.for_s, now)[0.99]
@@ -133,7 +149,7 @@ def observe(rule: Rule, pipeline: Any, status: Any, now: float) -> float | None:
 
 
 def evaluate(
-    rules: list[Rule], deployment: str, pipeline: Any, status: Any, now: float
+    rules: list[Rule], deployment: str, pipeline: MetricsPipeline, status: Observed, now: float
 ) -> tuple[list[Alert], list[Rule]]:
     """(the alerts of ``deployment`` whose condition holds now, every rule that had data to
     decide on: a rule without data neither fires nor resolves)."""
@@ -150,7 +166,9 @@ def evaluate(
     return alerts, decided
 
 
-def firing(rules: list[Rule], deployment: str, pipeline: Any, status: Any, now: float) -> list[Alert]:
+def firing(
+    rules: list[Rule], deployment: str, pipeline: MetricsPipeline, status: Observed, now: float
+) -> list[Alert]:
     """The rules of ``deployment`` whose condition holds now (over their window)."""
     return evaluate(rules, deployment, pipeline, status, now)[0]
 

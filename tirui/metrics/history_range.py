@@ -12,7 +12,6 @@ The step follows the chart's width, so one point is about one braille dot.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from tirui.metrics.promql import PrometheusSource
 from tirui.metrics.scrape import ScrapeError
@@ -62,8 +61,8 @@ def queries(namespace: str, deployment: str, step: int) -> dict[str, str]:
     return out
 
 
-def _points(data: Any) -> Points:
-    result = (data or {}).get("result") or []
+def _points(data: object) -> Points:
+    result = (data.get("result") if isinstance(data, dict) else None) or []
     if not result:
         return []
     out: Points = []

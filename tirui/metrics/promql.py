@@ -30,7 +30,7 @@ class PrometheusSource:
         *,
         timeout: float = 2.0,
         headers: dict[str, str] | None = None,
-        verify: Any = True,
+        verify: bool | str = True,
     ) -> None:
         import httpx
 

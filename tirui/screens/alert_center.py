@@ -6,86 +6,73 @@ and the history viewer (``A``)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tirui.alerting.notifier import Notifier
-    from tirui.app import TiruiApp
-    from tirui.metrics.alert_watch import AlertWatch, Round
+    from tirui.alerting.service import AlertService
     from tirui.metrics.alerts import Alert
+    from tirui.screens.base import HostApp
     from tirui.screens.viewer import TextViewer
 
 
 class AlertCenter:
-    def __init__(self, app: TiruiApp) -> None:
+    """The TUI's face of :class:`~tirui.alerting.service.AlertService`: what fires, for the
+    header, the table and the notifications."""
+
+    def __init__(self, app: HostApp) -> None:
         self.app = app
         self.firing: list[Alert] = []
         """The alerts firing now."""
         self.header = ""
         """"2 alerts firing" (or why the rules cannot be read); "" when all is well."""
-        self._watch: tuple[str, AlertWatch] | None = None
-        self._notifier: Notifier | None = None
-        """Books what fires and notifies the channels while this tirui holds the alert book
-        (no ``tirui alerts --watch`` runs on the data dir)."""
+        self._service: AlertService | None = None
+        """The rounds of the active profile (a new profile starts afresh)."""
 
     async def round(self) -> None:
-        """One evaluation, booked and delivered; the last known alerts stay while the cluster
-        does not answer."""
+        """One round; the last known alerts stay while the cluster does not answer."""
         from tirui.locations import config_dir
 
         app = self.app
         path = config_dir() / "alerts.toml"
-        if self._watch is not None and self._watch[0] != app.profile.name:
+        if self._service is not None and self._service.profile != app.profile.name:
             await self.close()  # another profile: start afresh
             self.firing, self.header = [], ""
         if not path.exists():  # no rules: nothing to do, not even creating the runtime
             self.firing, self.header = [], ""
             return
-        from tirui.cluster.runtime import RuntimeFailure
-        from tirui.metrics.alert_watch import AlertWatch
+        from tirui.core.errors import RuntimeFailure
         from tirui.metrics.alerts import AlertRuleError
 
-        if self._watch is None:
-            self._watch = (app.profile.name, AlertWatch(path))
         runtime = await app.get_runtime()
         if runtime is None:
             return
+        if self._service is None:
+            self._service = await asyncio.to_thread(self._open, path)
         try:
-            seen = await self._watch[1].round(runtime)
-            await self._send(seen)
+            result = await self._service.round(runtime, time.time())
         except AlertRuleError as exc:
             self.firing, self.header = [], f"alert rules: {exc}"
             return
         except RuntimeFailure:
             return
+        for line in result.lines:  # a delivery that failed is said once per attempt
+            if line.startswith(("not sent", "dropped")):
+                app.notify(line, title="Alert channel", severity="warning", timeout=10)
         before = {(a.deployment, a.rule) for a in self.firing}
-        for alert in seen.alerts:
+        for alert in result.alerts:
             if (alert.deployment, alert.rule) not in before:
                 app.notify(alert.line(), title="Alert", severity="error", timeout=15)
-        self.firing = seen.alerts
+        self.firing = result.alerts
         count = len(self.firing)
         self.header = f"{count} alert{'s' if count > 1 else ''} firing" if count else ""
 
-    async def _send(self, seen: Round) -> None:
-        """Book the round and deliver (threads: SMTP and HTTP block); a delivery that failed is
-        said once per attempt (the outbox retries with back-off)."""
-        from tirui.alerting.book import Observation
+    def _open(self, rules: Path) -> AlertService:
+        from tirui.alerting.service import AlertService
+        from tirui.locations import data_dir
 
-        if self._notifier is None:
-            from tirui.alerting.notifier import Notifier
-            from tirui.locations import config_dir, data_dir
-
-            rules = config_dir() / "alerts.toml"
-            self._notifier = Notifier(
-                data_dir() / "alerts", rules, self.app.profile.name, self.app.token_store
-            )
-        observation = Observation.of(seen.alerts, seen.decided, seen.deployments)
-        lines = await asyncio.to_thread(self._notifier.round, observation, time.time())
-        for line in lines:
-            if line.startswith(("not sent", "dropped")):
-                self.app.notify(line, title="Alert channel", severity="warning", timeout=10)
+        return AlertService(rules, data_dir() / "alerts", self.app.profile.name, self.app.token_store)
 
     def history(self) -> TextViewer:
         """Past firings with start, end and peak, then those firing now (the book as saved,
@@ -104,10 +91,6 @@ class AlertCenter:
         return TextViewer("Alert history", fetch, follow=True)
 
     async def close(self) -> None:
-        if self._watch is not None:
-            with contextlib.suppress(Exception):
-                await self._watch[1].aclose()
-            self._watch = None
-        if self._notifier is not None:
-            self._notifier.close()
-            self._notifier = None
+        if self._service is not None:
+            service, self._service = self._service, None
+            await service.aclose()

@@ -2,7 +2,7 @@
 
 A form is a :class:`Form` that turns its fields into the model it stands for (``to_model()``,
 as Posting's widgets do) and dismisses with it: :class:`FormDialog` with the values by field
-name, :class:`~tirui.screens.deploy_form.DeployForm` with a deployment spec."""
+name, :class:`~tirui.screens.deployments.deploy_form.DeployForm` with a deployment spec."""
 
 from __future__ import annotations
 

@@ -10,10 +10,10 @@ if TYPE_CHECKING:
     from tirui.screens.base import MainScreen
 
 SCREENS: dict[str, tuple[str, str]] = {
-    "buckets": ("tirui.screens.buckets", "BucketsScreen"),
-    "deploy": ("tirui.screens.deployments", "DeploymentsScreen"),
-    "metrics": ("tirui.screens.metrics", "MetricsScreen"),
-    "play": ("tirui.screens.playground", "PlaygroundScreen"),
+    "buckets": ("tirui.screens.buckets.screen", "BucketsScreen"),
+    "deploy": ("tirui.screens.deployments.screen", "DeploymentsScreen"),
+    "metrics": ("tirui.screens.metrics.screen", "MetricsScreen"),
+    "play": ("tirui.screens.playground.screen", "PlaygroundScreen"),
     "tokens": ("tirui.screens.tokens", "TokensScreen"),
 }
 

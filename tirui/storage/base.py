@@ -210,3 +210,9 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def keys_below(store: ObjectStore, bucket: str, prefix: str) -> list[str]:
+    """Every key under ``prefix``, at any depth (what deleting a folder deletes: ``tirui rm -r``
+    and ``x`` on a folder in Buckets)."""
+    return [o.key for page in store.iter_pages(bucket, prefix, delimiter="") for o in page.objects]

@@ -13,9 +13,12 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tirui.storage.base import StorageError
+
+if TYPE_CHECKING:
+    from tirui.storage.base import ObjectStore
 
 MANIFEST = "MAR-INF/MANIFEST.json"
 TAIL = 64 * 1024 + 22  # the EOCD record plus the longest possible zip comment
@@ -208,7 +211,7 @@ def _model_config(read: RangeReader, cd: bytes, name: str, limit: int) -> dict[s
     return doc if isinstance(doc, dict) else {}
 
 
-def peek_manifest(store: Any, bucket: str, key: str) -> MarManifest:
+def peek_manifest(store: ObjectStore, bucket: str, key: str) -> MarManifest:
     """The manifest of ``eos://bucket/key`` through the store's ranged reads."""
     size = store.head(bucket, key).size
     return read_manifest(lambda start, end: store.read_range(bucket, key, start, end), size)

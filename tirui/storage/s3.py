@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tirui.storage.base import (
     AccessDenied,
@@ -34,6 +34,12 @@ from tirui.storage.base import (
     validate_bucket_name,
     validate_key,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from boto3.s3.transfer import TransferManager
+    from s3transfer.futures import TransferFuture
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
@@ -106,14 +112,14 @@ class _Progress:
     def __init__(self, fn: ProgressFn | None) -> None:
         self.fn = fn
 
-    def on_progress(self, future: Any, bytes_transferred: int, **_: Any) -> None:
+    def on_progress(self, future: object, bytes_transferred: int, **_: object) -> None:
         if self.fn:
             self.fn(bytes_transferred)
 
     # s3transfer calls these by name on subscribers.
-    def on_queued(self, **_: Any) -> None: ...
+    def on_queued(self, **_: object) -> None: ...
 
-    def on_done(self, **_: Any) -> None: ...
+    def on_done(self, **_: object) -> None: ...
 
 
 class S3Store:
@@ -252,7 +258,9 @@ class S3Store:
             return False
         return True
 
-    def _run_transfer(self, start: Any, cancel: CancelToken | None, what: str) -> None:
+    def _run_transfer(
+        self, start: Callable[[TransferManager], TransferFuture], cancel: CancelToken | None, what: str
+    ) -> None:
         from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
         config = TransferConfig(

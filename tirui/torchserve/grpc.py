@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from google.protobuf.message import Message as ProtoMessage
 
 from tirui.torchserve.errors import ErrorKind, TorchServeError
 from tirui.torchserve.protos import inference_pb2, inference_pb2_grpc, management_pb2, management_pb2_grpc
@@ -80,7 +81,7 @@ def _channel(target: str, tls: bool, ca_file: str) -> grpc.aio.Channel:
     return grpc.aio.secure_channel(target, grpc.ssl_channel_credentials(roots), options=options)
 
 
-def _pairs(md: Any) -> list[tuple[str, str]]:
+def _pairs(md: Iterable[tuple[str, str | bytes]] | None) -> list[tuple[str, str]]:
     out = []
     for key, value in md or ():
         out.append((key, value.decode("latin-1") if isinstance(value, bytes) else str(value)))
@@ -179,7 +180,7 @@ class TorchServeGRPC:
             initial_metadata=_pairs(initial),
         )
 
-    async def _predictions(self, call: Any) -> AsyncIterator[bytes]:
+    async def _predictions(self, call: grpc.aio.UnaryStreamCall) -> AsyncIterator[bytes]:
         """The predictions of a server stream, as they arrive; RPC errors become TorchServeError."""
         try:
             async for response in call:
@@ -220,7 +221,7 @@ class TorchServeGRPC:
             yield prediction
 
     # -- management --------------------------------------------------------------------------
-    async def _manage(self, rpc: str, request: Any) -> str:
+    async def _manage(self, rpc: str, request: ProtoMessage) -> str:
         method = getattr(self.management, rpc)
         target = self.endpoint.management_target or self.endpoint.inference_target
         try:

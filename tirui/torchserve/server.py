@@ -19,6 +19,8 @@ from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tirui.torchserve.settings import ModelSettings
+
 
 class ServerError(RuntimeError):
     """TorchServe cannot be started (missing Java, missing package, port taken, ...)."""
@@ -91,28 +93,34 @@ class ServerKeys:
 
 @dataclass
 class ServerConfig:
-    """What goes into ``config.properties``."""
+    """What goes into ``config.properties``: the one renderer, for a local TorchServe (the local
+    runtime, the test fixtures) and for a pod's (:func:`tirui.cluster.manifests.build.torchserve_config`)."""
 
     ports: Ports
-    model_store: Path
+    model_store: Path | str
     load_models: list[str] = field(default_factory=list)
-    workers: int = 1
-    batch_size: int = 1
-    max_batch_delay_ms: int = 100
-    response_timeout_s: int = 120
+    settings: ModelSettings = field(default_factory=ModelSettings)
+    """Workers, batch size, batch delay, response timeout: the defaults for every model, and
+    the ``models=`` entry of the one archive when its version is known."""
     model_version: str = ""
     """The version of the one archive in ``load_models``: its settings go into ``models=``,
     keyed by it (without one TorchServe's defaults apply to batch size and delay)."""
     token_auth: bool = True
     enable_model_api: bool = False
+    protocol: str = "torchserve"
+    """The request envelope: torchserve, or kserve / kservev2 (``service_envelope``)."""
+    max_body_bytes: int = 0
+    """The largest request and response, HTTP and gRPC alike (0: TorchServe's 6.5 MB)."""
+    metrics_host: str = ""
+    """Where the metrics API listens ("": the host of the others; a pod's: every interface)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     def render(self, host: str = "127.0.0.1") -> str:
-        p = self.ports
+        p, m = self.ports, self.settings
         lines = {
             "inference_address": f"http://{host}:{p.inference}",
             "management_address": f"http://{host}:{p.management}",
-            "metrics_address": f"http://{host}:{p.metrics}",
+            "metrics_address": f"http://{self.metrics_host or host}:{p.metrics}",
             "grpc_inference_address": host,
             "grpc_management_address": host,
             "grpc_inference_port": str(p.grpc_inference),
@@ -120,26 +128,24 @@ class ServerConfig:
             "metrics_mode": "prometheus",
             "model_store": str(self.model_store),
             "load_models": ",".join(self.load_models) or "",
-            "default_workers_per_model": str(self.workers),
-            "default_response_timeout": str(self.response_timeout_s),
+            "default_workers_per_model": str(m.workers),
+            "default_response_timeout": str(m.response_timeout_s),
             "models": self._models(),
             "disable_token_authorization": "false" if self.token_auth else "true",
             "enable_model_api": "true" if self.enable_model_api else "false",
             "install_py_dep_per_model": "false",
+            "max_request_size": str(self.max_body_bytes) if self.max_body_bytes else "",
+            "max_response_size": str(self.max_body_bytes) if self.max_body_bytes else "",
+            "service_envelope": self.protocol if self.protocol != "torchserve" else "",
         }
         lines.update(self.extra)
         return "".join(f"{k}={v}\n" for k, v in lines.items() if v != "")
 
     def _models(self) -> str:
-        from tirui.torchserve.settings import ModelSettings
-
         if len(self.load_models) != 1 or "=" not in self.load_models[0] or not self.model_version:
             return ""
         model, mar = self.load_models[0].split("=", 1)
-        settings = ModelSettings(
-            self.workers, self.batch_size, self.max_batch_delay_ms, self.response_timeout_s
-        )
-        return settings.models_json(model, self.model_version, mar)
+        return self.settings.models_json(model, self.model_version, mar)
 
 
 def torchserve_command() -> list[str]:

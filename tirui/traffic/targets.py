@@ -114,8 +114,8 @@ def resolve_target(
             verify=verify,
         )
     from tirui.cluster.open import open_runtime
-    from tirui.cluster.runtime import RuntimeFailure
     from tirui.cluster.targets import deployment_target
+    from tirui.core.errors import RuntimeFailure
 
     if runtime is None:
         try:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import builtins
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tirui.cluster.kube.discovery import Discovery
 from tirui.cluster.kube.errors import explain
 from tirui.cluster.manifests.versions import ApiVersions, plural
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 Obj = dict[str, Any]
 
@@ -35,7 +38,7 @@ class Kind:
     default request timeout (a call may pass its own ``_request_timeout``, as watches do);
     deletes answer raw (servers answer some with a ``Status``, not the object)."""
 
-    def __init__(self, api_client: Any, kind: str, discovery: Discovery, timeout: float) -> None:
+    def __init__(self, api_client: ApiClient, kind: str, discovery: Discovery, timeout: float) -> None:
         from kubernetes import client
 
         self.kind = kind
@@ -82,7 +85,7 @@ class KubeApi:
     :class:`Kind` per object kind tirui writes (``kinds``; ``pods`` apart: tirui reads pods, never
     writes them)."""
 
-    def __init__(self, api_client: Any, namespace: str, timeout: float = 10.0) -> None:
+    def __init__(self, api_client: ApiClient, namespace: str, timeout: float = 10.0) -> None:
         from kubernetes import client
 
         self.client = api_client

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tirui.canary.state import CANARY_SUFFIX, CanaryStatus
 from tirui.cluster.kube.errors import KubeError, explain
+from tirui.cluster.kube.status import canary_status_of
 from tirui.cluster.kube.versions import stored
 from tirui.cluster.manifests.canary import build_canary, canary_spec, canary_state, served_model
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from tirui.config import Profile
 
 Obj = dict[str, Any]
-INGRESS_SPLIT = "the ingress-nginx canary Ingress (all clients, REST and gRPC)"
 
 
 def event_reason(text: str) -> str:
@@ -227,23 +227,4 @@ def rolled_out(dep: Obj | None) -> bool:
         and int(status.get("updatedReplicas", 0)) >= want
         and int(status.get("availableReplicas", 0)) >= want
         and int(status.get("replicas", 0)) <= want
-    )
-
-
-def canary_status_of(dep: Obj | None) -> CanaryStatus | None:
-    spec = stored(dep)
-    if dep is None or spec is None:
-        return None
-    from tirui.cluster.kube.status import timestamp
-
-    state = canary_state(dep)
-    ready = int(dep.get("status", {}).get("readyReplicas", 0) or 0)
-    return CanaryStatus(
-        spec.version_text,
-        int(state.get("weight", 0)),
-        float(state.get("started", 0.0)) or timestamp(dep["metadata"].get("creationTimestamp")),
-        model_version=spec.model_version,
-        ready=ready > 0,
-        split=INGRESS_SPLIT,
-        policy=str(state.get("policy", "")),
     )

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tirui.cluster.runtime import ChangedElsewhere, RuntimeFailure
+from tirui.core.errors import ChangedElsewhere, RuntimeFailure
 
 
 class KubeError(RuntimeFailure):

@@ -16,15 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 from tirui.canary.state import CANARY_SUFFIX
 from tirui.cluster.kube.api import KubeApi
-from tirui.cluster.kube.canary import canary_status_of
 from tirui.cluster.kube.describe import PodSettings
 from tirui.cluster.kube.errors import explain
 from tirui.cluster.kube.logs import DeploymentLogs, PodLog
-from tirui.cluster.kube.status import deployment_status, ingress_endpoint, ingress_hosts, labels, timestamp
+from tirui.cluster.kube.status import (
+    canary_status_of,
+    deployment_status,
+    ingress_endpoint,
+    ingress_hosts,
+    labels,
+    timestamp,
+)
 from tirui.cluster.kube.watch import ListWatch
 from tirui.cluster.manifests.canary import CANARY_OF
 from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL, MANAGED_BY, METRICS_PORT
-from tirui.cluster.runtime import DeploymentNotFound, DeploymentStatus
+from tirui.cluster.runtime import DeploymentStatus
+from tirui.core.errors import DeploymentNotFound
 
 if TYPE_CHECKING:
     from tirui.config import Profile

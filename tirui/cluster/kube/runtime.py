@@ -21,7 +21,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tirui.cluster.kube.api import KubeApi
 from tirui.cluster.kube.apply import KubeWrites
@@ -37,6 +37,9 @@ from tirui.config import Profile
 from tirui.metrics.collector import ReplicaSource
 from tirui.secrets import TokenStore
 from tirui.torchserve.target import Target
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 __all__ = ["ApplyResult", "KubeConflict", "KubeError", "KubeRuntime", "explain"]
 
@@ -56,7 +59,7 @@ class KubeRuntime(CanaryDelegation):
 
     def __init__(
         self,
-        api_client: Any,
+        api_client: ApiClient,
         namespace: str = "default",
         *,
         profile: Profile | None = None,

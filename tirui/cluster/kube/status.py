@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from tirui.canary.state import CanaryStatus
 from tirui.cluster.autoscale import CHOICES, requirement
 from tirui.cluster.kube.versions import stored, versions
+from tirui.cluster.manifests.canary import canary_state
 from tirui.cluster.manifests.objects import DEPLOYMENT_LABEL
 from tirui.cluster.runtime import DeploymentStatus, ReplicaStatus
 from tirui.cluster.spec import model_name_of
@@ -20,6 +22,8 @@ WAITING_FAILURES = (
     "InvalidImageName",
     "RunContainerError",
 )
+
+INGRESS_SPLIT = "the ingress-nginx canary Ingress (all clients, REST and gRPC)"
 
 
 def timestamp(value: str | None) -> float:
@@ -213,3 +217,20 @@ def pod_status(pod: Obj) -> ReplicaStatus:
         c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []) or []
     )
     return ReplicaStatus(name, ready, "Ready" if ready else phase, restarts, reason)
+
+
+def canary_status_of(dep: Obj | None) -> CanaryStatus | None:
+    spec = stored(dep)
+    if dep is None or spec is None:
+        return None
+    state = canary_state(dep)
+    ready = int(dep.get("status", {}).get("readyReplicas", 0) or 0)
+    return CanaryStatus(
+        spec.version_text,
+        int(state.get("weight", 0)),
+        float(state.get("started", 0.0)) or timestamp(dep["metadata"].get("creationTimestamp")),
+        model_version=spec.model_version,
+        ready=ready > 0,
+        split=INGRESS_SPLIT,
+        policy=str(state.get("policy", "")),
+    )

@@ -13,7 +13,10 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from urllib3.response import BaseHTTPResponse
 
 Obj = dict[str, Any]
 
@@ -53,7 +56,7 @@ class ListWatch:
         self._items: dict[str, Obj] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._response: Any = None
+        self._response: BaseHTTPResponse | None = None
         self._thread: threading.Thread | None = None
 
     # -- reading -----------------------------------------------------------------------------
@@ -170,7 +173,7 @@ class ListWatch:
             self.on_change()
 
 
-def stream_lines(response: Any, stop: threading.Event) -> Generator[bytes, None, None]:
+def stream_lines(response: BaseHTTPResponse, stop: threading.Event) -> Generator[bytes, None, None]:
     """The complete lines of a streamed API response (watch events, a followed log) as they
     arrive, until it ends or ``stop`` is set; the connection is released either way."""
     try:
@@ -185,7 +188,7 @@ def stream_lines(response: Any, stop: threading.Event) -> Generator[bytes, None,
         response.release_conn()
 
 
-def shutdown(response: Any) -> None:
+def shutdown(response: BaseHTTPResponse | None) -> None:
     """Unblock a thread reading a streamed response (urllib3 >= 2.3); best effort."""
     if response is not None:
         with contextlib.suppress(Exception):

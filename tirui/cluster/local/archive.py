@@ -6,8 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tirui.cluster.runtime import ApplyResult, RuntimeFailure
+from tirui.cluster.runtime import ApplyResult
 from tirui.cluster.spec import DeploymentSpec, is_model_name, model_name_of
+from tirui.core.errors import RuntimeFailure
 from tirui.storage.base import ObjectStore
 
 

@@ -18,16 +18,15 @@ that a ``tirui bench`` in another terminal follows).
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tirui.canary.state import CanaryStatus
-from tirui.cluster.runtime import RuntimeFailure
+from tirui.cluster.local.canary_file import canary_of, canary_text, write_canary
 from tirui.cluster.spec import DeploymentSpec
+from tirui.core.errors import RuntimeFailure
 
 if TYPE_CHECKING:
     from tirui.canary.feed import SideFeed
@@ -37,51 +36,7 @@ if TYPE_CHECKING:
     from tirui.config import Profile
     from tirui.secrets import TokenStore
 
-CANARY_FILE = "canary.json"
 LOCAL_SPLIT = "tirui's own clients (Playground, bench, predict); other clients reach the stable version"
-
-
-def canary_of(folder: Path) -> dict[str, Any]:
-    """The deployment's canary (source, mar_file, etag, model_version, weight, started, policy),
-    or {} without one."""
-    try:
-        doc = json.loads((folder / CANARY_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def _write(folder: Path, canary: dict[str, Any]) -> None:
-    path = folder / CANARY_FILE
-    if not canary:
-        path.unlink(missing_ok=True)
-        return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(canary, indent=2))
-    os.replace(tmp, path)
-
-
-def canary_text(canary: dict[str, Any]) -> str:
-    from tirui.cluster.spec import version_text
-
-    if not canary:
-        return ""
-    return version_text(
-        str(canary["source"]), str(canary.get("model_version", "")), str(canary.get("etag", ""))
-    )
-
-
-def pause_canary(dep: LocalDep) -> None:
-    """A TorchServe (re)start loads the serving archive only: the canary gets no traffic until
-    :meth:`LocalCanaries.resume` has loaded it again."""
-    canary = canary_of(dep.folder)
-    if canary and not canary.get("restoring"):
-        paused = {**canary, "weight": 0, "paused_weight": canary.get("weight", 0), "restoring": True}
-        _write(dep.folder, paused)
-        dep.event(
-            f"Canary {canary_text(canary)} paused: TorchServe (re)starts with the stable version; "
-            "the canary is loaded again once that is Ready"
-        )
 
 
 class LocalCanaries:
@@ -134,7 +89,7 @@ class LocalCanaries:
                 "started": time.time(),
                 "policy": policy,
             }
-            _write(dep.folder, canary)
+            write_canary(dep.folder, canary)
             dep.event(f"Canary started: {canary_text(canary)} at {weight}% (split by {LOCAL_SPLIT})")
             s.save(dep.folder)
         status = self.canary_status(name)
@@ -190,13 +145,13 @@ class LocalCanaries:
                 if now.get("restoring") and now.get("model_version") == version:
                     weight = int(now.get("paused_weight", 0))
                     resumed = {k: v for k, v in now.items() if k not in ("restoring", "paused_weight")}
-                    _write(dep.folder, {**resumed, "weight": weight})
+                    write_canary(dep.folder, {**resumed, "weight": weight})
                     dep.event(f"Canary {canary_text(now)} loaded again at {weight}%")
                     return
             retire(self.fleet.http, swap, version, drain=False)  # aborted meanwhile: unload it again
         except RuntimeFailure as exc:
             with self.fleet.lock:
-                _write(dep.folder, {})
+                write_canary(dep.folder, {})
                 dep.event(
                     f"Warning: canary {canary_text(canary)} ended: it could not be loaded again ({exc})"
                 )
@@ -209,7 +164,7 @@ class LocalCanaries:
         with self.fleet.lock:
             dep, canary = self._canary(name)
             key = "paused_weight" if canary.get("restoring") else "weight"  # paused: for after
-            _write(dep.folder, {**canary, key: weight})
+            write_canary(dep.folder, {**canary, key: weight})
             dep.event(
                 f"Canary weight set to {weight}%" + (" (once it is loaded again)" if key != "weight" else "")
             )
@@ -226,7 +181,7 @@ class LocalCanaries:
         make_default(self.fleet.http, swap, c["model_version"])
         new = {k: str(c[k]) for k in ("source", "mar_file", "etag", "model_version")}
         with self.fleet.lock:
-            _write(dep.folder, {})
+            write_canary(dep.folder, {})
             spec = self.versions.spec_as_is(dep, new["source"])
             self.versions.switched(dep, spec, new, dep.state.revision, running=True)
         try:
@@ -240,12 +195,12 @@ class LocalCanaries:
 
         with self.fleet.lock:
             dep, c = self._canary(name)
-            _write(dep.folder, {**c, "weight": 0})
+            write_canary(dep.folder, {**c, "weight": 0})
             swap = self.fleet.swap(dep)
         if swap is not None:
             retire(self.fleet.http, swap, str(c["model_version"]))
         with self.fleet.lock:
-            _write(dep.folder, {})
+            write_canary(dep.folder, {})
             dep.event(f"Canary {canary_text(c)} removed: stable serves all traffic")
         Path(c["mar_file"]).unlink(missing_ok=True)
 

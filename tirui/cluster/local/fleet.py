@@ -18,8 +18,8 @@ from tirui.cluster.local.dep import LocalDep
 from tirui.cluster.local.lease import SupervisorLease
 from tirui.cluster.local.state import LocalState
 from tirui.cluster.local.update import Swap
-from tirui.cluster.runtime import DeploymentNotFound
 from tirui.cluster.spec import DeploymentSpec
+from tirui.core.errors import DeploymentNotFound
 from tirui.torchserve.server import ServerKeys, group_alive
 
 RUNNING = ("Starting", "Ready", "NotReady")
@@ -99,10 +99,7 @@ class LocalFleet:
             f"http://127.0.0.1:{s.ports['management']}",
             keys.management,
             s.model,
-            spec.workers if spec else s.workers,
-            spec.batch_size if spec else s.batch_size,
-            spec.max_batch_delay_ms if spec else s.max_batch_delay_ms,
-            spec.request_timeout_s if spec else s.response_timeout_s,
+            spec.settings() if spec else s.settings,
             timeout=self.startup_timeout,
             deployment=s.name,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tirui.cluster.local.canary import pause_canary
+from tirui.cluster.local.canary_file import pause_canary
 from tirui.cluster.local.dep import LocalDep
 from tirui.torchserve.server import Ports, ServerConfig, ServerError, start_server, stop_group
 
@@ -22,13 +22,10 @@ def start_process(dep: LocalDep) -> None:
         s.port_set,
         mar.parent,
         [f"{s.model}={mar.name}"],
-        workers=s.workers,
-        batch_size=s.batch_size,
-        max_batch_delay_ms=s.max_batch_delay_ms,
-        response_timeout_s=s.response_timeout_s,
+        settings=s.settings,
         model_version=s.model_version,
         enable_model_api=True,  # in-place updates register a second version beside the first
-        extra={"service_envelope": s.protocol} if s.protocol != "torchserve" else {},
+        protocol=s.protocol,
     )
     try:
         Path(s.tmp_dir).mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 from tirui.cluster.local.archive import check_archive, fetch_archive
-from tirui.cluster.local.canary import LocalCanaries, canary_of
+from tirui.cluster.local.canary import LocalCanaries
+from tirui.cluster.local.canary_file import canary_of
 from tirui.cluster.local.dep import LocalDep, tail
 from tirui.cluster.local.fleet import RUNNING, LocalFleet
 from tirui.cluster.local.process import kill_process, start_process
@@ -44,10 +45,10 @@ from tirui.cluster.runtime import (
     DeploymentStatus,
     DeployOptions,
     ReplicaStatus,
-    RuntimeFailure,
 )
 from tirui.cluster.spec import DeploymentSpec
 from tirui.config import local_profile
+from tirui.core.errors import RuntimeFailure
 from tirui.torchserve.server import Ports, ServerKeys, stop_group
 
 if TYPE_CHECKING:
@@ -270,16 +271,13 @@ class LocalRuntime(CanaryDelegation):
             mar_file=str(mar),
             ports=Ports.free().__dict__,
             tmp_dir=tempfile.mkdtemp(prefix="tirui-ts-", dir=self.temp_root),
-            workers=spec.workers,
-            batch_size=spec.batch_size,
-            max_batch_delay_ms=spec.max_batch_delay_ms,
-            response_timeout_s=spec.request_timeout_s,
             protocol=spec.protocol,
             etag=etag,
             created=time.time(),
             env=dict(spec.env),
             model_version=version,
         )
+        state.settings = spec.settings()
         dep = LocalDep(state, folder)
         with self.fleet.lock:
             self.fleet.deps[spec.name] = dep

@@ -18,6 +18,7 @@ from typing import Any
 
 from tirui.cluster.spec import version_text
 from tirui.torchserve.server import Ports
+from tirui.torchserve.settings import ModelSettings
 
 STATE_FILE = "state.json"
 
@@ -66,6 +67,16 @@ class LocalState:
     def previous_text(self) -> str:
         p = self.previous
         return version_text(p["source"], p.get("model_version", ""), p.get("etag", "")) if p else ""
+
+    @property
+    def settings(self) -> ModelSettings:
+        """Workers and batching as one unit (on disk as four fields, as earlier tiruis wrote)."""
+        return ModelSettings(self.workers, self.batch_size, self.max_batch_delay_ms, self.response_timeout_s)
+
+    @settings.setter
+    def settings(self, value: ModelSettings) -> None:
+        self.workers, self.batch_size = value.workers, value.batch_size
+        self.max_batch_delay_ms, self.response_timeout_s = value.max_batch_delay_ms, value.response_timeout_s
 
     @property
     def port_set(self) -> Ports:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from tirui.cluster.runtime import RuntimeFailure
+from tirui.core.errors import RuntimeFailure
+from tirui.torchserve.settings import ModelSettings
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,8 @@ class Swap:
     """``http://127.0.0.1:PORT``"""
     token: str
     model: str
-    workers: int
-    batch_size: int
-    max_batch_delay_ms: int
-    response_timeout_s: int = 120
+    settings: ModelSettings
+    """What the new version is registered with."""
     timeout: float = 300.0
     drain_s: float = 2.0
     """How long the old version's workers get to finish what they run after the switch."""
@@ -106,10 +105,8 @@ def register(client: httpx.Client, swap: Swap, archive: str, new_version: str) -
     params = {
         "url": archive,
         "model_name": swap.model,
-        "initial_workers": str(max(1, swap.workers)),
-        "batch_size": str(swap.batch_size),
-        "max_batch_delay": str(swap.max_batch_delay_ms),
-        "response_timeout": str(swap.response_timeout_s),
+        "initial_workers": str(max(1, swap.settings.workers)),
+        **{key: str(value) for key, value in swap.settings.register_params().items()},
         "synchronous": "true",
     }
     r = _call(client, "POST", base, swap, params=params)

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tirui.cluster.local.archive import fetch_archive
-from tirui.cluster.local.canary import canary_of
+from tirui.cluster.local.canary_file import canary_of
 from tirui.cluster.local.dep import LocalDep
 from tirui.cluster.local.fleet import LocalFleet
 from tirui.cluster.local.process import start_process
-from tirui.cluster.runtime import ApplyResult, DeploymentStatus, RuntimeFailure
+from tirui.cluster.runtime import ApplyResult, DeploymentStatus
 from tirui.cluster.spec import DeploymentSpec, model_name_of
+from tirui.core.errors import RuntimeFailure
 from tirui.storage.base import ObjectStore
 
 
@@ -72,15 +73,7 @@ class LocalVersions:
     def spec_as_is(dep: LocalDep, source: str) -> DeploymentSpec:
         """``source`` with the deployment's current workers and batching."""
         s = dep.state
-        return DeploymentSpec(
-            s.name,
-            source,
-            workers=s.workers,
-            batch_size=s.batch_size,
-            max_batch_delay_ms=s.max_batch_delay_ms,
-            request_timeout_s=s.response_timeout_s,
-            protocol=s.protocol,
-        )
+        return DeploymentSpec(s.name, source, protocol=s.protocol).with_settings(s.settings)
 
     def _switch(self, dep: LocalDep, spec: DeploymentSpec, new: dict[str, str], revision: int) -> None:
         from tirui.cluster.local.update import swap_in
@@ -105,12 +98,7 @@ class LocalVersions:
             s.previous = old
             s.source, s.mar_file, s.etag = new["source"], new["mar_file"], new["etag"]
             s.model_version, s.revision = new["model_version"], revision
-            s.workers, s.batch_size, s.max_batch_delay_ms, s.response_timeout_s = (
-                spec.workers,
-                spec.batch_size,
-                spec.max_batch_delay_ms,
-                spec.request_timeout_s,
-            )
+            s.settings = spec.settings()
             dep.next_probe = 0.0  # describe the new version at the next round
             how = "in place, no restart" if running else "for its next start"
             dep.event(f"Now serving {s.version_text} ({how}); previous: {s.previous_text}")

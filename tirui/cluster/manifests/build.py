@@ -8,7 +8,7 @@ carries ``app.kubernetes.io/managed-by: tirui`` and ``tirui.dev/deployment: <nam
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tirui.cluster.manifests.autoscale import hpa_metric
 from tirui.cluster.manifests.objects import (
@@ -25,6 +25,10 @@ from tirui.cluster.manifests.pod import deployment, disruption_budget
 from tirui.cluster.manifests.proxy import render_nginx
 from tirui.cluster.spec import DeploymentSpec, model_name_of
 from tirui.storage.uri import parse_uri
+from tirui.torchserve.server import Ports, ServerConfig
+
+if TYPE_CHECKING:
+    from tirui.config import Profile
 
 
 def _b64(value: str) -> str:
@@ -37,48 +41,34 @@ def store_file(model: str) -> str:
     return f"{model}.mar"
 
 
-def per_model_settings(spec: DeploymentSpec, model: str, model_file: str) -> str:
-    """TorchServe's ``models=`` JSON for the spec (:mod:`tirui.torchserve.settings`). It is keyed
-    by model name *and* version, so it needs the archive's version (the runtime reads it from the
-    manifest before it renders); without one it is left out and TorchServe's defaults apply."""
-    if not spec.model_version:
-        return ""
-    return spec.settings().models_json(model, spec.model_version, model_file)
-
-
 def torchserve_config(spec: DeploymentSpec, model_file: str) -> str:
-    """``model_file``: the archive's name in the model store (:func:`store_file`)."""
-    """TorchServe behind the proxy: loopback ports, its own token auth off, metrics for scraping;
-    the per-model settings in ``models=``; the proxy's timeout is TorchServe's response timeout
-    too, so a request the proxy waits for is not cut by TorchServe's own 120 s default."""
+    """TorchServe behind the proxy (``model_file``: the archive's name in the model store,
+    :func:`store_file`): loopback ports, its own token auth off, metrics for scraping on every
+    interface; the per-model settings in ``models=``, keyed by model name *and* version, so
+    only once the runtime has read the archive's version from its manifest (else TorchServe's
+    defaults apply to batching); the proxy's timeout is TorchServe's response timeout too, and
+    one body limit holds for the whole path (nginx has the same; TorchServe sizes its gRPC
+    server's inbound messages by ``max_request_size``)."""
     p = PORTS
     model = model_name_of(spec.source, spec.model_name)
-    lines = {
-        "inference_address": f"http://127.0.0.1:{p.upstream_inference}",
-        "management_address": f"http://127.0.0.1:{p.upstream_management}",
-        "metrics_address": f"http://0.0.0.0:{METRICS_PORT}",
-        "grpc_inference_address": "127.0.0.1",
-        "grpc_management_address": "127.0.0.1",
-        "grpc_inference_port": str(p.upstream_grpc_inference),
-        "grpc_management_port": str(p.upstream_grpc_management),
-        "metrics_mode": "prometheus",
-        "model_store": "/home/model-server/model-store",
-        "load_models": f"{model}={model_file}",
-        "default_workers_per_model": str(spec.workers),
-        "default_response_timeout": str(spec.request_timeout_s),
-        "disable_token_authorization": "true",
-        "install_py_dep_per_model": "false",
-        # one body limit for the whole path (nginx has the same): HTTP and gRPC requests alike
-        # (TorchServe sizes its gRPC server's inbound messages by max_request_size)
-        "max_request_size": str(spec.max_body_bytes),
-        "max_response_size": str(spec.max_body_bytes),
-    }
-    models = per_model_settings(spec, model, model_file)
-    if models:
-        lines["models"] = models
-    if spec.protocol != "torchserve":
-        lines["service_envelope"] = spec.protocol  # KServe v1 / v2 request bodies
-    return "".join(f"{k}={v}\n" for k, v in lines.items())
+    config = ServerConfig(
+        Ports(
+            p.upstream_inference,
+            p.upstream_management,
+            METRICS_PORT,
+            p.upstream_grpc_inference,
+            p.upstream_grpc_management,
+        ),
+        "/home/model-server/model-store",
+        [f"{model}={model_file}"],
+        settings=spec.settings(),
+        model_version=spec.model_version,
+        token_auth=False,
+        protocol=spec.protocol,
+        max_body_bytes=spec.max_body_bytes,
+        metrics_host="0.0.0.0",
+    )
+    return config.render("127.0.0.1")
 
 
 def build(
@@ -261,7 +251,7 @@ def _hpa(spec: DeploymentSpec, namespace: str, n: dict[str, str]) -> Manifest:
 
 def build_for_profile(
     spec: DeploymentSpec,
-    profile: Any,
+    profile: Profile,
     *,
     namespace: str = "",
     access_key_id: str = "",

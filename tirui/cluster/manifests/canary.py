@@ -52,7 +52,7 @@ def canary_spec(stable: DeploymentSpec, source: str, replicas: int = 1) -> Deplo
     )
 
 
-def _relabel(obj: Any, stable: str, canary: str) -> Any:
+def _relabel(obj: object, stable: str, canary: str) -> Any:
     """Secret references to the canary's own Secrets point at the stable side's instead."""
     swap = {f"{canary}-tokens": f"{stable}-tokens", f"{canary}-storage": f"{stable}-storage"}
     if isinstance(obj, dict):

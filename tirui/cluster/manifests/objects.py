@@ -41,7 +41,7 @@ def selector(spec: DeploymentSpec) -> dict[str, str]:
     return {DEPLOYMENT_LABEL: spec.name}
 
 
-def meta(spec: DeploymentSpec, name: str, namespace: str, **extra: Any) -> dict[str, Any]:
+def meta(spec: DeploymentSpec, name: str, namespace: str, **extra: object) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, "labels": labels(spec), **extra}
 
 

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tirui.cluster.runtime import RuntimeFailure
 from tirui.cluster.spec import SpecError
+from tirui.core.errors import RuntimeFailure
 
 OLDEST_MINOR = 20
 """The oldest Kubernetes minor version (1.x) tirui supports."""

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tirui.metrics.quantiles import LogHistogram
-from tirui.traffic.engine.schema import Report
+from tirui.traffic.engine.schema import Job, Report
 
 if TYPE_CHECKING:
-    from tirui.traffic.loadtest import LoadResult, LoadSpec
+    from tirui.traffic.engine.load import LoadResult, LoadSpec
 
 WORKER_MODULE = "tirui.traffic.engine.worker"
 
@@ -42,7 +42,7 @@ def worker_count(spec: LoadSpec) -> int:
     return max(1, min(wanted, limit))
 
 
-def jobs(spec: LoadSpec, every: float) -> list[dict[str, Any]]:
+def jobs(spec: LoadSpec, every: float) -> list[Job]:
     """Each worker's share: connections and requests split exactly, and its part of the schedule."""
     n = worker_count(spec)
     conns = shares(spec.concurrency, n)
@@ -50,34 +50,30 @@ def jobs(spec: LoadSpec, every: float) -> list[dict[str, Any]]:
     headers = dict(spec.headers)
     if spec.token and not any(k.lower() == "authorization" for k in headers):
         headers["Authorization"] = f"Bearer {spec.token}"
-    base = {
-        "protocol": spec.protocol,
-        "url": spec.url,
-        "canary_url": spec.canary_url() if spec.protocol == "http" else "",
-        "method": spec.method,
-        "headers": headers,
-        "body": base64.b64encode(spec.body).decode(),
-        "model": spec.model,
-        "duration": spec.duration,
-        "timeout": spec.timeout,
-        "tls": spec.tls,
-        "verify": spec.verify,
-        "stream": spec.stream,
-        "canary_version": spec.canary_version,
-        "canary_weight": spec.canary_weight,
-        "every": every,
-    }
-    rate = spec.rate
-    # Open loop: the run's schedule (request k due at k / rate) dealt round-robin, so worker i
-    # sends requests i, i + n, i + 2n, ... at rate / n from a phase of i / rate.
     return [
-        base
-        | {
-            "concurrency": c,
-            "requests": r,
-            "rate": rate / n if rate else None,
-            "phase": i / rate if rate else 0.0,
-        }
+        Job(
+            protocol=spec.protocol,
+            url=spec.url,
+            canary_url=spec.canary_url() if spec.protocol == "http" else "",
+            method=spec.method,
+            headers=headers,
+            body=base64.b64encode(spec.body).decode(),
+            model=spec.model,
+            duration=spec.duration,
+            timeout=spec.timeout,
+            tls=spec.tls,
+            verify=spec.verify,
+            stream=spec.stream,
+            canary_version=spec.canary_version,
+            canary_weight=spec.canary_weight,
+            every=every,
+            # Open loop: the run's schedule (request k due at k / rate) dealt round-robin, so
+            # worker i sends requests i, i + n, i + 2n, ... at rate / n from a phase of i / rate.
+            concurrency=c,
+            requests=r,
+            rate=spec.rate / n if spec.rate else None,
+            phase=i / spec.rate if spec.rate else 0.0,
+        )
         for i, (c, r) in enumerate(zip(conns, counts, strict=True))
     ]
 
@@ -89,7 +85,7 @@ class Pool:
         self.procs: list[asyncio.subprocess.Process] = []
         self.errors: list[bytes] = []
 
-    async def start(self, work: list[dict[str, Any]]) -> None:
+    async def start(self, work: list[Job]) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for job in work:
             proc = await asyncio.create_subprocess_exec(

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tirui.metrics.quantiles import LogHistogram
-from tirui.traffic.engine.schema import Report
+from tirui.traffic.engine.schema import Job, Report
 
 Send = Callable[[bool], Awaitable[tuple[str, bool, int, float]]]
 """One request (to the canary or not) → (status, ok, bytes received, first chunk s or -1)."""
@@ -97,7 +97,7 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
     return context
 
 
-def _http_sender(job: dict[str, Any]) -> tuple[Send, Close]:
+def _http_sender(job: Job) -> tuple[Send, Close]:
     from tirui.traffic.engine.http1 import Http1Connection, address, build_request
 
     body = base64.b64decode(job["body"])
@@ -138,7 +138,7 @@ def _http_sender(job: dict[str, Any]) -> tuple[Send, Close]:
 SERVICE = "/org.pytorch.serve.grpc.inference.InferenceAPIsService/"
 
 
-def _grpc_sender(job: dict[str, Any]) -> tuple[Send, Close]:
+def _grpc_sender(job: Job) -> tuple[Send, Close]:
     """gRPC on the lean HTTP/2 client: one connection, the run's calls as its streams."""
     from tirui.torchserve.protos import inference_pb2
     from tirui.traffic.engine.grpc_wire import RETRY, grpc_address, grpc_message, header_block
@@ -207,7 +207,7 @@ def _grpc_sender(job: dict[str, Any]) -> tuple[Send, Close]:
 class Worker:
     """One process's share of the run."""
 
-    def __init__(self, job: dict[str, Any]) -> None:
+    def __init__(self, job: Job) -> None:
         self.job = job
         self.rec = Recorder()
         self.stop = asyncio.Event()
@@ -223,7 +223,8 @@ class Worker:
     async def run(self) -> None:
         job = self.job
         start = time.perf_counter()
-        deadline = start + job["duration"] if job.get("duration") else float("inf")
+        duration = job["duration"]
+        deadline = start + duration if duration else float("inf")
         limit = job.get("requests")
         rate = job.get("rate")
         phase = float(job.get("phase", 0.0))
@@ -279,7 +280,7 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=JOB_LIMIT)  # the job line holds the whole request body
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    job = json.loads(await reader.readline())
+    job: Job = json.loads(await reader.readline())
     worker = Worker(job)
     _write({"ready": True, "pid": os.getpid()})
     go = await reader.readline()

@@ -21,22 +21,23 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from tirui.cluster.runtime import (
+    ApplyResult,
     Autoscalable,
     DeploymentStatus,
     DeployOptions,
     Reachable,
     Runtime,
-    RuntimeFailure,
     Stoppable,
     Watchable,
 )
 from tirui.cluster.spec import DeploymentSpec, SpecError
+from tirui.core.errors import RuntimeFailure
 from tirui.locations import styles_dir
-from tirui.screens import deployment_view as view
 from tirui.screens.base import MainScreen
-from tirui.screens.canary_actions import CanaryActions
-from tirui.screens.deploy_form import DeployRequest, deploy_form
-from tirui.screens.deployment_ops import DeploymentOps
+from tirui.screens.deployments import view
+from tirui.screens.deployments.canary_actions import CanaryActions
+from tirui.screens.deployments.deploy_form import DeployRequest, deploy_form
+from tirui.screens.deployments.ops import DeploymentOps
 from tirui.screens.dialogs import MessageDialog
 from tirui.screens.viewer import TextViewer
 from tirui.storage.base import StorageError
@@ -47,7 +48,7 @@ from tirui.widgets.text_table import TextTable
 class DeploymentsScreen(MainScreen):
     """Table of deployments with a detail pane for the selected one. What the keys do to the
     selection lives in two collaborators built over this screen as their
-    :class:`~tirui.screens.deployment_host.DeploymentsHost`: :class:`DeploymentOps` and
+    :class:`~tirui.screens.deployments.host.DeploymentsHost`: :class:`DeploymentOps` and
     :class:`CanaryActions`."""
 
     CSS_PATH = styles_dir() / "deployments.tcss"
@@ -278,7 +279,7 @@ class DeploymentsScreen(MainScreen):
             )
         self.app.push_screen(form, chosen)
 
-    def _dry_run(self, spec: DeploymentSpec, force: bool, prune_disk: bool) -> Any:
+    def _dry_run(self, spec: DeploymentSpec, force: bool, prune_disk: bool) -> ApplyResult:
         """The deploy form's check before it closes (runs in a thread): an ApplyResult."""
         app = self.app
         if app.runtime is None:

@@ -1,17 +1,15 @@
 """Canaries from the TUI: ``c`` on a deployment starts one (with or without the step analysis),
 or, when one runs, offers promote / abort / a new weight / the analysis.
 
-The analysis is an app worker (a thread running :func:`tirui.canary.analysis.analyze`), so it goes
-on while the user moves between screens; each decision arrives as a :class:`CanaryDecision`
+The analysis is :class:`tirui.canary.runner.CanaryRunner`'s, run in an app thread worker, so it
+goes on while the user moves between screens; each decision arrives as a :class:`CanaryDecision`
 message (a notification; the events keep it). Quitting tirui stops the analysis and leaves the
 canary at its weight, as the CLI's Ctrl-C does.
 """
 
 from __future__ import annotations
 
-import threading
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,85 +17,13 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label, Static
 
 from tirui.canary.policy import DEFAULT_STEPS, Policy, parse_interval, parse_rate, parse_steps, parse_weight
-from tirui.messages import CanaryDecision
 from tirui.screens.dialog_base import Dialog
 from tirui.screens.dialogs import Field, FormDialog
 from tirui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
-    from textual.app import App
 
-    from tirui.canary.analysis import Progress
     from tirui.canary.state import CanaryStatus
-
-
-class CanaryRuns:
-    """The analyses this tirui runs, one per deployment, with their progress in words."""
-
-    def __init__(self, app: App[Any]) -> None:
-        self.app = app
-        self.progress: dict[str, str] = {}
-        self.steps: dict[str, Progress] = {}
-        """The running step's numbers: the canary table shows the window the verdict is on."""
-        self._stops: dict[str, threading.Event] = {}
-        self._why: dict[str, str] = {}
-
-    def running(self, name: str) -> bool:
-        return name in self._stops
-
-    def start(self, runtime: Any, name: str, policy: Policy) -> None:
-        if self.running(name):
-            return
-        stop = threading.Event()
-        self._stops[name] = stop
-        self.progress[name] = "starting"
-        self.app.run_worker(
-            partial(self._run, runtime, name, policy, stop),
-            thread=True,
-            group=f"canary-{name}",
-            name=f"canary analysis of {name}",
-            exit_on_error=False,
-        )
-
-    def stop(self, name: str, why: str = "") -> None:
-        """End ``name``'s analysis; ``why`` (a decision by hand) is what its last message says
-        instead of "the canary stays at its weight"."""
-        stop = self._stops.get(name)
-        if stop is not None:
-            if why:
-                self._why[name] = why
-            stop.set()
-
-    def stop_all(self) -> None:
-        for stop in self._stops.values():
-            stop.set()
-
-    def _run(self, runtime: Any, name: str, policy: Policy, stop: threading.Event) -> None:
-        from tirui.canary.analysis import analyze
-        from tirui.cluster.runtime import RuntimeFailure
-
-        def report(text: str) -> None:
-            warning = text.startswith(("canary rolled back", "canary check failed"))
-            self.app.post_message(CanaryDecision(name, text, warning=warning))
-
-        def progress(p: Progress) -> None:
-            self.steps[name] = p
-            self.progress[name] = f"step {p.step}/{p.steps} at {p.weight}%: {p.waiting}"
-
-        try:
-            outcome = analyze(runtime, name, policy, stop=stop, report=report, progress=progress)
-            text, warning = f"analysis ended, {outcome.kind}: {outcome.text}", outcome.kind == "rolled back"
-            why = self._why.get(name)
-            if outcome.kind == "stopped" and why:
-                text = f"analysis ended: {why}"
-        except RuntimeFailure as exc:
-            text, warning = f"analysis failed: {exc} (the canary stays as it is)", True
-        finally:
-            self._stops.pop(name, None)
-            self._why.pop(name, None)
-            self.progress.pop(name, None)
-            self.steps.pop(name, None)
-        self.app.post_message(CanaryDecision(name, text, warning=warning))
 
 
 def policy_fields() -> list[Field]:

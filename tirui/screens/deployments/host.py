@@ -1,6 +1,6 @@
 """The contract between the Deployments screen and the collaborators that act on its selection
-(:class:`~tirui.screens.deployment_ops.DeploymentOps`,
-:class:`~tirui.screens.canary_actions.CanaryActions`): what they may ask of the screen, nothing
+(:class:`~tirui.screens.deployments.ops.DeploymentOps`,
+:class:`~tirui.screens.deployments.canary_actions.CanaryActions`): what they may ask of the screen, nothing
 more. The screen satisfies it; mypy checks that where the collaborators are built."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from tirui.app import TiruiApp
     from tirui.cluster.runtime import DeploymentStatus
+    from tirui.screens.base import HostApp
 
 
 class DeploymentsHost(Protocol):
     @property
-    def app(self) -> TiruiApp:
+    def app(self) -> HostApp:
         """The app: dialogs, notifications, the runtime."""
         ...
 

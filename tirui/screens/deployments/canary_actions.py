@@ -1,6 +1,6 @@
 """``c`` on the Deployments screen: the canary of the selected deployment (start one, or
 promote, abort, re-weigh or analyse the running one), for the screen's
-:class:`~tirui.screens.deployment_host.DeploymentsHost`. The dialogs run in order in one worker
+:class:`~tirui.screens.deployments.host.DeploymentsHost`. The dialogs run in order in one worker
 (``push_screen_wait``); the change itself runs as a deployment operation."""
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tirui.canary.policy import parse_weight
-from tirui.cluster.runtime import RuntimeFailure
-from tirui.screens.canary import CanaryDialog, analyze_form, policy_of, start_form, weight_form
+from tirui.core.errors import RuntimeFailure
+from tirui.screens.deployments.canary import CanaryDialog, analyze_form, policy_of, start_form, weight_form
 from tirui.screens.dialogs import ConfirmDialog, MessageDialog
 from tirui.storage.base import StorageError
 
 if TYPE_CHECKING:
-    from tirui.app import TiruiApp
     from tirui.cluster.runtime import Runtime
-    from tirui.screens.deployment_host import DeploymentsHost
-    from tirui.screens.deployment_ops import DeploymentOps
+    from tirui.screens.base import HostApp
+    from tirui.screens.deployments.host import DeploymentsHost
+    from tirui.screens.deployments.ops import DeploymentOps
 
 
 class CanaryActions:
@@ -30,7 +30,7 @@ class CanaryActions:
         self.ops = ops
 
     @property
-    def app(self) -> TiruiApp:
+    def app(self) -> HostApp:
         return self.host.app
 
     def open(self) -> None:

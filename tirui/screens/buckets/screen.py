@@ -1,10 +1,10 @@
 """Buckets: buckets → folders → objects of the profile's object store.
 
 The store is opened in a worker (boto3 import, keyring lookup). A listing streams page by page
-from a thread worker into a :class:`~tirui.core.listing.Listing`; the table shows one window of
+from a thread worker into a :class:`~tirui.storage.listing.Listing`; the table shows one window of
 it (``[``/``]`` turn pages), so a 100,000-object prefix never becomes 100,000 table rows and the
 first page is on screen after one round trip. Actions (upload, download, delete, presign, details,
-peek, deploy) live in :mod:`tirui.screens.bucket_actions`.
+peek, deploy) live in :mod:`tirui.screens.buckets.actions`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -22,11 +22,11 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
-from tirui.core.listing import Listing
-from tirui.messages import BucketsListed, ListingDone, ListingPage, StorageFailed, StoreOpened
 from tirui.screens.base import MainScreen
-from tirui.screens.bucket_actions import BucketActions, BucketsHost
+from tirui.screens.buckets.actions import BucketActions, BucketsHost
+from tirui.screens.buckets.messages import BucketsListed, ListingDone, ListingPage, StorageFailed, StoreOpened
 from tirui.storage.base import ObjectInfo, ObjectStore, StorageError, human_size
+from tirui.storage.listing import Listing
 from tirui.widgets.markup import escape
 from tirui.widgets.text_table import TextTable
 
@@ -36,7 +36,7 @@ PAGES_IN_FLIGHT = 2
 """Listing pages posted to the screen but not yet shown, at most (back-pressure on the worker)."""
 
 
-def _when(dt: Any) -> str:
+def _when(dt: datetime | None) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else ""
 
 
@@ -88,7 +88,10 @@ class BucketsScreen(MainScreen):
         yield self.actions
 
     def on_mount(self) -> None:
-        self.open_store()
+        # the store opens once the first frame is on screen: its worker thread imports the
+        # store's modules and reads the keyring, which would otherwise hold the first frame back
+        self._message(escape(f"Connecting to {self.app.profile.name}…"))
+        self.call_after_refresh(self._open_store)
 
     def on_profile_changed(self) -> None:
         self.store = None
@@ -385,4 +388,5 @@ class BucketsScreen(MainScreen):
 
 
 if TYPE_CHECKING:
+    from datetime import datetime
     _: type[BucketsHost] = BucketsScreen  # the screen keeps the contract its actions rely on

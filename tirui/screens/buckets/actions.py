@@ -1,6 +1,6 @@
 """What the Buckets screen does to objects: upload, download, delete, presign, details, deploy.
 
-A non-visual widget of :class:`~tirui.screens.buckets.BucketsScreen`, which it sees only through
+A non-visual widget of :class:`~tirui.screens.buckets.screen.BucketsScreen`, which it sees only through
 :class:`BucketsHost` (the store, the open bucket, the listing, the cursor; ``load`` and
 ``refresh_table`` to show a change). Every store call runs in a thread worker of this widget and
 reports back with Messages (``tirui.messages``) that this widget handles on the event loop (a
@@ -20,11 +20,11 @@ from textual import work
 from textual.widget import Widget
 
 from tirui.core.durations import format_duration, parse_duration
-from tirui.messages import (
+from tirui.messages import DeployRequested
+from tirui.screens.buckets.messages import (
     BucketOpDone,
     BucketOpFailed,
     ConfirmRequested,
-    DeployRequested,
     ShowText,
     TransferEnded,
     TransferStarted,
@@ -38,15 +38,16 @@ from tirui.storage.base import (
     ObjectInfo,
     StorageError,
     human_size,
+    keys_below,
     validate_bucket_name,
 )
 
 if TYPE_CHECKING:
     from textual import getters
 
-    from tirui.app import TiruiApp
-    from tirui.core.listing import Listing
+    from tirui.screens.base import HostApp
     from tirui.storage.base import ObjectStore
+    from tirui.storage.listing import Listing
 
 MAX_CONFIRM_LIST = 8
 
@@ -84,7 +85,7 @@ class BucketActions(ReportsWorkerFailures, Widget):
     """Actions on the selected bucket/object(s) of its host screen."""
 
     if TYPE_CHECKING:
-        app = getters.app(TiruiApp)
+        app = getters.app(HostApp)
 
     def __init__(self, host: BucketsHost) -> None:
         super().__init__(id="bucket-actions")
@@ -223,7 +224,7 @@ class BucketActions(ReportsWorkerFailures, Widget):
         except (OSError, StorageError) as exc:
             self.post_message(BucketOpFailed(str(exc)))
             return
-        from tirui.screens.transfer import TransferDialog
+        from tirui.screens.buckets.transfer import TransferDialog
 
         cancel = CancelToken()
         verb = "Uploading" if kind == "upload" else "Downloading"
@@ -307,8 +308,7 @@ class BucketActions(ReportsWorkerFailures, Widget):
         keys = [t.key for t in targets if not t.is_prefix]
         try:
             for folder in (t for t in targets if t.is_prefix):
-                for page in self.store.iter_pages(self.bucket, folder.key, delimiter=""):
-                    keys.extend(o.key for o in page.objects)
+                keys.extend(keys_below(self.store, self.bucket, folder.key))
         except StorageError as exc:
             self.post_message(BucketOpFailed(str(exc)))
             return

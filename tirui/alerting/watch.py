@@ -1,4 +1,4 @@
-"""The TUI's alert watch: every round, the rules of ``alerts.toml`` against every deployment.
+"""The alert evaluation: every round, the rules of ``alerts.toml`` against every deployment.
 
 Status rules (no ready replica, restarts) need only the deployment list; metric rules (p99, error
 rate, queue time) keep a collector per deployment they concern, sharing the API-server budget.
@@ -10,11 +10,14 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tirui.metrics.alerts import Alert, Rule, evaluate, load_rules
 from tirui.metrics.sampler import Sampler
 from tirui.metrics.series import MetricsPipeline
+
+if TYPE_CHECKING:
+    from tirui.cluster.runtime import Runtime
 
 METRIC_KINDS = frozenset({"p99-ms", "error-rate-pct", "queue-latency-ms"})
 
@@ -34,11 +37,11 @@ class AlertWatch:
         self.rules_path = rules_path
         self._sampler: Sampler | None = None
 
-    async def check(self, runtime: Any) -> list[Alert]:
+    async def check(self, runtime: Runtime) -> list[Alert]:
         """The alerts firing now (AlertRuleError for an unusable rules file)."""
         return (await self.round(runtime)).alerts
 
-    async def round(self, runtime: Any) -> Round:
+    async def round(self, runtime: Runtime) -> Round:
         """One evaluation of every rule (AlertRuleError for an unusable rules file)."""
         rules = await asyncio.to_thread(load_rules, self.rules_path)
         if not rules:

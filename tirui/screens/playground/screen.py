@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -23,8 +23,8 @@ from textual.worker import Worker
 from tirui.locations import styles_dir
 from tirui.screens.base import MainScreen
 from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
-from tirui.screens.history import HistoryDialog
-from tirui.screens.loadtest import LoadTestDialog
+from tirui.screens.playground.history import HistoryDialog
+from tirui.screens.playground.loadtest import LoadTestDialog
 from tirui.torchserve.target import Target
 from tirui.traffic.playground import (
     GRPC_INFERENCE,
@@ -41,6 +41,9 @@ from tirui.traffic.playground import (
     to_curl,
     to_grpcurl,
 )
+
+if TYPE_CHECKING:
+    from tirui.traffic.playground import HistoryEntry
 
 METHODS = ("GET", "POST", "PUT", "DELETE")
 
@@ -426,7 +429,7 @@ class PlaygroundScreen(MainScreen):
 
         self.app.push_screen(HistoryDialog(entries), chosen)
 
-    def load_entry(self, entry: Any) -> None:
+    def load_entry(self, entry: HistoryEntry) -> None:
         """Fill the form from a history entry, of either protocol: the presets are switched here
         (not by the Changed handlers, which would reset the preset afterwards)."""
         req = request_from(entry)

@@ -1,6 +1,6 @@
 """The Metrics screen's long windows (1h, 6h, 24h, 7d): what the last Prometheus range read
 returned, when to read again, and how the four charts draw it. Owned by
-:class:`~tirui.screens.metrics.MetricsScreen`, which runs :meth:`LongWindows.read` in a worker."""
+:class:`~tirui.screens.metrics.screen.MetricsScreen`, which runs :meth:`LongWindows.read` in a worker."""
 
 from __future__ import annotations
 

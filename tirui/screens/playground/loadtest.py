@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -19,11 +19,15 @@ from tirui.locations import styles_dir
 from tirui.screens.dialog_base import Dialog
 from tirui.screens.dialogs import Field, FormDialog
 from tirui.screens.worker_failures import ReportsWorkerFailures
+from tirui.traffic.engine.load import LoadResult, LoadSpec
 from tirui.traffic.engine.pool import EngineError
-from tirui.traffic.loadtest import LoadResult, LoadSpec, run_load, spec_for_request
+from tirui.traffic.loadtest import run_load, spec_for_request
 from tirui.traffic.playground import PlaygroundRequest
 from tirui.widgets.keybar import KeyBar
 from tirui.widgets.markup import escape
+
+if TYPE_CHECKING:
+    from tirui.torchserve.target import Target
 
 CHART_PERIOD = 1.0
 """Seconds between redraws of the charts during a run (the progress line follows every report)."""
@@ -40,7 +44,7 @@ class LoadTestDialog(ReportsWorkerFailures, Dialog[None]):
         Binding("ctrl+x", "export", "Export JSON", priority=True),  # over the inputs' "cut"
     ]
 
-    def __init__(self, req: PlaygroundRequest, target: Any) -> None:
+    def __init__(self, req: PlaygroundRequest, target: Target) -> None:
         super().__init__(classes="dialog")
         self.req = req
         self.target = target

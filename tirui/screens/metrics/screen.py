@@ -28,9 +28,9 @@ from tirui.locations import styles_dir
 from tirui.metrics.history_range import LONG_WINDOWS
 from tirui.metrics.series import AGGREGATE, MetricsPipeline
 from tirui.screens.base import MainScreen
-from tirui.screens.canary_view import CanaryView
 from tirui.screens.dialogs import Field, FormDialog
-from tirui.screens.long_windows import LongWindows
+from tirui.screens.metrics.canary_view import CanaryView
+from tirui.screens.metrics.long_windows import LongWindows
 from tirui.widgets.markup import escape
 
 LIVE_WINDOWS = {60: "1m", 300: "5m", 900: "15m"}
@@ -152,7 +152,7 @@ class MetricsScreen(MainScreen):
         if runtime is None:
             self._note(f"No Kubernetes access: {app.runtime_error}")
             return
-        from tirui.cluster.runtime import RuntimeFailure
+        from tirui.core.errors import RuntimeFailure
 
         if not self.deployment:
             try:
@@ -293,7 +293,7 @@ class MetricsScreen(MainScreen):
         runtime = await self.app.get_runtime()
         if runtime is None:
             return
-        from tirui.cluster.runtime import RuntimeFailure
+        from tirui.core.errors import RuntimeFailure
 
         try:
             statuses = await asyncio.to_thread(runtime.list)

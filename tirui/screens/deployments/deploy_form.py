@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.binding import Binding
@@ -21,6 +21,10 @@ from textual.widgets import Input
 from tirui.cluster.runtime import DeployOptions
 from tirui.cluster.spec import DeploymentSpec, ProfileDefaults, SpecError
 from tirui.screens.dialogs import Field, Form
+
+if TYPE_CHECKING:
+    from tirui.cluster.runtime import ApplyResult
+    from tirui.config import DeploymentDefaults
 
 SPEC = DeploymentSpec("", "")
 """The spec's defaults, which the form starts from where the profile names none."""
@@ -55,10 +59,10 @@ def spec_from(
         return None, exc.problems
 
 
-def kube_fields(defaults: Any, name: str) -> list[Field]:
+def kube_fields(defaults: DeploymentDefaults, name: str) -> list[Field]:
     """The Kubernetes part of the form, starting from the profile's ``[defaults]``."""
     d = defaults
-    host = f"{name}.{d.domain}" if getattr(d, "domain", "") else ""
+    host = f"{name}.{d.domain}" if d.domain else ""
     return [
         Field("image", "TorchServe image", d.image),
         Field("gpus", "GPUs per replica (0: CPU nodes)", str(d.gpus)),
@@ -129,11 +133,11 @@ class DeployForm(Form[DeployRequest]):
         fields: list[Field],
         *,
         note: str,
-        dry_run: Callable[[DeploymentSpec, bool, bool], Any] | None = None,
+        dry_run: Callable[[DeploymentSpec, bool, bool], ApplyResult] | None = None,
         render: Callable[[DeploymentSpec], str] | None = None,
         error: str = "",
         checking: str = "Server-side dry run",
-        defaults: ProfileDefaults | None = None,
+        defaults: DeploymentDefaults | None = None,
     ) -> None:
         """``dry_run`` and ``render`` block (the API server, the keyring): run in threads;
         ``checking`` names the dry run in the form's status line."""
@@ -180,7 +184,7 @@ class DeployForm(Form[DeployRequest]):
     async def check_with_cluster(self, values: dict[str, str]) -> None:
         """Dry run first; a conflict with another field manager and the removal of a model disk
         are each asked about (the answers go with the values: ``force``, ``prune_disk``)."""
-        from tirui.cluster.runtime import ChangedElsewhere, RuntimeFailure
+        from tirui.core.errors import ChangedElsewhere, RuntimeFailure
         from tirui.screens.dialogs import ConfirmDialog
 
         spec, _ = spec_from(values, self.defaults)
@@ -214,7 +218,7 @@ class DeployForm(Form[DeployRequest]):
 
     @work(exit_on_error=False, exclusive=True, group="deploy-preview")
     async def action_preview(self) -> None:
-        from tirui.cluster.runtime import RuntimeFailure
+        from tirui.core.errors import RuntimeFailure
         from tirui.screens.viewer import TextViewer
 
         values = self.values()
@@ -238,8 +242,8 @@ def deploy_form(
     *,
     runtime_label: str,
     kube: bool = False,
-    defaults: Any = None,
-    dry_run: Callable[[DeploymentSpec, bool, bool], Any] | None = None,
+    defaults: DeploymentDefaults | None = None,
+    dry_run: Callable[[DeploymentSpec, bool, bool], ApplyResult] | None = None,
     render: Callable[[DeploymentSpec], str] | None = None,
     values: dict[str, str] | None = None,
     error: str = "",

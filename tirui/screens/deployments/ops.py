@@ -1,5 +1,5 @@
 """Operations on the selected deployment — scale, autoscale, restart, rollback, stop, delete —
-for the Deployments screen (its :class:`~tirui.screens.deployment_host.DeploymentsHost`): each
+for the Deployments screen (its :class:`~tirui.screens.deployments.host.DeploymentsHost`): each
 asks its form or question, then runs the runtime call in a worker of the screen and reports the
 outcome (a dialog for a failure, a notification when done)."""
 
@@ -9,13 +9,14 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tirui.cluster.runtime import Autoscalable, RuntimeFailure, Stoppable
+from tirui.cluster.runtime import Autoscalable, Stoppable
+from tirui.core.errors import RuntimeFailure
 from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
 
 if TYPE_CHECKING:
-    from tirui.app import TiruiApp
     from tirui.cluster.runtime import Runtime
-    from tirui.screens.deployment_host import DeploymentsHost
+    from tirui.screens.base import HostApp
+    from tirui.screens.deployments.host import DeploymentsHost
 
 
 class DeploymentOps:
@@ -25,7 +26,7 @@ class DeploymentOps:
         self.host = host
 
     @property
-    def app(self) -> TiruiApp:
+    def app(self) -> HostApp:
         return self.host.app
 
     def op(self, label: str, call: Callable[[Runtime], object]) -> None:

@@ -1,0 +1,1 @@
+"""The Playground screen: one request at a time, the history, and load tests."""
