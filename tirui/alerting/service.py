@@ -17,7 +17,6 @@ from tirui.alerting.notifier import Notifier
 from tirui.alerting.watch import AlertWatch
 
 if TYPE_CHECKING:
-    from tirui.alerting.events import AlertEvent
     from tirui.cluster.runtime import Runtime
     from tirui.metrics.alerts import Alert
     from tirui.secrets import TokenStore
@@ -35,8 +34,6 @@ class AlertService:
     def __init__(
         self, rules: Path, folder: Path, profile: str, tokens: TokenStore | None, *, backoff_s: float = 5.0
     ) -> None:
-        self.rules = rules
-        self.folder = folder
         self.profile = profile
         self._watch = AlertWatch(rules)
         self._notifier = Notifier(folder, rules, profile, tokens, backoff_s=backoff_s)
@@ -52,10 +49,6 @@ class AlertService:
         observation = Observation.of(seen.alerts, seen.decided, seen.deployments)
         lines = await asyncio.to_thread(self._notifier.round, observation, now)
         return RoundResult(seen.alerts, lines)
-
-    def history(self) -> list[AlertEvent]:
-        """Past firings, oldest first, then those firing now (the book as saved)."""
-        return self._notifier.history()
 
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):  # the scrapes' clients: nothing to tell anyone

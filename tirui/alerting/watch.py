@@ -37,10 +37,6 @@ class AlertWatch:
         self.rules_path = rules_path
         self._sampler: Sampler | None = None
 
-    async def check(self, runtime: Runtime) -> list[Alert]:
-        """The alerts firing now (AlertRuleError for an unusable rules file)."""
-        return (await self.round(runtime)).alerts
-
     async def round(self, runtime: Runtime) -> Round:
         """One evaluation of every rule (AlertRuleError for an unusable rules file)."""
         rules = await asyncio.to_thread(load_rules, self.rules_path)

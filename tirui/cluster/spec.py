@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tirui.cluster.autoscale import metric_problem, target_problem
@@ -366,9 +366,7 @@ class DeploymentSpec:
 
     def with_settings(self, settings: ModelSettings) -> DeploymentSpec:
         """This spec with ``settings``' workers and batching (the inverse of :meth:`settings`)."""
-        import dataclasses
-
-        return dataclasses.replace(
+        return replace(
             self,
             workers=settings.workers,
             batch_size=settings.batch_size,

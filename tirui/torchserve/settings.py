@@ -26,16 +26,18 @@ class ModelSettings:
 
     def models_json(self, model: str, version: str, mar_name: str) -> str:
         """The ``models=`` value serving ``mar_name`` as ``model`` version ``version``."""
-        entry = {
-            "defaultVersion": True,
-            "marName": mar_name,
+        entry = {"defaultVersion": True, "marName": mar_name, **self.described()}
+        return json.dumps({model: {version: entry}}, separators=(",", ":"))
+
+    def described(self) -> dict[str, int]:
+        """These settings under the names of :data:`DESCRIBED`, as ``models=`` and describe say them."""
+        return {
             "minWorkers": self.workers,
             "maxWorkers": self.workers,
             "batchSize": self.batch_size,
             "maxBatchDelay": self.max_batch_delay_ms,
             "responseTimeout": self.response_timeout_s,
         }
-        return json.dumps({model: {version: entry}}, separators=(",", ":"))
 
     def register_params(self) -> dict[str, int]:
         """The register API's query parameters for the same settings (workers are scaled apart)."""
@@ -77,13 +79,7 @@ def archive_overrides(config: dict[str, Any], asked: ModelSettings, name: str = 
     ``models=`` ones (measured on 0.12.0: all five); an update in place registers with explicit
     batch size and delay, which then win, while its workers and response timeout stay the
     archive's."""
-    wanted = {
-        "minWorkers": asked.workers,
-        "maxWorkers": asked.workers,
-        "batchSize": asked.batch_size,
-        "maxBatchDelay": asked.max_batch_delay_ms,
-        "responseTimeout": asked.response_timeout_s,
-    }
+    wanted = asked.described()
     differ = [
         f"{key} {config[key]} (asked {wanted[key]})"
         for key in DESCRIBED
