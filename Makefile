@@ -34,7 +34,7 @@ test: $(VENV)/.dev-installed
 	$(PY) -m ruff check tirui tests benchmarks
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	PYTHONFAULTHANDLER=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)  # a native crash prints every thread's stack, even at exit
 
 test-fast: $(VENV)/.dev-installed  # everything but the tests that start servers (marker `slow`)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)

@@ -72,5 +72,8 @@ def test_a_local_and_a_pod_config_say_the_same_of_the_model() -> None:
     assert (entry["minWorkers"], entry["maxWorkers"]) == (3, 3)
     # where each differs, on purpose: the pod's TorchServe is behind the proxy, which checks tokens
     assert pod["disable_token_authorization"] == "true" and local["disable_token_authorization"] == "false"
-    assert pod["metrics_address"].startswith("http://0.0.0.0:") and local["metrics_address"] == "http://127.0.0.1:3"
+    assert (
+        pod["metrics_address"].startswith("http://0.0.0.0:")
+        and local["metrics_address"] == "http://127.0.0.1:3"
+    )
     assert pod["max_request_size"] == str(SPEC.max_body_bytes) and "max_request_size" not in local

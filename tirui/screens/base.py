@@ -105,6 +105,21 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     MODE = ""
     """The app mode (and ``:`` command) that shows this screen."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        try:
+            app = self.app
+        except RuntimeError:  # Textual's NoActiveAppError: made outside a running app
+            return
+        if not app.main_screens:
+            # The app's first screen. The first time a mode's screen is shown, Textual re-parses
+            # every stylesheet source, uncached, and restyles every node, so that screens made
+            # before a stylesheet change get restyled. There are none yet: the first frame skips
+            # that second parse and only styles the app node before this screen mounts (its
+            # widgets' colours are computed from their ancestors' styles as they mount).
+            app.stylesheet.apply(app)
+            self._css_update_count = app._css_update_count
+
     def compose(self) -> ComposeResult:
         self.app.main_screens[self.MODE] = self
         yield StatusHeader(self.TITLE or self.MODE)

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from tirui.traffic.playground import PlaygroundRequest
 
 
-
 def spec_for_request(req: PlaygroundRequest, target: Target) -> LoadSpec:
     """The load spec that repeats a Playground request against ``target`` (its token and TLS
     settings, and a local canary's split unless the request names a version). Over gRPC it

@@ -6,7 +6,7 @@ A non-visual widget of :class:`~tirui.screens.buckets.screen.BucketsScreen`, whi
 reports back with Messages (``tirui.messages``) that this widget handles on the event loop (a
 ``DeployRequested`` bubbles on to the app). Nothing here leaves half-done state: transfers write
 to a part file or abort their multipart upload when cancelled, and a delete reports exactly which
-keys failed.
+keys failed. The dialogs are imported where one opens: they are not part of the first frame.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from tirui.screens.buckets.messages import (
     TransferEnded,
     TransferStarted,
 )
-from tirui.screens.dialogs import ConfirmDialog, Field, FormDialog, MessageDialog
 from tirui.screens.worker_failures import ReportsWorkerFailures
 from tirui.storage.base import (
     Cancelled,
@@ -116,6 +115,8 @@ class BucketActions(ReportsWorkerFailures, Widget):
         return f"{scheme}://{self.bucket}/{key}"
 
     def _error(self, text: str) -> None:
+        from tirui.screens.dialogs import MessageDialog
+
         self.app.push_screen(MessageDialog("Buckets", text))
 
     # -- what the thread workers below report (Messages, handled on the event loop) ----------
@@ -132,11 +133,15 @@ class BucketActions(ReportsWorkerFailures, Widget):
             self.host.load()
 
     def on_show_text(self, message: ShowText) -> None:
+        from tirui.screens.dialogs import MessageDialog
+
         if message.copy:
             self.app.copy_to_clipboard(message.copy)
         self.app.push_screen(MessageDialog(message.title, message.body))
 
     def on_confirm_requested(self, message: ConfirmRequested) -> None:
+        from tirui.screens.dialogs import ConfirmDialog
+
         def answered(yes: bool | None) -> None:
             if yes:
                 message.on_yes()
@@ -145,6 +150,8 @@ class BucketActions(ReportsWorkerFailures, Widget):
 
     # -- create bucket -----------------------------------------------------------------------
     def create_bucket(self) -> None:
+        from tirui.screens.dialogs import Field, FormDialog
+
         def check(values: dict[str, str]) -> str | None:
             try:
                 validate_bucket_name(values["name"].strip())
@@ -171,6 +178,8 @@ class BucketActions(ReportsWorkerFailures, Widget):
 
     # -- upload / download -------------------------------------------------------------------
     def upload(self) -> None:
+        from tirui.screens.dialogs import Field, FormDialog
+
         if self.bucket is None or self.store is None:
             self.notify("Open a bucket first (enter on a bucket)", severity="warning")
             return
@@ -197,6 +206,8 @@ class BucketActions(ReportsWorkerFailures, Widget):
         )
 
     def download(self) -> None:
+        from tirui.screens.dialogs import Field, FormDialog
+
         entry = self._need_object()
         if entry is None:
             return
@@ -275,6 +286,8 @@ class BucketActions(ReportsWorkerFailures, Widget):
             self.host.load()
 
     def _ask_overwrite(self, kind: str, path: Path, key: str, reason: str) -> None:
+        from tirui.screens.dialogs import ConfirmDialog
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self._transfer(kind, path, key, overwrite=True)
@@ -351,6 +364,8 @@ class BucketActions(ReportsWorkerFailures, Widget):
             self.notify(f"Copied {uri}", title="Clipboard (OSC 52)")
 
     def presign(self) -> None:
+        from tirui.screens.dialogs import Field, FormDialog
+
         entry = self._need_object()
         if entry is None:
             return

@@ -84,7 +84,8 @@ class BucketsScreen(MainScreen):
             yield table
             yield Static("", id="buckets-message", classes="hint")
             yield Static("", id="listing-summary", classes="hint")
-            yield Input(placeholder="filter (enter: keep, esc: clear)", id="filter", classes="hidden")
+            # the filter box is mounted by the first "/" (an Input and its styles are not part of
+            # the first frame)
         yield self.actions
 
     def on_mount(self) -> None:
@@ -298,7 +299,8 @@ class BucketsScreen(MainScreen):
         self.load()
 
     def action_escape(self) -> None:
-        if self.listing.filter_text or self.query_one("#filter", Input).has_focus:
+        box = self._filter_box()
+        if self.listing.filter_text or (box is not None and box.has_focus):
             self._clear_filter()
         else:
             self.action_up()
@@ -334,13 +336,20 @@ class BucketsScreen(MainScreen):
         self._summary()
 
     # -- filter ------------------------------------------------------------------------------
-    def action_filter(self) -> None:
+    async def action_filter(self) -> None:
         if self.bucket is None:
             return
-        box = self.query_one("#filter", Input)
+        box = self._filter_box()
+        if box is None:
+            box = Input(placeholder="filter (enter: keep, esc: clear)", id="filter")
+            await self.query_one("#buckets-body").mount(box)
         box.remove_class("hidden")
         box.value = self.listing.filter_text
         box.focus()
+
+    def _filter_box(self) -> Input | None:
+        boxes = self.query("#filter").results(Input)
+        return next(boxes, None)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -350,13 +359,15 @@ class BucketsScreen(MainScreen):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.query_one("#objects", DataTable).focus()
-        if not self.listing.filter_text:
-            self.query_one("#filter", Input).add_class("hidden")
+        box = self._filter_box()
+        if box is not None and not self.listing.filter_text:
+            box.add_class("hidden")
 
     def _clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""
-        box.add_class("hidden")
+        box = self._filter_box()
+        if box is not None:
+            box.value = ""
+            box.add_class("hidden")
         self.listing.set_filter("")
         self.refresh_table()
         self.query_one("#objects", DataTable).focus()
@@ -389,4 +400,5 @@ class BucketsScreen(MainScreen):
 
 if TYPE_CHECKING:
     from datetime import datetime
+
     _: type[BucketsHost] = BucketsScreen  # the screen keeps the contract its actions rely on

@@ -22,7 +22,6 @@ from tirui.screens.dialogs import Field, FormDialog
 from tirui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
-
     from tirui.canary.state import CanaryStatus
 
 
