@@ -299,7 +299,7 @@ class BucketsScreen(MainScreen):
         self.load()
 
     def action_escape(self) -> None:
-        box = self._filter_box()
+        box = self.query_one_optional("#filter", Input)
         if self.listing.filter_text or (box is not None and box.has_focus):
             self._clear_filter()
         else:
@@ -339,17 +339,13 @@ class BucketsScreen(MainScreen):
     async def action_filter(self) -> None:
         if self.bucket is None:
             return
-        box = self._filter_box()
+        box = self.query_one_optional("#filter", Input)
         if box is None:
             box = Input(placeholder="filter (enter: keep, esc: clear)", id="filter")
             await self.query_one("#buckets-body").mount(box)
         box.remove_class("hidden")
         box.value = self.listing.filter_text
         box.focus()
-
-    def _filter_box(self) -> Input | None:
-        boxes = self.query("#filter").results(Input)
-        return next(boxes, None)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -359,12 +355,11 @@ class BucketsScreen(MainScreen):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.query_one("#objects", DataTable).focus()
-        box = self._filter_box()
-        if box is not None and not self.listing.filter_text:
-            box.add_class("hidden")
+        if not self.listing.filter_text:
+            self.query_one("#filter", Input).add_class("hidden")
 
     def _clear_filter(self) -> None:
-        box = self._filter_box()
+        box = self.query_one_optional("#filter", Input)
         if box is not None:
             box.value = ""
             box.add_class("hidden")
